@@ -1,0 +1,30 @@
+# -*- Python -*-
+# The fast regression suite: lit + FileCheck on IR, numerics through quant-run
+# and quant-tensor, and the GoogleTest unit tests (test/unit).
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "quantc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lit-tools", "CMakeLists.txt", "README.md"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.quantc_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+
+# Python with numpy (Debian's interpreter; the one on PATH may lack numpy).
+python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%lit_tools", os.path.join(config.test_source_root, "lit-tools")))
+
+llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+tools = ["quant-opt", "quant-tensor", "quant-run", "FileCheck", "not", "count"]
+llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_tools_dir])
+
+if os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
