@@ -1,0 +1,40 @@
+//===- QcDialect.h - the qc dialect ------------------------------*- C++ -*-===//
+#ifndef QC_QCDIALECT_H
+#define QC_QCDIALECT_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "quantc/Formats/Format.h"
+#include "llvm/ADT/Hashing.h"
+
+namespace quantc {
+/// Lets #qc.format store a quantc::Format as its uniqued parameter.
+llvm::hash_code hash_value(const Format &format);
+} // namespace quantc
+
+#include "qc/QcDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "qc/QcAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "qc/QcTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "qc/QcOps.h.inc"
+
+namespace mlir::qc {
+/// Normalizes a possibly negative axis against `rank`; std::nullopt if out of range.
+std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+/// "64x128" for error messages.
+std::string formatShape(ArrayRef<int64_t> shape);
+} // namespace mlir::qc
+
+#endif // QC_QCDIALECT_H

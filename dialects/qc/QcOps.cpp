@@ -1,0 +1,300 @@
+//===- QcOps.cpp - qc op verifiers and folders ----------------------------===//
+//
+// Folders call the format library, so a folded constant holds exactly the
+// bytes and values the runtime lowering computes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qc/QcDialect.h"
+
+#include "quantc/Formats/Hadamard.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+#define GET_OP_CLASSES
+#include "qc/QcOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Constant helpers
+//===----------------------------------------------------------------------===//
+
+/// Reads a float constant (f32, f16, bf16; dense or resource) as f32 values.
+static std::optional<std::vector<float>> readFloatConstant(Attribute attr) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(attr);
+  if (!elements || !isa<FloatType>(elements.getElementType()))
+    return std::nullopt;
+  std::vector<float> values;
+  values.reserve(elements.getNumElements());
+  if (auto f32Values = elements.tryGetValues<float>()) {
+    values.assign(f32Values->begin(), f32Values->end());
+    return values;
+  }
+  auto apValues = elements.tryGetValues<APFloat>();
+  if (!apValues)
+    return std::nullopt;
+  for (APFloat value : *apValues) {
+    bool losesInfo;
+    value.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+    values.push_back(value.convertToFloat());
+  }
+  return values;
+}
+
+/// A dense constant of `type` (f32, f16 or bf16 elements) from f32 values,
+/// rounding to the element type to nearest even.
+static DenseElementsAttr makeFloatConstant(RankedTensorType type,
+                                           ArrayRef<float> values) {
+  auto elementType = cast<FloatType>(type.getElementType());
+  if (elementType.isF32())
+    return DenseElementsAttr::get(type, values);
+  SmallVector<APFloat> converted;
+  converted.reserve(values.size());
+  for (float value : values) {
+    APFloat ap(value);
+    bool losesInfo;
+    ap.convert(elementType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+               &losesInfo);
+    converted.push_back(ap);
+  }
+  return DenseElementsAttr::get(type, converted);
+}
+
+/// Reads the raw bytes of a packed constant.
+static std::optional<std::vector<uint8_t>> readByteConstant(Attribute attr) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(attr);
+  if (!elements || !elements.getElementType().isInteger(8))
+    return std::nullopt;
+  auto values = elements.tryGetValues<int8_t>();
+  if (!values)
+    return std::nullopt;
+  std::vector<uint8_t> bytes;
+  bytes.reserve(elements.getNumElements());
+  for (int8_t value : *values)
+    bytes.push_back(static_cast<uint8_t>(value));
+  return bytes;
+}
+
+static DenseElementsAttr makeByteConstant(PackedType type,
+                                          ArrayRef<uint8_t> bytes) {
+  return DenseElementsAttr::getFromRawBuffer(
+      type.getStorageType(),
+      ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                     bytes.size()));
+}
+
+/// Checks that `shape` can be quantized in `format`, naming `what` otherwise.
+static LogicalResult verifyShapeFitsFormat(Operation *op, StringRef what,
+                                           ArrayRef<int64_t> shape,
+                                           const quantc::Format &format) {
+  std::string error;
+  if (!quantc::scaleShape(shape.vec(), format, error))
+    return op->emitOpError() << what << " of shape " << formatShape(shape)
+                             << " does not fit format '"
+                             << quantc::printFormat(format) << "': " << error;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConstantOp::verify() {
+  auto type = cast<PackedType>(getType());
+  auto valueType = cast<ShapedType>(getValue().getType());
+  if (!valueType.getElementType().isInteger(8) || valueType.getRank() != 1 ||
+      valueType.getNumElements() != type.getSizeInBytes())
+    return emitOpError() << "value must be " << type.getSizeInBytes()
+                         << " bytes (tensor<" << type.getSizeInBytes()
+                         << "xi8>) for " << type << ", got " << valueType;
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp / DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  auto resultType = cast<PackedType>(getType());
+  if (inputType.getShape() != resultType.getShape())
+    return emitOpError() << "input shape " << formatShape(inputType.getShape())
+                         << " differs from the packed shape "
+                         << formatShape(resultType.getShape());
+  return success();
+}
+
+OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
+  std::optional<std::vector<float>> values =
+      readFloatConstant(adaptor.getInput());
+  if (!values)
+    return {};
+  auto type = cast<PackedType>(getType());
+  std::string error;
+  std::optional<quantc::QuantizedTensor> quantized = quantc::quantize(
+      values->data(), type.getShape().vec(), type.getFormat().getValue(), error);
+  if (!quantized)
+    return {};
+  return makeByteConstant(type, quantc::pack(*quantized));
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto inputType = cast<PackedType>(getInput().getType());
+  auto resultType = cast<RankedTensorType>(getType());
+  if (inputType.getShape() != resultType.getShape())
+    return emitOpError() << "result shape " << formatShape(resultType.getShape())
+                         << " differs from the packed shape "
+                         << formatShape(inputType.getShape());
+  return success();
+}
+
+OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
+  std::optional<std::vector<uint8_t>> bytes =
+      readByteConstant(adaptor.getInput());
+  if (!bytes)
+    return {};
+  auto type = cast<PackedType>(getInput().getType());
+  std::string error;
+  std::optional<quantc::QuantizedTensor> quantized =
+      quantc::unpack(bytes->data(), bytes->size(), type.getShape().vec(),
+                     type.getFormat().getValue(), error);
+  if (!quantized)
+    return {};
+  return makeFloatConstant(cast<RankedTensorType>(getType()),
+                           quantc::dequantize(*quantized));
+}
+
+//===----------------------------------------------------------------------===//
+// FakeQuantOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FakeQuantOp::verify() {
+  return verifyShapeFitsFormat(*this, "input",
+                               cast<RankedTensorType>(getType()).getShape(),
+                               getFormat().getValue());
+}
+
+OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
+  // Only constants fold; quantization is never an identity on its input.
+  std::optional<std::vector<float>> values =
+      readFloatConstant(adaptor.getInput());
+  if (!values)
+    return {};
+  auto type = cast<RankedTensorType>(getType());
+  std::string error;
+  std::optional<std::vector<float>> result = quantc::fakeQuantize(
+      values->data(), type.getShape().vec(), getFormat().getValue(), error);
+  if (!result)
+    return {};
+  return makeFloatConstant(type, *result);
+}
+
+//===----------------------------------------------------------------------===//
+// MatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  auto weightType = cast<PackedType>(getWeight().getType());
+  auto resultType = cast<RankedTensorType>(getType());
+  if (weightType.getShape().size() != 2)
+    return emitOpError() << "weight must be [N, K], got "
+                         << formatShape(weightType.getShape());
+  if (inputType.getRank() < 1)
+    return emitOpError() << "input must have rank >= 1";
+  int64_t n = weightType.getShape()[0], k = weightType.getShape()[1];
+  if (inputType.getShape().back() != k)
+    return emitOpError() << "input's last dimension "
+                         << inputType.getShape().back()
+                         << " differs from the weight's K = " << k;
+  const quantc::Format &weightFormat = weightType.getFormat().getValue();
+  if (weightFormat.granularity != quantc::Granularity::PerTensor &&
+      normalizeAxis(weightFormat.axis, 2) != 1)
+    return emitOpError() << "weight format '" << quantc::printFormat(weightFormat)
+                         << "' must be quantized along K (axis -1)";
+  SmallVector<int64_t> expected(inputType.getShape());
+  expected.back() = n;
+  if (resultType.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError() << "result shape " << formatShape(resultType.getShape())
+                         << " should be " << formatShape(expected);
+  if (std::optional<FormatAttr> act = getAct()) {
+    const quantc::Format &actFormat = act->getValue();
+    if (actFormat.granularity != quantc::Granularity::PerTensor &&
+        normalizeAxis(actFormat.axis, inputType.getRank()) !=
+            inputType.getRank() - 1)
+      return emitOpError() << "activation format '"
+                           << quantc::printFormat(actFormat)
+                           << "' must be quantized along K (axis -1)";
+    if (failed(verifyShapeFitsFormat(*this, "input", inputType.getShape(),
+                                     actFormat)))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// HadamardOp
+//===----------------------------------------------------------------------===//
+
+int64_t HadamardOp::getNormalizedAxis() {
+  auto type = cast<RankedTensorType>(getType());
+  return *normalizeAxis(getAxis(), type.getRank());
+}
+
+LogicalResult HadamardOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  std::optional<int64_t> axis = normalizeAxis(getAxis(), type.getRank());
+  if (!axis)
+    return emitOpError() << "axis " << getAxis() << " is out of range for rank "
+                         << type.getRank();
+  int64_t size = type.getDimSize(*axis);
+  if (ShapedType::isDynamic(size))
+    return emitOpError() << "rotated dimension " << *axis << " must be static";
+  if (!quantc::decomposeHadamardSize(size))
+    return emitOpError() << "dimension " << *axis << " has size " << size
+                         << ", which is not 2^k * m for a known Hadamard order m";
+  return success();
+}
+
+OpFoldResult HadamardOp::fold(FoldAdaptor adaptor) {
+  std::optional<std::vector<float>> values =
+      readFloatConstant(adaptor.getInput());
+  if (!values)
+    return {};
+  auto type = cast<RankedTensorType>(getType());
+  int64_t axis = getNormalizedAxis();
+  std::vector<float> signs;
+  if (std::optional<int64_t> seed = getSeed())
+    signs = quantc::hadamardRandomSigns(type.getDimSize(axis),
+                                        static_cast<uint64_t>(*seed));
+  if (!quantc::hadamardTransformAxis(values->data(), type.getShape().vec(),
+                                     static_cast<int>(axis),
+                                     signs.empty() ? nullptr : signs.data()))
+    return {};
+  return makeFloatConstant(type, *values);
+}
+
+//===----------------------------------------------------------------------===//
+// ObserveOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ObserveOp::verify() {
+  static constexpr StringRef known[] = {"amax", "channel_amax", "histogram",
+                                        "hessian"};
+  for (Attribute stat : getStats()) {
+    StringRef name = cast<StringAttr>(stat).getValue();
+    if (!llvm::is_contained(known, name))
+      return emitOpError() << "unknown statistic '" << name
+                           << "' (known: amax, channel_amax, histogram, hessian)";
+  }
+  if (getName().empty())
+    return emitOpError() << "needs a non-empty name";
+  return success();
+}

@@ -1,0 +1,1094 @@
+//===- ExpandFormats.cpp - qc-expand-formats ------------------------------===//
+//
+// Lowers the format ops to loops of scalar arith/math on tensors that compute
+// what the format library computes, bit for bit:
+//
+//   * A tensor is viewed as [P, Q, R] (C order) with blocks of [bp, bq, br];
+//     blocks along an axis are [1, B, 1], per-axis slices [1, Q, 1], 2-D tiles
+//     [1, B, B2] over the last two dims, the whole tensor [1, N, 1]. The scale
+//     grid's C order then matches the library's scale order.
+//   * Element encoding works on the f32 bits (exponent extraction, exact
+//     power-of-two scaling, roundeven) for every ExMy and integer element, so
+//     no f8/f6/f4 conversion is left for -convert-to-llvm to skip.
+//   * !qc.packed values become their canonical byte tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qc/QcDialect.h"
+#include "quantc/Formats/Format.h"
+#include "quantc/Formats/Hadamard.h"
+#include "quantc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCEXPANDFORMATS
+#include "quantc/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+using quantc::ElementKind;
+using quantc::ElementType;
+using quantc::Granularity;
+using quantc::ScaleRounding;
+using quantc::ScaleType;
+using quantc::SpecialValues;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Scalar emitter: the format arithmetic on f32 / i32 values
+//===----------------------------------------------------------------------===//
+
+/// Builds scalar arith/math/scf IR with short names for the constants and
+/// bit operations the format arithmetic needs.
+class Emitter {
+public:
+  explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
+
+  ImplicitLocOpBuilder &b;
+
+  Type f32() { return b.getF32Type(); }
+  Type f64() { return b.getF64Type(); }
+  Type i32() { return b.getI32Type(); }
+  Type i8() { return b.getI8Type(); }
+
+  Value f32c(float v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value i32c(int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+  }
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+
+  Value bitsOf(Value f) { return arith::BitcastOp::create(b, i32(), f); }
+  Value floatOf(Value i) { return arith::BitcastOp::create(b, f32(), i); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value band(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  Value bor(Value x, Value y) { return arith::OrIOp::create(b, x, y); }
+  Value shl(Value x, Value y) { return arith::ShLIOp::create(b, x, y); }
+  Value lshr(Value x, Value y) { return arith::ShRUIOp::create(b, x, y); }
+  Value ashr(Value x, Value y) { return arith::ShRSIOp::create(b, x, y); }
+  Value icmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value fcmp(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value smax(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
+  Value smin(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value fabs(Value x) { return math::AbsFOp::create(b, x); }
+  Value indexToI32(Value i) {
+    return arith::IndexCastOp::create(b, i32(), i);
+  }
+  Value i32ToIndex(Value i) {
+    return arith::IndexCastOp::create(b, b.getIndexType(), i);
+  }
+
+  /// 2^e as f32 for an i32 exponent in [-126, 127] (exact).
+  Value pow2(Value e) { return floatOf(shl(add(e, i32c(127)), i32c(23))); }
+
+  /// floor(log2(|x|)) from the f32 exponent field; -127 for zero and
+  /// subnormals (callers clamp to the format's minimum).
+  Value floorLog2(Value x) {
+    Value biased = band(lshr(bitsOf(x), i32c(23)), i32c(0xff));
+    return sub(biased, i32c(127));
+  }
+
+  /// True when x is NaN or +-Inf.
+  Value isNonFinite(Value x) {
+    return icmp(arith::CmpIPredicate::eq, band(bitsOf(x), i32c(0x7f800000)),
+                i32c(0x7f800000));
+  }
+
+  /// Narrows an i32 to i8.
+  Value toI8(Value v) { return arith::TruncIOp::create(b, i8(), v); }
+  /// Zero-extends an i8 byte to i32.
+  Value byteToI32(Value v) { return arith::ExtUIOp::create(b, i32(), v); }
+};
+
+//===----------------------------------------------------------------------===//
+// Element encoding and decoding
+//===----------------------------------------------------------------------===//
+
+/// Derived constants of an element type.
+struct ElementInfo {
+  ElementType type;
+  double maxFinite;
+  int emin = 0; // minifloats: 1 - bias
+  int32_t maxMagnitudeCode = 0;
+};
+
+static ElementInfo describeElement(const ElementType &e) {
+  ElementInfo info{e, quantc::elementMaxFinite(e)};
+  if (e.kind == ElementKind::Float) {
+    info.emin = 1 - e.bias;
+    // The magnitude bits of the largest finite value.
+    info.maxMagnitudeCode = quantc::encodeElement(
+                                static_cast<float>(info.maxFinite), e) &
+                            ((1 << (e.bits - 1)) - 1);
+  }
+  return info;
+}
+
+/// The code (in the low bits of an i32) of the f32 value `v` in element `e`:
+/// round to nearest even, saturating as the format says.
+static Value emitEncodeElement(Emitter &em, Value v, const ElementInfo &info) {
+  const ElementType &e = info.type;
+  if (e.kind == ElementKind::Int) {
+    int64_t hi = e.isSigned ? (int64_t(1) << (e.bits - 1)) - 1
+                            : (int64_t(1) << e.bits) - 1;
+    int64_t lo = e.isSigned ? -hi : 0;
+    Value scaled = e.fractionBits
+                       ? em.fmul(v, em.f32c(std::ldexp(1.0f, e.fractionBits)))
+                       : v;
+    Value rounded = math::RoundEvenOp::create(em.b, scaled);
+    // Clamp in float first so that the integer conversion cannot overflow;
+    // NaN (only inside NaN blocks, whose codes are zeroed) clamps to lo.
+    Value clamped = arith::MaximumFOp::create(
+        em.b, arith::MinimumFOp::create(em.b, rounded, em.f32c(float(hi))),
+        em.f32c(float(lo)));
+    Value isNan = em.fcmp(arith::CmpFPredicate::UNO, v, v);
+    clamped = em.select(isNan, em.f32c(0.0f), clamped);
+    Value code = arith::FPToSIOp::create(em.b, em.i32(), clamped);
+    return em.band(code, em.i32c((1 << e.bits) - 1));
+  }
+
+  const int m = e.mantissaBits;
+  const int signShift = e.bits - 1;
+  Value bits = em.bitsOf(v);
+  Value sign = em.shl(em.lshr(bits, em.i32c(31)), em.i32c(signShift));
+  Value a = em.fabs(v);
+
+  // In-range values: e = max(floor(log2 a), emin), r = roundeven(a * 2^(m-e)).
+  Value exponent = em.smax(em.floorLog2(a), em.i32c(info.emin));
+  Value q = em.fmul(a, em.pow2(em.sub(em.i32c(m), exponent)));
+  Value r = math::RoundEvenOp::create(em.b, q);
+  Value rInt = arith::FPToSIOp::create(em.b, em.i32(), r);
+  Value value = em.fmul(r, em.pow2(em.sub(exponent, em.i32c(m))));
+  // r can round up into the next binade (r == 2^(m+1)).
+  Value carried = em.icmp(arith::CmpIPredicate::sge, rInt, em.i32c(2 << m));
+  Value finalExp = em.select(carried, em.add(exponent, em.i32c(1)), exponent);
+  Value mant = em.select(carried, em.i32c(0), rInt);
+  Value isSubnormal = em.icmp(arith::CmpIPredicate::slt, mant, em.i32c(1 << m));
+  Value expField = em.select(isSubnormal, em.i32c(0),
+                             em.add(finalExp, em.i32c(e.bias)));
+  Value mantField = em.select(isSubnormal, mant, em.sub(mant, em.i32c(1 << m)));
+  Value magnitude = em.bor(em.shl(expField, em.i32c(m)), mantField);
+
+  // Out of range: saturate, or Inf / NaN where the format has them.
+  Value maxCode = em.i32c(info.maxMagnitudeCode);
+  Value overflowCode = maxCode;
+  if (!e.saturate && e.special == SpecialValues::IEEE)
+    overflowCode = em.i32c(((1 << (e.bits - 1 - m)) - 1) << m);
+  else if (!e.saturate && e.special == SpecialValues::FiniteAndNaN)
+    overflowCode = em.i32c((1 << (e.bits - 1)) - 1);
+  Value maxValue = em.f32c(static_cast<float>(info.maxFinite));
+  Value overflows = em.fcmp(arith::CmpFPredicate::OGT, value, maxValue);
+  if (e.saturate) // also catches Inf and values too large to scale exactly
+    overflows = arith::OrIOp::create(
+        em.b, overflows, em.fcmp(arith::CmpFPredicate::OGE, a, maxValue));
+  magnitude = em.select(overflows, overflowCode, magnitude);
+
+  // NaN: whatever the format library encodes NaN as (its NaN code, or +0).
+  Value isNan = em.fcmp(arith::CmpFPredicate::UNO, v, v);
+  Value code = em.bor(sign, magnitude);
+  int32_t nanFull = quantc::encodeElement(std::nanf(""), e);
+  return em.select(isNan, em.i32c(nanFull), code);
+}
+
+/// The f32 value of an element code held in the low bits of an i32.
+static Value emitDecodeElement(Emitter &em, Value code,
+                               const ElementInfo &info) {
+  const ElementType &e = info.type;
+  if (e.kind == ElementKind::Int) {
+    Value shift = em.i32c(32 - e.bits);
+    Value extended = e.isSigned ? em.ashr(em.shl(code, shift), shift) : code;
+    Value value = arith::SIToFPOp::create(em.b, em.f32(), extended);
+    if (e.fractionBits)
+      value = em.fmul(value, em.f32c(std::ldexp(1.0f, -e.fractionBits)));
+    return value;
+  }
+  const int m = e.mantissaBits;
+  const int expBits = e.exponentBits;
+  Value sign = em.band(em.lshr(code, em.i32c(e.bits - 1)), em.i32c(1));
+  Value expField = em.band(em.lshr(code, em.i32c(m)), em.i32c((1 << expBits) - 1));
+  Value mant = em.band(code, em.i32c((1 << m) - 1));
+  Value isSubnormal = em.icmp(arith::CmpIPredicate::eq, expField, em.i32c(0));
+  // value = significand * 2^(exponent - m), both exact in f32.
+  Value significand = em.select(isSubnormal, mant, em.add(mant, em.i32c(1 << m)));
+  Value exponent = em.select(isSubnormal, em.i32c(info.emin),
+                             em.sub(expField, em.i32c(e.bias)));
+  Value magnitude =
+      em.fmul(arith::SIToFPOp::create(em.b, em.f32(), significand),
+              em.pow2(em.sub(exponent, em.i32c(m))));
+  Value allOnesExp =
+      em.icmp(arith::CmpIPredicate::eq, expField, em.i32c((1 << expBits) - 1));
+  if (e.special == SpecialValues::IEEE) {
+    Value isInf = arith::AndIOp::create(em.b, 
+        allOnesExp, em.icmp(arith::CmpIPredicate::eq, mant, em.i32c(0)));
+    magnitude = em.select(
+        allOnesExp,
+        em.select(isInf, em.f32c(INFINITY), em.f32c(std::nanf(""))),
+        magnitude);
+  } else if (e.special == SpecialValues::FiniteAndNaN) {
+    Value isNan = arith::AndIOp::create(em.b, 
+        allOnesExp,
+        em.icmp(arith::CmpIPredicate::eq, mant, em.i32c((1 << m) - 1)));
+    magnitude = em.select(isNan, em.f32c(std::nanf("")), magnitude);
+  }
+  Value negative = em.icmp(arith::CmpIPredicate::ne, sign, em.i32c(0));
+  return em.select(negative, arith::NegFOp::create(em.b, magnitude), magnitude);
+}
+
+//===----------------------------------------------------------------------===//
+// Scales
+//===----------------------------------------------------------------------===//
+
+/// The element types used to round and store f16 / bf16 / e4m3 scales.
+static ElementType scaleElementType(ScaleType t) {
+  switch (t) {
+  case ScaleType::F16: {
+    ElementType e = ElementType::minifloat(5, 10);
+    e.special = SpecialValues::IEEE;
+    return e;
+  }
+  case ScaleType::BF16: {
+    ElementType e = ElementType::minifloat(8, 7);
+    e.special = SpecialValues::IEEE;
+    return e;
+  }
+  default:
+    return ElementType::minifloat(4, 3);
+  }
+}
+
+/// A block's scale: the f32 value elements are divided by and the raw bits
+/// stored in the packed layout.
+struct ScaleValue {
+  Value value; // f32, NaN for blocks holding NaN/Inf
+  Value bits;  // i32, encodeScale of the scale type
+};
+
+/// Emits the scale of a block from its amax (already clipped) and whether the
+/// block holds a NaN/Inf. `tensorScale` is s2 for second-level formats.
+static ScaleValue emitBlockScale(Emitter &em, const quantc::Format &format,
+                                 const ElementInfo &element, Value amax,
+                                 Value nonFinite, Value tensorScale) {
+  switch (format.scaleType) {
+  case ScaleType::E8M0: {
+    int emax = quantc::elementMaxExponent(element.type);
+    double maxSig = element.maxFinite / std::ldexp(1.0, emax);
+    Value e = em.floorLog2(amax);
+    Value x = em.sub(e, em.i32c(emax));
+    if (format.scaleRounding != ScaleRounding::Floor) {
+      // The significand of amax in [1, 2) (1 for zero/subnormal amax, whose
+      // exponent clamps to -127 anyway).
+      Value bits = em.bitsOf(amax);
+      Value sig = em.floatOf(em.bor(em.band(bits, em.i32c(0x007fffff)),
+                                    em.i32c(0x3f800000)));
+      Value isTiny = em.icmp(arith::CmpIPredicate::slt, e, em.i32c(-126));
+      sig = em.select(isTiny, em.f32c(1.0f), sig);
+      if (format.scaleRounding == ScaleRounding::Ceil) {
+        Value up = em.fcmp(arith::CmpFPredicate::OGT, sig,
+                           em.f32c(static_cast<float>(maxSig)));
+        x = em.add(x, arith::ExtUIOp::create(em.b, em.i32(), up));
+      } else {
+        Value sig64 = arith::ExtFOp::create(em.b, em.f64(), sig);
+        Value sq = arith::MulFOp::create(em.b, sig64, sig64);
+        auto f64c = [&](double v) {
+          return arith::ConstantOp::create(em.b, em.b.getF64FloatAttr(v));
+        };
+        Value up = em.fcmp(arith::CmpFPredicate::OGE, sq,
+                           f64c(2.0 * maxSig * maxSig));
+        Value down = em.fcmp(arith::CmpFPredicate::OLT,
+                             arith::MulFOp::create(em.b, f64c(2.0), sq),
+                             f64c(maxSig * maxSig));
+        x = em.add(x, arith::ExtUIOp::create(em.b, em.i32(), up));
+        x = em.sub(x, arith::ExtUIOp::create(em.b, em.i32(), down));
+      }
+    }
+    x = em.smin(em.smax(x, em.i32c(-127)), em.i32c(127));
+    Value biased = em.add(x, em.i32c(127));
+    // 2^-127 is the f32 subnormal 0x00400000.
+    Value isMin = em.icmp(arith::CmpIPredicate::eq, biased, em.i32c(0));
+    Value value = em.select(isMin, em.floatOf(em.i32c(0x00400000)),
+                            em.floatOf(em.shl(biased, em.i32c(23))));
+    return {em.select(nonFinite, em.f32c(std::nanf("")), value),
+            em.select(nonFinite, em.i32c(0xff), biased)};
+  }
+  case ScaleType::E4M3: {
+    ElementInfo e4m3 = describeElement(scaleElementType(ScaleType::E4M3));
+    Value raw = em.fdiv(em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite))),
+                        tensorScale ? tensorScale : em.f32c(1.0f));
+    raw = arith::MinimumFOp::create(
+        em.b, arith::MaximumFOp::create(em.b, raw, em.f32c(std::ldexp(1.0f, -9))),
+        em.f32c(448.0f));
+    Value code = emitEncodeElement(em, raw, e4m3);
+    Value value = emitDecodeElement(em, code, e4m3);
+    if (tensorScale)
+      value = em.fmul(value, tensorScale);
+    return {em.select(nonFinite, em.f32c(std::nanf("")), value),
+            em.select(nonFinite, em.i32c(0x7f), code)};
+  }
+  case ScaleType::F32:
+  case ScaleType::F16:
+  case ScaleType::BF16: {
+    Value raw = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite)));
+    Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, amax, em.f32c(0.0f));
+    raw = em.select(isZero, em.f32c(1.0f), raw);
+    Value value = raw, bits = em.bitsOf(raw);
+    if (format.scaleType != ScaleType::F32) {
+      ElementInfo half = describeElement(scaleElementType(format.scaleType));
+      bits = emitEncodeElement(em, raw, half);
+      value = emitDecodeElement(em, bits, half);
+    }
+    Value nan = em.f32c(std::nanf(""));
+    return {em.select(nonFinite, nan, value),
+            em.select(nonFinite,
+                      format.scaleType == ScaleType::F32
+                          ? em.bitsOf(nan)
+                          : em.i32c(quantc::encodeScale(std::nanf(""),
+                                                        format.scaleType)),
+                      bits)};
+  }
+  }
+  llvm_unreachable("unknown scale type");
+}
+
+/// Decodes stored scale bits back to the f32 value elements are multiplied by.
+static Value emitDecodeScale(Emitter &em, ScaleType type, Value bits,
+                             Value tensorScale) {
+  switch (type) {
+  case ScaleType::E8M0: {
+    Value isNan = em.icmp(arith::CmpIPredicate::eq, bits, em.i32c(0xff));
+    Value isMin = em.icmp(arith::CmpIPredicate::eq, bits, em.i32c(0));
+    Value value = em.select(isMin, em.floatOf(em.i32c(0x00400000)),
+                            em.floatOf(em.shl(bits, em.i32c(23))));
+    return em.select(isNan, em.f32c(std::nanf("")), value);
+  }
+  case ScaleType::F32:
+    return em.floatOf(bits);
+  default: {
+    Value value =
+        emitDecodeElement(em, bits, describeElement(scaleElementType(type)));
+    return tensorScale ? em.fmul(value, tensorScale) : value;
+  }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Loops and the block view
+//===----------------------------------------------------------------------===//
+
+/// scf.for from 0 to `ub` (step 1) carrying `init`; `body` returns the yields.
+static ValueRange
+forLoop(ImplicitLocOpBuilder &b, Value ub, ValueRange init,
+        function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value,
+                                        ValueRange)>
+            body) {
+  Value zero = arith::ConstantIndexOp::create(b, 0);
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  auto loop = scf::ForOp::create(
+      b, zero, ub, one, init,
+      [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
+        ImplicitLocOpBuilder inner(loc, nested);
+        SmallVector<Value> yields = body(inner, iv, args);
+        scf::YieldOp::create(inner, yields);
+      });
+  return loop.getResults();
+}
+
+/// The tensor seen as [P, Q, R] with blocks [bp, bq, br] (see file comment).
+struct BlockView {
+  int64_t dims[3];
+  int64_t block[3];
+  int64_t grid(int i) const { return dims[i] / block[i]; }
+  int64_t numElements() const { return dims[0] * dims[1] * dims[2]; }
+  int64_t blockElements() const { return block[0] * block[1] * block[2]; }
+  int64_t numBlocks() const { return grid(0) * grid(1) * grid(2); }
+};
+
+static BlockView makeBlockView(ArrayRef<int64_t> shape,
+                               const quantc::Format &format) {
+  int64_t rank = shape.size();
+  auto product = [&](int64_t from, int64_t to) {
+    int64_t p = 1;
+    for (int64_t i = from; i < to; ++i)
+      p *= shape[i];
+    return p;
+  };
+  int64_t n = product(0, rank);
+  switch (format.granularity) {
+  case Granularity::PerTensor:
+    return {{1, n, 1}, {1, n, 1}};
+  case Granularity::Block2D:
+    return {{product(0, rank - 2), shape[rank - 2], shape[rank - 1]},
+            {1, format.blockSize, format.blockSize2}};
+  case Granularity::PerAxis:
+  case Granularity::Block: {
+    int64_t axis = *normalizeAxis(format.axis, rank);
+    BlockView view{{product(0, axis), shape[axis], product(axis + 1, rank)},
+                   {1, shape[axis], 1}};
+    if (format.granularity == Granularity::Block)
+      view.block[1] = format.blockSize;
+    return view;
+  }
+  }
+  llvm_unreachable("unknown granularity");
+}
+
+/// Calls `body(linearIndex, args)` for every element of the block at grid
+/// position `cell` (three index values), threading `init` through.
+static ValueRange forEachInBlock(
+    ImplicitLocOpBuilder &b, const BlockView &view, ArrayRef<Value> cell,
+    ValueRange init,
+    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, ValueRange)>
+        body) {
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  return forLoop(b, c(view.block[0]), init, [&](ImplicitLocOpBuilder &b0,
+                                                Value i0, ValueRange a0) {
+    return SmallVector<Value>(forLoop(
+        b0, arith::ConstantIndexOp::create(b0, view.block[1]), a0,
+        [&](ImplicitLocOpBuilder &b1, Value i1, ValueRange a1) {
+          return SmallVector<Value>(forLoop(
+              b1, arith::ConstantIndexOp::create(b1, view.block[2]), a1,
+              [&](ImplicitLocOpBuilder &b2, Value i2, ValueRange a2) {
+                auto k = [&](int64_t v) {
+                  return arith::ConstantIndexOp::create(b2, v);
+                };
+                auto madd = [&](Value x, int64_t s, Value y) {
+                  return arith::AddIOp::create(
+                      b2, arith::MulIOp::create(b2, x, k(s)), y);
+                };
+                Value p = madd(cell[0], view.block[0], i0);
+                Value q = madd(cell[1], view.block[1], i1);
+                Value r = madd(cell[2], view.block[2], i2);
+                Value linear =
+                    madd(madd(p, view.dims[1], q), view.dims[2], r);
+                return body(b2, linear, a2);
+              }));
+        }));
+  });
+}
+
+/// Calls `body(cell, scaleIndex, args)` for every block of the view.
+static ValueRange forEachBlock(
+    ImplicitLocOpBuilder &b, const BlockView &view, ValueRange init,
+    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, ArrayRef<Value>,
+                                    Value, ValueRange)>
+        body) {
+  return forLoop(
+      b, arith::ConstantIndexOp::create(b, view.grid(0)), init,
+      [&](ImplicitLocOpBuilder &b0, Value g0, ValueRange a0) {
+        return SmallVector<Value>(forLoop(
+            b0, arith::ConstantIndexOp::create(b0, view.grid(1)), a0,
+            [&](ImplicitLocOpBuilder &b1, Value g1, ValueRange a1) {
+              return SmallVector<Value>(forLoop(
+                  b1, arith::ConstantIndexOp::create(b1, view.grid(2)), a1,
+                  [&](ImplicitLocOpBuilder &b2, Value g2, ValueRange a2) {
+                    auto k = [&](int64_t v) {
+                      return arith::ConstantIndexOp::create(b2, v);
+                    };
+                    Value scaleIndex = arith::AddIOp::create(
+                        b2,
+                        arith::MulIOp::create(
+                            b2,
+                            arith::AddIOp::create(
+                                b2, arith::MulIOp::create(b2, g0, k(view.grid(1))),
+                                g1),
+                            k(view.grid(2))),
+                        g2);
+                    Value cell[3] = {g0, g1, g2};
+                    return body(b2, cell, scaleIndex, a2);
+                  }));
+            }));
+      });
+}
+
+/// Collapses a static tensor to 1-D (C order).
+static Value flatten(ImplicitLocOpBuilder &b, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (type.getRank() == 1)
+    return tensor;
+  ReassociationIndices all;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    all.push_back(i);
+  return tensor::CollapseShapeOp::create(b, tensor,
+                                         ArrayRef<ReassociationIndices>{all});
+}
+
+/// Expands a 1-D tensor back to `type`'s shape.
+static Value unflatten(ImplicitLocOpBuilder &b, Value flat,
+                       RankedTensorType type) {
+  if (type.getRank() == 1)
+    return flat;
+  ReassociationIndices all;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    all.push_back(i);
+  return tensor::ExpandShapeOp::create(b, type, flat,
+                                       ArrayRef<ReassociationIndices>{all});
+}
+
+/// Reads element `i` of a flat float tensor as f32.
+static Value loadF32(ImplicitLocOpBuilder &b, Value flat, Value i) {
+  Value v = tensor::ExtractOp::create(b, flat, ValueRange{i});
+  if (!v.getType().isF32())
+    v = arith::ExtFOp::create(b, b.getF32Type(), v);
+  return v;
+}
+
+/// Writes f32 `v` into element `i` of a flat float tensor (RNE narrowing).
+static Value storeFloat(ImplicitLocOpBuilder &b, Value v, Value flat, Value i) {
+  Type elementType = cast<RankedTensorType>(flat.getType()).getElementType();
+  if (elementType != v.getType())
+    v = arith::TruncFOp::create(b, elementType, v);
+  return tensor::InsertOp::create(b, v, flat, ValueRange{i});
+}
+
+static Value emptyFlat(ImplicitLocOpBuilder &b, int64_t n, Type elementType) {
+  return tensor::EmptyOp::create(b, ArrayRef<int64_t>{n}, elementType);
+}
+
+static Value zeroBytes(ImplicitLocOpBuilder &b, int64_t n) {
+  auto type = RankedTensorType::get({n}, b.getI8Type());
+  return arith::ConstantOp::create(
+      b, DenseElementsAttr::get(type, b.getI8IntegerAttr(0)));
+}
+
+//===----------------------------------------------------------------------===//
+// Byte layout
+//===----------------------------------------------------------------------===//
+
+/// Offsets of the parts of the canonical packed layout.
+struct PackedLayout {
+  int64_t codeBytes;
+  int64_t scaleOffset;
+  int64_t scaleBytes; // per scale
+  int64_t tensorScaleOffset;
+  int64_t totalBytes;
+};
+
+static PackedLayout describeLayout(const BlockView &view,
+                                   const quantc::Format &format,
+                                   int64_t totalBytes) {
+  PackedLayout layout;
+  layout.codeBytes = (view.numElements() * format.element.bits + 7) / 8;
+  layout.scaleOffset = layout.codeBytes;
+  layout.scaleBytes = quantc::scaleBits(format.scaleType) / 8;
+  layout.tensorScaleOffset =
+      layout.scaleOffset + view.numBlocks() * layout.scaleBytes;
+  layout.totalBytes = totalBytes;
+  return layout;
+}
+
+/// ORs the `bits`-bit code into the LSB-first bit stream at element `index`.
+static Value emitStoreCode(Emitter &em, Value bytes, Value index, Value code,
+                           int bits) {
+  ImplicitLocOpBuilder &b = em.b;
+  Value bitOffset = em.mul(em.indexToI32(index), em.i32c(bits));
+  Value byteIndex = em.i32ToIndex(em.lshr(bitOffset, em.i32c(3)));
+  Value shift = em.band(bitOffset, em.i32c(7));
+  Value word = em.shl(code, shift);
+  auto orInto = [&](ImplicitLocOpBuilder &bb, Value tensor, Value at,
+                    Value part) -> Value {
+    Value old = tensor::ExtractOp::create(bb, tensor, ValueRange{at});
+    Value merged = arith::OrIOp::create(
+        bb, old, arith::TruncIOp::create(bb, bb.getI8Type(), part));
+    return tensor::InsertOp::create(bb, merged, tensor, ValueRange{at});
+  };
+  bytes = orInto(b, bytes, byteIndex, word);
+  if (8 % bits == 0)
+    return bytes; // codes never straddle a byte
+  Value spills = em.icmp(arith::CmpIPredicate::sgt,
+                         em.add(shift, em.i32c(bits)), em.i32c(8));
+  auto ifOp = scf::IfOp::create(b, TypeRange{bytes.getType()}, spills,
+                                /*withElseRegion=*/true);
+  {
+    ImplicitLocOpBuilder thenB(b.getLoc(),
+                               ifOp.getThenBodyBuilder());
+    Value next = arith::AddIOp::create(
+        thenB, byteIndex, arith::ConstantIndexOp::create(thenB, 1));
+    Value high = arith::ShRUIOp::create(
+        thenB, word, arith::ConstantOp::create(thenB, thenB.getI32IntegerAttr(8)));
+    scf::YieldOp::create(thenB, orInto(thenB, bytes, next, high));
+  }
+  {
+    ImplicitLocOpBuilder elseB(b.getLoc(), ifOp.getElseBodyBuilder());
+    scf::YieldOp::create(elseB, bytes);
+  }
+  return ifOp.getResult(0);
+}
+
+/// Reads the `bits`-bit code of element `index` from the bit stream.
+static Value emitLoadCode(Emitter &em, Value bytes, Value index, int bits) {
+  int64_t size = cast<RankedTensorType>(bytes.getType()).getDimSize(0);
+  Value bitOffset = em.mul(em.indexToI32(index), em.i32c(bits));
+  Value byteIndex = em.i32ToIndex(em.lshr(bitOffset, em.i32c(3)));
+  Value shift = em.band(bitOffset, em.i32c(7));
+  Value word = em.byteToI32(
+      tensor::ExtractOp::create(em.b, bytes, ValueRange{byteIndex}));
+  if (8 % bits != 0) {
+    // The following byte always exists in the layout unless this is the very
+    // last byte; clamp the index and mask the contribution away then.
+    Value next = arith::MinSIOp::create(
+        em.b, arith::AddIOp::create(em.b, byteIndex, em.idx(1)),
+        em.idx(size - 1));
+    Value high = em.byteToI32(tensor::ExtractOp::create(em.b, bytes, ValueRange{next}));
+    word = em.bor(word, em.shl(high, em.i32c(8)));
+  }
+  return em.band(em.lshr(word, shift), em.i32c((1 << bits) - 1));
+}
+
+/// Stores `count` little-endian bytes of the i32 `value` at byte `offset`.
+static Value emitStoreLittleEndian(Emitter &em, Value bytes, Value offset,
+                                   Value value, int count) {
+  for (int i = 0; i < count; ++i) {
+    Value byte = em.toI8(em.lshr(value, em.i32c(8 * i)));
+    Value at = arith::AddIOp::create(em.b, offset, em.idx(i));
+    bytes = tensor::InsertOp::create(em.b, byte, bytes, ValueRange{at});
+  }
+  return bytes;
+}
+
+static Value emitLoadLittleEndian(Emitter &em, Value bytes, Value offset,
+                                  int count) {
+  Value value = em.i32c(0);
+  for (int i = 0; i < count; ++i) {
+    Value at = arith::AddIOp::create(em.b, offset, em.idx(i));
+    Value byte = em.byteToI32(tensor::ExtractOp::create(em.b, bytes, ValueRange{at}));
+    value = em.bor(value, em.shl(byte, em.i32c(8 * i)));
+  }
+  return value;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization kernels
+//===----------------------------------------------------------------------===//
+
+/// max |x| over all finite elements: the NVFP4 per-tensor amax.
+static Value emitFiniteTensorAmax(Emitter &em, Value flat, int64_t n) {
+  return forLoop(em.b, em.idx(n), ValueRange{em.f32c(0.0f)},
+                 [&](ImplicitLocOpBuilder &b, Value i, ValueRange args) {
+                   Emitter e(b);
+                   Value a = e.fabs(loadF32(b, flat, i));
+                   Value finite = arith::XOrIOp::create(
+                       b, e.isNonFinite(a),
+                       arith::ConstantOp::create(b, b.getBoolAttr(true)));
+                   Value candidate = e.select(finite, a, e.f32c(0.0f));
+                   return SmallVector<Value>{
+                       arith::MaxNumFOp::create(b, args[0], candidate)};
+                 })[0];
+}
+
+/// The second-level scale s2 = amax / (elementMax * 448), 1 for zero tensors.
+static Value emitTensorScale(Emitter &em, Value flat, int64_t n,
+                             const ElementInfo &element) {
+  Value amax = emitFiniteTensorAmax(em, flat, n);
+  Value s2 = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite) * 448.0f));
+  Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, amax, em.f32c(0.0f));
+  return em.select(isZero, em.f32c(1.0f), s2);
+}
+
+/// Everything the element loop needs about one block.
+struct BlockScale {
+  ScaleValue scale;
+  Value nonFinite;
+};
+
+static BlockScale emitScaleOfBlock(Emitter &em, const BlockView &view,
+                                   ArrayRef<Value> cell, Value flat,
+                                   const quantc::Format &format,
+                                   const ElementInfo &element,
+                                   Value tensorScale) {
+  ImplicitLocOpBuilder &b = em.b;
+  Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
+  ValueRange stats = forEachInBlock(
+      b, view, cell, ValueRange{em.f32c(0.0f), falseV},
+      [&](ImplicitLocOpBuilder &ib, Value i, ValueRange args) {
+        Emitter e(ib);
+        Value a = e.fabs(loadF32(ib, flat, i));
+        return SmallVector<Value>{
+            arith::MaxNumFOp::create(ib, args[0], a),
+            arith::OrIOp::create(ib, args[1], e.isNonFinite(a))};
+      });
+  Value amax = stats[0];
+  if (format.clipRatio != 1.0f)
+    amax = em.fmul(amax, em.f32c(format.clipRatio));
+  return {emitBlockScale(em, format, element, amax, stats[1], tensorScale),
+          stats[1]};
+}
+
+/// The code of element value `x` in a block with `scale`; 0 in NaN blocks.
+static Value emitCodeInBlock(Emitter &em, Value x, const BlockScale &block,
+                             const ElementInfo &element) {
+  Value code = emitEncodeElement(em, em.fdiv(x, block.scale.value), element);
+  return em.select(block.nonFinite, em.i32c(0), code);
+}
+
+/// Checks the format is one this lowering implements; the error names it.
+static LogicalResult checkLowerable(Operation *op, const quantc::Format &format) {
+  if (!format.symmetric)
+    return op->emitOpError()
+           << "qc-expand-formats does not lower asymmetric formats yet ('"
+           << quantc::printFormat(format) << "')";
+  return success();
+}
+
+struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    const quantc::Format &format = op.getFormat().getValue();
+    if (failed(checkLowerable(op, format)))
+      return failure();
+    auto type = cast<RankedTensorType>(op.getType());
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter em(b);
+    BlockView view = makeBlockView(type.getShape(), format);
+    ElementInfo element = describeElement(format.element);
+    Value flat = flatten(b, adaptor.getInput());
+    Value tensorScale = format.secondLevelScale
+                            ? emitTensorScale(em, flat, view.numElements(), element)
+                            : Value();
+    Value out = emptyFlat(b, view.numElements(), type.getElementType());
+    out = forEachBlock(
+        b, view, ValueRange{out},
+        [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value,
+            ValueRange args) {
+          Emitter e(bb);
+          BlockScale block = emitScaleOfBlock(e, view, cell, flat, format,
+                                              element, tensorScale);
+          return SmallVector<Value>(forEachInBlock(
+              bb, view, cell, args,
+              [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
+                Emitter ie(ib);
+                Value code =
+                    emitCodeInBlock(ie, loadF32(ib, flat, i), block, element);
+                Value value = ie.fmul(emitDecodeElement(ie, code, element),
+                                      block.scale.value);
+                return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
+              }));
+        })[0];
+    rewriter.replaceOp(op, unflatten(b, out, type));
+    return success();
+  }
+};
+
+struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto packedType = cast<PackedType>(op.getType());
+    const quantc::Format &format = packedType.getFormat().getValue();
+    if (failed(checkLowerable(op, format)))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter em(b);
+    BlockView view = makeBlockView(packedType.getShape(), format);
+    ElementInfo element = describeElement(format.element);
+    PackedLayout layout =
+        describeLayout(view, format, packedType.getSizeInBytes());
+    Value flat = flatten(b, adaptor.getInput());
+    Value tensorScale = format.secondLevelScale
+                            ? emitTensorScale(em, flat, view.numElements(), element)
+                            : Value();
+    Value bytes = zeroBytes(b, layout.totalBytes);
+    bytes = forEachBlock(
+        b, view, ValueRange{bytes},
+        [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value scaleIndex,
+            ValueRange args) {
+          Emitter e(bb);
+          BlockScale block = emitScaleOfBlock(e, view, cell, flat, format,
+                                              element, tensorScale);
+          Value offset = arith::AddIOp::create(
+              bb, e.idx(layout.scaleOffset),
+              arith::MulIOp::create(bb, scaleIndex, e.idx(layout.scaleBytes)));
+          Value withScale = emitStoreLittleEndian(e, args[0], offset,
+                                                  block.scale.bits,
+                                                  layout.scaleBytes);
+          return SmallVector<Value>(forEachInBlock(
+              bb, view, cell, ValueRange{withScale},
+              [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
+                Emitter ie(ib);
+                Value code =
+                    emitCodeInBlock(ie, loadF32(ib, flat, i), block, element);
+                return SmallVector<Value>{emitStoreCode(
+                    ie, inner[0], i, code, format.element.bits)};
+              }));
+        })[0];
+    if (tensorScale)
+      bytes = emitStoreLittleEndian(em, bytes, em.idx(layout.tensorScaleOffset),
+                                    em.bitsOf(tensorScale), 4);
+    rewriter.replaceOp(op, bytes);
+    return success();
+  }
+};
+
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto packedType = cast<PackedType>(op.getInput().getType());
+    const quantc::Format &format = packedType.getFormat().getValue();
+    if (failed(checkLowerable(op, format)))
+      return failure();
+    auto type = cast<RankedTensorType>(op.getType());
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter em(b);
+    BlockView view = makeBlockView(packedType.getShape(), format);
+    ElementInfo element = describeElement(format.element);
+    PackedLayout layout =
+        describeLayout(view, format, packedType.getSizeInBytes());
+    Value bytes = adaptor.getInput();
+    Value tensorScale =
+        format.secondLevelScale
+            ? em.floatOf(emitLoadLittleEndian(
+                  em, bytes, em.idx(layout.tensorScaleOffset), 4))
+            : Value();
+    Value out = emptyFlat(b, view.numElements(), type.getElementType());
+    out = forEachBlock(
+        b, view, ValueRange{out},
+        [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value scaleIndex,
+            ValueRange args) {
+          Emitter e(bb);
+          Value offset = arith::AddIOp::create(
+              bb, e.idx(layout.scaleOffset),
+              arith::MulIOp::create(bb, scaleIndex, e.idx(layout.scaleBytes)));
+          Value scale = emitDecodeScale(
+              e, format.scaleType,
+              emitLoadLittleEndian(e, bytes, offset, layout.scaleBytes),
+              tensorScale);
+          return SmallVector<Value>(forEachInBlock(
+              bb, view, cell, args,
+              [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
+                Emitter ie(ib);
+                Value code = emitLoadCode(ie, bytes, i, format.element.bits);
+                Value value =
+                    ie.fmul(emitDecodeElement(ie, code, element), scale);
+                return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
+              }));
+        })[0];
+    rewriter.replaceOp(op, unflatten(b, out, type));
+    return success();
+  }
+};
+
+struct ConstantLowering : OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, cast<TypedAttr>(op.getValue()));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Hadamard
+//===----------------------------------------------------------------------===//
+
+struct HadamardLowering : OpConversionPattern<HadamardOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t axis = op.getNormalizedAxis();
+    int64_t n = type.getDimSize(axis);
+    quantc::HadamardSize size = *quantc::decomposeHadamardSize(n);
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter em(b);
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < axis; ++i)
+      outer *= type.getDimSize(i);
+    for (int64_t i = axis + 1; i < type.getRank(); ++i)
+      inner *= type.getDimSize(i);
+
+    Value flat = flatten(b, adaptor.getInput());
+    Value signs;
+    if (std::optional<int64_t> seed = op.getSeed()) {
+      std::vector<float> s =
+          quantc::hadamardRandomSigns(n, static_cast<uint64_t>(*seed));
+      signs = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(RankedTensorType::get({n}, b.getF32Type()),
+                                    ArrayRef<float>(s)));
+    }
+    Value baseMatrix;
+    int64_t m = size.base;
+    if (m > 1) {
+      std::vector<int8_t> h = quantc::hadamardBaseMatrix(static_cast<int>(m));
+      std::vector<float> hf(h.begin(), h.end());
+      baseMatrix = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(
+                 RankedTensorType::get({m * m}, b.getF32Type()),
+                 ArrayRef<float>(hf)));
+    }
+    float invSqrt = static_cast<float>(1.0 / std::sqrt(static_cast<double>(n)));
+    int64_t log2Pow = llvm::Log2_64(size.powerOfTwo);
+
+    // Linear index of element j of line (p, r).
+    auto lineIndex = [&](ImplicitLocOpBuilder &lb, Value p, Value r, Value j) {
+      auto k = [&](int64_t v) { return arith::ConstantIndexOp::create(lb, v); };
+      Value pj = arith::AddIOp::create(lb, arith::MulIOp::create(lb, p, k(n)), j);
+      return arith::AddIOp::create(lb, arith::MulIOp::create(lb, pj, k(inner)),
+                                   r);
+    };
+
+    Value out = emptyFlat(b, outer * n * inner, type.getElementType());
+    out = forLoop(b, em.idx(outer), ValueRange{out}, [&](ImplicitLocOpBuilder &b0,
+                                                          Value p, ValueRange a0) {
+      return SmallVector<Value>(forLoop(
+          b0, arith::ConstantIndexOp::create(b0, inner), a0,
+          [&](ImplicitLocOpBuilder &lb, Value r, ValueRange a1) {
+            Emitter le(lb);
+            // 1. Gather the line, applying the random signs.
+            Value line = emptyFlat(lb, n, lb.getF32Type());
+            line = forLoop(lb, le.idx(n), ValueRange{line},
+                           [&](ImplicitLocOpBuilder &ib, Value j, ValueRange a) {
+                             Value x = loadF32(ib, flat, lineIndex(ib, p, r, j));
+                             if (signs)
+                               x = arith::MulFOp::create(
+                                   ib, x,
+                                   tensor::ExtractOp::create(ib, signs, ValueRange{j}));
+                             return SmallVector<Value>{tensor::InsertOp::create(
+                                 ib, x, a[0], ValueRange{j})};
+                           })[0];
+            // 2. H_m on every chunk of m consecutive elements.
+            if (baseMatrix) {
+              Value mixed = emptyFlat(lb, n, lb.getF32Type());
+              mixed = forLoop(
+                  lb, le.idx(size.powerOfTwo), ValueRange{mixed},
+                  [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange ca) {
+                    Emitter ce(cb);
+                    Value base = arith::MulIOp::create(cb, chunk, ce.idx(m));
+                    return SmallVector<Value>(forLoop(
+                        cb, ce.idx(m), ca,
+                        [&](ImplicitLocOpBuilder &rb, Value row, ValueRange ra) {
+                          Emitter re(rb);
+                          Value rowBase = arith::MulIOp::create(rb, row, re.idx(m));
+                          Value sum = forLoop(
+                              rb, re.idx(m), ValueRange{re.f32c(0.0f)},
+                              [&](ImplicitLocOpBuilder &jb, Value j, ValueRange ja) {
+                                Value h = tensor::ExtractOp::create(
+                                    jb, baseMatrix,
+                                    ValueRange{arith::AddIOp::create(jb, rowBase, j)});
+                                Value x = tensor::ExtractOp::create(
+                                    jb, line,
+                                    ValueRange{arith::AddIOp::create(jb, base, j)});
+                                return SmallVector<Value>{arith::AddFOp::create(
+                                    jb, ja[0], arith::MulFOp::create(jb, h, x))};
+                              })[0];
+                          return SmallVector<Value>{tensor::InsertOp::create(
+                              rb, sum, ra[0],
+                              ValueRange{arith::AddIOp::create(rb, base, row)})};
+                        }));
+                  })[0];
+              line = mixed;
+            }
+            // 3. Walsh-Hadamard butterflies across the 2^k chunks.
+            for (int64_t level = 0; level < log2Pow; ++level) {
+              int64_t h = int64_t(1) << level;
+              line = forLoop(
+                  lb, le.idx(size.powerOfTwo / (2 * h)), ValueRange{line},
+                  [&](ImplicitLocOpBuilder &gb, Value group, ValueRange ga) {
+                    Emitter ge(gb);
+                    Value first = arith::MulIOp::create(gb, group, ge.idx(2 * h));
+                    return SmallVector<Value>(forLoop(
+                        gb, ge.idx(h * m), ga,
+                        [&](ImplicitLocOpBuilder &pb, Value t, ValueRange pa) {
+                          Emitter pe(pb);
+                          Value i0 = arith::AddIOp::create(
+                              pb, arith::MulIOp::create(pb, first, pe.idx(m)), t);
+                          Value i1 = arith::AddIOp::create(pb, i0, pe.idx(h * m));
+                          Value u = tensor::ExtractOp::create(pb, pa[0], ValueRange{i0});
+                          Value v = tensor::ExtractOp::create(pb, pa[0], ValueRange{i1});
+                          Value t0 = tensor::InsertOp::create(
+                              pb, pe.fadd(u, v), pa[0], ValueRange{i0});
+                          return SmallVector<Value>{tensor::InsertOp::create(
+                              pb, pe.fsub(u, v), t0, ValueRange{i1})};
+                        }));
+                  })[0];
+            }
+            // 4. Normalize and scatter back.
+            return SmallVector<Value>(forLoop(
+                lb, le.idx(n), a1,
+                [&](ImplicitLocOpBuilder &sb, Value j, ValueRange sa) {
+                  Emitter se(sb);
+                  Value x = tensor::ExtractOp::create(sb, line, ValueRange{j});
+                  Value y = se.fmul(x, se.f32c(invSqrt));
+                  return SmallVector<Value>{
+                      storeFloat(sb, y, sa[0], lineIndex(sb, p, r, j))};
+                }));
+          }));
+    })[0];
+    rewriter.replaceOp(op, unflatten(b, out, type));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+struct QcExpandFormatsPass
+    : mlir::qc::impl::QcExpandFormatsBase<QcExpandFormatsPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    TypeConverter converter;
+    converter.addConversion([](Type type) { return type; });
+    converter.addConversion(
+        [](PackedType type) -> Type { return type.getStorageType(); });
+    auto castMaterialization = [](OpBuilder &b, Type type, ValueRange inputs,
+                                  Location loc) -> Value {
+      return UnrealizedConversionCastOp::create(b, loc, type, inputs)
+          .getResult(0);
+    };
+    converter.addSourceMaterialization(castMaterialization);
+    converter.addTargetMaterialization(castMaterialization);
+
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<arith::ArithDialect, math::MathDialect,
+                           scf::SCFDialect, tensor::TensorDialect>();
+    target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, HadamardOp,
+                        ConstantOp>();
+    target.addLegalOp<ObserveOp, MatmulOp>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType()) &&
+             converter.isLegal(&op.getBody());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+
+    RewritePatternSet patterns(ctx);
+    patterns.add<FakeQuantLowering, QuantizeLowering, DequantizeLowering,
+                 ConstantLowering, HadamardLowering>(converter, ctx);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

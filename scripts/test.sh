@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, runs the whole fast suite
+# (lit + FileCheck, numerics through quant-run/quant-tensor, GoogleTest unit
+# tests) and ends with the line "N passed, N failed".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${QUANTC_BUILD_DIR:-$root/build}"
+
+start=$(date +%s)
+if ! "$root/scripts/build.sh" quant-opt quant-tensor quant-run QuantcUnitTests; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "build: $(( $(date +%s) - start )) s"
+
+log="$build/lit-results.txt"
+/usr/bin/python3 /usr/lib/llvm-22/bin/lit -v --order=lexical \
+  "$build/test" "$build/test/unit" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+passed=$(grep -cE '^(PASS|XFAIL): ' "$log" || true)
+failed=$(grep -cE '^(FAIL|XPASS|UNRESOLVED|TIMEOUT): ' "$log" || true)
+skipped=$(grep -cE '^UNSUPPORTED: ' "$log" || true)
+echo "total: $(( $(date +%s) - start )) s; skipped (unsupported here): $skipped"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
