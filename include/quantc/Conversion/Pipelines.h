@@ -1,0 +1,38 @@
+//===- Pipelines.h - Lowering pipelines from quantc IR to LLVM ---*- C++ -*-===//
+//
+// The pipelines that take the float tensor IR quantc works on (func + linalg,
+// tensor, arith, math, scf; qc ops once the dialect is built in) down to the
+// LLVM dialect, ready for the JIT (quant-run, calibration) or for translation
+// to LLVM IR. Tools build them from here so that every driver lowers the same
+// way, and `quant-opt --quantc-lower-to-llvm` runs the same passes on a file.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_CONVERSION_PIPELINES_H
+#define QUANTC_CONVERSION_PIPELINES_H
+
+namespace mlir {
+class DialectRegistry;
+class OpPassManager;
+} // namespace mlir
+
+namespace quantc {
+
+/// Registers every dialect the CPU lowering reads or produces, together with
+/// the external interface models the passes rely on (bufferization of
+/// arith/tensor/linalg/scf/func, buffer deallocation, conversion to LLVM) and
+/// the translations from the LLVM dialect to LLVM IR.
+void registerQuantcDialects(mlir::DialectRegistry &registry);
+
+/// Appends to `pm` (anchored on builtin.module) the passes that lower float
+/// tensor IR to the LLVM dialect for the host CPU. Tensor function arguments
+/// and results become memrefs with identity layout; results become trailing
+/// out-parameters the caller allocates, so that a caller owns every buffer.
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
+
+/// Registers `buildCpuLoweringPipeline` as the pass pipeline
+/// `quantc-lower-to-llvm`, so that pass-pipeline parsers and `quant-opt` know it.
+void registerQuantcPipelines();
+
+} // namespace quantc
+
+#endif // QUANTC_CONVERSION_PIPELINES_H

@@ -1,0 +1,580 @@
+//===- quant-run.cpp - Run one function of an MLIR file on .npy inputs ----===//
+//
+// quant-run lowers a function of float tensor IR to LLVM with the same
+// pipeline every quantc driver uses (quantc/Conversion/Pipelines.h), JITs it,
+// feeds it .npy inputs and writes its results as .npy files. Lit tests use it
+// to check numerics, and people use it to try a stage of the compiler on real
+// data without writing a harness.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Conversion/Pipelines.h"
+#include "quantc/Runtime/Npy.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+using quantc::DType;
+using quantc::HostTensor;
+
+namespace cl = llvm::cl;
+
+//===----------------------------------------------------------------------===//
+// Command line
+//===----------------------------------------------------------------------===//
+
+static const char *const kOverview = R"(run one function of an MLIR file on .npy inputs
+
+  quant-run model.mlir --entry NAME --input x=x.npy --input w=w.npy \
+            --output-dir out/ [--benchmark N] [--print-ir-after-lowering]
+
+The function is lowered to LLVM with quantc's CPU pipeline (the one
+`quant-opt --quantc-lower-to-llvm` runs), compiled in memory and called once.
+
+Inputs: one .npy file per function argument. An argument is named by its
+`qc.name` attribute (func.func @f(%a: tensor<4xf32> {qc.name = "x"})), or
+else by its position: arg0, arg1, ... `--input NAME=FILE.npy` binds by name;
+`--input FILE.npy` binds, in order, to the arguments not named elsewhere.
+Each file must hold exactly the argument's static shape and element type:
+  f32: float32   f16: float16   f64: float64   i1: bool
+  i8: int8   i16: int16   i32: int32   i64: int64   ui8: uint8
+
+Outputs: result i is written to DIR/NAME.npy, where NAME is the result's
+`qc.name` attribute (func.func @f(...) -> (tensor<4xf32> {qc.name = "y"}))
+or else its index: 0.npy, 1.npy, ... Characters other than letters, digits,
+'.', '-' and '_' in a name become '_'. DIR is created if missing. Nothing is
+written unless the whole run succeeds.
+
+Errors are one line, `quant-run: error: FILE: problem`, and exit code 1;
+MLIR's own diagnostics (file:line:col) come first where there are any.
+)";
+
+static cl::OptionCategory quantRunCategory("quant-run options");
+
+static cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
+                                          cl::desc("<input.mlir>"),
+                                          cl::cat(quantRunCategory));
+
+static cl::opt<std::string>
+    entryName("entry", cl::Required, cl::value_desc("name"),
+              cl::desc("The func.func to run (its symbol name, without '@')"),
+              cl::cat(quantRunCategory));
+
+static cl::list<std::string>
+    inputSpecs("input", cl::value_desc("[name=]file.npy"),
+               cl::desc("An argument value: NAME=FILE.npy binds by argument "
+                        "name, FILE.npy binds in order (repeatable)"),
+               cl::cat(quantRunCategory));
+
+static cl::opt<std::string>
+    outputDir("output-dir", cl::Required, cl::value_desc("dir"),
+              cl::desc("Directory that receives one NAME.npy per result"),
+              cl::cat(quantRunCategory));
+
+static cl::opt<unsigned>
+    benchmarkRuns("benchmark", cl::init(0), cl::value_desc("N"),
+                  cl::desc("Time N calls after one warm-up call and print "
+                           "'median: X us  min: Y us' (outputs are still "
+                           "written once)"),
+                  cl::cat(quantRunCategory));
+
+static cl::opt<bool> printIrAfterLowering(
+    "print-ir-after-lowering",
+    cl::desc("Print the LLVM-dialect module that is compiled to stdout"),
+    cl::cat(quantRunCategory));
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+/// Prints the one-line error every quant-run failure produces. Returns the
+/// exit code so that callers can `return reportError(...)`.
+static int reportError(llvm::StringRef file, const llvm::Twine &problem) {
+  llvm::errs() << "quant-run: error: " << file << ": " << problem << "\n";
+  return 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Function signature
+//===----------------------------------------------------------------------===//
+
+/// One tensor argument or result of the entry function, as quant-run
+/// exchanges it with a .npy file.
+struct TensorSlot {
+  std::string name;
+  RankedTensorType type;
+  DType dtype;
+};
+
+/// The .npy element type that holds `type` bit-exactly, if quant-run supports it.
+static std::optional<DType> dtypeForElementType(Type type) {
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isF64())
+    return DType::F64;
+  auto intType = dyn_cast<IntegerType>(type);
+  if (!intType)
+    return std::nullopt;
+  if (intType.getWidth() == 1)
+    return DType::Bool;
+  if (intType.isUnsigned())
+    return intType.getWidth() == 8 ? std::optional(DType::U8) : std::nullopt;
+  switch (intType.getWidth()) {
+  case 8:
+    return DType::I8;
+  case 16:
+    return DType::I16;
+  case 32:
+    return DType::I32;
+  case 64:
+    return DType::I64;
+  default:
+    return std::nullopt;
+  }
+}
+
+static std::string formatShape(llvm::ArrayRef<int64_t> shape) {
+  return "[" +
+         llvm::join(llvm::map_range(shape,
+                                    [](int64_t d) { return std::to_string(d); }),
+                    ", ") +
+         "]";
+}
+
+static std::string typeToString(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+/// Checks that `type` is a tensor quant-run can exchange and builds its slot;
+/// on failure returns an error message that names `what` ("argument 'x'").
+static std::optional<TensorSlot> makeSlot(std::string name, Type type,
+                                          const std::string &what,
+                                          std::string &error) {
+  auto tensorType = dyn_cast<RankedTensorType>(type);
+  if (!tensorType) {
+    error = what + " has type " + typeToString(type) +
+            "; quant-run exchanges ranked tensors only";
+    return std::nullopt;
+  }
+  if (!tensorType.hasStaticShape()) {
+    error = what + " has dynamic shape " + typeToString(type) +
+            "; specialise it";
+    return std::nullopt;
+  }
+  std::optional<DType> dtype = dtypeForElementType(tensorType.getElementType());
+  if (!dtype) {
+    error = what + " has element type " +
+            typeToString(tensorType.getElementType()) +
+            "; quant-run supports f32, f16, f64, i1, i8, i16, i32, i64, ui8";
+    return std::nullopt;
+  }
+  return TensorSlot{std::move(name), tensorType, *dtype};
+}
+
+static std::string nameFromAttr(DictionaryAttr attrs, std::string fallback) {
+  if (attrs)
+    if (auto name = attrs.getAs<StringAttr>("qc.name"))
+      return name.str();
+  return fallback;
+}
+
+/// The arguments and results of the entry function, named and checked.
+struct Signature {
+  std::vector<TensorSlot> arguments;
+  std::vector<TensorSlot> results;
+};
+
+static std::optional<Signature> readSignature(func::FuncOp func,
+                                              std::string &error) {
+  Signature signature;
+  std::string funcName = "'" + func.getSymName().str() + "'";
+  llvm::StringSet<> seen;
+  for (auto [index, type] : llvm::enumerate(func.getArgumentTypes())) {
+    std::string name =
+        nameFromAttr(func.getArgAttrDict(index), "arg" + std::to_string(index));
+    if (!seen.insert(name).second) {
+      error = "function " + funcName + " has two arguments named '" + name + "'";
+      return std::nullopt;
+    }
+    auto slot = makeSlot(name, type, "argument '" + name + "' of " + funcName,
+                         error);
+    if (!slot)
+      return std::nullopt;
+    signature.arguments.push_back(std::move(*slot));
+  }
+  for (auto [index, type] : llvm::enumerate(func.getResultTypes())) {
+    std::string name =
+        nameFromAttr(func.getResultAttrDict(index), std::to_string(index));
+    auto slot =
+        makeSlot(name, type, "result '" + name + "' of " + funcName, error);
+    if (!slot)
+      return std::nullopt;
+    signature.results.push_back(std::move(*slot));
+  }
+  return signature;
+}
+
+/// The file a result is written to: its name with anything that is not safe
+/// in a file name replaced, so that an ONNX-style name like "attn/qkv" cannot
+/// escape the output directory.
+static std::string resultFileName(llvm::StringRef name) {
+  std::string file;
+  for (char c : name)
+    file += (llvm::isAlnum(c) || c == '.' || c == '-' || c == '_') ? c : '_';
+  if (file.empty() || file == "." || file == "..")
+    file = "_" + file;
+  return file + ".npy";
+}
+
+//===----------------------------------------------------------------------===//
+// Inputs
+//===----------------------------------------------------------------------===//
+
+/// Splits the --input values into a file per argument. NAME=FILE binds by
+/// name when NAME is an argument; a value with '=' whose prefix looks like a
+/// name but is none is reported as unknown (typo protection) rather than
+/// being read as a file called "x=..."; anything else is positional.
+static std::optional<std::vector<std::string>>
+assignInputFiles(const Signature &signature, llvm::StringRef funcName,
+                 std::string &error) {
+  std::vector<std::string> files(signature.arguments.size());
+  auto argumentIndex = [&](llvm::StringRef name) -> std::optional<size_t> {
+    for (auto [index, slot] : llvm::enumerate(signature.arguments))
+      if (slot.name == name)
+        return index;
+    return std::nullopt;
+  };
+  auto argumentNames = [&] {
+    if (signature.arguments.empty())
+      return std::string("none");
+    return llvm::join(llvm::map_range(signature.arguments,
+                                      [](const TensorSlot &slot) {
+                                        return slot.name;
+                                      }),
+                      ", ");
+  };
+
+  std::vector<std::string> positional;
+  for (const std::string &spec : inputSpecs) {
+    auto [name, file] = llvm::StringRef(spec).split('=');
+    if (file.empty() || spec.find('=') == std::string::npos) {
+      positional.push_back(spec);
+      continue;
+    }
+    std::optional<size_t> index = argumentIndex(name);
+    if (!index) {
+      bool looksLikePath = name.contains('/') || name.contains('.');
+      if (looksLikePath) {
+        positional.push_back(spec);
+        continue;
+      }
+      error = "function '" + funcName.str() + "' has no argument '" +
+              name.str() + "' (arguments: " + argumentNames() + ")";
+      return std::nullopt;
+    }
+    if (!files[*index].empty()) {
+      error = "argument '" + name.str() + "' is given twice (" + files[*index] +
+              " and " + file.str() + ")";
+      return std::nullopt;
+    }
+    files[*index] = file.str();
+  }
+
+  size_t next = 0;
+  for (const std::string &file : positional) {
+    while (next < files.size() && !files[next].empty())
+      ++next;
+    if (next == files.size()) {
+      error = "too many inputs: function '" + funcName.str() + "' takes " +
+              std::to_string(files.size()) + " argument(s) (" +
+              argumentNames() + ")";
+      return std::nullopt;
+    }
+    files[next] = file;
+  }
+
+  for (auto [index, slot] : llvm::enumerate(signature.arguments)) {
+    if (files[index].empty()) {
+      error = "no input for argument '" + slot.name + "' of '" +
+              funcName.str() + "' (pass --input " + slot.name + "=FILE.npy)";
+      return std::nullopt;
+    }
+  }
+  return files;
+}
+
+/// Reads `file` and checks it against the argument it feeds.
+static std::optional<HostTensor> readInput(const std::string &file,
+                                           const TensorSlot &argument,
+                                           llvm::StringRef funcName,
+                                           std::string &error) {
+  std::optional<HostTensor> tensor = quantc::readNpy(file, error);
+  if (!tensor)
+    return std::nullopt; // readNpy's message already names the file.
+  llvm::ArrayRef<int64_t> expectedShape = argument.type.getShape();
+  if (tensor->dtype != argument.dtype ||
+      llvm::ArrayRef<int64_t>(tensor->shape) != expectedShape) {
+    error = file + ": argument '" + argument.name + "' of '" + funcName.str() +
+            "' expects " + quantc::dtypeName(argument.dtype) + " " +
+            formatShape(expectedShape) + " (" + typeToString(argument.type) +
+            ") but the file holds " + quantc::dtypeName(tensor->dtype) + " " +
+            formatShape(tensor->shape);
+    return std::nullopt;
+  }
+  return tensor;
+}
+
+//===----------------------------------------------------------------------===//
+// Calling the compiled function
+//===----------------------------------------------------------------------===//
+
+/// A strided memref descriptor as the LLVM lowering lays it out for any rank:
+/// {allocated ptr, aligned ptr, offset, sizes[rank], strides[rank]}, all
+/// 64-bit on the hosts quantc supports.
+class MemRefDescriptor {
+public:
+  MemRefDescriptor(HostTensor &tensor) {
+    static_assert(sizeof(void *) == sizeof(int64_t),
+                  "memref descriptors assume 64-bit pointers");
+    size_t rank = tensor.shape.size();
+    fields.resize(3 + 2 * rank);
+    auto pointer = reinterpret_cast<int64_t>(tensor.bytes.data());
+    fields[0] = pointer;
+    fields[1] = pointer;
+    fields[2] = 0;
+    int64_t stride = 1;
+    for (size_t dim = rank; dim-- > 0;) {
+      fields[3 + dim] = tensor.shape[dim];
+      fields[3 + rank + dim] = stride;
+      stride *= tensor.shape[dim];
+    }
+  }
+  void *data() { return fields.data(); }
+
+private:
+  std::vector<int64_t> fields;
+};
+
+static HostTensor makeResultBuffer(const TensorSlot &result) {
+  HostTensor tensor;
+  tensor.dtype = result.dtype;
+  tensor.shape.assign(result.type.getShape().begin(),
+                      result.type.getShape().end());
+  tensor.bytes.assign(tensor.numElements() * quantc::dtypeSize(result.dtype), 0);
+  return tensor;
+}
+
+/// Marks the entry function for the JIT: a C-compatible wrapper taking
+/// descriptor pointers, and read-only arguments, so that bufferization copies
+/// instead of writing into the caller's input buffers (which --benchmark
+/// reuses). The argument and result attributes (qc.name, ...) have been read
+/// by then; they are dropped because the translation to LLVM IR warns about
+/// every attribute it does not know.
+static void prepareEntryFunction(func::FuncOp func) {
+  MLIRContext *context = func.getContext();
+  func.removeArgAttrsAttr();
+  func.removeResAttrsAttr();
+  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                UnitAttr::get(context));
+  func.setPublic();
+  for (unsigned index = 0; index < func.getNumArguments(); ++index)
+    func.setArgAttr(index, "bufferization.writable",
+                    BoolAttr::get(context, false));
+}
+
+//===----------------------------------------------------------------------===//
+// Driver
+//===----------------------------------------------------------------------===//
+
+static int runQuantRun() {
+  DialectRegistry registry;
+  quantc::registerQuantcDialects(registry);
+  MLIRContext context(registry);
+
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFilename);
+  if (std::error_code ec = buffer.getError())
+    return reportError(inputFilename, "cannot read (" + ec.message() + ")");
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  sourceMgr->AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  // Parse errors (and later pass errors) print as file:line:col diagnostics.
+  SourceMgrDiagnosticHandler diagnosticHandler(*sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return reportError(inputFilename, "cannot parse the MLIR module");
+
+  auto func = module->lookupSymbol<func::FuncOp>(entryName);
+  if (!func || func.isExternal()) {
+    std::vector<std::string> names;
+    for (auto candidate : module->getOps<func::FuncOp>())
+      if (!candidate.isExternal())
+        names.push_back(candidate.getSymName().str());
+    return reportError(inputFilename,
+                       "no function '" + entryName + "' (functions: " +
+                           (names.empty() ? "none" : llvm::join(names, ", ")) +
+                           ")");
+  }
+
+  std::string error;
+  std::optional<Signature> signature = readSignature(func, error);
+  if (!signature)
+    return reportError(inputFilename, error);
+
+  // Two results whose names map to one file would silently overwrite each other.
+  llvm::StringMap<std::string> resultByFile;
+  for (const TensorSlot &result : signature->results) {
+    auto [it, inserted] =
+        resultByFile.try_emplace(resultFileName(result.name), result.name);
+    if (!inserted)
+      return reportError(inputFilename, "results '" + it->second + "' and '" +
+                                            result.name + "' would both be " +
+                                            "written to " + it->first());
+  }
+
+  std::optional<std::vector<std::string>> inputFiles =
+      assignInputFiles(*signature, entryName, error);
+  if (!inputFiles)
+    return reportError(inputFilename, error);
+
+  std::vector<HostTensor> tensors;
+  for (auto [file, argument] : llvm::zip(*inputFiles, signature->arguments)) {
+    std::optional<HostTensor> tensor =
+        readInput(file, argument, entryName, error);
+    if (!tensor) {
+      llvm::errs() << "quant-run: error: " << error << "\n";
+      return 1;
+    }
+    tensors.push_back(std::move(*tensor));
+  }
+  for (const TensorSlot &result : signature->results)
+    tensors.push_back(makeResultBuffer(result));
+
+  prepareEntryFunction(func);
+  PassManager pm(&context);
+  quantc::buildCpuLoweringPipeline(pm);
+  if (failed(pm.run(*module)))
+    return reportError(inputFilename, "lowering '" + entryName +
+                                          "' to LLVM failed (see above)");
+  if (printIrAfterLowering) {
+    module->print(llvm::outs());
+    llvm::outs() << "\n";
+  }
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            /*targetMachine=*/nullptr);
+  // memref.copy of non-contiguous views lowers to a call into the runner
+  // utilities; load them so such copies resolve.
+  llvm::SmallVector<llvm::StringRef, 1> sharedLibs;
+  if (llvm::sys::fs::exists(QUANTC_MLIR_C_RUNNER_UTILS))
+    sharedLibs.push_back(QUANTC_MLIR_C_RUNNER_UTILS);
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  engineOptions.sharedLibPaths = sharedLibs;
+  auto engine = ExecutionEngine::create(*module, engineOptions);
+  if (!engine)
+    return reportError(inputFilename, "JIT compilation failed: " +
+                                          llvm::toString(engine.takeError()));
+  (*engine)->initialize();
+
+  std::vector<MemRefDescriptor> descriptors(tensors.begin(), tensors.end());
+  std::vector<void *> descriptorPointers;
+  for (MemRefDescriptor &descriptor : descriptors)
+    descriptorPointers.push_back(descriptor.data());
+  // The packed calling convention takes, per argument, the address of the
+  // value the C wrapper expects: here a pointer to the descriptor.
+  std::vector<void *> packedArguments;
+  for (void *&pointer : descriptorPointers)
+    packedArguments.push_back(&pointer);
+
+  std::string wrapperName = "_mlir_ciface_" + entryName;
+  auto callOnce = [&]() -> llvm::Error {
+    return (*engine)->invokePacked(wrapperName, packedArguments);
+  };
+  if (llvm::Error callError = callOnce())
+    return reportError(inputFilename, "cannot call '" + entryName + "': " +
+                                          llvm::toString(std::move(callError)));
+
+  if (benchmarkRuns > 0) {
+    std::vector<double> microseconds;
+    for (unsigned run = 0; run < benchmarkRuns; ++run) {
+      auto start = std::chrono::steady_clock::now();
+      llvm::Error callError = callOnce();
+      auto stop = std::chrono::steady_clock::now();
+      if (callError)
+        return reportError(inputFilename,
+                           "cannot call '" + entryName +
+                               "': " + llvm::toString(std::move(callError)));
+      microseconds.push_back(
+          std::chrono::duration<double, std::micro>(stop - start).count());
+    }
+    std::sort(microseconds.begin(), microseconds.end());
+    size_t middle = microseconds.size() / 2;
+    double median = microseconds.size() % 2
+                        ? microseconds[middle]
+                        : (microseconds[middle - 1] + microseconds[middle]) / 2;
+    llvm::outs() << llvm::format("median: %.1f us  min: %.1f us\n", median,
+                                 microseconds.front());
+  }
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+    return reportError(outputDir, "cannot create the output directory (" +
+                                      ec.message() + ")");
+  // Each write is atomic; if a later one fails, remove the earlier ones so
+  // that the directory never holds the results of half a run.
+  size_t firstResult = signature->arguments.size();
+  std::vector<std::string> written;
+  for (auto [index, result] : llvm::enumerate(signature->results)) {
+    llvm::SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, resultFileName(result.name));
+    if (!quantc::writeNpy(path.str().str(), tensors[firstResult + index],
+                          error)) {
+      for (const std::string &file : written)
+        llvm::sys::fs::remove(file);
+      llvm::errs() << "quant-run: error: " << error << "\n";
+      return 1;
+    }
+    written.push_back(path.str().str());
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::HideUnrelatedOptions(quantRunCategory);
+  cl::ParseCommandLineOptions(argc, argv, kOverview);
+  return runQuantRun();
+}
