@@ -11,8 +11,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/FormatVariadic.h"
 
+#include <cstdio>
 #include <cstring>
 
 using namespace mlir;
@@ -60,13 +60,21 @@ static ParseResult parseOptionValue(AsmParser &parser, std::string &value) {
     value = keyword.str();
     return success();
   }
+  int64_t integer;
+  OptionalParseResult parsedInteger = parser.parseOptionalInteger(integer);
+  if (parsedInteger.has_value()) {
+    if (failed(*parsedInteger))
+      return failure();
+    value = std::to_string(integer);
+    return success();
+  }
   double number;
   if (parser.parseFloat(number))
     return failure();
-  if (number == static_cast<double>(static_cast<int64_t>(number)))
-    value = std::to_string(static_cast<int64_t>(number));
-  else
-    value = llvm::formatv("{0}", number).str();
+  // Nine significant digits round-trip every f32 (clip ratios are f32).
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.9g", number);
+  value = text;
   return success();
 }
 

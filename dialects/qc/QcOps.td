@@ -25,7 +25,7 @@ def Qc_ConstantOp : Qc_Op<"constant", [ConstantLike, Pure]> {
   }];
   let arguments = (ins ElementsAttr:$value);
   let results = (outs Qc_PackedType:$result);
-  let assemblyFormat = "$value attr-dict `:` type($result)";
+  let assemblyFormat = "$value attr-dict `:` qualified(type($result))";
   let hasVerifier = 1;
   let hasFolder = 1;
 }
@@ -43,7 +43,7 @@ def Qc_QuantizeOp : Qc_Op<"quantize", [Pure]> {
   }];
   let arguments = (ins Qc_FloatTensor:$input);
   let results = (outs Qc_PackedType:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` qualified(type($result))";
   let hasVerifier = 1;
   let hasFolder = 1;
 }
@@ -60,7 +60,7 @@ def Qc_DequantizeOp : Qc_Op<"dequantize", [Pure]> {
   }];
   let arguments = (ins Qc_PackedType:$input);
   let results = (outs Qc_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` type($result)";
   let hasVerifier = 1;
   let hasFolder = 1;
 }
@@ -102,7 +102,7 @@ def Qc_MatmulOp : Qc_Op<"matmul", [Pure]> {
                        OptionalAttr<Qc_FormatAttr>:$act);
   let results = (outs Qc_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`act` $act^)? attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight (`act` $act^)? attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($result)
   }];
   let hasVerifier = 1;
 }

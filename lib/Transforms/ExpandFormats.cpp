@@ -182,7 +182,8 @@ static Value emitEncodeElement(Emitter &em, Value v, const ElementInfo &info) {
   // r can round up into the next binade (r == 2^(m+1)).
   Value carried = em.icmp(arith::CmpIPredicate::sge, rInt, em.i32c(2 << m));
   Value finalExp = em.select(carried, em.add(exponent, em.i32c(1)), exponent);
-  Value mant = em.select(carried, em.i32c(0), rInt);
+  // The significand: 2^m..2^(m+1)-1 for normals, below 2^m for subnormals.
+  Value mant = em.select(carried, em.i32c(1 << m), rInt);
   Value isSubnormal = em.icmp(arith::CmpIPredicate::slt, mant, em.i32c(1 << m));
   Value expField = em.select(isSubnormal, em.i32c(0),
                              em.add(finalExp, em.i32c(e.bias)));
