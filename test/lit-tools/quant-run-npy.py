@@ -34,8 +34,9 @@ def format_value(value):
             return "nan"
         if np.isinf(value):
             return "inf" if value > 0 else "-inf"
-        text = np.format_float_positional(value, unique=True, trim="-")
-        return text
+        if value == 0 or 1e-4 <= abs(value) < 1e16:
+            return np.format_float_positional(value, unique=True, trim="-")
+        return np.format_float_scientific(value, unique=True, trim="-")
     return str(value)
 
 

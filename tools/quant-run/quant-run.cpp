@@ -21,6 +21,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -414,6 +415,27 @@ static void prepareEntryFunction(func::FuncOp func) {
                     BoolAttr::get(context, false));
 }
 
+/// The first operation the lowering left outside the LLVM dialect, if any.
+/// Conversion to LLVM is partial, so an op it has no pattern for stays behind
+/// together with casts around it; name the op rather than the cast, which is
+/// what the translation to LLVM IR would otherwise complain about.
+static Operation *findUnloweredOp(ModuleOp module) {
+  Operation *firstCast = nullptr;
+  Operation *firstOther = nullptr;
+  module.walk([&](Operation *op) {
+    if (op == module.getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
+      return WalkResult::advance();
+    if (isa<UnrealizedConversionCastOp>(op)) {
+      if (!firstCast)
+        firstCast = op;
+      return WalkResult::advance();
+    }
+    firstOther = op;
+    return WalkResult::interrupt();
+  });
+  return firstOther ? firstOther : firstCast;
+}
+
 //===----------------------------------------------------------------------===//
 // Driver
 //===----------------------------------------------------------------------===//
@@ -435,7 +457,10 @@ static int runQuantRun() {
     return reportError(inputFilename, "cannot parse the MLIR module");
 
   auto func = module->lookupSymbol<func::FuncOp>(entryName);
-  if (!func || func.isExternal()) {
+  if (func && func.isExternal())
+    return reportError(inputFilename, "function '" + entryName +
+                                          "' is only a declaration (no body)");
+  if (!func) {
     std::vector<std::string> names;
     for (auto candidate : module->getOps<func::FuncOp>())
       if (!candidate.isExternal())
@@ -480,8 +505,14 @@ static int runQuantRun() {
   for (const TensorSlot &result : signature->results)
     tensors.push_back(makeResultBuffer(result));
 
+  // Only the entry and what it calls are compiled, so that another function
+  // of the file that does not lower yet cannot stop this one from running.
+  for (auto other : module->getOps<func::FuncOp>())
+    if (other != func)
+      other.setPrivate();
   prepareEntryFunction(func);
   PassManager pm(&context);
+  pm.addPass(createSymbolDCEPass());
   quantc::buildCpuLoweringPipeline(pm);
   if (failed(pm.run(*module)))
     return reportError(inputFilename, "lowering '" + entryName +
@@ -489,6 +520,13 @@ static int runQuantRun() {
   if (printIrAfterLowering) {
     module->print(llvm::outs());
     llvm::outs() << "\n";
+  }
+  if (Operation *leftover = findUnloweredOp(*module)) {
+    leftover->emitError() << "'" << leftover->getName()
+                          << "' is not lowered to LLVM by the CPU pipeline";
+    return reportError(inputFilename, "cannot compile '" + entryName +
+                                          "': an operation is not lowered to "
+                                          "LLVM (see above)");
   }
 
   llvm::InitializeNativeTarget();
