@@ -21,7 +21,7 @@ python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.wh
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%lit_tools", os.path.join(config.test_source_root, "lit-tools")))
 
-llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tools = ["quant-opt", "quant-tensor", "quant-run", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_tools_dir])

@@ -25,6 +25,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <cmath>
+#include <limits>
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCEXPANDFORMATS
@@ -101,6 +102,16 @@ public:
   /// 2^e as f32 for an i32 exponent in [-126, 127] (exact).
   Value pow2(Value e) { return floatOf(shl(add(e, i32c(127)), i32c(23))); }
 
+  /// x * 2^e, exact whenever the result is representable. Formats with 8
+  /// exponent bits (bf16 scales) need exponents beyond [-126, 127]; they
+  /// scale in two halves.
+  Value scaleByPow2(Value x, Value e, bool wideExponent) {
+    if (!wideExponent)
+      return fmul(x, pow2(e));
+    Value half = ashr(e, i32c(1));
+    return fmul(fmul(x, pow2(half)), pow2(sub(e, half)));
+  }
+
   /// floor(log2(|x|)) from the f32 exponent field; -127 for zero and
   /// subnormals (callers clamp to the format's minimum).
   Value floorLog2(Value x) {
@@ -136,10 +147,16 @@ static ElementInfo describeElement(const ElementType &e) {
   ElementInfo info{e, quantc::elementMaxFinite(e)};
   if (e.kind == ElementKind::Float) {
     info.emin = 1 - e.bias;
-    // The magnitude bits of the largest finite value.
-    info.maxMagnitudeCode = quantc::encodeElement(
-                                static_cast<float>(info.maxFinite), e) &
-                            ((1 << (e.bits - 1)) - 1);
+    // The magnitude bits of the largest finite value (computed here rather
+    // than by encodeElement, whose codes are 8 bits: scale types reuse this
+    // for f16/bf16).
+    int32_t allOnes = (1 << (e.bits - 1)) - 1;
+    if (e.special == SpecialValues::FiniteOnly)
+      info.maxMagnitudeCode = allOnes;
+    else if (e.special == SpecialValues::FiniteAndNaN)
+      info.maxMagnitudeCode = allOnes - 1;
+    else
+      info.maxMagnitudeCode = allOnes - (1 << e.mantissaBits);
   }
   return info;
 }
@@ -175,10 +192,11 @@ static Value emitEncodeElement(Emitter &em, Value v, const ElementInfo &info) {
 
   // In-range values: e = max(floor(log2 a), emin), r = roundeven(a * 2^(m-e)).
   Value exponent = em.smax(em.floorLog2(a), em.i32c(info.emin));
-  Value q = em.fmul(a, em.pow2(em.sub(em.i32c(m), exponent)));
+  const bool wide = e.exponentBits >= 8;
+  Value q = em.scaleByPow2(a, em.sub(em.i32c(m), exponent), wide);
   Value r = math::RoundEvenOp::create(em.b, q);
   Value rInt = arith::FPToSIOp::create(em.b, em.i32(), r);
-  Value value = em.fmul(r, em.pow2(em.sub(exponent, em.i32c(m))));
+  Value value = em.scaleByPow2(r, em.sub(exponent, em.i32c(m)), wide);
   // r can round up into the next binade (r == 2^(m+1)).
   Value carried = em.icmp(arith::CmpIPredicate::sge, rInt, em.i32c(2 << m));
   Value finalExp = em.select(carried, em.add(exponent, em.i32c(1)), exponent);
@@ -207,7 +225,9 @@ static Value emitEncodeElement(Emitter &em, Value v, const ElementInfo &info) {
   // NaN: whatever the format library encodes NaN as (its NaN code, or +0).
   Value isNan = em.fcmp(arith::CmpFPredicate::UNO, v, v);
   Value code = em.bor(sign, magnitude);
-  int32_t nanFull = quantc::encodeElement(std::nanf(""), e);
+  // Wider-than-8-bit types only occur as scales, which are never NaN here.
+  int32_t nanFull =
+      e.bits <= 8 ? quantc::encodeElement(std::nanf(""), e) : int32_t(0);
   return em.select(isNan, em.i32c(nanFull), code);
 }
 
@@ -234,8 +254,8 @@ static Value emitDecodeElement(Emitter &em, Value code,
   Value exponent = em.select(isSubnormal, em.i32c(info.emin),
                              em.sub(expField, em.i32c(e.bias)));
   Value magnitude =
-      em.fmul(arith::SIToFPOp::create(em.b, em.f32(), significand),
-              em.pow2(em.sub(exponent, em.i32c(m))));
+      em.scaleByPow2(arith::SIToFPOp::create(em.b, em.f32(), significand),
+                     em.sub(exponent, em.i32c(m)), expBits >= 8);
   Value allOnesExp =
       em.icmp(arith::CmpIPredicate::eq, expField, em.i32c((1 << expBits) - 1));
   if (e.special == SpecialValues::IEEE) {
@@ -283,6 +303,26 @@ struct ScaleValue {
   Value value; // f32, NaN for blocks holding NaN/Inf
   Value bits;  // i32, encodeScale of the scale type
 };
+
+/// Clamps a computed scale to [smallest positive, largest finite] of its type,
+/// as the format library does, so no block gets a zero or infinite scale.
+static Value emitClampToScaleRange(Emitter &em, Value scale, ScaleType type) {
+  float minPositive = std::numeric_limits<float>::denorm_min();
+  float maxFinite = std::numeric_limits<float>::max();
+  if (type == ScaleType::F16) {
+    minPositive = std::ldexp(1.0f, -24);
+    maxFinite = 65504.0f;
+  } else if (type == ScaleType::BF16) {
+    minPositive = std::ldexp(1.0f, -133);
+    maxFinite = quantc::decodeScale(0x7F7F, ScaleType::BF16);
+  }
+  return arith::MinimumFOp::create(
+      em.b, arith::MaximumFOp::create(em.b, scale, em.f32c(minPositive)),
+      em.f32c(maxFinite));
+}
+
+static ScaleValue emitStoredScale(Emitter &em, ScaleType scaleType, Value raw,
+                                  Value nonFinite);
 
 /// Emits the scale of a block from its amax (already clipped) and whether the
 /// block holds a NaN/Inf. `tensorScale` is s2 for second-level formats.
@@ -348,26 +388,31 @@ static ScaleValue emitBlockScale(Emitter &em, const quantc::Format &format,
   case ScaleType::F32:
   case ScaleType::F16:
   case ScaleType::BF16: {
-    Value raw = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite)));
+    Value raw = emitClampToScaleRange(
+        em, em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite))),
+        format.scaleType);
     Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, amax, em.f32c(0.0f));
     raw = em.select(isZero, em.f32c(1.0f), raw);
-    Value value = raw, bits = em.bitsOf(raw);
-    if (format.scaleType != ScaleType::F32) {
-      ElementInfo half = describeElement(scaleElementType(format.scaleType));
-      bits = emitEncodeElement(em, raw, half);
-      value = emitDecodeElement(em, bits, half);
-    }
-    Value nan = em.f32c(std::nanf(""));
-    return {em.select(nonFinite, nan, value),
-            em.select(nonFinite,
-                      format.scaleType == ScaleType::F32
-                          ? em.bitsOf(nan)
-                          : em.i32c(quantc::encodeScale(std::nanf(""),
-                                                        format.scaleType)),
-                      bits)};
+    return emitStoredScale(em, format.scaleType, raw, nonFinite);
   }
   }
   llvm_unreachable("unknown scale type");
+}
+
+/// Rounds a computed f32/f16/bf16 scale to its type: the stored bits and the
+/// value elements use (NaN for blocks with NaN/Inf).
+static ScaleValue emitStoredScale(Emitter &em, ScaleType scaleType, Value raw,
+                                  Value nonFinite) {
+  Value value = raw, bits = em.bitsOf(raw);
+  if (scaleType != ScaleType::F32) {
+    ElementInfo half = describeElement(scaleElementType(scaleType));
+    bits = emitEncodeElement(em, raw, half);
+    value = emitDecodeElement(em, bits, half);
+  }
+  float nan = std::nanf("");
+  return {em.select(nonFinite, em.f32c(nan), value),
+          em.select(nonFinite, em.i32c(quantc::encodeScale(nan, scaleType)),
+                    bits)};
 }
 
 /// Decodes stored scale bits back to the f32 value elements are multiplied by.
@@ -579,6 +624,7 @@ struct PackedLayout {
   int64_t codeBytes;
   int64_t scaleOffset;
   int64_t scaleBytes; // per scale
+  int64_t zeroPointOffset;
   int64_t tensorScaleOffset;
   int64_t totalBytes;
 };
@@ -590,8 +636,10 @@ static PackedLayout describeLayout(const BlockView &view,
   layout.codeBytes = (view.numElements() * format.element.bits + 7) / 8;
   layout.scaleOffset = layout.codeBytes;
   layout.scaleBytes = quantc::scaleBits(format.scaleType) / 8;
-  layout.tensorScaleOffset =
+  layout.zeroPointOffset =
       layout.scaleOffset + view.numBlocks() * layout.scaleBytes;
+  layout.tensorScaleOffset =
+      layout.zeroPointOffset + (format.symmetric ? 0 : view.numBlocks());
   layout.totalBytes = totalBytes;
   return layout;
 }
@@ -700,7 +748,8 @@ static Value emitTensorScale(Emitter &em, Value flat, int64_t n,
                              const ElementInfo &element) {
   Value amax = emitFiniteTensorAmax(em, flat, n);
   Value s2 = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite) * 448.0f));
-  Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, amax, em.f32c(0.0f));
+  // A zero tensor, or one so tiny that s2 underflows, keeps s2 = 1.
+  Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, s2, em.f32c(0.0f));
   return em.select(isZero, em.f32c(1.0f), s2);
 }
 
@@ -708,7 +757,13 @@ static Value emitTensorScale(Emitter &em, Value flat, int64_t n,
 struct BlockScale {
   ScaleValue scale;
   Value nonFinite;
+  Value zeroPoint; // i32, asymmetric formats only
 };
+
+/// The largest code of an unsigned element, as f32.
+static float maxUnsignedCode(const quantc::Format &format) {
+  return static_cast<float>((1 << format.element.bits) - 1);
+}
 
 static BlockScale emitScaleOfBlock(Emitter &em, const BlockView &view,
                                    ArrayRef<Value> cell, Value flat,
@@ -716,37 +771,77 @@ static BlockScale emitScaleOfBlock(Emitter &em, const BlockView &view,
                                    const ElementInfo &element,
                                    Value tensorScale) {
   ImplicitLocOpBuilder &b = em.b;
+  // amax, NaN/Inf seen, and min(min x, 0) / max(max x, 0) for asymmetric.
+  Value zero = em.f32c(0.0f);
   Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
   ValueRange stats = forEachInBlock(
-      b, view, cell, ValueRange{em.f32c(0.0f), falseV},
+      b, view, cell, ValueRange{zero, falseV, zero, zero},
       [&](ImplicitLocOpBuilder &ib, Value i, ValueRange args) {
         Emitter e(ib);
-        Value a = e.fabs(loadF32(ib, flat, i));
+        Value x = loadF32(ib, flat, i);
+        Value a = e.fabs(x);
         return SmallVector<Value>{
             arith::MaxNumFOp::create(ib, args[0], a),
-            arith::OrIOp::create(ib, args[1], e.isNonFinite(a))};
+            arith::OrIOp::create(ib, args[1], e.isNonFinite(a)),
+            arith::MinNumFOp::create(ib, args[2], x),
+            arith::MaxNumFOp::create(ib, args[3], x)};
       });
-  Value amax = stats[0];
-  if (format.clipRatio != 1.0f)
-    amax = em.fmul(amax, em.f32c(format.clipRatio));
-  return {emitBlockScale(em, format, element, amax, stats[1], tensorScale),
-          stats[1]};
+  Value nonFinite = stats[1];
+  Value clip = em.f32c(format.clipRatio);
+  if (format.symmetric) {
+    Value amax = stats[0];
+    if (format.clipRatio != 1.0f)
+      amax = em.fmul(amax, clip);
+    return {emitBlockScale(em, format, element, amax, nonFinite, tensorScale),
+            nonFinite, Value()};
+  }
+  // Asymmetric: [lo, hi] maps onto the codes 0..2^b-1 with a zero point.
+  Value lo = stats[2], hi = stats[3];
+  if (format.clipRatio != 1.0f) {
+    lo = em.fmul(lo, clip);
+    hi = em.fmul(hi, clip);
+  }
+  Value maxCode = em.f32c(maxUnsignedCode(format));
+  Value range = em.fsub(hi, lo);
+  Value raw = emitClampToScaleRange(em, em.fdiv(range, maxCode), format.scaleType);
+  raw = em.select(em.fcmp(arith::CmpFPredicate::OEQ, range, zero),
+                  em.f32c(1.0f), raw);
+  ScaleValue scale = emitStoredScale(em, format.scaleType, raw, nonFinite);
+  Value zp = math::RoundEvenOp::create(
+      b, em.fdiv(arith::NegFOp::create(b, lo), scale.value));
+  zp = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, zp, zero),
+                                 maxCode);
+  Value zpInt = arith::FPToSIOp::create(b, em.i32(), zp);
+  zpInt = em.select(nonFinite, em.i32c(0), zpInt);
+  return {scale, nonFinite, zpInt};
 }
 
 /// The code of element value `x` in a block with `scale`; 0 in NaN blocks.
 static Value emitCodeInBlock(Emitter &em, Value x, const BlockScale &block,
+                             const quantc::Format &format,
                              const ElementInfo &element) {
-  Value code = emitEncodeElement(em, em.fdiv(x, block.scale.value), element);
+  Value code;
+  if (format.symmetric) {
+    code = emitEncodeElement(em, em.fdiv(x, block.scale.value), element);
+  } else {
+    Value q = em.fadd(math::RoundEvenOp::create(em.b, em.fdiv(x, block.scale.value)),
+                      arith::SIToFPOp::create(em.b, em.f32(), block.zeroPoint));
+    q = arith::MinimumFOp::create(
+        em.b, arith::MaximumFOp::create(em.b, q, em.f32c(0.0f)),
+        em.f32c(maxUnsignedCode(format)));
+    code = arith::FPToSIOp::create(em.b, em.i32(), q);
+  }
   return em.select(block.nonFinite, em.i32c(0), code);
 }
 
-/// Checks the format is one this lowering implements; the error names it.
-static LogicalResult checkLowerable(Operation *op, const quantc::Format &format) {
-  if (!format.symmetric)
-    return op->emitOpError()
-           << "qc-expand-formats does not lower asymmetric formats yet ('"
-           << quantc::printFormat(format) << "')";
-  return success();
+/// The value of `code` in a block with `scale` (and zero point).
+static Value emitValueInBlock(Emitter &em, Value code, Value scale,
+                              Value zeroPoint, const quantc::Format &format,
+                              const ElementInfo &element) {
+  if (format.symmetric)
+    return em.fmul(emitDecodeElement(em, code, element), scale);
+  Value centered = arith::SIToFPOp::create(em.b, em.f32(), em.sub(code, zeroPoint));
+  return em.fmul(centered, scale);
 }
 
 struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
@@ -755,8 +850,6 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
   matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     const quantc::Format &format = op.getFormat().getValue();
-    if (failed(checkLowerable(op, format)))
-      return failure();
     auto type = cast<RankedTensorType>(op.getType());
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter em(b);
@@ -778,10 +871,10 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
               bb, view, cell, args,
               [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
                 Emitter ie(ib);
-                Value code =
-                    emitCodeInBlock(ie, loadF32(ib, flat, i), block, element);
-                Value value = ie.fmul(emitDecodeElement(ie, code, element),
-                                      block.scale.value);
+                Value code = emitCodeInBlock(ie, loadF32(ib, flat, i), block,
+                                             format, element);
+                Value value = emitValueInBlock(ie, code, block.scale.value,
+                                               block.zeroPoint, format, element);
                 return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
               }));
         })[0];
@@ -797,8 +890,6 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     auto packedType = cast<PackedType>(op.getType());
     const quantc::Format &format = packedType.getFormat().getValue();
-    if (failed(checkLowerable(op, format)))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter em(b);
     BlockView view = makeBlockView(packedType.getShape(), format);
@@ -823,12 +914,18 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
           Value withScale = emitStoreLittleEndian(e, args[0], offset,
                                                   block.scale.bits,
                                                   layout.scaleBytes);
+          if (block.zeroPoint)
+            withScale = emitStoreLittleEndian(
+                e, withScale,
+                arith::AddIOp::create(bb, e.idx(layout.zeroPointOffset),
+                                      scaleIndex),
+                block.zeroPoint, 1);
           return SmallVector<Value>(forEachInBlock(
               bb, view, cell, ValueRange{withScale},
               [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
                 Emitter ie(ib);
-                Value code =
-                    emitCodeInBlock(ie, loadF32(ib, flat, i), block, element);
+                Value code = emitCodeInBlock(ie, loadF32(ib, flat, i), block,
+                                             format, element);
                 return SmallVector<Value>{emitStoreCode(
                     ie, inner[0], i, code, format.element.bits)};
               }));
@@ -848,8 +945,6 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     auto packedType = cast<PackedType>(op.getInput().getType());
     const quantc::Format &format = packedType.getFormat().getValue();
-    if (failed(checkLowerable(op, format)))
-      return failure();
     auto type = cast<RankedTensorType>(op.getType());
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter em(b);
@@ -876,13 +971,20 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
               e, format.scaleType,
               emitLoadLittleEndian(e, bytes, offset, layout.scaleBytes),
               tensorScale);
+          Value zeroPoint;
+          if (!format.symmetric)
+            zeroPoint = emitLoadLittleEndian(
+                e, bytes,
+                arith::AddIOp::create(bb, e.idx(layout.zeroPointOffset),
+                                      scaleIndex),
+                1);
           return SmallVector<Value>(forEachInBlock(
               bb, view, cell, args,
               [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
                 Emitter ie(ib);
                 Value code = emitLoadCode(ie, bytes, i, format.element.bits);
-                Value value =
-                    ie.fmul(emitDecodeElement(ie, code, element), scale);
+                Value value = emitValueInBlock(ie, code, scale, zeroPoint,
+                                               format, element);
                 return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
               }));
         })[0];
