@@ -70,6 +70,50 @@
 
 using namespace mlir;
 
+namespace {
+
+/// Gives every repeated operand of a func.return of memrefs its own copy, so
+/// that `return %a, %a` becomes `return %a, %copy`.
+///
+/// Works around an MLIR 22 crash: buffer-results-to-out-params with
+/// hoist-static-allocs erases an allocation returned twice while it still
+/// has the second use (llvm/llvm-project#219492, fixed after 22 by #220232).
+/// A function returning one tensor under two names is ordinary (an ONNX
+/// graph output that is also an intermediate), so the pipeline must not
+/// crash on it. Drop this pass once the fix is in the LLVM quantc builds with.
+struct CopyRepeatedReturnedBuffersPass
+    : PassWrapper<CopyRepeatedReturnedBuffersPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(CopyRepeatedReturnedBuffersPass)
+
+  StringRef getArgument() const final {
+    return "quantc-copy-repeated-returned-buffers";
+  }
+  StringRef getDescription() const final {
+    return "Copy memrefs that a func.return returns more than once";
+  }
+
+  void runOnOperation() override {
+    getOperation().walk([](func::ReturnOp returnOp) {
+      llvm::SmallPtrSet<Value, 4> returned;
+      OpBuilder builder(returnOp);
+      for (OpOperand &operand : returnOp->getOpOperands()) {
+        auto type = dyn_cast<MemRefType>(operand.get().getType());
+        if (!type || returned.insert(operand.get()).second)
+          continue;
+        // Only statically shaped allocations are hoisted, so only they crash.
+        if (!type.hasStaticShape())
+          continue;
+        Location loc = returnOp.getLoc();
+        Value copy = memref::AllocOp::create(builder, loc, type);
+        memref::CopyOp::create(builder, loc, operand.get(), copy);
+        operand.set(copy);
+      }
+    });
+  }
+};
+
+} // namespace
+
 namespace quantc {
 
 void registerQuantcDialects(DialectRegistry &registry) {
@@ -119,12 +163,18 @@ void registerQuantcDialects(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
 }
 
-void buildCpuLoweringPipeline(OpPassManager &pm) {
+void buildQcExpansionPipeline(OpPassManager &pm) {
 #ifdef QUANTC_HAVE_QC_DIALECT
-  // qc ops with a float meaning (fake_quant, formats on tensors) become plain
-  // arith/math first, so everything below sees only upstream dialects.
   pm.addPass(qc::createQcExpandFormats());
+#else
+  (void)pm;
 #endif
+}
+
+void buildCpuLoweringPipeline(OpPassManager &pm) {
+  // qc ops become plain tensor/arith/math/scf first, so that everything below
+  // sees only upstream dialects.
+  buildQcExpansionPipeline(pm);
   pm.addPass(createCanonicalizerPass());
 
   // Tensor-level: arith/math applied to whole tensors become linalg.generic,
@@ -142,6 +192,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
+  pm.addPass(std::make_unique<CopyRepeatedReturnedBuffersPass>());
   bufferization::BufferResultsToOutParamsPassOptions outParamsOptions;
   outParamsOptions.hoistStaticAllocs = true;
   outParamsOptions.modifyPublicFunctions = true;
@@ -171,8 +222,9 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
 void registerQuantcPipelines() {
   PassPipelineRegistration<>(
       "quantc-lower-to-llvm",
-      "Lower float tensor IR (func, linalg, tensor, arith, math, scf) to the "
-      "LLVM dialect for the host CPU; results become out-parameters",
+      "Lower float tensor IR (func, linalg, tensor, arith, math, scf) and qc "
+      "ops to the LLVM dialect for the host CPU; results become "
+      "out-parameters",
       buildCpuLoweringPipeline);
 }
 

@@ -66,6 +66,9 @@ else by its position: arg0, arg1, ... `--input NAME=FILE.npy` binds by name;
 Each file must hold exactly the argument's static shape and element type:
   f32: float32   f16: float16   f64: float64   i1: bool
   i8: int8   i16: int16   i32: int32   i64: int64   ui8: uint8
+A signless i8 argument also takes uint8 (bytes). qc ops are expanded first:
+a `!qc.packed` argument or result is its byte tensor (tensor<Nxi8>), read
+from int8 or uint8 and written as uint8, the layout quant-tensor uses.
 
 Outputs: result i is written to DIR/NAME.npy, where NAME is the result's
 `qc.name` attribute (func.func @f(...) -> (tensor<4xf32> {qc.name = "y"}))
@@ -345,7 +348,11 @@ static std::optional<HostTensor> readInput(const std::string &file,
   if (!tensor)
     return std::nullopt; // readNpy's message already names the file.
   llvm::ArrayRef<int64_t> expectedShape = argument.type.getShape();
-  if (tensor->dtype != argument.dtype ||
+  // A signless i8 argument holds bytes whose sign MLIR does not fix (packed
+  // formats, for one): uint8 files fit it as well as int8 ones.
+  bool bytesFit = argument.dtype == DType::I8 && tensor->dtype == DType::U8 &&
+                  argument.type.getElementType().isSignlessInteger(8);
+  if ((tensor->dtype != argument.dtype && !bytesFit) ||
       llvm::ArrayRef<int64_t>(tensor->shape) != expectedShape) {
     error = file + ": argument '" + argument.name + "' of '" + funcName.str() +
             "' expects " + quantc::dtypeName(argument.dtype) + " " +
@@ -366,7 +373,7 @@ static std::optional<HostTensor> readInput(const std::string &file,
 /// 64-bit on the hosts quantc supports.
 class MemRefDescriptor {
 public:
-  MemRefDescriptor(HostTensor &tensor) {
+  explicit MemRefDescriptor(HostTensor &tensor) {
     static_assert(sizeof(void *) == sizeof(int64_t),
                   "memref descriptors assume 64-bit pointers");
     size_t rank = tensor.shape.size();
@@ -471,10 +478,33 @@ static int runQuantRun() {
                            ")");
   }
 
+  // Only the entry and what it calls are compiled, so that another function
+  // of the file that does not lower yet cannot stop this one from running.
+  // qc values are expanded first: the function is called with the byte
+  // tensors that `!qc.packed` arguments and results become.
+  llvm::SmallVector<bool> resultIsPacked;
+  for (Type type : func.getResultTypes())
+    resultIsPacked.push_back(!isa<TensorType>(type) &&
+                             type.getDialect().getNamespace() == "qc");
+  for (auto other : module->getOps<func::FuncOp>())
+    if (other != func)
+      other.setPrivate();
+  PassManager expansion(&context);
+  expansion.addPass(createSymbolDCEPass());
+  quantc::buildQcExpansionPipeline(expansion);
+  if (failed(expansion.run(*module)))
+    return reportError(inputFilename, "expanding the qc ops of '" + entryName +
+                                          "' failed (see above)");
+  func = module->lookupSymbol<func::FuncOp>(entryName);
+
   std::string error;
   std::optional<Signature> signature = readSignature(func, error);
   if (!signature)
     return reportError(inputFilename, error);
+  // Packed results are bytes: write them as uint8, as quant-tensor does.
+  for (auto [result, isPacked] : llvm::zip(signature->results, resultIsPacked))
+    if (isPacked && result.dtype == DType::I8)
+      result.dtype = DType::U8;
 
   // Two results whose names map to one file would silently overwrite each other.
   llvm::StringMap<std::string> resultByFile;
@@ -505,14 +535,8 @@ static int runQuantRun() {
   for (const TensorSlot &result : signature->results)
     tensors.push_back(makeResultBuffer(result));
 
-  // Only the entry and what it calls are compiled, so that another function
-  // of the file that does not lower yet cannot stop this one from running.
-  for (auto other : module->getOps<func::FuncOp>())
-    if (other != func)
-      other.setPrivate();
   prepareEntryFunction(func);
   PassManager pm(&context);
-  pm.addPass(createSymbolDCEPass());
   quantc::buildCpuLoweringPipeline(pm);
   if (failed(pm.run(*module)))
     return reportError(inputFilename, "lowering '" + entryName +

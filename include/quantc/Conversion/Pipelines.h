@@ -23,10 +23,18 @@ namespace quantc {
 /// the translations from the LLVM dialect to LLVM IR.
 void registerQuantcDialects(mlir::DialectRegistry &registry);
 
+/// Appends to `pm` (anchored on builtin.module) the passes that rewrite qc
+/// ops into upstream tensor IR; `!qc.packed` values, function arguments and
+/// results included, become byte tensors (tensor<Nxi8>). Adds nothing when
+/// quantc is built without the qc dialect. The CPU lowering starts with it;
+/// drivers run it alone to see the signature a function will be called with.
+void buildQcExpansionPipeline(mlir::OpPassManager &pm);
+
 /// Appends to `pm` (anchored on builtin.module) the passes that lower float
-/// tensor IR to the LLVM dialect for the host CPU. Tensor function arguments
-/// and results become memrefs with identity layout; results become trailing
-/// out-parameters the caller allocates, so that a caller owns every buffer.
+/// tensor IR and qc ops to the LLVM dialect for the host CPU. Tensor function
+/// arguments and results become memrefs with identity layout; results become
+/// trailing out-parameters the caller allocates, so that a caller owns every
+/// buffer.
 void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
 
 /// Registers `buildCpuLoweringPipeline` as the pass pipeline
