@@ -200,7 +200,8 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   bufferization::buildBufferDeallocationPipeline(pm);
 
-  // Buffers -> loops -> control flow.
+  // Buffers -> loops -> control flow. expand-strided-metadata turns subview
+  // offsets and strides into affine.apply, hence lower-affine once more.
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createLowerAffinePass());
@@ -208,8 +209,9 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
 
-  // Math: expand what LLVM has no intrinsic for (tanh, erf stays libm), then
-  // intrinsics where they exist and libm calls for the rest.
+  // Math: ops LLVM has no intrinsic for are expanded into arithmetic where
+  // MLIR knows how (tanh, ...), the rest map to LLVM intrinsics (exp, sqrt,
+  // ...), and what neither covers becomes a libm call (erf, ...).
   pm.addPass(math::createMathExpandOpsPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -447,82 +447,191 @@ static Operation *findUnloweredOp(ModuleOp module) {
 // Driver
 //===----------------------------------------------------------------------===//
 
-static int runQuantRun() {
-  DialectRegistry registry;
-  quantc::registerQuantcDialects(registry);
-  MLIRContext context(registry);
-
-  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFilename);
-  if (std::error_code ec = buffer.getError())
-    return reportError(inputFilename, "cannot read (" + ec.message() + ")");
-  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  // Parse errors (and later pass errors) print as file:line:col diagnostics.
-  SourceMgrDiagnosticHandler diagnosticHandler(*sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return reportError(inputFilename, "cannot parse the MLIR module");
-
-  auto func = module->lookupSymbol<func::FuncOp>(entryName);
-  if (func && func.isExternal())
-    return reportError(inputFilename, "function '" + entryName +
-                                          "' is only a declaration (no body)");
+/// The entry function, or an error listing the functions there are.
+static func::FuncOp findEntryFunction(ModuleOp module, std::string &error) {
+  auto func = module.lookupSymbol<func::FuncOp>(entryName);
+  if (func && func.isExternal()) {
+    error = "function '" + entryName + "' is only a declaration (no body)";
+    return nullptr;
+  }
   if (!func) {
     std::vector<std::string> names;
-    for (auto candidate : module->getOps<func::FuncOp>())
+    for (auto candidate : module.getOps<func::FuncOp>())
       if (!candidate.isExternal())
         names.push_back(candidate.getSymName().str());
-    return reportError(inputFilename,
-                       "no function '" + entryName + "' (functions: " +
-                           (names.empty() ? "none" : llvm::join(names, ", ")) +
-                           ")");
+    error = "no function '" + entryName + "' (functions: " +
+            (names.empty() ? "none" : llvm::join(names, ", ")) + ")";
+    return nullptr;
   }
+  return func;
+}
 
-  // Only the entry and what it calls are compiled, so that another function
-  // of the file that does not lower yet cannot stop this one from running.
-  // qc values are expanded first: the function is called with the byte
-  // tensors that `!qc.packed` arguments and results become.
+/// Keeps only the entry and what it calls, so that another function of the
+/// file that does not lower yet cannot stop this one from running, and
+/// expands qc ops: the function is then called with the byte tensors that
+/// `!qc.packed` arguments and results become. Returns the signature it is
+/// called with.
+static std::optional<Signature> prepareModule(ModuleOp module,
+                                              func::FuncOp func,
+                                              std::string &error) {
   llvm::SmallVector<bool> resultIsPacked;
   for (Type type : func.getResultTypes())
     resultIsPacked.push_back(!isa<TensorType>(type) &&
                              type.getDialect().getNamespace() == "qc");
-  for (auto other : module->getOps<func::FuncOp>())
+  for (auto other : module.getOps<func::FuncOp>())
     if (other != func)
       other.setPrivate();
-  PassManager expansion(&context);
+  PassManager expansion(module.getContext());
   expansion.addPass(createSymbolDCEPass());
   quantc::buildQcExpansionPipeline(expansion);
-  if (failed(expansion.run(*module)))
-    return reportError(inputFilename, "expanding the qc ops of '" + entryName +
-                                          "' failed (see above)");
-  func = module->lookupSymbol<func::FuncOp>(entryName);
+  if (failed(expansion.run(module))) {
+    error = "expanding the qc ops of '" + entryName + "' failed (see above)";
+    return std::nullopt;
+  }
+  func = module.lookupSymbol<func::FuncOp>(entryName);
 
-  std::string error;
   std::optional<Signature> signature = readSignature(func, error);
   if (!signature)
-    return reportError(inputFilename, error);
+    return std::nullopt;
   // Packed results are bytes: write them as uint8, as quant-tensor does.
   for (auto [result, isPacked] : llvm::zip(signature->results, resultIsPacked))
     if (isPacked && result.dtype == DType::I8)
       result.dtype = DType::U8;
 
-  // Two results whose names map to one file would silently overwrite each other.
+  // Two results whose names map to one file would overwrite each other.
   llvm::StringMap<std::string> resultByFile;
   for (const TensorSlot &result : signature->results) {
     auto [it, inserted] =
         resultByFile.try_emplace(resultFileName(result.name), result.name);
-    if (!inserted)
-      return reportError(inputFilename, "results '" + it->second + "' and '" +
-                                            result.name + "' would both be " +
-                                            "written to " + it->first());
+    if (!inserted) {
+      error = "results '" + it->second + "' and '" + result.name +
+              "' would both be written to " + it->first().str();
+      return std::nullopt;
+    }
   }
+  return signature;
+}
 
+/// JIT-compiles the lowered module and calls the entry on `buffers` (the
+/// arguments, then the results) once, or --benchmark times after a warm-up.
+static llvm::Error compileAndCall(ModuleOp module,
+                                  std::vector<HostTensor> &buffers) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            /*targetMachine=*/nullptr);
+  // memref.copy of non-contiguous views lowers to a call into the runner
+  // utilities; load them so that such copies resolve.
+  llvm::SmallVector<llvm::StringRef, 1> sharedLibs;
+  if (llvm::sys::fs::exists(QUANTC_MLIR_C_RUNNER_UTILS))
+    sharedLibs.push_back(QUANTC_MLIR_C_RUNNER_UTILS);
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  engineOptions.sharedLibPaths = sharedLibs;
+  auto engine = ExecutionEngine::create(module, engineOptions);
+  if (!engine)
+    return llvm::createStringError("JIT compilation failed: " +
+                                   llvm::toString(engine.takeError()));
+  (*engine)->initialize();
+
+  std::vector<MemRefDescriptor> descriptors(buffers.begin(), buffers.end());
+  std::vector<void *> descriptorPointers;
+  for (MemRefDescriptor &descriptor : descriptors)
+    descriptorPointers.push_back(descriptor.data());
+  // The packed calling convention takes, per argument, the address of the
+  // value the C wrapper expects: here a pointer to the descriptor.
+  std::vector<void *> packedArguments;
+  for (void *&pointer : descriptorPointers)
+    packedArguments.push_back(&pointer);
+
+  std::string wrapperName = "_mlir_ciface_" + entryName;
+  auto callOnce = [&]() -> llvm::Error {
+    if (llvm::Error error = (*engine)->invokePacked(wrapperName, packedArguments))
+      return llvm::createStringError("cannot call '" + entryName +
+                                     "': " + llvm::toString(std::move(error)));
+    return llvm::Error::success();
+  };
+  if (llvm::Error error = callOnce())
+    return error;
+  if (benchmarkRuns == 0)
+    return llvm::Error::success();
+
+  std::vector<double> microseconds;
+  for (unsigned run = 0; run < benchmarkRuns; ++run) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error error = callOnce())
+      return error;
+    auto stop = std::chrono::steady_clock::now();
+    microseconds.push_back(
+        std::chrono::duration<double, std::micro>(stop - start).count());
+  }
+  std::sort(microseconds.begin(), microseconds.end());
+  size_t middle = microseconds.size() / 2;
+  double median = microseconds.size() % 2
+                      ? microseconds[middle]
+                      : (microseconds[middle - 1] + microseconds[middle]) / 2;
+  llvm::outs() << llvm::format("median: %.1f us  min: %.1f us\n", median,
+                               microseconds.front());
+  return llvm::Error::success();
+}
+
+/// Writes every result to --output-dir. Each write is atomic; if a later one
+/// fails, the earlier ones are removed, so that the directory never holds
+/// the results of half a run. `error` names the file that failed.
+static bool writeResults(const std::vector<TensorSlot> &results,
+                         llvm::ArrayRef<HostTensor> resultBuffers,
+                         std::string &error) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
+    error = outputDir + ": cannot create the output directory (" +
+            ec.message() + ")";
+    return false;
+  }
+  std::vector<std::string> written;
+  for (auto [result, buffer] : llvm::zip(results, resultBuffers)) {
+    llvm::SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, resultFileName(result.name));
+    if (!quantc::writeNpy(path.str().str(), buffer, error)) {
+      for (const std::string &file : written)
+        llvm::sys::fs::remove(file);
+      return false;
+    }
+    written.push_back(path.str().str());
+  }
+  return true;
+}
+
+static int runQuantRun() {
+  DialectRegistry registry;
+  quantc::registerQuantcDialects(registry);
+  MLIRContext context(registry);
+
+  auto fileBuffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFilename);
+  if (std::error_code ec = fileBuffer.getError())
+    return reportError(inputFilename, "cannot read (" + ec.message() + ")");
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  sourceMgr->AddNewSourceBuffer(std::move(*fileBuffer), llvm::SMLoc());
+  // Parse and pass errors print as file:line:col diagnostics.
+  SourceMgrDiagnosticHandler diagnosticHandler(*sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return reportError(inputFilename, "cannot parse the MLIR module");
+
+  std::string error;
+  func::FuncOp func = findEntryFunction(*module, error);
+  if (!func)
+    return reportError(inputFilename, error);
+  std::optional<Signature> signature = prepareModule(*module, func, error);
+  if (!signature)
+    return reportError(inputFilename, error);
+  func = module->lookupSymbol<func::FuncOp>(entryName);
+
+  // Inputs are read and checked before the (slower) compilation.
   std::optional<std::vector<std::string>> inputFiles =
       assignInputFiles(*signature, entryName, error);
   if (!inputFiles)
     return reportError(inputFilename, error);
-
-  std::vector<HostTensor> tensors;
+  std::vector<HostTensor> buffers;
   for (auto [file, argument] : llvm::zip(*inputFiles, signature->arguments)) {
     std::optional<HostTensor> tensor =
         readInput(file, argument, entryName, error);
@@ -530,10 +639,11 @@ static int runQuantRun() {
       llvm::errs() << "quant-run: error: " << error << "\n";
       return 1;
     }
-    tensors.push_back(std::move(*tensor));
+    buffers.push_back(std::move(*tensor));
   }
+  size_t firstResult = buffers.size();
   for (const TensorSlot &result : signature->results)
-    tensors.push_back(makeResultBuffer(result));
+    buffers.push_back(makeResultBuffer(result));
 
   prepareEntryFunction(func);
   PassManager pm(&context);
@@ -553,83 +663,13 @@ static int runQuantRun() {
                                           "LLVM (see above)");
   }
 
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                            /*targetMachine=*/nullptr);
-  // memref.copy of non-contiguous views lowers to a call into the runner
-  // utilities; load them so such copies resolve.
-  llvm::SmallVector<llvm::StringRef, 1> sharedLibs;
-  if (llvm::sys::fs::exists(QUANTC_MLIR_C_RUNNER_UTILS))
-    sharedLibs.push_back(QUANTC_MLIR_C_RUNNER_UTILS);
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = optimize;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  engineOptions.sharedLibPaths = sharedLibs;
-  auto engine = ExecutionEngine::create(*module, engineOptions);
-  if (!engine)
-    return reportError(inputFilename, "JIT compilation failed: " +
-                                          llvm::toString(engine.takeError()));
-  (*engine)->initialize();
+  if (llvm::Error callError = compileAndCall(*module, buffers))
+    return reportError(inputFilename, llvm::toString(std::move(callError)));
 
-  std::vector<MemRefDescriptor> descriptors(tensors.begin(), tensors.end());
-  std::vector<void *> descriptorPointers;
-  for (MemRefDescriptor &descriptor : descriptors)
-    descriptorPointers.push_back(descriptor.data());
-  // The packed calling convention takes, per argument, the address of the
-  // value the C wrapper expects: here a pointer to the descriptor.
-  std::vector<void *> packedArguments;
-  for (void *&pointer : descriptorPointers)
-    packedArguments.push_back(&pointer);
-
-  std::string wrapperName = "_mlir_ciface_" + entryName;
-  auto callOnce = [&]() -> llvm::Error {
-    return (*engine)->invokePacked(wrapperName, packedArguments);
-  };
-  if (llvm::Error callError = callOnce())
-    return reportError(inputFilename, "cannot call '" + entryName + "': " +
-                                          llvm::toString(std::move(callError)));
-
-  if (benchmarkRuns > 0) {
-    std::vector<double> microseconds;
-    for (unsigned run = 0; run < benchmarkRuns; ++run) {
-      auto start = std::chrono::steady_clock::now();
-      llvm::Error callError = callOnce();
-      auto stop = std::chrono::steady_clock::now();
-      if (callError)
-        return reportError(inputFilename,
-                           "cannot call '" + entryName +
-                               "': " + llvm::toString(std::move(callError)));
-      microseconds.push_back(
-          std::chrono::duration<double, std::micro>(stop - start).count());
-    }
-    std::sort(microseconds.begin(), microseconds.end());
-    size_t middle = microseconds.size() / 2;
-    double median = microseconds.size() % 2
-                        ? microseconds[middle]
-                        : (microseconds[middle - 1] + microseconds[middle]) / 2;
-    llvm::outs() << llvm::format("median: %.1f us  min: %.1f us\n", median,
-                                 microseconds.front());
-  }
-
-  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
-    return reportError(outputDir, "cannot create the output directory (" +
-                                      ec.message() + ")");
-  // Each write is atomic; if a later one fails, remove the earlier ones so
-  // that the directory never holds the results of half a run.
-  size_t firstResult = signature->arguments.size();
-  std::vector<std::string> written;
-  for (auto [index, result] : llvm::enumerate(signature->results)) {
-    llvm::SmallString<256> path(outputDir);
-    llvm::sys::path::append(path, resultFileName(result.name));
-    if (!quantc::writeNpy(path.str().str(), tensors[firstResult + index],
-                          error)) {
-      for (const std::string &file : written)
-        llvm::sys::fs::remove(file);
-      llvm::errs() << "quant-run: error: " << error << "\n";
-      return 1;
-    }
-    written.push_back(path.str().str());
+  if (!writeResults(signature->results,
+                    llvm::ArrayRef(buffers).drop_front(firstResult), error)) {
+    llvm::errs() << "quant-run: error: " << error << "\n";
+    return 1;
   }
   return 0;
 }
