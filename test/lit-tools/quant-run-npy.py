@@ -5,11 +5,13 @@ relying on shell features (lit may run RUN lines in its internal shell).
 
   quant-run-npy.py save FILE DTYPE EXPR      np.asarray(eval(EXPR), DTYPE) -> FILE
   quant-run-npy.py show FILE...              print dtype, shape and values
+  quant-run-npy.py same FILE EXPR            succeed iff FILE holds exactly the
+                                             bits of EXPR (same dtype and shape)
   quant-run-npy.py exit-code N -- CMD...     run CMD; succeed iff it exits with N
   quant-run-npy.py absent PATH...            succeed iff no PATH exists
   quant-run-npy.py clean PATH...             remove files or directory trees
 
-EXPR is a Python expression with `np` in scope, e.g. "np.arange(6).reshape(2, 3)"
+EXPR is a Python expression with `np` and `load` (np.load) in scope, e.g. "np.arange(6).reshape(2, 3)"
 or "[[1, 2], [3, 4]]". `show` prints one line per row of the last axis, floats
 with the fewest digits that round-trip in their own precision, so expected
 values in CHECK lines are exact:
@@ -60,11 +62,35 @@ def main(argv):
     command, args = argv[1], argv[2:]
     if command == "save":
         path, dtype, expr = args
-        array = np.asarray(eval(expr, {"np": np}), dtype=np.dtype(dtype))
+        array = np.asarray(eval(expr, {"np": np, "load": np.load}),
+                           dtype=np.dtype(dtype))
         np.save(path, array)
         return 0
     if command == "show":
         show(args)
+        return 0
+    if command == "same":
+        path, expr = args
+        actual = np.load(path)
+        expected = np.asarray(eval(expr, {"np": np, "load": np.load}))
+        if actual.dtype != expected.dtype or actual.shape != expected.shape:
+            print(f"same: {path} holds {actual.dtype} {actual.shape}, expected "
+                  f"{expected.dtype} {expected.shape}")
+            return 1
+        if actual.size == 0:
+            print(f"same: {os.path.basename(path)}")
+            return 0
+        # Compare bits, so that -0 vs 0 and NaN payloads count too.
+        differ = actual.view(np.uint8).reshape(actual.size, -1) != \
+            expected.view(np.uint8).reshape(expected.size, -1)
+        wrong = np.flatnonzero(differ.any(axis=1))
+        if wrong.size:
+            first = np.unravel_index(wrong[0], actual.shape)
+            print(f"same: {path}: {wrong.size} of {actual.size} elements differ; "
+                  f"first at {tuple(int(i) for i in first)}: got {actual[first]!r}, "
+                  f"expected {expected[first]!r}")
+            return 1
+        print(f"same: {os.path.basename(path)}")
         return 0
     if command == "exit-code":
         expected = int(args[0])
