@@ -456,6 +456,29 @@ int runQsnr(const Args &args) {
   return 0;
 }
 
+int runHadamard(const Args &args) {
+  Input input = readInput(args.positional(0));
+  const std::vector<int64_t> &shape = input.shape();
+  int rank = static_cast<int>(shape.size());
+  int64_t axisValue =
+      args.has("--axis") ? parseInteger(args.value("--axis"), "--axis") : -1;
+  int axis = static_cast<int>(axisValue < 0 ? axisValue + rank : axisValue);
+  if (axis < 0 || axis >= rank)
+    fail(input.path + ": axis " + std::to_string(axisValue) +
+         " is out of range for shape " + shapeToString(shape));
+  std::vector<float> signs;
+  if (args.has("--seed"))
+    signs = hadamardRandomSigns(shape[axis], parseSeed(args.value("--seed")));
+  std::vector<float> x = input.values;
+  if (!hadamardTransformAxis(x.data(), shape, axis,
+                             signs.empty() ? nullptr : signs.data()))
+    fail(input.path + ": cannot rotate axis " + std::to_string(axis) +
+         " of size " + std::to_string(shape[axis]) +
+         ": not 2^k times a known Hadamard order");
+  writeOutput(args.positional(1), fromFloat32(x, shape));
+  return 0;
+}
+
 int runPack(const Args &args) {
   Format format = parseFormatSpec(args.required("--format"), args);
   Input input = readInput(args.positional(0));
@@ -815,6 +838,17 @@ const std::vector<Command> &commands() {
        {"IN.npy"},
        true,
        runQsnr},
+      {"hadamard", "[--axis A] [--seed S] IN.npy OUT.npy",
+       "rotate a tensor by the orthonormal Hadamard transform",
+       "Applies (H_2^k kron H_m) diag(s) / sqrt(n) along axis A (default -1) "
+       "to every line,\nwith n = 2^k * m and m a known Hadamard order; s are "
+       "the seeded random signs\n(--seed) or all ones. Writes f32; this is "
+       "what qc.hadamard computes.",
+       {{"--axis", "A", "the rotated axis (default -1)"},
+        {"--seed", "S", "random signs from this seed (default: none)"}},
+       {"IN.npy", "OUT.npy"},
+       false,
+       runHadamard},
       {"pack", "--format SPEC [--axis A] [--scale-rounding R] IN.npy OUT.npy",
        "quantize a tensor and write the packed bytes",
        "Writes quantc::pack's canonical layout as a 1-d uint8 .npy: the codes "
