@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Conversion/Pipelines.h"
+#include "quantc/Conversion/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -41,7 +42,6 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
-#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -58,7 +58,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -71,141 +70,6 @@
 #endif
 
 using namespace mlir;
-
-namespace {
-
-/// Gives every repeated operand of a func.return of memrefs its own copy, so
-/// that `return %a, %a` becomes `return %a, %copy`.
-///
-/// Works around an MLIR 22 crash: buffer-results-to-out-params with
-/// hoist-static-allocs erases an allocation returned twice while it still
-/// has the second use (llvm/llvm-project#219492, fixed after 22 by #220232).
-/// A function returning one tensor under two names is ordinary (an ONNX
-/// graph output that is also an intermediate), so the pipeline must not
-/// crash on it. Drop this pass once the fix is in the LLVM quantc builds with.
-struct CopyRepeatedReturnedBuffersPass
-    : PassWrapper<CopyRepeatedReturnedBuffersPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(CopyRepeatedReturnedBuffersPass)
-
-  StringRef getArgument() const final {
-    return "quantc-copy-repeated-returned-buffers";
-  }
-  StringRef getDescription() const final {
-    return "Copy memrefs that a func.return returns more than once";
-  }
-
-  void runOnOperation() override {
-    getOperation().walk([](func::ReturnOp returnOp) {
-      llvm::SmallPtrSet<Value, 4> returned;
-      OpBuilder builder(returnOp);
-      for (OpOperand &operand : returnOp->getOpOperands()) {
-        auto type = dyn_cast<MemRefType>(operand.get().getType());
-        if (!type || returned.insert(operand.get()).second)
-          continue;
-        // Only statically shaped allocations are hoisted, so only they crash.
-        if (!type.hasStaticShape())
-          continue;
-        Location loc = returnOp.getLoc();
-        Value copy = memref::AllocOp::create(builder, loc, type);
-        memref::CopyOp::create(builder, loc, operand.get(), copy);
-        operand.set(copy);
-      }
-    });
-  }
-};
-
-/// Whether `expr` walks dimension `dim` with unit stride: `dim` itself or
-/// `dim + e` with `e` independent of `dim` (a convolution's `ow + kw`).
-static bool isUnitStrideIn(AffineExpr expr, unsigned dim) {
-  if (auto dimExpr = dyn_cast<AffineDimExpr>(expr))
-    return dimExpr.getPosition() == dim;
-  auto sum = dyn_cast<AffineBinaryOpExpr>(expr);
-  if (!sum || sum.getKind() != AffineExprKind::Add)
-    return false;
-  AffineExpr lhs = sum.getLHS(), rhs = sum.getRHS();
-  return (isUnitStrideIn(lhs, dim) && !rhs.isFunctionOfDim(dim)) ||
-         (isUnitStrideIn(rhs, dim) && !lhs.isFunctionOfDim(dim));
-}
-
-/// The loop order ContiguousInnerLoopPass gives `op`, as the old loop index
-/// of each new position, or nothing to keep the order it has.
-static std::optional<SmallVector<unsigned>>
-contiguousInnerLoopOrder(linalg::LinalgOp op) {
-  unsigned numLoops = op.getNumLoops();
-  if (numLoops < 2 || op.getNumDpsInits() != 1)
-    return std::nullopt;
-  if (!linalg::isReductionIterator(op.getIteratorTypesArray().back()))
-    return std::nullopt;
-  AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  if (outputMap.getNumResults() == 0)
-    return std::nullopt;
-  auto innerDim = dyn_cast<AffineDimExpr>(outputMap.getResults().back());
-  if (!innerDim)
-    return std::nullopt;
-  unsigned inner = innerDim.getPosition();
-  // Every operand that the new inner loop moves through must be walked along
-  // its last, contiguous dimension; otherwise the reordering would trade a
-  // dot product for strided accesses.
-  for (AffineMap map : op.getIndexingMapsArray()) {
-    for (auto [position, expr] : llvm::enumerate(map.getResults())) {
-      if (!expr.isFunctionOfDim(inner))
-        continue;
-      if (position + 1 != map.getNumResults() || !isUnitStrideIn(expr, inner))
-        return std::nullopt;
-    }
-  }
-  SmallVector<unsigned> order;
-  for (unsigned dim = 0; dim < numLoops; ++dim)
-    if (dim != inner)
-      order.push_back(dim);
-  order.push_back(inner);
-  return order;
-}
-
-/// Reorders the loops of linalg ops whose innermost loop is a reduction so
-/// that the innermost loop walks the output's last (contiguous) dimension.
-/// `C[i,j] += A[i,k] * B[k,j]` then runs as i, k, j: the inner loop is an
-/// axpy over contiguous rows that LLVM vectorizes, where the i, j, k order is
-/// a scalar dot product walking down a column of B (about 14x slower for a
-/// 256^3 f32 matmul). Each output element still adds its terms in the same
-/// order, so results are bit-identical.
-struct ContiguousInnerLoopPass
-    : PassWrapper<ContiguousInnerLoopPass, OperationPass<>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ContiguousInnerLoopPass)
-
-  StringRef getArgument() const final { return "quantc-contiguous-inner-loop"; }
-  StringRef getDescription() const final {
-    return "Reorder linalg loops so that a reduction is not the innermost "
-           "loop when the output's last dimension can be";
-  }
-  void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<linalg::LinalgDialect>();
-  }
-
-  void runOnOperation() override {
-    SmallVector<linalg::LinalgOp> candidates;
-    getOperation()->walk(
-        [&](linalg::LinalgOp op) { candidates.push_back(op); });
-    IRRewriter rewriter(&getContext());
-    for (linalg::LinalgOp op : candidates) {
-      std::optional<SmallVector<unsigned>> order = contiguousInnerLoopOrder(op);
-      if (!order)
-        continue;
-      rewriter.setInsertionPoint(op);
-      auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
-      if (!generic) {
-        FailureOr<linalg::GenericOp> generalized =
-            linalg::generalizeNamedOp(rewriter, op);
-        if (failed(generalized))
-          continue;
-        generic = *generalized;
-      }
-      (void)linalg::interchangeGenericOp(rewriter, generic, *order);
-    }
-  }
-};
-
-} // namespace
 
 namespace quantc {
 
@@ -285,7 +149,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
-  pm.addPass(std::make_unique<CopyRepeatedReturnedBuffersPass>());
+  pm.addPass(createCopyRepeatedReturnedBuffers());
   bufferization::BufferResultsToOutParamsPassOptions outParamsOptions;
   outParamsOptions.hoistStaticAllocs = true;
   outParamsOptions.modifyPublicFunctions = true;
@@ -295,7 +159,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
 
   // Buffers -> loops -> control flow. expand-strided-metadata turns subview
   // offsets and strides into affine.apply, hence lower-affine once more.
-  pm.addPass(std::make_unique<ContiguousInnerLoopPass>());
+  pm.addPass(createContiguousInnerLoop());
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createLowerAffinePass());
@@ -317,8 +181,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
 
 void registerQuantcPipelines() {
   // The pipeline's own passes, so that quant-opt can run each alone.
-  PassRegistration<ContiguousInnerLoopPass>();
-  PassRegistration<CopyRepeatedReturnedBuffersPass>();
+  registerQuantcConversionPasses();
   PassPipelineRegistration<>(
       "quantc-lower-to-llvm",
       "Lower float tensor IR (func, linalg, tensor, arith, math, scf) and qc "

@@ -38,7 +38,9 @@ void buildQcExpansionPipeline(mlir::OpPassManager &pm);
 void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
 
 /// Registers `buildCpuLoweringPipeline` as the pass pipeline
-/// `quantc-lower-to-llvm`, so that pass-pipeline parsers and `quant-opt` know it.
+/// `quantc-lower-to-llvm`, and the passes of quantc's own that it runs
+/// (include/quantc/Conversion/Passes.td), so that pass-pipeline parsers and
+/// `quant-opt` know them.
 void registerQuantcPipelines();
 
 } // namespace quantc
