@@ -10,7 +10,7 @@ from lit.llvm import llvm_config
 config.name = "quantc"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["lit-tools", "CMakeLists.txt", "README.md"]
+config.excludes = ["lit-tools", "Inputs", "CMakeLists.txt", "README.md"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.quantc_obj_root, "test")
 

@@ -844,41 +844,47 @@ static Value emitValueInBlock(Emitter &em, Value code, Value scale,
   return em.fmul(centered, scale);
 }
 
+/// qc.fake_quant of `input` (a float tensor of `type`) in `format`.
+static Value emitFakeQuant(ImplicitLocOpBuilder &b, Value input,
+                           RankedTensorType type, const quantc::Format &format) {
+  Emitter em(b);
+  BlockView view = makeBlockView(type.getShape(), format);
+  ElementInfo element = describeElement(format.element);
+  Value flat = flatten(b, input);
+  Value tensorScale = format.secondLevelScale
+                          ? emitTensorScale(em, flat, view.numElements(), element)
+                          : Value();
+  Value out = emptyFlat(b, view.numElements(), type.getElementType());
+  out = forEachBlock(
+      b, view, ValueRange{out},
+      [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value,
+          ValueRange args) {
+        Emitter e(bb);
+        BlockScale block = emitScaleOfBlock(e, view, cell, flat, format,
+                                            element, tensorScale);
+        return SmallVector<Value>(forEachInBlock(
+            bb, view, cell, args,
+            [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
+              Emitter ie(ib);
+              Value code = emitCodeInBlock(ie, loadF32(ib, flat, i), block,
+                                           format, element);
+              Value value = emitValueInBlock(ie, code, block.scale.value,
+                                             block.zeroPoint, format, element);
+              return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
+            }));
+      })[0];
+  return unflatten(b, out, type);
+}
+
 struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    const quantc::Format &format = op.getFormat().getValue();
-    auto type = cast<RankedTensorType>(op.getType());
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Emitter em(b);
-    BlockView view = makeBlockView(type.getShape(), format);
-    ElementInfo element = describeElement(format.element);
-    Value flat = flatten(b, adaptor.getInput());
-    Value tensorScale = format.secondLevelScale
-                            ? emitTensorScale(em, flat, view.numElements(), element)
-                            : Value();
-    Value out = emptyFlat(b, view.numElements(), type.getElementType());
-    out = forEachBlock(
-        b, view, ValueRange{out},
-        [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value,
-            ValueRange args) {
-          Emitter e(bb);
-          BlockScale block = emitScaleOfBlock(e, view, cell, flat, format,
-                                              element, tensorScale);
-          return SmallVector<Value>(forEachInBlock(
-              bb, view, cell, args,
-              [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
-                Emitter ie(ib);
-                Value code = emitCodeInBlock(ie, loadF32(ib, flat, i), block,
-                                             format, element);
-                Value value = emitValueInBlock(ie, code, block.scale.value,
-                                               block.zeroPoint, format, element);
-                return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
-              }));
-        })[0];
-    rewriter.replaceOp(op, unflatten(b, out, type));
+    rewriter.replaceOp(op, emitFakeQuant(b, adaptor.getInput(),
+                                         cast<RankedTensorType>(op.getType()),
+                                         op.getFormat().getValue()));
     return success();
   }
 };
@@ -938,57 +944,154 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
   }
 };
 
+/// Decodes the canonical bytes of `packedType` into a float tensor of `type`.
+static Value emitDequantize(ImplicitLocOpBuilder &b, Value bytes,
+                            PackedType packedType, RankedTensorType type) {
+  const quantc::Format &format = packedType.getFormat().getValue();
+  Emitter em(b);
+  BlockView view = makeBlockView(packedType.getShape(), format);
+  ElementInfo element = describeElement(format.element);
+  PackedLayout layout =
+      describeLayout(view, format, packedType.getSizeInBytes());
+  Value tensorScale =
+      format.secondLevelScale
+          ? em.floatOf(emitLoadLittleEndian(
+                em, bytes, em.idx(layout.tensorScaleOffset), 4))
+          : Value();
+  Value out = emptyFlat(b, view.numElements(), type.getElementType());
+  out = forEachBlock(
+      b, view, ValueRange{out},
+      [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value scaleIndex,
+          ValueRange args) {
+        Emitter e(bb);
+        Value offset = arith::AddIOp::create(
+            bb, e.idx(layout.scaleOffset),
+            arith::MulIOp::create(bb, scaleIndex, e.idx(layout.scaleBytes)));
+        Value scale = emitDecodeScale(
+            e, format.scaleType,
+            emitLoadLittleEndian(e, bytes, offset, layout.scaleBytes),
+            tensorScale);
+        Value zeroPoint;
+        if (!format.symmetric)
+          zeroPoint = emitLoadLittleEndian(
+              e, bytes,
+              arith::AddIOp::create(bb, e.idx(layout.zeroPointOffset),
+                                    scaleIndex),
+              1);
+        return SmallVector<Value>(forEachInBlock(
+            bb, view, cell, args,
+            [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
+              Emitter ie(ib);
+              Value code = emitLoadCode(ie, bytes, i, format.element.bits);
+              Value value = emitValueInBlock(ie, code, scale, zeroPoint,
+                                             format, element);
+              return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
+            }));
+      })[0];
+  return unflatten(b, out, type);
+}
+
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto packedType = cast<PackedType>(op.getInput().getType());
-    const quantc::Format &format = packedType.getFormat().getValue();
-    auto type = cast<RankedTensorType>(op.getType());
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Emitter em(b);
-    BlockView view = makeBlockView(packedType.getShape(), format);
-    ElementInfo element = describeElement(format.element);
-    PackedLayout layout =
-        describeLayout(view, format, packedType.getSizeInBytes());
-    Value bytes = adaptor.getInput();
-    Value tensorScale =
-        format.secondLevelScale
-            ? em.floatOf(emitLoadLittleEndian(
-                  em, bytes, em.idx(layout.tensorScaleOffset), 4))
-            : Value();
-    Value out = emptyFlat(b, view.numElements(), type.getElementType());
-    out = forEachBlock(
-        b, view, ValueRange{out},
-        [&](ImplicitLocOpBuilder &bb, ArrayRef<Value> cell, Value scaleIndex,
-            ValueRange args) {
-          Emitter e(bb);
-          Value offset = arith::AddIOp::create(
-              bb, e.idx(layout.scaleOffset),
-              arith::MulIOp::create(bb, scaleIndex, e.idx(layout.scaleBytes)));
-          Value scale = emitDecodeScale(
-              e, format.scaleType,
-              emitLoadLittleEndian(e, bytes, offset, layout.scaleBytes),
-              tensorScale);
-          Value zeroPoint;
-          if (!format.symmetric)
-            zeroPoint = emitLoadLittleEndian(
-                e, bytes,
-                arith::AddIOp::create(bb, e.idx(layout.zeroPointOffset),
-                                      scaleIndex),
-                1);
-          return SmallVector<Value>(forEachInBlock(
-              bb, view, cell, args,
-              [&](ImplicitLocOpBuilder &ib, Value i, ValueRange inner) {
-                Emitter ie(ib);
-                Value code = emitLoadCode(ie, bytes, i, format.element.bits);
-                Value value = emitValueInBlock(ie, code, scale, zeroPoint,
-                                               format, element);
-                return SmallVector<Value>{storeFloat(ib, value, inner[0], i)};
-              }));
-        })[0];
-    rewriter.replaceOp(op, unflatten(b, out, type));
+    rewriter.replaceOp(
+        op, emitDequantize(b, adaptor.getInput(),
+                           cast<PackedType>(op.getInput().getType()),
+                           cast<RankedTensorType>(op.getType())));
+    return success();
+  }
+};
+
+/// The reference lowering of qc.matmul: dequantize the weights, fake-quantize
+/// the activations when `act` is set, and contract over K in f32, summing
+/// k = 0, 1, ... in order. Target kernels (qc-lower-cpu / qc-lower-gpu)
+/// replace it; this is what they are checked against.
+struct MatmulLowering : OpConversionPattern<MatmulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto weightType = cast<PackedType>(op.getWeight().getType());
+    Type f32 = b.getF32Type();
+    int64_t n = weightType.getShape()[0], k = weightType.getShape()[1];
+    int64_t m = inputType.getNumElements() / k;
+
+    Value weight = emitDequantize(b, adaptor.getWeight(), weightType,
+                                  RankedTensorType::get({n, k}, f32));
+    Value input = adaptor.getInput();
+    if (std::optional<FormatAttr> act = op.getAct())
+      input = emitFakeQuant(b, input, inputType, act->getValue());
+    // [..., K] -> [M, K]
+    SmallVector<ReassociationIndices> toMatrix(2);
+    for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+      toMatrix[0].push_back(i);
+    toMatrix[1].push_back(inputType.getRank() - 1);
+    if (inputType.getRank() == 1)
+      input = tensor::ExpandShapeOp::create(
+          b, RankedTensorType::get({1, k}, inputType.getElementType()), input,
+          ArrayRef<ReassociationIndices>{{0, 1}});
+    else if (inputType.getRank() > 2)
+      input = tensor::CollapseShapeOp::create(b, input, toMatrix);
+
+    MLIRContext *ctx = b.getContext();
+    AffineExpr dm, dn, dk;
+    bindDims(ctx, dm, dn, dk);
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {dm, dk}, ctx),
+                                   AffineMap::get(3, 0, {dn, dk}, ctx),
+                                   AffineMap::get(3, 0, {dm, dn}, ctx)};
+    Value init = linalg::FillOp::create(
+                     b, ValueRange{arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))},
+                     ValueRange{tensor::EmptyOp::create(b, ArrayRef<int64_t>{m, n}, f32)})
+                     .getResult(0);
+    Value product =
+        linalg::GenericOp::create(
+            b, TypeRange{init.getType()}, ValueRange{input, weight},
+            ValueRange{init}, maps,
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [&](OpBuilder &nb, Location loc, ValueRange args) {
+              Value x = args[0];
+              if (x.getType() != nb.getF32Type())
+                x = arith::ExtFOp::create(nb, loc, nb.getF32Type(), x);
+              Value sum = arith::AddFOp::create(
+                  nb, loc, args[2], arith::MulFOp::create(nb, loc, x, args[1]));
+              linalg::YieldOp::create(nb, loc, sum);
+            })
+            .getResult(0);
+    if (resultType.getElementType() != f32) {
+      Type elementType = resultType.getElementType();
+      auto identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+      product =
+          linalg::GenericOp::create(
+              b, TypeRange{RankedTensorType::get({m, n}, elementType)},
+              ValueRange{product},
+              ValueRange{tensor::EmptyOp::create(b, ArrayRef<int64_t>{m, n},
+                                                 elementType)},
+              ArrayRef<AffineMap>{identity, identity},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::parallel},
+              [&](OpBuilder &nb, Location loc, ValueRange args) {
+                linalg::YieldOp::create(
+                    nb, loc,
+                    arith::TruncFOp::create(nb, loc, elementType, args[0])
+                        .getResult());
+              })
+              .getResult(0);
+    }
+    // [M, N] -> [..., N]
+    if (resultType.getRank() != 2)
+      product = tensor::ExpandShapeOp::create(
+          b, resultType, product,
+          resultType.getRank() == 1 ? SmallVector<ReassociationIndices>{{0, 1}}
+                                    : toMatrix);
+    rewriter.replaceOp(op, product);
     return success();
   }
 };
@@ -1172,7 +1275,8 @@ struct QcExpandFormatsPass
                            scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, HadamardOp,
                         ConstantOp>();
-    target.addLegalOp<ObserveOp, MatmulOp>();
+    target.addLegalOp<ObserveOp>();
+    target.addIllegalOp<MatmulOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
       return converter.isSignatureLegal(op.getFunctionType()) &&
              converter.isLegal(&op.getBody());
@@ -1183,7 +1287,8 @@ struct QcExpandFormatsPass
 
     RewritePatternSet patterns(ctx);
     patterns.add<FakeQuantLowering, QuantizeLowering, DequantizeLowering,
-                 ConstantLowering, HadamardLowering>(converter, ctx);
+                 ConstantLowering, HadamardLowering, MatmulLowering>(converter,
+                                                                    ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    converter);
     populateReturnOpTypeConversionPattern(patterns, converter);

@@ -82,3 +82,21 @@ func.func @hadamard_seeded(%x: tensor<16x2xf32>) -> tensor<16x2xf32> {
   %0 = qc.hadamard %x along 0 seed 7 : tensor<16x2xf32>
   return %0 : tensor<16x2xf32>
 }
+
+// -----
+
+// qc.matmul's reference lowering: dequantized weights, an f32 contraction
+// over K (the reduction iterator) and the batch dims collapsed and restored.
+// CHECK-LABEL: func @matmul
+// 8x64 e2m1 codes (256 bytes) + 32 E4M3 scales + the f32 tensor scale.
+// CHECK-SAME: (%{{.*}}: tensor<2x3x64xf32>, %{{.*}}: tensor<292xi8>) -> tensor<2x3x8xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: tensor.expand_shape
+// CHECK-NOT: qc.matmul
+func.func @matmul(%x: tensor<2x3x64xf32>, %w: !qc.packed<8x64, nvfp4>) -> tensor<2x3x8xf32> {
+  %y = qc.matmul %x, %w : tensor<2x3x64xf32>, !qc.packed<8x64, nvfp4> -> tensor<2x3x8xf32>
+  return %y : tensor<2x3x8xf32>
+}

@@ -10,7 +10,7 @@
 include "mlir/Pass/PassBase.td"
 
 def QcExpandFormats : Pass<"qc-expand-formats", "::mlir::ModuleOp"> {
-  let summary = "Lower qc.quantize/dequantize/fake_quant/hadamard to arith, math and scf";
+  let summary = "Lower qc format ops to arith/math/scf loops, bit-exact with the format library";
   let description = [{
     Expands the format ops on float tensors into loops of arith/math/scf/
     tensor operations that compute exactly what the format library computes
@@ -22,11 +22,15 @@ def QcExpandFormats : Pass<"qc-expand-formats", "::mlir::ModuleOp"> {
     order. `!qc.packed` values become `tensor<Nxi8>` byte tensors, also at
     function boundaries. This covers what MLIR 22 leaves undone: E4M3 block
     scales, and f8/f6/f4 conversions that `-convert-to-llvm` skips.
+
+    `qc.matmul` gets its reference lowering here (dequantized weights,
+    fake-quantized activations, an f32 contraction over K in order), which
+    the target kernels are checked against.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::func::FuncDialect"
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect"
   ];
 }
 
