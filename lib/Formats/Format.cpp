@@ -663,6 +663,8 @@ bool sameElementBase(const ElementType &a, const ElementType &b) {
          a.mantissaBits == b.mantissaBits;
 }
 
+} // namespace
+
 const char *granularityName(Granularity g) {
   switch (g) {
   case Granularity::PerTensor:
@@ -704,6 +706,8 @@ const char *scaleRoundingName(ScaleRounding r) {
   }
   return "?";
 }
+
+namespace {
 
 const char *specialName(SpecialValues s) {
   switch (s) {

@@ -728,36 +728,6 @@ int runPrint(const Args &args) {
   return 0;
 }
 
-const char *granularityName(Granularity g) {
-  switch (g) {
-  case Granularity::PerTensor:
-    return "per-tensor";
-  case Granularity::PerAxis:
-    return "per-axis";
-  case Granularity::Block:
-    return "block";
-  case Granularity::Block2D:
-    return "block-2d";
-  }
-  return "?";
-}
-
-const char *scaleTypeName(ScaleType t) {
-  switch (t) {
-  case ScaleType::F32:
-    return "f32";
-  case ScaleType::F16:
-    return "f16";
-  case ScaleType::BF16:
-    return "bf16";
-  case ScaleType::E8M0:
-    return "e8m0";
-  case ScaleType::E4M3:
-    return "e4m3";
-  }
-  return "?";
-}
-
 int runFormats(const Args &) {
   std::printf("%-12s  %-8s  %-16s  %s\n", "name", "element", "granularity",
               "scale");

@@ -128,6 +128,11 @@ bool applyFormatOption(Format &format, const std::string &key,
 /// "mxfp4, scale_rounding = ceil". parseFormat(printFormat(f)) == f.
 std::string printFormat(const Format &format);
 
+/// The spelling of a field value in format specs ("block2d", "e8m0", "ceil").
+const char *granularityName(Granularity g);
+const char *scaleTypeName(ScaleType t);
+const char *scaleRoundingName(ScaleRounding r);
+
 /// Every named alias, for --help texts and tests.
 std::vector<std::string> namedFormats();
 
