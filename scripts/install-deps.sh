@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache
   llvm-22-dev libmlir-22-dev mlir-22-tools clang-22 lld-22
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libgtest-dev libbenchmark-dev pybind11-dev
+  libgtest-dev libbenchmark-dev pybind11-dev python3-dev
   python3-numpy python3-onnx python3-torch python3-matplotlib
   libonnx-testdata libopenblas0-pthread zlib1g-dev libzstd-dev
 )

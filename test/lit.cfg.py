@@ -20,6 +20,8 @@ llvm_config.use_default_substitutions()
 python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%lit_tools", os.path.join(config.test_source_root, "lit-tools")))
+# The Python package is built into <build>/python.
+config.substitutions.append(("%quantc_pythonpath", os.path.join(config.quantc_obj_root, "python")))
 
 llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
