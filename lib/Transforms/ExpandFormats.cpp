@@ -17,6 +17,7 @@
 #include "qc/QcDialect.h"
 #include "quantc/Formats/Format.h"
 #include "quantc/Formats/Hadamard.h"
+#include "quantc/Transforms/FormatCodegen.h"
 #include "quantc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
@@ -40,262 +41,20 @@ using quantc::Granularity;
 using quantc::ScaleRounding;
 using quantc::ScaleType;
 using quantc::SpecialValues;
+// The shared format arithmetic (quantc/Transforms/FormatCodegen.h).
+using quantc::describeElement;
+using quantc::ElementInfo;
+using quantc::emitDecodeElement;
+using quantc::emitDecodeScale;
+using quantc::emitEncodeElement;
+using quantc::Emitter;
+using quantc::scaleElementType;
 
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Scalar emitter: the format arithmetic on f32 / i32 values
-//===----------------------------------------------------------------------===//
-
-/// Builds scalar arith/math/scf IR with short names for the constants and
-/// bit operations the format arithmetic needs.
-class Emitter {
-public:
-  explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
-
-  ImplicitLocOpBuilder &b;
-
-  Type f32() { return b.getF32Type(); }
-  Type f64() { return b.getF64Type(); }
-  Type i32() { return b.getI32Type(); }
-  Type i8() { return b.getI8Type(); }
-
-  Value f32c(float v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
-  Value i32c(int64_t v) {
-    return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
-  }
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-
-  Value bitsOf(Value f) { return arith::BitcastOp::create(b, i32(), f); }
-  Value floatOf(Value i) { return arith::BitcastOp::create(b, f32(), i); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value band(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
-  Value bor(Value x, Value y) { return arith::OrIOp::create(b, x, y); }
-  Value shl(Value x, Value y) { return arith::ShLIOp::create(b, x, y); }
-  Value lshr(Value x, Value y) { return arith::ShRUIOp::create(b, x, y); }
-  Value ashr(Value x, Value y) { return arith::ShRSIOp::create(b, x, y); }
-  Value icmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  }
-  Value fcmp(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, p, x, y);
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, c, x, y);
-  }
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
-  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value smax(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
-  Value smin(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
-  Value fabs(Value x) { return math::AbsFOp::create(b, x); }
-  Value indexToI32(Value i) {
-    return arith::IndexCastOp::create(b, i32(), i);
-  }
-  Value i32ToIndex(Value i) {
-    return arith::IndexCastOp::create(b, b.getIndexType(), i);
-  }
-
-  /// 2^e as f32 for an i32 exponent in [-126, 127] (exact).
-  Value pow2(Value e) { return floatOf(shl(add(e, i32c(127)), i32c(23))); }
-
-  /// x * 2^e, exact whenever the result is representable. Formats with 8
-  /// exponent bits (bf16 scales) need exponents beyond [-126, 127]; they
-  /// scale in two halves.
-  Value scaleByPow2(Value x, Value e, bool wideExponent) {
-    if (!wideExponent)
-      return fmul(x, pow2(e));
-    Value half = ashr(e, i32c(1));
-    return fmul(fmul(x, pow2(half)), pow2(sub(e, half)));
-  }
-
-  /// floor(log2(|x|)) from the f32 exponent field; -127 for zero and
-  /// subnormals (callers clamp to the format's minimum).
-  Value floorLog2(Value x) {
-    Value biased = band(lshr(bitsOf(x), i32c(23)), i32c(0xff));
-    return sub(biased, i32c(127));
-  }
-
-  /// True when x is NaN or +-Inf.
-  Value isNonFinite(Value x) {
-    return icmp(arith::CmpIPredicate::eq, band(bitsOf(x), i32c(0x7f800000)),
-                i32c(0x7f800000));
-  }
-
-  /// Narrows an i32 to i8.
-  Value toI8(Value v) { return arith::TruncIOp::create(b, i8(), v); }
-  /// Zero-extends an i8 byte to i32.
-  Value byteToI32(Value v) { return arith::ExtUIOp::create(b, i32(), v); }
-};
-
-//===----------------------------------------------------------------------===//
-// Element encoding and decoding
-//===----------------------------------------------------------------------===//
-
-/// Derived constants of an element type.
-struct ElementInfo {
-  ElementType type;
-  double maxFinite;
-  int emin = 0; // minifloats: 1 - bias
-  int32_t maxMagnitudeCode = 0;
-};
-
-static ElementInfo describeElement(const ElementType &e) {
-  ElementInfo info{e, quantc::elementMaxFinite(e)};
-  if (e.kind == ElementKind::Float) {
-    info.emin = 1 - e.bias;
-    // The magnitude bits of the largest finite value (computed here rather
-    // than by encodeElement, whose codes are 8 bits: scale types reuse this
-    // for f16/bf16).
-    int32_t allOnes = (1 << (e.bits - 1)) - 1;
-    if (e.special == SpecialValues::FiniteOnly)
-      info.maxMagnitudeCode = allOnes;
-    else if (e.special == SpecialValues::FiniteAndNaN)
-      info.maxMagnitudeCode = allOnes - 1;
-    else
-      info.maxMagnitudeCode = allOnes - (1 << e.mantissaBits);
-  }
-  return info;
-}
-
-/// The code (in the low bits of an i32) of the f32 value `v` in element `e`:
-/// round to nearest even, saturating as the format says.
-static Value emitEncodeElement(Emitter &em, Value v, const ElementInfo &info) {
-  const ElementType &e = info.type;
-  if (e.kind == ElementKind::Int) {
-    int64_t hi = e.isSigned ? (int64_t(1) << (e.bits - 1)) - 1
-                            : (int64_t(1) << e.bits) - 1;
-    int64_t lo = e.isSigned ? -hi : 0;
-    Value scaled = e.fractionBits
-                       ? em.fmul(v, em.f32c(std::ldexp(1.0f, e.fractionBits)))
-                       : v;
-    Value rounded = math::RoundEvenOp::create(em.b, scaled);
-    // Clamp in float first so that the integer conversion cannot overflow;
-    // NaN (only inside NaN blocks, whose codes are zeroed) clamps to lo.
-    Value clamped = arith::MaximumFOp::create(
-        em.b, arith::MinimumFOp::create(em.b, rounded, em.f32c(float(hi))),
-        em.f32c(float(lo)));
-    Value isNan = em.fcmp(arith::CmpFPredicate::UNO, v, v);
-    clamped = em.select(isNan, em.f32c(0.0f), clamped);
-    Value code = arith::FPToSIOp::create(em.b, em.i32(), clamped);
-    return em.band(code, em.i32c((1 << e.bits) - 1));
-  }
-
-  const int m = e.mantissaBits;
-  const int signShift = e.bits - 1;
-  Value bits = em.bitsOf(v);
-  Value sign = em.shl(em.lshr(bits, em.i32c(31)), em.i32c(signShift));
-  Value a = em.fabs(v);
-
-  // In-range values: e = max(floor(log2 a), emin), r = roundeven(a * 2^(m-e)).
-  Value exponent = em.smax(em.floorLog2(a), em.i32c(info.emin));
-  const bool wide = e.exponentBits >= 8;
-  Value q = em.scaleByPow2(a, em.sub(em.i32c(m), exponent), wide);
-  Value r = math::RoundEvenOp::create(em.b, q);
-  Value rInt = arith::FPToSIOp::create(em.b, em.i32(), r);
-  Value value = em.scaleByPow2(r, em.sub(exponent, em.i32c(m)), wide);
-  // r can round up into the next binade (r == 2^(m+1)).
-  Value carried = em.icmp(arith::CmpIPredicate::sge, rInt, em.i32c(2 << m));
-  Value finalExp = em.select(carried, em.add(exponent, em.i32c(1)), exponent);
-  // The significand: 2^m..2^(m+1)-1 for normals, below 2^m for subnormals.
-  Value mant = em.select(carried, em.i32c(1 << m), rInt);
-  Value isSubnormal = em.icmp(arith::CmpIPredicate::slt, mant, em.i32c(1 << m));
-  Value expField = em.select(isSubnormal, em.i32c(0),
-                             em.add(finalExp, em.i32c(e.bias)));
-  Value mantField = em.select(isSubnormal, mant, em.sub(mant, em.i32c(1 << m)));
-  Value magnitude = em.bor(em.shl(expField, em.i32c(m)), mantField);
-
-  // Out of range: saturate, or Inf / NaN where the format has them.
-  Value maxCode = em.i32c(info.maxMagnitudeCode);
-  Value overflowCode = maxCode;
-  if (!e.saturate && e.special == SpecialValues::IEEE)
-    overflowCode = em.i32c(((1 << (e.bits - 1 - m)) - 1) << m);
-  else if (!e.saturate && e.special == SpecialValues::FiniteAndNaN)
-    overflowCode = em.i32c((1 << (e.bits - 1)) - 1);
-  Value maxValue = em.f32c(static_cast<float>(info.maxFinite));
-  Value overflows = em.fcmp(arith::CmpFPredicate::OGT, value, maxValue);
-  if (e.saturate) // also catches Inf and values too large to scale exactly
-    overflows = arith::OrIOp::create(
-        em.b, overflows, em.fcmp(arith::CmpFPredicate::OGE, a, maxValue));
-  magnitude = em.select(overflows, overflowCode, magnitude);
-
-  // NaN: whatever the format library encodes NaN as (its NaN code, or +0).
-  Value isNan = em.fcmp(arith::CmpFPredicate::UNO, v, v);
-  Value code = em.bor(sign, magnitude);
-  // Wider-than-8-bit types only occur as scales, which are never NaN here.
-  int32_t nanFull =
-      e.bits <= 8 ? quantc::encodeElement(std::nanf(""), e) : int32_t(0);
-  return em.select(isNan, em.i32c(nanFull), code);
-}
-
-/// The f32 value of an element code held in the low bits of an i32.
-static Value emitDecodeElement(Emitter &em, Value code,
-                               const ElementInfo &info) {
-  const ElementType &e = info.type;
-  if (e.kind == ElementKind::Int) {
-    Value shift = em.i32c(32 - e.bits);
-    Value extended = e.isSigned ? em.ashr(em.shl(code, shift), shift) : code;
-    Value value = arith::SIToFPOp::create(em.b, em.f32(), extended);
-    if (e.fractionBits)
-      value = em.fmul(value, em.f32c(std::ldexp(1.0f, -e.fractionBits)));
-    return value;
-  }
-  const int m = e.mantissaBits;
-  const int expBits = e.exponentBits;
-  Value sign = em.band(em.lshr(code, em.i32c(e.bits - 1)), em.i32c(1));
-  Value expField = em.band(em.lshr(code, em.i32c(m)), em.i32c((1 << expBits) - 1));
-  Value mant = em.band(code, em.i32c((1 << m) - 1));
-  Value isSubnormal = em.icmp(arith::CmpIPredicate::eq, expField, em.i32c(0));
-  // value = significand * 2^(exponent - m), both exact in f32.
-  Value significand = em.select(isSubnormal, mant, em.add(mant, em.i32c(1 << m)));
-  Value exponent = em.select(isSubnormal, em.i32c(info.emin),
-                             em.sub(expField, em.i32c(e.bias)));
-  Value magnitude =
-      em.scaleByPow2(arith::SIToFPOp::create(em.b, em.f32(), significand),
-                     em.sub(exponent, em.i32c(m)), expBits >= 8);
-  Value allOnesExp =
-      em.icmp(arith::CmpIPredicate::eq, expField, em.i32c((1 << expBits) - 1));
-  if (e.special == SpecialValues::IEEE) {
-    Value isInf = arith::AndIOp::create(em.b, 
-        allOnesExp, em.icmp(arith::CmpIPredicate::eq, mant, em.i32c(0)));
-    magnitude = em.select(
-        allOnesExp,
-        em.select(isInf, em.f32c(INFINITY), em.f32c(std::nanf(""))),
-        magnitude);
-  } else if (e.special == SpecialValues::FiniteAndNaN) {
-    Value isNan = arith::AndIOp::create(em.b, 
-        allOnesExp,
-        em.icmp(arith::CmpIPredicate::eq, mant, em.i32c((1 << m) - 1)));
-    magnitude = em.select(isNan, em.f32c(std::nanf("")), magnitude);
-  }
-  Value negative = em.icmp(arith::CmpIPredicate::ne, sign, em.i32c(0));
-  return em.select(negative, arith::NegFOp::create(em.b, magnitude), magnitude);
-}
-
-//===----------------------------------------------------------------------===//
 // Scales
 //===----------------------------------------------------------------------===//
-
-/// The element types used to round and store f16 / bf16 / e4m3 scales.
-static ElementType scaleElementType(ScaleType t) {
-  switch (t) {
-  case ScaleType::F16: {
-    ElementType e = ElementType::minifloat(5, 10);
-    e.special = SpecialValues::IEEE;
-    return e;
-  }
-  case ScaleType::BF16: {
-    ElementType e = ElementType::minifloat(8, 7);
-    e.special = SpecialValues::IEEE;
-    return e;
-  }
-  default:
-    return ElementType::minifloat(4, 3);
-  }
-}
 
 /// A block's scale: the f32 value elements are divided by and the raw bits
 /// stored in the packed layout.
@@ -413,27 +172,6 @@ static ScaleValue emitStoredScale(Emitter &em, ScaleType scaleType, Value raw,
   return {em.select(nonFinite, em.f32c(nan), value),
           em.select(nonFinite, em.i32c(quantc::encodeScale(nan, scaleType)),
                     bits)};
-}
-
-/// Decodes stored scale bits back to the f32 value elements are multiplied by.
-static Value emitDecodeScale(Emitter &em, ScaleType type, Value bits,
-                             Value tensorScale) {
-  switch (type) {
-  case ScaleType::E8M0: {
-    Value isNan = em.icmp(arith::CmpIPredicate::eq, bits, em.i32c(0xff));
-    Value isMin = em.icmp(arith::CmpIPredicate::eq, bits, em.i32c(0));
-    Value value = em.select(isMin, em.floatOf(em.i32c(0x00400000)),
-                            em.floatOf(em.shl(bits, em.i32c(23))));
-    return em.select(isNan, em.f32c(std::nanf("")), value);
-  }
-  case ScaleType::F32:
-    return em.floatOf(bits);
-  default: {
-    Value value =
-        emitDecodeElement(em, bits, describeElement(scaleElementType(type)));
-    return tensorScale ? em.fmul(value, tensorScale) : value;
-  }
-  }
 }
 
 //===----------------------------------------------------------------------===//
