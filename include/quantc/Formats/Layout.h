@@ -1,0 +1,106 @@
+//===- Layout.h - Byte layouts of packed tensors -----------------*- C++ -*-===//
+//
+// A packed tensor's bytes can be arranged in more than one way. The format
+// library's pack()/unpack() define the `canonical` layout; target lowerings
+// choose others that their kernels load with fewer instructions, and name the
+// choice in the type (`!qc.packed<4096x4096, mxfp4, layout = x86_n16k8>`).
+// Every layout here holds exactly the codes and raw scales of a
+// QuantizedTensor, so moving between layouts never re-quantizes: it is a
+// permutation of codes and scales plus zero padding. No MLIR here.
+//
+// The x86 layouts serve the kernels of qc-lower-cpu (lib/Conversion/QcToCPU).
+// They apply to a weight [N, K] quantized along K (symmetric, per-axis or in
+// blocks). Columns (rows of W, outputs of y = x * W^T) are grouped in tiles of
+// 16; a tile is self-contained and starts at a multiple of 64 bytes:
+//
+//   tile t (columns 16t .. 16t+15; missing columns are zero codes):
+//     codes:  Kp / kc chunks of 64 bytes, kc = 8 (4-bit codes) or 4
+//     scales: for every scale s along K, for every column c of the tile: the
+//             raw scale, scaleBits/8 bytes little-endian (missing columns 0)
+//     zero bytes up to a multiple of 64
+//   after the last tile: the f32 tensor scale (second-level formats only)
+//
+// Kp is K rounded up to kc (per-axis formats only; blocks are multiples of
+// kc); the codes beyond K are zero. Inside a 64-byte chunk g, byte 4i + j
+// belongs to column i of the tile:
+//
+//   x86_n16k8   4-bit codes: low nibble = k 8g+j, high nibble = k 8g+4+j.
+//               With vpdpbusd, the low and high nibbles of a chunk are two
+//               16-column x 4-k operands; with vpermps, a shift selects one k
+//               in every dword.
+//   x86_n16k8p  4-bit codes, pairs for vdpbf16ps: byte j holds k 8g+p(j)
+//               (low) and 8g+4+p(j) (high) with p = (0, 2, 1, 3), so that the
+//               16-bit halves of a dword shifted by 0, 8, 4, 12 hold the k
+//               pairs (0,1), (2,3), (4,5), (6,7) of one column.
+//   x86_n16k4   codes of up to 8 bits, one per byte: byte 4i + j = k 4g+j.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_FORMATS_LAYOUT_H
+#define QUANTC_FORMATS_LAYOUT_H
+
+#include "quantc/Formats/Format.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quantc {
+
+/// The geometry of a layout for one shape and format.
+struct LayoutGeometry {
+  /// Codes per byte lane of a chunk (8 for the 4-bit layouts, else 4).
+  int64_t kPerChunk = 0;
+  /// Columns per tile.
+  int64_t tileColumns = 16;
+  int64_t numTiles = 0;
+  /// K rounded up to kPerChunk.
+  int64_t paddedK = 0;
+  /// Scales along K per column (1 for per-axis formats).
+  int64_t scalesPerColumn = 0;
+  int64_t scaleBytes = 0;
+  /// Bytes of one tile's codes, of its scales, and of the whole tile (padded).
+  int64_t codeBytesPerTile = 0;
+  int64_t scaleBytesPerTile = 0;
+  int64_t tileBytes = 0;
+  /// Offset of the f32 tensor scale (secondLevelScale only), else -1.
+  int64_t tensorScaleOffset = -1;
+  int64_t totalBytes = 0;
+};
+
+/// Every layout name the library knows, "canonical" first.
+std::vector<std::string> knownLayouts();
+
+/// Checks that `layout` is known and can hold a tensor of `shape` in
+/// `format`; returns an empty string if so, else a one-line reason.
+std::string verifyLayout(const std::string &layout,
+                         const std::vector<int64_t> &shape,
+                         const Format &format);
+
+/// The geometry of a non-canonical layout (std::nullopt and `error` set when
+/// verifyLayout fails or the layout is canonical).
+std::optional<LayoutGeometry> layoutGeometry(const std::string &layout,
+                                             const std::vector<int64_t> &shape,
+                                             const Format &format,
+                                             std::string &error);
+
+/// Size in bytes of a tensor of `shape` in `format` stored in `layout`.
+std::optional<int64_t> layoutSizeInBytes(const std::string &layout,
+                                         const std::vector<int64_t> &shape,
+                                         const Format &format,
+                                         std::string &error);
+
+/// The bytes of `q` in `layout` (pack() for "canonical"). Empty if the
+/// layout cannot hold q.
+std::vector<uint8_t> packLayout(const QuantizedTensor &q,
+                                const std::string &layout);
+
+/// Reads a tensor stored in `layout` (unpack() for "canonical").
+std::optional<QuantizedTensor>
+unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
+             const std::vector<int64_t> &shape, const Format &format,
+             std::string &error);
+
+} // namespace quantc
+
+#endif // QUANTC_FORMATS_LAYOUT_H

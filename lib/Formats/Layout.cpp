@@ -1,0 +1,264 @@
+//===- Layout.cpp - Byte layouts of packed tensors ------------------------===//
+//
+// See Layout.h for the byte order of each layout. Packing goes through a
+// QuantizedTensor, so the codes and raw scales are the format library's own;
+// nothing here knows what a code means.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Formats/Layout.h"
+
+#include <cstring>
+
+namespace quantc {
+
+namespace {
+
+constexpr int64_t kChunkBytes = 64;
+constexpr int64_t kTileColumns = 16;
+
+struct LayoutKind {
+  const char *name;
+  /// Bits of the codes the layout holds (0: any from 1 to 8).
+  int codeBits;
+  int64_t kPerChunk;
+  /// For byte j of a dword: which k (0..3) of the group of 4 it holds.
+  int kOrder[4];
+};
+
+const LayoutKind kX86Layouts[] = {
+    {"x86_n16k8", 4, 8, {0, 1, 2, 3}},
+    {"x86_n16k8p", 4, 8, {0, 2, 1, 3}},
+    {"x86_n16k4", 0, 4, {0, 1, 2, 3}},
+};
+
+const LayoutKind *findLayout(const std::string &name) {
+  for (const LayoutKind &kind : kX86Layouts)
+    if (name == kind.name)
+      return &kind;
+  return nullptr;
+}
+
+int64_t roundUp(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+/// The reason `format` on `shape` cannot use `kind`, or "".
+std::string checkX86Layout(const LayoutKind &kind,
+                           const std::vector<int64_t> &shape,
+                           const Format &format) {
+  std::string name = kind.name;
+  if (shape.size() != 2)
+    return "layout '" + name + "' holds weights [N, K] (rank 2), got rank " +
+           std::to_string(shape.size());
+  if (shape[0] <= 0 || shape[1] <= 0)
+    return "layout '" + name + "' needs a non-empty shape";
+  int axis = format.axis < 0 ? format.axis + 2 : format.axis;
+  if (format.granularity != Granularity::PerAxis &&
+      format.granularity != Granularity::Block)
+    return "layout '" + name +
+           "' needs one scale per column or blocks along K";
+  if (axis != 1)
+    return "layout '" + name + "' needs the format quantized along K (axis -1)";
+  if (!format.symmetric)
+    return "layout '" + name + "' holds symmetric formats only (no zero points)";
+  if (kind.codeBits && format.element.bits != kind.codeBits)
+    return "layout '" + name + "' holds " + std::to_string(kind.codeBits) +
+           "-bit codes, the format has " + std::to_string(format.element.bits);
+  if (format.element.bits > 8)
+    return "layout '" + name + "' holds codes of at most 8 bits";
+  if (format.granularity == Granularity::Block &&
+      format.blockSize % kind.kPerChunk != 0)
+    return "layout '" + name + "' needs blocks that are a multiple of " +
+           std::to_string(kind.kPerChunk) + ", the format has " +
+           std::to_string(format.blockSize);
+  return "";
+}
+
+LayoutGeometry computeGeometry(const LayoutKind &kind,
+                               const std::vector<int64_t> &shape,
+                               const Format &format) {
+  LayoutGeometry g;
+  int64_t n = shape[0], k = shape[1];
+  g.kPerChunk = kind.kPerChunk;
+  g.tileColumns = kTileColumns;
+  g.numTiles = (n + kTileColumns - 1) / kTileColumns;
+  g.paddedK = roundUp(k, kind.kPerChunk);
+  g.scalesPerColumn =
+      format.granularity == Granularity::Block ? k / format.blockSize : 1;
+  g.scaleBytes = scaleBits(format.scaleType) / 8;
+  g.codeBytesPerTile = g.paddedK / kind.kPerChunk * kChunkBytes;
+  g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
+  g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
+  g.totalBytes = g.numTiles * g.tileBytes;
+  if (format.secondLevelScale) {
+    g.tensorScaleOffset = g.totalBytes;
+    g.totalBytes += 4;
+  }
+  return g;
+}
+
+/// Byte offset and nibble shift (0 or 4; 0 for byte codes) of code (n, k).
+struct CodePlace {
+  int64_t byte;
+  int shift;
+};
+
+CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
+                    int64_t k) {
+  int64_t tile = n / kTileColumns, column = n % kTileColumns;
+  int64_t chunk = k / kind.kPerChunk, inChunk = k % kind.kPerChunk;
+  int64_t group = inChunk % 4; // k within its dword
+  int shift = (kind.kPerChunk == 8 && inChunk >= 4) ? 4 : 0;
+  int j = 0;
+  while (kind.kOrder[j] != group)
+    ++j;
+  return {tile * g.tileBytes + chunk * kChunkBytes + 4 * column + j, shift};
+}
+
+int64_t scaleOffset(const LayoutGeometry &g, int64_t n, int64_t s) {
+  int64_t tile = n / kTileColumns, column = n % kTileColumns;
+  return tile * g.tileBytes + g.codeBytesPerTile +
+         (s * kTileColumns + column) * g.scaleBytes;
+}
+
+} // namespace
+
+std::vector<std::string> knownLayouts() {
+  std::vector<std::string> names = {"canonical"};
+  for (const LayoutKind &kind : kX86Layouts)
+    names.push_back(kind.name);
+  return names;
+}
+
+std::string verifyLayout(const std::string &layout,
+                         const std::vector<int64_t> &shape,
+                         const Format &format) {
+  if (layout == "canonical")
+    return "";
+  const LayoutKind *kind = findLayout(layout);
+  if (!kind) {
+    std::string known;
+    for (const std::string &name : knownLayouts())
+      known += (known.empty() ? "" : ", ") + name;
+    return "unknown packed layout '" + layout + "' (known: " + known + ")";
+  }
+  std::string error;
+  if (!scaleShape(shape, format, error))
+    return error;
+  return checkX86Layout(*kind, shape, format);
+}
+
+std::optional<LayoutGeometry> layoutGeometry(const std::string &layout,
+                                             const std::vector<int64_t> &shape,
+                                             const Format &format,
+                                             std::string &error) {
+  const LayoutKind *kind = findLayout(layout);
+  if (!kind) {
+    error = layout == "canonical" ? "the canonical layout has no tile geometry"
+                                  : "unknown packed layout '" + layout + "'";
+    return std::nullopt;
+  }
+  error = verifyLayout(layout, shape, format);
+  if (!error.empty())
+    return std::nullopt;
+  return computeGeometry(*kind, shape, format);
+}
+
+std::optional<int64_t> layoutSizeInBytes(const std::string &layout,
+                                         const std::vector<int64_t> &shape,
+                                         const Format &format,
+                                         std::string &error) {
+  if (layout == "canonical")
+    return packedSizeInBytes(shape, format, error);
+  std::optional<LayoutGeometry> g = layoutGeometry(layout, shape, format, error);
+  if (!g)
+    return std::nullopt;
+  return g->totalBytes;
+}
+
+std::vector<uint8_t> packLayout(const QuantizedTensor &q,
+                                const std::string &layout) {
+  if (layout == "canonical")
+    return pack(q);
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry(layout, q.shape, q.format, error);
+  if (!g)
+    return {};
+  const LayoutKind &kind = *findLayout(layout);
+  int64_t n = q.shape[0], k = q.shape[1];
+  if (static_cast<int64_t>(q.codes.size()) != n * k ||
+      static_cast<int64_t>(q.scales.size()) != n * g->scalesPerColumn)
+    return {};
+  std::vector<uint8_t> bytes(g->totalBytes, 0);
+  const uint32_t mask = (1u << q.format.element.bits) - 1;
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t col = 0; col < k; ++col) {
+      CodePlace place = placeCode(kind, *g, row, col);
+      bytes[place.byte] |=
+          static_cast<uint8_t>((q.codes[row * k + col] & mask) << place.shift);
+    }
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
+      uint32_t raw = q.scales[row * g->scalesPerColumn + s];
+      int64_t offset = scaleOffset(*g, row, s);
+      for (int64_t b = 0; b < g->scaleBytes; ++b)
+        bytes[offset + b] = static_cast<uint8_t>(raw >> (8 * b));
+    }
+  if (q.format.secondLevelScale) {
+    uint32_t raw;
+    std::memcpy(&raw, &q.tensorScale, 4);
+    for (int b = 0; b < 4; ++b)
+      bytes[g->tensorScaleOffset + b] = static_cast<uint8_t>(raw >> (8 * b));
+  }
+  return bytes;
+}
+
+std::optional<QuantizedTensor>
+unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
+             const std::vector<int64_t> &shape, const Format &format,
+             std::string &error) {
+  if (layout == "canonical")
+    return unpack(bytes, size, shape, format, error);
+  std::optional<LayoutGeometry> g = layoutGeometry(layout, shape, format, error);
+  if (!g)
+    return std::nullopt;
+  if (static_cast<int64_t>(size) != g->totalBytes) {
+    error = "packed " + printFormat(format) + " data in layout '" + layout +
+            "' needs " + std::to_string(g->totalBytes) + " bytes, got " +
+            std::to_string(size);
+    return std::nullopt;
+  }
+  const LayoutKind &kind = *findLayout(layout);
+  int64_t n = shape[0], k = shape[1];
+  QuantizedTensor q;
+  q.shape = shape;
+  q.format = format;
+  q.codes.resize(n * k);
+  q.scales.resize(n * g->scalesPerColumn);
+  const uint32_t mask = (1u << format.element.bits) - 1;
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t col = 0; col < k; ++col) {
+      CodePlace place = placeCode(kind, *g, row, col);
+      q.codes[row * k + col] =
+          static_cast<uint8_t>((bytes[place.byte] >> place.shift) & mask);
+    }
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
+      int64_t offset = scaleOffset(*g, row, s);
+      uint32_t raw = 0;
+      for (int64_t b = 0; b < g->scaleBytes; ++b)
+        raw |= static_cast<uint32_t>(bytes[offset + b]) << (8 * b);
+      q.scales[row * g->scalesPerColumn + s] = raw;
+    }
+  if (format.secondLevelScale) {
+    uint32_t raw = 0;
+    for (int b = 0; b < 4; ++b)
+      raw |= static_cast<uint32_t>(bytes[g->tensorScaleOffset + b]) << (8 * b);
+    std::memcpy(&q.tensorScale, &raw, 4);
+  }
+  return q;
+}
+
+} // namespace quantc

@@ -1,0 +1,166 @@
+//===- LayoutTest.cpp - Tests of the packed byte layouts ------------------===//
+//
+// Where each code and scale lands in the x86 layouts (hand-placed bytes),
+// round trips for every layout and format the CPU kernels use, on shapes with
+// column and K tails, and the errors for shapes and formats a layout cannot
+// hold.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Formats/Layout.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace quantc;
+
+namespace {
+
+Format parseOrDie(const std::string &spec) {
+  std::string error;
+  std::optional<Format> f = parseFormat(spec, error);
+  EXPECT_TRUE(f.has_value()) << spec << ": " << error;
+  return f.value_or(Format{});
+}
+
+QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
+                             const std::string &spec, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> data(shape[0] * shape[1]);
+  for (float &x : data)
+    x = normal(rng);
+  std::string error;
+  std::optional<QuantizedTensor> q =
+      quantize(data.data(), shape, parseOrDie(spec), error);
+  EXPECT_TRUE(q.has_value()) << error;
+  return q.value_or(QuantizedTensor{});
+}
+
+TEST(Layout, KnownLayouts) {
+  std::vector<std::string> names = knownLayouts();
+  ASSERT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[0], "canonical");
+  EXPECT_EQ(names[1], "x86_n16k8");
+}
+
+// One mxfp4 tile: code (n, k) = (n + k) % 16, scale (n, s) = 100 + n + s.
+TEST(Layout, N16K8BytePlacement) {
+  Format f = parseOrDie("mxfp4");
+  QuantizedTensor q;
+  q.shape = {16, 64};
+  q.format = f;
+  for (int n = 0; n < 16; ++n)
+    for (int k = 0; k < 64; ++k)
+      q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
+  for (int n = 0; n < 16; ++n)
+    for (int s = 0; s < 2; ++s)
+      q.scales.push_back(100 + n + s);
+  std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8");
+  // 8 chunks of codes (512 bytes) + 2 x 16 scales, padded to 576.
+  ASSERT_EQ(bytes.size(), 576u);
+  // Chunk 1 (k 8..15), column 3, byte j = 2: low k 10, high k 14.
+  EXPECT_EQ(bytes[64 + 4 * 3 + 2], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
+  // Scales: [s][column] after the codes.
+  EXPECT_EQ(bytes[512 + 0 * 16 + 5], 105);
+  EXPECT_EQ(bytes[512 + 1 * 16 + 5], 106);
+  EXPECT_EQ(bytes[575], 0);
+
+  // The pair layout stores k (0, 2, 1, 3) in bytes 0..3 of a dword.
+  std::vector<uint8_t> pairs = packLayout(q, "x86_n16k8p");
+  ASSERT_EQ(pairs.size(), 576u);
+  EXPECT_EQ(pairs[64 + 4 * 3 + 1], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
+  EXPECT_EQ(pairs[64 + 4 * 3 + 2], ((3 + 9) % 16) | (((3 + 13) % 16) << 4));
+}
+
+// int8 per channel on 20 x 6: two tiles, K padded to 8, f32 scales.
+TEST(Layout, N16K4PaddingAndScales) {
+  Format f = parseOrDie("int8");
+  QuantizedTensor q = randomTensor({20, 6}, "int8", 1);
+  std::string error;
+  std::optional<LayoutGeometry> g = layoutGeometry("x86_n16k4", {20, 6}, f, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  EXPECT_EQ(g->numTiles, 2);
+  EXPECT_EQ(g->paddedK, 8);
+  EXPECT_EQ(g->scalesPerColumn, 1);
+  EXPECT_EQ(g->codeBytesPerTile, 128);
+  EXPECT_EQ(g->scaleBytesPerTile, 64);
+  EXPECT_EQ(g->tileBytes, 192);
+  EXPECT_EQ(g->totalBytes, 384);
+  std::vector<uint8_t> bytes = packLayout(q, "x86_n16k4");
+  ASSERT_EQ(bytes.size(), 384u);
+  // Column 17 = tile 1, column 1; k 5 = chunk 1, byte 1.
+  EXPECT_EQ(bytes[192 + 64 + 4 * 1 + 1], q.codes[17 * 6 + 5]);
+  // Padding: k 6 and 7 and columns 20..31 are zero codes.
+  EXPECT_EQ(bytes[64 + 4 * 2 + 2], 0);
+  EXPECT_EQ(bytes[192 + 4 * 5], 0);
+  uint32_t raw = 0;
+  for (int b = 0; b < 4; ++b)
+    raw |= static_cast<uint32_t>(bytes[192 + 128 + 4 * 1 + b]) << (8 * b);
+  EXPECT_EQ(raw, q.scales[17]);
+}
+
+struct RoundTripCase {
+  const char *layout;
+  const char *format;
+  int64_t n, k;
+};
+
+TEST(Layout, RoundTrips) {
+  const RoundTripCase cases[] = {
+      {"x86_n16k8", "mxfp4", 33, 96},     {"x86_n16k8p", "mxfp4", 16, 64},
+      {"x86_n16k8", "nvfp4", 17, 48},     {"x86_n16k8p", "nvfp4", 40, 32},
+      {"x86_n16k8", "nvint4", 5, 16},     {"x86_n16k8", "int4_g32", 31, 64},
+      {"x86_n16k8", "int4_g128", 16, 256}, {"x86_n16k8", "int4", 9, 12},
+      {"x86_n16k4", "int8", 19, 7},       {"x86_n16k4", "mxint8", 18, 64},
+      {"x86_n16k4", "mxfp8_e4m3", 3, 32}, {"x86_n16k4", "mxfp8_e5m2", 47, 32},
+      {"x86_n16k4", "mxfp6_e2m3", 16, 96}, {"x86_n16k4", "mxfp6_e3m2", 21, 32},
+      {"x86_n16k4", "mxfp4", 17, 32},     {"canonical", "nvfp4", 4, 32},
+  };
+  for (const RoundTripCase &c : cases) {
+    SCOPED_TRACE(std::string(c.layout) + " " + c.format);
+    QuantizedTensor q = randomTensor({c.n, c.k}, c.format, 7);
+    std::string error;
+    std::optional<int64_t> size =
+        layoutSizeInBytes(c.layout, q.shape, q.format, error);
+    ASSERT_TRUE(size.has_value()) << error;
+    std::vector<uint8_t> bytes = packLayout(q, c.layout);
+    ASSERT_EQ(static_cast<int64_t>(bytes.size()), *size);
+    std::optional<QuantizedTensor> back =
+        unpackLayout(bytes.data(), bytes.size(), c.layout, q.shape, q.format,
+                     error);
+    ASSERT_TRUE(back.has_value()) << error;
+    EXPECT_EQ(back->codes, q.codes);
+    EXPECT_EQ(back->scales, q.scales);
+    EXPECT_EQ(back->tensorScale, q.tensorScale);
+  }
+}
+
+TEST(Layout, Errors) {
+  EXPECT_EQ(verifyLayout("canonical", {3, 5}, parseOrDie("int8")), "");
+  EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("mxfp4")), "");
+  EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
+            "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
+            "x86_n16k8p, x86_n16k4)");
+  EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
+            "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
+  EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),
+            "layout 'x86_n16k4' holds weights [N, K] (rank 2), got rank 3");
+  EXPECT_EQ(verifyLayout("x86_n16k4", {4, 64}, parseOrDie("int8, axis = 0")),
+            "layout 'x86_n16k4' needs the format quantized along K (axis -1)");
+  EXPECT_EQ(verifyLayout("x86_n16k4", {4, 64}, parseOrDie("uint8, symmetric = false")),
+            "layout 'x86_n16k4' holds symmetric formats only (no zero points)");
+  EXPECT_EQ(verifyLayout("x86_n16k8", {4, 12}, parseOrDie("int4, block = 4")),
+            "layout 'x86_n16k8' needs blocks that are a multiple of 8, the "
+            "format has 4");
+  EXPECT_EQ(verifyLayout("x86_n16k8", {4, 60}, parseOrDie("mxfp4")),
+            "dimension 1 of size 60 is not divisible by the block size 32");
+  std::string error;
+  EXPECT_FALSE(unpackLayout(nullptr, 3, "x86_n16k8", {16, 32},
+                            parseOrDie("mxfp4"), error));
+  EXPECT_EQ(error, "packed mxfp4 data in layout 'x86_n16k8' needs 320 bytes, "
+                   "got 3");
+}
+
+} // namespace
