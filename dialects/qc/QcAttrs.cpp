@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qc/QcDialect.h"
+#include "quantc/Formats/Layout.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -171,13 +172,18 @@ LogicalResult PackedType::verify(function_ref<InFlightDiagnostic()> emitError,
     if (dim <= 0)
       return emitError() << "packed tensor dimensions must be positive, got "
                          << dim;
-  if (layout && layout.getValue() != "canonical")
-    return emitError() << "unknown packed layout '" << layout.getValue()
-                       << "' (known: canonical)";
   std::string error;
   if (!quantc::scaleShape(shape.vec(), format.getValue(), error))
     return emitError() << "shape " << formatShape(shape) << " does not fit format '"
                        << quantc::printFormat(format.getValue()) << "': " << error;
+  // Layouts other than the canonical one are described by the format library.
+  if (layout) {
+    std::string problem =
+        quantc::verifyLayout(layout.getValue().str(), shape.vec(),
+                             format.getValue());
+    if (!problem.empty())
+      return emitError() << problem;
+  }
   return success();
 }
 
@@ -193,9 +199,9 @@ StringRef PackedType::getLayoutName() const {
 
 int64_t PackedType::getSizeInBytes() const {
   std::string error;
-  // The verifier guarantees the shape fits the format.
-  return *quantc::packedSizeInBytes(getShape().vec(), getFormat().getValue(),
-                                    error);
+  // The verifier guarantees the shape fits the format and the layout.
+  return *quantc::layoutSizeInBytes(getLayoutName().str(), getShape().vec(),
+                                    getFormat().getValue(), error);
 }
 
 RankedTensorType PackedType::getStorageType() const {

@@ -45,11 +45,14 @@ def Qc_PackedType : TypeDef<Qc_Dialect, "Packed", [ShapedTypeInterface]> {
     as an LSB-first bit stream in C order (two 4-bit codes per byte, element
     2i in the low nibble), then one scale per block in C order of the scale
     grid, then zero points, then the f32 tensor scale of NV formats.
-    Targets may choose other layouts (`layout = <name>`).
+    Targets may choose other layouts (`layout = <name>`); the format library
+    describes them (quantc/Formats/Layout.h), e.g. `x86_n16k8`, the 16-column
+    tiles of the CPU kernels.
 
     ```mlir
     !qc.packed<4096x4096, nvfp4>
     !qc.packed<64x128, mxfp4, scale_rounding = ceil>
+    !qc.packed<4096x4096, mxfp4, layout = x86_n16k8>
     ```
   }];
   let parameters = (ins
@@ -70,7 +73,7 @@ def Qc_PackedType : TypeDef<Qc_Dialect, "Packed", [ShapedTypeInterface]> {
 
     /// The layout name ("canonical" when unset).
     ::llvm::StringRef getLayoutName() const;
-    /// Size of the packed bytes of the canonical layout.
+    /// Size of the packed bytes in the type's layout.
     int64_t getSizeInBytes() const;
     /// The byte tensor this type is stored as after qc-expand-formats.
     ::mlir::RankedTensorType getStorageType() const;

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qc/QcDialect.h"
+#include "quantc/Formats/Layout.h"
 
 #include "quantc/Formats/Hadamard.h"
 
@@ -142,7 +143,8 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
       values->data(), type.getShape().vec(), type.getFormat().getValue(), error);
   if (!quantized)
     return {};
-  return makeByteConstant(type, quantc::pack(*quantized));
+  return makeByteConstant(
+      type, quantc::packLayout(*quantized, type.getLayoutName().str()));
 }
 
 LogicalResult DequantizeOp::verify() {
@@ -163,8 +165,9 @@ OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
   auto type = cast<PackedType>(getInput().getType());
   std::string error;
   std::optional<quantc::QuantizedTensor> quantized =
-      quantc::unpack(bytes->data(), bytes->size(), type.getShape().vec(),
-                     type.getFormat().getValue(), error);
+      quantc::unpackLayout(bytes->data(), bytes->size(),
+                           type.getLayoutName().str(), type.getShape().vec(),
+                           type.getFormat().getValue(), error);
   if (!quantized)
     return {};
   return makeFloatConstant(cast<RankedTensorType>(getType()),

@@ -77,3 +77,19 @@ func.func @fold_hadamard() -> (tensor<1x2xf32>, tensor<1x4xf32>) {
   %1 = qc.hadamard %e along 1 : tensor<1x4xf32>
   return %0, %1 : tensor<1x2xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+// Folders honour the layout of the packed type: the int8 codes 1, 3, -4, 127
+// land in bytes 0..3 of the first 64-byte chunk of the x86_n16k4 tile, the f32
+// scale 1.0 at byte 64 (after the codes), and the tile is 128 bytes; the
+// dequantize folder reads them back from there.
+// CHECK-LABEL: func @fold_layout_roundtrip
+// CHECK-DAG: qc.constant dense<"0x0103FC7F{{0+}}803F{{0+}}"> : tensor<128xi8> : !qc.packed<1x4, int8, layout = x86_n16k4>
+// CHECK-DAG: arith.constant dense<{{\[}}[1.000000e+00, 3.000000e+00, -4.000000e+00, 1.270000e+02]]> : tensor<1x4xf32>
+func.func @fold_layout_roundtrip() -> (!qc.packed<1x4, int8, layout = x86_n16k4>, tensor<1x4xf32>) {
+  %c = arith.constant dense<[[1.0, 2.6, -3.5, 127.0]]> : tensor<1x4xf32>
+  %p = qc.quantize %c : tensor<1x4xf32> -> !qc.packed<1x4, int8, layout = x86_n16k4>
+  %d = qc.dequantize %p : !qc.packed<1x4, int8, layout = x86_n16k4> -> tensor<1x4xf32>
+  return %p, %d : !qc.packed<1x4, int8, layout = x86_n16k4>, tensor<1x4xf32>
+}

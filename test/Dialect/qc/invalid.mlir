@@ -56,8 +56,31 @@ func.func @packed_not_dividing(%p: !qc.packed<4x40, nvfp4>) {
 
 // -----
 
-// expected-error @+1 {{unknown packed layout 'tiled' (known: canonical)}}
+// expected-error @+1 {{unknown packed layout 'tiled' (known: canonical, x86_n16k8, x86_n16k8p, x86_n16k4)}}
 func.func @packed_layout(%p: !qc.packed<4x64, nvfp4, layout = tiled>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{layout 'x86_n16k8' holds 4-bit codes, the format has 8}}
+func.func @packed_layout_bits(%p: !qc.packed<4x64, int8, layout = x86_n16k8>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{layout 'x86_n16k4' holds weights [N, K] (rank 2), got rank 3}}
+func.func @packed_layout_rank(%p: !qc.packed<2x4x64, mxfp8_e4m3, layout = x86_n16k4>) {
+  return
+}
+
+// -----
+
+func.func @packed_layout_size() {
+  // 20x6 int8 in x86_n16k4: two 16-column tiles of 192 bytes.
+  // expected-error @+1 {{'qc.constant' op value must be 384 bytes (tensor<384xi8>)}}
+  %0 = qc.constant dense<0> : tensor<126xi8> : !qc.packed<20x6, int8, layout = x86_n16k4>
   return
 }
 
