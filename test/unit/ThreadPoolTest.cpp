@@ -1,0 +1,135 @@
+//===- ThreadPoolTest.cpp - Tests of quantc_parallel_for ------------------===//
+//
+// Every item runs exactly once for any thread count and item count, ranges
+// are contiguous, nested and concurrent calls run inline instead of adding
+// threads, and the thread count follows quantc_set_num_threads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Runtime/ThreadPool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Coverage {
+  std::vector<std::atomic<int>> hits;
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  explicit Coverage(int64_t n) : hits(n) {}
+};
+
+void countItems(void *context, int64_t begin, int64_t end) {
+  auto *coverage = static_cast<Coverage *>(context);
+  for (int64_t i = begin; i < end; ++i)
+    coverage->hits[i].fetch_add(1);
+  std::lock_guard<std::mutex> lock(coverage->mutex);
+  coverage->threads.insert(std::this_thread::get_id());
+}
+
+TEST(ThreadPool, EveryItemOnce) {
+  for (int threads : {1, 2, 3, 4}) {
+    quantc_set_num_threads(threads);
+    EXPECT_EQ(quantc_get_num_threads(), threads);
+    for (int64_t count : {0, 1, 2, 3, 5, 64, 1001}) {
+      Coverage coverage(count);
+      quantc_parallel_for(countItems, &coverage, count);
+      for (int64_t i = 0; i < count; ++i)
+        ASSERT_EQ(coverage.hits[i].load(), 1)
+            << "item " << i << " of " << count << " with " << threads
+            << " threads";
+      EXPECT_LE(coverage.threads.size(), static_cast<size_t>(threads));
+    }
+  }
+  quantc_set_num_threads(0);
+}
+
+TEST(ThreadPool, UsesAllThreadsForManyItems) {
+  quantc_set_num_threads(3);
+  Coverage coverage(3);
+  // Each range blocks until every thread has started one, so this only ends
+  // if three threads run at once.
+  static std::atomic<int> started;
+  started = 0;
+  quantc_parallel_for(
+      [](void *context, int64_t begin, int64_t end) {
+        started.fetch_add(1);
+        while (started.load() < 3)
+          std::this_thread::yield();
+        countItems(context, begin, end);
+      },
+      &coverage, 3);
+  EXPECT_EQ(coverage.threads.size(), 3u);
+  quantc_set_num_threads(0);
+}
+
+TEST(ThreadPool, NestedCallsRunInline) {
+  quantc_set_num_threads(2);
+  static Coverage inner(4 * 8);
+  static std::atomic<int> outerRanges;
+  outerRanges = 0;
+  quantc_parallel_for(
+      [](void *, int64_t begin, int64_t end) {
+        outerRanges.fetch_add(1);
+        for (int64_t i = begin; i < end; ++i) {
+          std::thread::id self = std::this_thread::get_id();
+          struct Slice {
+            int64_t base;
+            std::thread::id self;
+            bool sameThread = true;
+          } slice{i * 8, self};
+          quantc_parallel_for(
+              [](void *context, int64_t b, int64_t e) {
+                auto *s = static_cast<Slice *>(context);
+                s->sameThread &= std::this_thread::get_id() == s->self;
+                for (int64_t j = b; j < e; ++j)
+                  inner.hits[s->base + j].fetch_add(1);
+              },
+              &slice, 8);
+          EXPECT_TRUE(slice.sameThread);
+        }
+      },
+      nullptr, 4);
+  EXPECT_EQ(outerRanges.load(), 2);
+  for (int i = 0; i < 32; ++i)
+    EXPECT_EQ(inner.hits[i].load(), 1) << i;
+  quantc_set_num_threads(0);
+}
+
+TEST(ThreadPool, ConcurrentCallersAllFinish) {
+  quantc_set_num_threads(2);
+  std::vector<std::thread> callers;
+  std::vector<std::unique_ptr<Coverage>> coverages;
+  for (int c = 0; c < 4; ++c)
+    coverages.push_back(std::make_unique<Coverage>(500));
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&, c] {
+      for (int repeat = 0; repeat < 50; ++repeat)
+        quantc_parallel_for(countItems, coverages[c].get(), 500);
+    });
+  for (std::thread &caller : callers)
+    caller.join();
+  for (auto &coverage : coverages)
+    for (int64_t i = 0; i < 500; ++i)
+      ASSERT_EQ(coverage->hits[i].load(), 50);
+  quantc_set_num_threads(0);
+}
+
+TEST(ThreadPool, DefaultFromEnvironment) {
+  setenv("QUANTC_NUM_THREADS", "3", 1);
+  quantc_set_num_threads(0);
+  EXPECT_EQ(quantc_get_num_threads(), 3);
+  setenv("QUANTC_NUM_THREADS", "zero", 1);
+  quantc_set_num_threads(0);
+  EXPECT_GE(quantc_get_num_threads(), 1);
+  unsetenv("QUANTC_NUM_THREADS");
+  quantc_set_num_threads(0);
+}
+
+} // namespace
