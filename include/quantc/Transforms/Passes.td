@@ -34,4 +34,86 @@ def QcExpandFormats : Pass<"qc-expand-formats", "::mlir::ModuleOp"> {
   ];
 }
 
+def QcQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
+  let summary = "Apply a quantization recipe: fake-quantize the weights and activations of every quantizable layer";
+  let description = [{
+    Finds the quantizable layers (contractions and convolutions with a
+    constant operand, named by their NameLoc) and wraps their operands in
+    `qc.fake_quant` with the recipe's weight and activation formats; per-layer
+    overrides match layer names with glob patterns (first match wins). See
+    docs/quantization-pipeline.md.
+  }];
+  let options = [
+    Option<"recipe", "recipe", "std::string", /*default=*/"\"int8\"",
+           "A named recipe (int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, "
+           "w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4) or a recipe .json file">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
+def QcInstrument : Pass<"qc-instrument", "::mlir::ModuleOp"> {
+  let summary = "Insert qc.observe on every fake-quantized activation for calibration";
+  let description = [{
+    Adds a `qc.observe` named after the layer on each activation that a
+    `qc.fake_quant` quantizes (amax, per-channel amax, histogram, and the
+    Hessian proxy XᵀX for matmul/conv inputs), so that a calibration run of
+    the JIT collects the statistics the accuracy passes read.
+  }];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
+def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {
+  let summary = "Choose clipping ratios: MSE search for weights, minmax/percentile/MSE/entropy for activations";
+  let description = [{
+    Weights: per block/channel MSE-optimal clip ratio (coarse grid, then
+    refine) through the format library. Activations: from the calibration
+    statistics file, minmax, percentile, MSE over the histogram, or entropy
+    (KL). The chosen ratio is written into the `clip` field of the format.
+  }];
+  let options = [
+    Option<"weights", "weights", "std::string", /*default=*/"\"mse\"",
+           "Weight clipping: minmax | mse">,
+    Option<"activations", "activations", "std::string", /*default=*/"\"minmax\"",
+           "Activation clipping: minmax | percentile | mse | entropy">,
+    Option<"percentile", "percentile", "double", /*default=*/"99.99",
+           "The percentile for activations=percentile">,
+    Option<"statsFile", "stats", "std::string", /*default=*/"\"\"",
+           "The calibration statistics file (needed for activations)">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
+def QcRotate : Pass<"qc-rotate", "::mlir::ModuleOp"> {
+  let summary = "Hadamard rotation as a compiler transformation: insert, propagate, cancel and fold H/Hᵀ pairs";
+  let description = [{
+    Inserts `qc.hadamard` on the activation and Hᵀ folded into the constant
+    weight around quantized layers, propagates rotations through ops that
+    commute with an orthogonal transform of the channel axis, cancels H·Hᵀ
+    pairs and folds what remains into constant weights, so only rotations
+    that cannot be absorbed run online. mode=auto keeps a rotation only where
+    it lowers that layer's quantization error.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"on\"",
+           "on | off | auto">,
+    Option<"randomSigns", "random-signs", "bool", /*default=*/"false",
+           "Use the random-sign Hadamard transform">,
+    Option<"seed", "seed", "int64_t", /*default=*/"0",
+           "Seed of the random signs">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
+def QcFoldWeights : Pass<"qc-fold-weights", "::mlir::ModuleOp"> {
+  let summary = "Quantize and pack constant weights at compile time and form qc.matmul";
+  let description = [{
+    Turns `qc.fake_quant` of a constant weight into packed bytes
+    (`qc.constant` of `!qc.packed`, through the format library; transposed
+    to [N, K] when the weight is [K, N]) and rewrites the layer into
+    `qc.matmul %x, %packed [act <fmt>]`, so the artifact holds packed bytes,
+    not floats, and the target kernels run the matmul.
+  }];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD
