@@ -996,6 +996,25 @@ struct QcExpandFormatsPass
     : mlir::qc::impl::QcExpandFormatsBase<QcExpandFormatsPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    // The byte arithmetic here is the canonical layout's; target layouts are
+    // produced and consumed by their own lowering (qc-lower-cpu/-gpu).
+    WalkResult layouts = getOperation().walk([](Operation *op) {
+      if (!isa<QuantizeOp, DequantizeOp, MatmulOp, ConstantOp>(op))
+        return WalkResult::advance();
+      for (Type type : llvm::concat<Type>(op->getOperandTypes(),
+                                          op->getResultTypes()))
+        if (auto packed = dyn_cast<PackedType>(type);
+            packed && packed.getLayoutName() != "canonical") {
+          op->emitOpError() << "has packed layout '" << packed.getLayoutName()
+                            << "', which qc-expand-formats does not lower "
+                               "(only 'canonical'; target layouts are lowered "
+                               "by their target's pass)";
+          return WalkResult::interrupt();
+        }
+      return WalkResult::advance();
+    });
+    if (layouts.wasInterrupted())
+      return signalPassFailure();
     TypeConverter converter;
     converter.addConversion([](Type type) { return type; });
     converter.addConversion(
