@@ -30,3 +30,7 @@ llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_
 
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))
+else:
+    lit_config.note("skipped: no CUDA toolkit (/usr/local/cuda/bin/ptxas): "
+                    "the tests that assemble PTX (REQUIRES: ptxas) are UNSUPPORTED")

@@ -128,7 +128,8 @@ void buildQcExpansionPipeline(OpPassManager &pm) {
 #endif
 }
 
-void buildCpuLoweringPipeline(OpPassManager &pm) {
+void buildCpuLoweringPipeline(OpPassManager &pm,
+                              const CpuLoweringHooks &hooks) {
   // qc ops become plain tensor/arith/math/scf first, so that everything below
   // sees only upstream dialects.
   buildQcExpansionPipeline(pm);
@@ -156,6 +157,8 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParamsOptions));
   pm.addPass(createCanonicalizerPass());
   bufferization::buildBufferDeallocationPipeline(pm);
+  if (hooks.afterBufferization)
+    hooks.afterBufferization(pm);
 
   // Buffers -> loops -> control flow. expand-strided-metadata turns subview
   // offsets and strides into affine.apply, hence lower-affine once more.
@@ -187,7 +190,7 @@ void registerQuantcPipelines() {
       "Lower float tensor IR (func, linalg, tensor, arith, math, scf) and qc "
       "ops to the LLVM dialect for the host CPU; results become "
       "out-parameters",
-      buildCpuLoweringPipeline);
+      [](OpPassManager &pm) { buildCpuLoweringPipeline(pm); });
 }
 
 } // namespace quantc

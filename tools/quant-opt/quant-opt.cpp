@@ -21,6 +21,7 @@
 #include "mlir/Transforms/Passes.h"
 
 #ifdef QUANTC_HAVE_PIPELINES
+#include "quantc/Conversion/GpuPipelines.h"
 #include "quantc/Conversion/Pipelines.h"
 #endif
 
@@ -34,7 +35,9 @@ int main(int argc, char **argv) {
                   mlir::vector::VectorDialect>();
 #ifdef QUANTC_HAVE_PIPELINES
   quantc::registerQuantcDialects(registry);
+  quantc::registerQuantcGpuDialects(registry);
   quantc::registerQuantcPipelines();
+  quantc::registerQuantcGpuPipelines();
 #endif
   mlir::registerTransformsPasses();
   mlir::qc::registerQcPasses();

@@ -70,4 +70,78 @@ def ContiguousInnerLoop : Pass<"quantc-contiguous-inner-loop"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower qc.matmul with packed weights to NVIDIA GPU kernels "
+                "(gpu + nvvm dialects)";
+  let description = [{
+    Replaces every `qc.matmul` whose weights the GPU kernels can read (any
+    format of the library whose scales run along K: per tensor, per output
+    channel, blocks of 16 or more along K, 2-D blocks; float activations, no
+    `act`) with a `gpu.launch_func` of a kernel generated for its shapes and
+    format, in a `gpu.module @qc_kernels` targeting `#nvvm.target<chip>`.
+    The activations and the weight bytes are passed as host memrefs
+    (`bufferization.to_buffer`); `quantc-stage-gpu-buffers` later moves them
+    to the device. Other `qc.matmul`s stay for the CPU reference lowering.
+
+    Kernels, chosen by the number of rows M of the activations:
+    * GEMV (M <= gemv-max-rows, decode): each CTA of 128 threads owns 2-4
+      rows of W; threads walk K in chunks of 32 codes loaded with one 128-bit
+      (4-bit formats) or two (8-bit) vector loads, decode the codes in
+      registers with integer arithmetic (minifloats: sign and magnitude bits
+      placed into an f32 and rescaled by a power of two; integers: the
+      2^23 magic-number conversion), sum x*w in f32 per scale block, apply the
+      block scale once per block, then reduce with warp shuffles and shared
+      memory.
+    * GEMM (larger M, prefill): 128x128x32 CTA tiles staged in shared memory
+      as f16 (activations rounded to f16, weights dequantized to f16), 8 warps
+      of 64x32 each issuing `mma.sync.m16n8k16` with f32 accumulation
+      (sm_80, sm_90a, sm_100a, sm_120a all have it).
+    * A SIMT kernel (one thread per output, f32) for shapes the two others do
+      not take (K not a multiple of 32) and when `tensor-cores=false`.
+
+    Example:
+
+    ```mlir
+    %y = qc.matmul %x, %w : tensor<1x4096xf32>, !qc.packed<4096x4096, mxfp4> -> tensor<1x4096xf32>
+    ```
+
+    becomes `bufferization.to_buffer` of `%x` and of the weight bytes, a
+    `memref.alloc` for the result, `gpu.launch_func @qc_kernels::@qc_gemv_0`
+    and a `bufferization.to_tensor` of the result.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "Target GPU: sm_80, sm_90a, sm_100a or sm_120a">,
+    Option<"gemvMaxRows", "gemv-max-rows", "int64_t", /*default=*/"16",
+           "Largest number of activation rows M that uses the GEMV kernel">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Use mma.sync for M > gemv-max-rows (else the SIMT kernel)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def StageGpuBuffers : Pass<"quantc-stage-gpu-buffers", "::mlir::ModuleOp"> {
+  let summary = "Copy the host memref operands of gpu.launch_func to device "
+                "memory and back";
+  let description = [{
+    For every synchronous `gpu.launch_func` in a host function, allocates a
+    device buffer for each memref operand, copies the operands the kernel
+    reads to the device before the launch and the ones it writes back after
+    it, frees the device buffers and waits, all on one stream (async tokens),
+    so that `gpu-to-llvm` turns them into `mgpu*` runtime calls. A kernel
+    argument marked `llvm.readonly` is only copied in, one marked
+    `llvm.writeonly` only copied out.
+
+    Runs on buffers after the CPU pipeline's deallocation passes, which do
+    not accept the `gpu.dealloc` it creates.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // QUANTC_CONVERSION_PASSES_TD

@@ -10,6 +10,8 @@
 #ifndef QUANTC_CONVERSION_PIPELINES_H
 #define QUANTC_CONVERSION_PIPELINES_H
 
+#include <functional>
+
 namespace mlir {
 class DialectRegistry;
 class OpPassManager;
@@ -30,12 +32,20 @@ void registerQuantcDialects(mlir::DialectRegistry &registry);
 /// drivers run it alone to see the signature a function will be called with.
 void buildQcExpansionPipeline(mlir::OpPassManager &pm);
 
+/// Points in the CPU lowering where a driver adds passes of its own (the CUDA
+/// lowering stages GPU kernel operands once buffers exist).
+struct CpuLoweringHooks {
+  /// Runs on buffers, after deallocation, before loops are lowered.
+  std::function<void(mlir::OpPassManager &)> afterBufferization;
+};
+
 /// Appends to `pm` (anchored on builtin.module) the passes that lower float
 /// tensor IR and qc ops to the LLVM dialect for the host CPU. Tensor function
 /// arguments and results become memrefs with identity layout; results become
 /// trailing out-parameters the caller allocates, so that a caller owns every
 /// buffer.
-void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
+                              const CpuLoweringHooks &hooks = {});
 
 /// Registers `buildCpuLoweringPipeline` as the pass pipeline
 /// `quantc-lower-to-llvm`, and the passes of quantc's own that it runs

@@ -1,0 +1,152 @@
+//===- GpuPipelines.cpp - Lowering to NVIDIA GPUs -------------------------===//
+//
+// Only the GPU-side dialects, passes and translations are registered here,
+// on top of the CPU ones (Pipelines.cpp); see GpuPipelines.h for the flow.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Conversion/GpuPipelines.h"
+#include "quantc/Conversion/Passes.h"
+#include "quantc/Conversion/Pipelines.h"
+
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace quantc {
+
+namespace {
+struct ChipInfo {
+  const char *chip;
+  const char *features;
+};
+// The lowest PTX ISA version LLVM's NVPTX back end accepts for each chip, so
+// that the oldest driver able to run the chip can load the PTX.
+constexpr ChipInfo kChips[] = {
+    {"sm_80", "+ptx70"},
+    {"sm_90a", "+ptx80"},
+    {"sm_100a", "+ptx86"},
+    {"sm_120a", "+ptx87"},
+};
+} // namespace
+
+std::vector<std::string> supportedGpuChips() {
+  std::vector<std::string> chips;
+  for (const ChipInfo &info : kChips)
+    chips.push_back(info.chip);
+  return chips;
+}
+
+std::optional<std::string> ptxFeaturesForChip(llvm::StringRef chip) {
+  for (const ChipInfo &info : kChips)
+    if (chip == info.chip)
+      return std::string(info.features);
+  return std::nullopt;
+}
+
+std::optional<std::string> chipForComputeCapability(int major, int minor) {
+  (void)minor;
+  switch (major) {
+  case 8:
+    return std::string("sm_80");
+  case 9:
+    return std::string("sm_90a");
+  case 10:
+    return std::string("sm_100a");
+  case 12:
+    return std::string("sm_120a");
+  default:
+    return std::nullopt;
+  }
+}
+
+void registerQuantcGpuDialects(DialectRegistry &registry) {
+  registry.insert<mlir::gpu::GPUDialect, NVVM::NVVMDialect>();
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+}
+
+void buildGpuToPtxPipeline(OpPassManager &pm, llvm::StringRef chip) {
+  (void)chip; // the chip is on each gpu.module's #nvvm.target
+  OpPassManager &kernels = pm.nest<mlir::gpu::GPUModuleOp>();
+  kernels.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
+  // Kernels take static memrefs: pass them as plain pointers, so that a
+  // launch passes three pointers, not three descriptors.
+  nvvmOptions.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binaryOptions;
+  binaryOptions.compilationTarget = "isa"; // PTX text, no CUDA toolkit
+  pm.addPass(createGpuModuleToBinaryPass(binaryOptions));
+}
+
+void buildCudaDevicePipeline(OpPassManager &pm, llvm::StringRef chip) {
+  QcLowerGpuOptions options;
+  options.chip = chip.str();
+  pm.addPass(createQcLowerGpu(options));
+  buildGpuToPtxPipeline(pm, chip);
+}
+
+void buildCudaHostPipeline(OpPassManager &pm) {
+  CpuLoweringHooks hooks;
+  hooks.afterBufferization = [](OpPassManager &p) {
+    p.addPass(createStageGpuBuffers());
+  };
+  buildCpuLoweringPipeline(pm, hooks);
+  GpuToLLVMConversionPassOptions hostOptions;
+  hostOptions.kernelBarePtrCallConv = true;
+  pm.addPass(createGpuToLLVMConversionPass(hostOptions));
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void buildCudaLoweringPipeline(OpPassManager &pm, llvm::StringRef chip) {
+  buildCudaDevicePipeline(pm, chip);
+  buildCudaHostPipeline(pm);
+}
+
+namespace {
+struct ChipOptions : public PassPipelineOptions<ChipOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("sm_80, sm_90a, sm_100a or sm_120a"),
+                           llvm::cl::init("sm_90a")};
+};
+} // namespace
+
+void registerQuantcGpuPipelines() {
+  PassPipelineRegistration<ChipOptions>(
+      "quantc-gpu-to-ptx",
+      "Lower gpu.module ops (gpu, scf, arith, vector, memref, nvvm) to "
+      "gpu.binary ops holding PTX for their #nvvm.target",
+      [](OpPassManager &pm, const ChipOptions &options) {
+        buildGpuToPtxPipeline(pm, options.chip);
+      });
+  PassPipelineRegistration<ChipOptions>(
+      "quantc-lower-to-cuda",
+      "Lower float tensor IR with qc ops to LLVM for the host, with every "
+      "qc.matmul the GPU kernels take running on the GPU (PTX for `chip`)",
+      [](OpPassManager &pm, const ChipOptions &options) {
+        buildCudaLoweringPipeline(pm, options.chip);
+      });
+}
+
+} // namespace quantc

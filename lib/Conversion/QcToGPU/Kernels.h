@@ -1,0 +1,150 @@
+//===- Kernels.h - GPU kernels for qc.matmul --------------------*- C++ -*-===//
+//
+// The kernel generators of qc-lower-gpu and what they share: the problem a
+// kernel solves, the launch shape it was generated for, and the reader of the
+// canonical packed weight layout that decodes codes and scales in registers.
+//
+// Every kernel computes y[M, N] = x[M, K] · W[N, K]ᵀ for static shapes and
+// takes three memrefs: x (f32/f16/bf16), the packed weight bytes
+// (memref<B x i8>, canonical layout) and y.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_LIB_CONVERSION_QCTOGPU_KERNELS_H
+#define QUANTC_LIB_CONVERSION_QCTOGPU_KERNELS_H
+
+#include "quantc/Formats/Format.h"
+#include "quantc/Transforms/FormatCodegen.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <array>
+#include <string>
+
+namespace quantc::gpukernels {
+
+/// What one kernel computes.
+struct MatmulProblem {
+  int64_t m = 0, n = 0, k = 0;
+  Format format;
+  mlir::Type inputElementType;  // f32, f16 or bf16
+  mlir::Type resultElementType; // f32, f16 or bf16
+  int64_t weightBytes = 0;      // size of the packed weights
+};
+
+/// The grid and block a kernel was generated for (also recorded on the
+/// gpu.func as known_grid_size / known_block_size).
+struct LaunchShape {
+  std::array<int64_t, 3> grid = {1, 1, 1};
+  std::array<int64_t, 3> block = {1, 1, 1};
+};
+
+/// Static facts about the canonical packed layout of W[N, K] and the IR that
+/// reads it on the device: words of codes, the scale that multiplies a run of
+/// codes along K, and the value of a code.
+class PackedWeightReader {
+public:
+  explicit PackedWeightReader(const MatmulProblem &problem);
+
+  /// Empty if the kernels can read this format/shape; else why not.
+  static std::string whyUnsupported(const MatmulProblem &problem);
+
+  const MatmulProblem &problem;
+  int bits;
+  int64_t codeBytes, scaleOffset, scaleBytes, zeroPointOffset,
+      tensorScaleOffset;
+  /// Number of consecutive k (starting at multiples of it) that share one
+  /// scale in a row: K for per-channel/per-tensor, the block along K for
+  /// blocks; 1 when scales vary along K element by element (axis-0 blocks).
+  int64_t runLength;
+
+  /// Loads `numBytes` bytes starting at byte `offset` of `weights` as
+  /// little-endian i32 words (the last one zero-padded), with vector loads
+  /// of at most `alignment` bytes (a power of two that divides every offset
+  /// this is called with).
+  llvm::SmallVector<mlir::Value> loadWords(mlir::ImplicitLocOpBuilder &b,
+                                           mlir::Value weights,
+                                           mlir::Value offset,
+                                           int64_t numBytes,
+                                           int64_t alignment) const;
+  /// The byte offset of code (n, k), k a multiple of 8 / gcd(8, bits).
+  mlir::Value codeByteOffset(mlir::ImplicitLocOpBuilder &b, mlir::Value n,
+                             mlir::Value k) const;
+  /// Code `j` (0-based) of the bit stream held in `words` (an i32).
+  mlir::Value extractCode(Emitter &em, llvm::ArrayRef<mlir::Value> words,
+                          int64_t j) const;
+
+  /// The NV second-level scale (f32), or null for other formats. Load once.
+  mlir::Value loadTensorScale(Emitter &em, mlir::Value weights) const;
+
+  /// What multiplies a run of codes: the decoded scale (times the tensor
+  /// scale and any fixed-point factor), and for asymmetric formats the
+  /// constant 2^23 + zero point used by decodeCode.
+  struct RunScale {
+    mlir::Value scale;
+    mlir::Value zeroPointBias;
+  };
+  /// The scale of element (n, k) of W.
+  RunScale loadRunScale(Emitter &em, mlir::Value weights, mlir::Value n,
+                        mlir::Value k, mlir::Value tensorScale) const;
+
+  /// The unscaled f32 value of a code: the element's value for symmetric
+  /// formats (without the fixed-point factor, which is in the run scale),
+  /// code - zero point for asymmetric ones.
+  mlir::Value decodeCode(Emitter &em, mlir::Value code,
+                         const RunScale &scale) const;
+
+private:
+  ElementInfo element;
+  bool fastMinifloat = false;
+  mlir::Value loadLittleEndian(Emitter &em, mlir::Value weights,
+                               mlir::Value offset, int64_t count,
+                               int64_t alignment) const;
+  mlir::Value scaleIndex(mlir::ImplicitLocOpBuilder &b, mlir::Value n,
+                         mlir::Value k) const;
+};
+
+/// Largest power of two (at most `cap`) dividing every one of `values`.
+int64_t commonAlignment(std::initializer_list<int64_t> values, int64_t cap = 16);
+
+/// Chunks of 32 codes per thread, 2-4 weight rows per CTA, shuffle reduction.
+/// Requires K % 32 == 0 and runs of 16 or a multiple of 32.
+bool gemvApplies(const MatmulProblem &problem);
+mlir::gpu::GPUFuncOp emitGemvKernel(mlir::OpBuilder &builder,
+                                    mlir::Location loc, llvm::StringRef name,
+                                    const MatmulProblem &problem,
+                                    LaunchShape &launch);
+
+/// 128x128x32 tiles in shared memory (f16), mma.sync.m16n8k16 f32-accumulate.
+/// Requires K % 32 == 0 and runs that are multiples of 16.
+bool mmaSyncGemmApplies(const MatmulProblem &problem);
+mlir::gpu::GPUFuncOp emitMmaSyncGemmKernel(mlir::OpBuilder &builder,
+                                           mlir::Location loc,
+                                           llvm::StringRef name,
+                                           const MatmulProblem &problem,
+                                           LaunchShape &launch);
+
+/// One thread per output, f32, any shape the reader supports.
+mlir::gpu::GPUFuncOp emitSimtMatmulKernel(mlir::OpBuilder &builder,
+                                          mlir::Location loc,
+                                          llvm::StringRef name,
+                                          const MatmulProblem &problem,
+                                          LaunchShape &launch);
+
+/// Creates an empty kernel `name` taking (x, weights, y) with the access
+/// attributes the staging pass and NVPTX rely on, and `workgroup` shared
+/// buffers; the builder is left at the start of its body.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &builder, mlir::Location loc,
+                                  llvm::StringRef name,
+                                  const MatmulProblem &problem,
+                                  const LaunchShape &launch,
+                                  mlir::TypeRange workgroup = {});
+
+/// The memref types of the three kernel arguments.
+mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
+mlir::MemRefType weightMemRefType(const MatmulProblem &problem);
+mlir::MemRefType resultMemRefType(const MatmulProblem &problem);
+
+} // namespace quantc::gpukernels
+
+#endif // QUANTC_LIB_CONVERSION_QCTOGPU_KERNELS_H

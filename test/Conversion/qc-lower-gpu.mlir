@@ -1,0 +1,80 @@
+// RUN: quant-opt %s --split-input-file --verify-diagnostics \
+// RUN:   --qc-lower-gpu=chip=sm_90a --canonicalize | FileCheck %s
+
+// Decode (M <= 16): the GEMV kernel, 16-byte loads of the codes, shuffles.
+// CHECK-LABEL: func.func @gemv_mxfp4
+// CHECK-SAME: (%[[X:.*]]: tensor<1x256xf32>, %[[W:.*]]: !qc.packed<64x256, mxfp4>)
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<1x256xf32> to memref<1x256xf32>
+// CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %[[W]] : !qc.packed<64x256, mxfp4> to tensor<8704xi8>
+// CHECK: %[[WB:.*]] = bufferization.to_buffer %[[BYTES]] read_only : tensor<8704xi8> to memref<8704xi8>
+// CHECK: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x64xf32>
+// CHECK: gpu.launch_func @qc_kernels::@qc_gemv blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[XB]] : memref<1x256xf32>, %[[WB]] : memref<8704xi8>, %[[Y]] : memref<1x64xf32>) {qc.operand_access = ["in", "in", "out"]}
+// CHECK: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
+// CHECK: return %[[R]]
+// CHECK: gpu.module @qc_kernels [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
+// CHECK: gpu.func @qc_gemv(%{{.*}}: memref<1x256xf32> {llvm.noalias, llvm.readonly}, %{{.*}}: memref<8704xi8> {llvm.noalias, llvm.readonly}, %{{.*}}: memref<1x64xf32> {llvm.noalias, llvm.writeonly}) workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>, known_grid_size = array<i32: 16, 1, 1>
+// CHECK: scf.for
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<8704xi8>, vector<16xi8>
+// CHECK: llvm.intr.fma
+// CHECK: gpu.shuffle xor
+// CHECK: gpu.barrier
+func.func @gemv_mxfp4(%x: tensor<1x256xf32>, %w: !qc.packed<64x256, mxfp4>) -> tensor<1x64xf32> {
+  %y = qc.matmul %x, %w : tensor<1x256xf32>, !qc.packed<64x256, mxfp4> -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+// Prefill: 128x128 tiles in shared memory, mma.sync m16n8k16 f16 -> f32.
+// Activations of rank 3 are collapsed to [M, K] and the result expanded.
+// CHECK-LABEL: func.func @gemm_nvfp4
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<2x100x256xf32> into tensor<200x256xf32>
+// CHECK: gpu.launch_func @qc_kernels::@qc_mma_gemm
+// CHECK: tensor.expand_shape
+// CHECK: gpu.func @qc_mma_gemm
+// CHECK-SAME: workgroup(%{{.*}} : memref<128x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>, known_grid_size = array<i32: 2, 2, 1>
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+func.func @gemm_nvfp4(%x: tensor<2x100x256xf32>, %w: !qc.packed<192x256, nvfp4>) -> tensor<2x100x192xf32> {
+  %y = qc.matmul %x, %w : tensor<2x100x256xf32>, !qc.packed<192x256, nvfp4> -> tensor<2x100x192xf32>
+  return %y : tensor<2x100x192xf32>
+}
+
+// -----
+
+// K not a multiple of 32: the SIMT kernel, one thread per output.
+// CHECK-LABEL: func.func @simt_int8
+// CHECK: gpu.launch_func @qc_kernels::@qc_simt_matmul
+// CHECK: gpu.func @qc_simt_matmul
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>, known_grid_size = array<i32: 1, 3, 1>
+func.func @simt_int8(%x: tensor<3x100xf32>, %w: !qc.packed<10x100, int8>) -> tensor<3x10xf32> {
+  %y = qc.matmul %x, %w : tensor<3x100xf32>, !qc.packed<10x100, int8> -> tensor<3x10xf32>
+  return %y : tensor<3x10xf32>
+}
+
+// -----
+
+// Two matmuls share the kernel module; names stay unique.
+// CHECK-LABEL: func.func @two
+// CHECK: gpu.launch_func @qc_kernels::@qc_gemv
+// CHECK: gpu.launch_func @qc_kernels::@qc_gemv_0
+// CHECK: gpu.func @qc_gemv(
+// CHECK: gpu.func @qc_gemv_0(
+func.func @two(%x: tensor<4x64xf32>, %w: !qc.packed<32x64, int4_g32>, %v: !qc.packed<64x32, mxfp8_e4m3>) -> tensor<4x64xf32> {
+  %h = qc.matmul %x, %w : tensor<4x64xf32>, !qc.packed<32x64, int4_g32> -> tensor<4x32xf32>
+  %y = qc.matmul %h, %v : tensor<4x32xf32>, !qc.packed<64x32, mxfp8_e4m3> -> tensor<4x64xf32>
+  return %y : tensor<4x64xf32>
+}
+
+// -----
+
+// Quantized activations stay for the CPU lowering (and no kernel module).
+// CHECK-LABEL: func.func @act_stays
+// CHECK: qc.matmul
+// CHECK-NOT: gpu.module
+func.func @act_stays(%x: tensor<1x64xf32>, %w: !qc.packed<32x64, mxfp4>) -> tensor<1x32xf32> {
+  // expected-remark @+1 {{qc-lower-gpu: left for the CPU lowering: quantized activations (act) are not implemented on the GPU}}
+  %y = qc.matmul %x, %w act <mxint8> : tensor<1x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}
