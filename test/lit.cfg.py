@@ -34,3 +34,27 @@ if os.path.exists("/usr/local/cuda/bin/ptxas"):
 else:
     lit_config.note("skipped: no CUDA toolkit (/usr/local/cuda/bin/ptxas): "
                     "the tests that assemble PTX (REQUIRES: ptxas) are UNSUPPORTED")
+
+# x86 ISA levels this host runs, for tests of kernels generated for a level
+# (qc-lower-cpu): cpu-x86-64-v3, cpu-x86-64-v4, cpu-x86-64-v4-vnni.
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+_flags = _cpu_flags()
+_levels = {
+    "cpu-x86-64-v3": {"avx2", "fma", "bmi2", "f16c", "movbe"},
+    "cpu-x86-64-v4": {"avx2", "fma", "bmi2", "f16c", "movbe", "avx512f",
+                      "avx512bw", "avx512cd", "avx512dq", "avx512vl"},
+}
+_levels["cpu-x86-64-v4-vnni"] = _levels["cpu-x86-64-v4"] | {
+    "avx512_vnni", "avx512_bf16", "avx512vbmi"}
+for _feature, _needed in _levels.items():
+    if _needed <= _flags:
+        config.available_features.add(_feature)

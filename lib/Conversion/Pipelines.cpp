@@ -128,11 +128,19 @@ void buildQcExpansionPipeline(OpPassManager &pm) {
 #endif
 }
 
+void buildQcCpuExpansionPipeline(OpPassManager &pm) {
+#ifdef QUANTC_HAVE_QC_DIALECT
+  pm.addPass(createQcLowerCpu());
+#endif
+  buildQcExpansionPipeline(pm);
+}
+
 void buildCpuLoweringPipeline(OpPassManager &pm,
                               const CpuLoweringHooks &hooks) {
-  // qc ops become plain tensor/arith/math/scf first, so that everything below
-  // sees only upstream dialects.
-  buildQcExpansionPipeline(pm);
+  // qc ops become plain tensor/arith/math/scf first (qc.matmul with constant
+  // weights a call to a kernel generated for the host), so that everything
+  // below sees only upstream dialects.
+  buildQcCpuExpansionPipeline(pm);
   pm.addPass(createCanonicalizerPass());
 
   // Tensor-level: arith/math applied to whole tensors become linalg.generic,

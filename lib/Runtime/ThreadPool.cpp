@@ -210,3 +210,14 @@ extern "C" void quantc_set_num_threads(int32_t threads) {
 extern "C" int32_t quantc_get_num_threads(void) {
   return Pool::get().threads();
 }
+
+extern "C" void *quantc_kernel_alloc(int64_t bytes) {
+  void *memory = nullptr;
+  size_t size = bytes > 0 ? static_cast<size_t>(bytes) : 64;
+  size = (size + 63) / 64 * 64;
+  if (posix_memalign(&memory, 64, size) != 0)
+    return nullptr;
+  return memory;
+}
+
+extern "C" void quantc_kernel_free(void *memory) { std::free(memory); }

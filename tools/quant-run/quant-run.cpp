@@ -9,7 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Conversion/Pipelines.h"
+#include "quantc/Runtime/JitSymbols.h"
 #include "quantc/Runtime/Npy.h"
+#include "quantc/Runtime/ThreadPool.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -76,6 +78,10 @@ Outputs: result i is written to DIR/NAME.npy, where NAME is the result's
 or else its index: 0.npy, 1.npy, ... Characters other than letters, digits,
 '.', '-' and '_' in a name become '_'. DIR is created if missing. Nothing is
 written unless the whole run succeeds.
+
+Threads: qc.matmul kernels split their columns over `--threads N` threads
+(the caller included; default QUANTC_NUM_THREADS, else every CPU this process
+may use). Results do not depend on the number of threads.
 
 Errors are one line, `quant-run: error: FILE: problem`, and exit code 1;
 MLIR's own diagnostics (file:line:col) come first where there are any.
@@ -484,7 +490,7 @@ static std::optional<Signature> prepareModule(ModuleOp module,
       other.setPrivate();
   PassManager expansion(module.getContext());
   expansion.addPass(createSymbolDCEPass());
-  quantc::buildQcExpansionPipeline(expansion);
+  quantc::buildQcCpuExpansionPipeline(expansion);
   if (failed(expansion.run(module))) {
     error = "expanding the qc ops of '" + entryName + "' failed (see above)";
     return std::nullopt;
@@ -544,6 +550,7 @@ static llvm::Error compileAndCall(ModuleOp module,
   if (!engine)
     return llvm::createStringError("JIT compilation failed: " +
                                    llvm::toString(engine.takeError()));
+  quantc::registerKernelRuntimeSymbols(**engine);
   (*engine)->initialize();
 
   std::vector<MemRefDescriptor> descriptors(buffers.begin(), buffers.end());
@@ -688,6 +695,30 @@ static int runQuantRun() {
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(quantRunCategory);
-  cl::ParseCommandLineOptions(argc, argv, kOverview);
+  // --threads is taken out before LLVM parses the rest: libLLVM already
+  // registers a global option of that name.
+  std::vector<char *> arguments;
+  for (int i = 0; i < argc; ++i) {
+    llvm::StringRef argument(argv[i]);
+    llvm::StringRef value;
+    if (argument == "--threads" || argument == "-threads") {
+      if (i + 1 == argc)
+        return reportError("--threads", "expects a number of threads");
+      value = argv[++i];
+    } else if (argument.consume_front("--threads=") ||
+               argument.consume_front("-threads=")) {
+      value = argument;
+    } else {
+      arguments.push_back(argv[i]);
+      continue;
+    }
+    int threads;
+    if (value.getAsInteger(10, threads) || threads < 1)
+      return reportError("--threads", "expects a positive number, got '" +
+                                          value + "'");
+    quantc_set_num_threads(threads);
+  }
+  cl::ParseCommandLineOptions(static_cast<int>(arguments.size()),
+                              arguments.data(), kOverview);
   return runQuantRun();
 }

@@ -144,4 +144,63 @@ def StageGpuBuffers : Pass<"quantc-stage-gpu-buffers", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
+  let summary = "Lower qc.matmul with constant weights to x86 kernels "
+                "generated for a target ISA";
+  let description = [{
+    Replaces every `qc.matmul` whose weights are a `qc.constant` by a call to
+    a kernel generated for `target` (lib/Conversion/QcToCPU, API in
+    quantc/Conversion/QcToCPU.h). Per target, format and shape class the pass
+    chooses how the kernel multiplies:
+
+    * float activations (no `act`): weights decoded in registers, f32 FMA,
+      or vdpbf16ps with activations rounded to bf16 where the target has
+      AVX512-BF16 (4-bit formats; `bf16=false` keeps f32);
+    * `act` an int8 format: activations quantized per block on the fly,
+      integer dot products with vpdpbusd (weights as unsigned code + offset,
+      the offset removed with the per-block sum of activation codes; E2M1
+      codes are the integers {0, 1, 2, 3, 4, 6, 8, 12} / 2 through a 16-entry
+      vpshufb table);
+
+    the packed weight layout, written into the weight type
+    (`!qc.packed<..., layout = x86_n16k8>`) and repacked at compile time
+    through the format library, and the register tiling (GEMV, small M,
+    large M). Work is split over column tiles with quantc_parallel_for, so
+    results do not depend on the thread count. Matmuls without a kernel (non-
+    constant weights, unsupported formats) are left for qc-expand-formats.
+
+    ```mlir
+    %y = qc.matmul %x, %w : tensor<1x4096xf32>, !qc.packed<4096x4096, mxfp4> -> tensor<1x4096xf32>
+    ```
+
+    becomes
+
+    ```mlir
+    %xb = bufferization.to_buffer %x read_only : tensor<1x4096xf32> to memref<1x4096xf32>
+    %wb = memref.get_global @__qc_weights_0 : memref<8650752xi8>
+    %yb = memref.alloc() {alignment = 64 : i64} : memref<1x4096xf32>
+    call @__qc_matmul_1x4096x4096_mxfp4_...(%xb, %wb, %yb) : (...) -> ()
+    %y = bufferization.to_tensor %yb restrict writable : memref<1x4096xf32> to tensor<1x4096xf32>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"native\"",
+           "CPU to generate for: x86-64, x86-64-v3, x86-64-v4, "
+           "x86-64-v4-vnni (+VNNI, BF16, VBMI) or native (the host)">,
+    Option<"allowBF16", "bf16", "bool", /*default=*/"true",
+           "Let W4A16 kernels round activations to bf16 (vdpbf16ps) where "
+           "the target has AVX512-BF16">,
+    Option<"packOnly", "pack-only", "bool", /*default=*/"false",
+           "Only repack constant weights into the kernels' layouts; leave "
+           "qc.matmul in place">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // QUANTC_CONVERSION_PASSES_TD

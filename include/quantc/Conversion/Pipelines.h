@@ -32,6 +32,13 @@ void registerQuantcDialects(mlir::DialectRegistry &registry);
 /// drivers run it alone to see the signature a function will be called with.
 void buildQcExpansionPipeline(mlir::OpPassManager &pm);
 
+/// buildQcExpansionPipeline preceded by qc-lower-cpu for the host CPU:
+/// qc.matmul with constant weights becomes a call to a kernel generated for
+/// this machine, every other qc op its reference lowering. The CPU lowering
+/// starts with it; drivers that expand first to read the signature (quant-run)
+/// use it so that the kernels are not expanded away.
+void buildQcCpuExpansionPipeline(mlir::OpPassManager &pm);
+
 /// Points in the CPU lowering where a driver adds passes of its own (the CUDA
 /// lowering stages GPU kernel operands once buffers exist).
 struct CpuLoweringHooks {

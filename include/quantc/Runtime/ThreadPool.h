@@ -39,6 +39,11 @@ void quantc_set_num_threads(int32_t threads);
 /// The number of threads parallel_for uses (the caller included).
 int32_t quantc_get_num_threads(void);
 
+/// Scratch memory of generated kernels (prepared activations): 64-byte
+/// aligned, released with quantc_kernel_free.
+void *quantc_kernel_alloc(int64_t bytes);
+void quantc_kernel_free(void *memory);
+
 #ifdef __cplusplus
 }
 #endif

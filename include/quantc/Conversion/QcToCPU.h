@@ -1,0 +1,169 @@
+//===- QcToCPU.h - qc.matmul kernels generated for x86 CPUs ------*- C++ -*-===//
+//
+// qc-lower-cpu replaces `qc.matmul` with constant weights by a call to a
+// kernel generated for the target ISA. This header is its API for the pass
+// and for the benchmarks, which generate the same kernels for shapes of their
+// own:
+//
+//   1. CpuTarget: the ISA level (x86-64, -v3, -v4, -v4-vnni or the host).
+//   2. planMatmulKernel: picks how the kernel computes (f32 FMA, bf16 dot
+//      products or int8 dot products with VNNI), the packed weight layout, and
+//      the register tiling for the shape class (GEMV, small M, large M).
+//   3. emitMatmulKernel: emits the kernel into a module as
+//        func.func @name(%x: memref<MxKxf32>, %w: memref<Bxi8>,
+//                        %y: memref<MxNxf32>)
+//      whose work runs in llvm.func tasks (vector / LLVM dialects, x86
+//      intrinsics through llvm.call_intrinsic) under quantc_parallel_for.
+//
+// Arithmetic (what tests check):
+//   * F32 / BF16 modes: y[m, n] = sum over scale groups g of
+//     scale(n, g) * sum_{k in g} w(n, k) * x(m, k), times the NV tensor
+//     scale, in f32 (bf16 mode rounds x to bf16 first). Within a group the
+//     order of the sum differs from the reference, so results agree with it
+//     within the f32 accumulation bound.
+//   * I8 mode (`act` set): x is quantized per activation block exactly as the
+//     format library quantizes it; for every dot group g (the smaller of the
+//     weight and activation blocks) the integer dot product d = sum codeW *
+//     codeX is exact, and with f32 rounding after every operation:
+//        s   = wScale(n, g) * xScale(m, g)   (the factors that vary per group)
+//        acc = acc + float(d) * s            (g = 0, 1, ...; acc starts at 0)
+//        y   = ((acc * wScale(n)) * xScale(m)) * c
+//     where wScale(n) / xScale(m) are the per-channel / per-row scales when the
+//     weights / activations have one scale per row, and c is the product of
+//     the element factors (2^-1 for E2M1 codes as integers, 2^-6 for MXINT8)
+//     and the NV tensor scale. test/lit-tools/cpu_kernel_model.py implements
+//     this formula.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_CONVERSION_QCTOCPU_H
+#define QUANTC_CONVERSION_QCTOCPU_H
+
+#include "quantc/Formats/Format.h"
+#include "quantc/Formats/Layout.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+namespace func {
+class FuncOp;
+} // namespace func
+} // namespace mlir
+
+namespace quantc::cpu {
+
+/// An x86 ISA level and the features the kernels use.
+struct CpuTarget {
+  /// The name it was parsed from ("x86-64-v4", "native", ...).
+  std::string name;
+  /// LLVM's CPU name for the kernels ("x86-64-v4", "znver4", ...).
+  std::string cpu;
+  /// Extra LLVM target features ("+avx512vnni", ...).
+  std::vector<std::string> features;
+  bool sse2 = true;
+  bool avx2 = false;
+  bool fma = false;
+  bool f16c = false;
+  bool avx512 = false; // F, BW, DQ, VL, CD
+  bool avx512vnni = false;
+  bool avx512bf16 = false;
+  bool avx512vbmi = false;
+
+  /// "x86-64", "x86-64-v3", "x86-64-v4", "x86-64-v4-vnni" (v4 + VNNI + BF16 +
+  /// VBMI: Sapphire Rapids, Zen 4 and later) or "native" (the host).
+  static std::optional<CpuTarget> parse(llvm::StringRef name,
+                                        std::string &error);
+  /// The widest f32 vector the kernels use: 16 (AVX-512), 8 (AVX2) or 4.
+  int vectorLanes() const { return avx512 ? 16 : avx2 ? 8 : 4; }
+};
+
+/// How a kernel multiplies.
+enum class KernelMode {
+  /// Weights decoded to f32 in registers, f32 FMA.
+  F32,
+  /// Weights decoded to bf16, activations rounded to bf16, vdpbf16ps.
+  BF16,
+  /// Activations quantized to int8 per block, weights as unsigned integers
+  /// (code + offset), vpdpbusd; the offset is taken back with the per-group
+  /// sum of activation codes.
+  I8,
+};
+
+llvm::StringRef kernelModeName(KernelMode mode);
+
+/// Everything the emitter needs to generate one kernel.
+struct MatmulKernelPlan {
+  // The problem: y[M, N] = x[M, K] * W[N, K]^T.
+  int64_t m = 0, n = 0, k = 0;
+  Format weight;
+  std::optional<Format> act;
+  CpuTarget target;
+
+  KernelMode mode = KernelMode::F32;
+  /// The weight layout (quantc/Formats/Layout.h) and its geometry.
+  std::string layout;
+  LayoutGeometry geometry;
+  /// f32 lanes of one vector (16, 8 or 4); a 16-column tile is 16 / lanes
+  /// vectors.
+  int lanes = 16;
+  /// Register tile: rows of x and 16-column tiles per step.
+  int rowsPerStep = 1;
+  int tilesPerStep = 4;
+  /// Independent accumulators per output vector inside a scale group (hides
+  /// the latency of the FMA / dot chain when the tile is small).
+  int chains = 1;
+  /// F32 mode with block scales: multiply decoded weights by their scale
+  /// (once per group, shared by all rows) instead of keeping per-group
+  /// accumulators. Pays off when many rows share the weights.
+  bool prescale = false;
+  /// Elements of K per dot group: the scale epilogue runs once per group.
+  int64_t groupK = 0;
+  /// Activation block along K (I8 mode; K for one scale per row).
+  int64_t actBlock = 0;
+  /// Weight block along K (K for per-channel weights).
+  int64_t weightBlock = 0;
+
+  /// Code tables of the weight element: f32 values (F32 mode with a table),
+  /// bf16 bits (BF16 mode), unsigned integers code value * elementScale +
+  /// offset (I8 mode).
+  std::vector<float> f32Table;
+  std::vector<uint16_t> bf16Table;
+  std::vector<uint8_t> u8Table;
+  /// I8 mode: the unsigned weight is code value * weightIntScale + offset.
+  int32_t weightOffset = 0;
+  /// Constant factor of the result (element scales of integer codes).
+  float resultFactor = 1.0f;
+
+  int64_t numTileGroups() const {
+    return (geometry.numTiles + tilesPerStep - 1) / tilesPerStep;
+  }
+  /// A name that identifies the generated code (same name, same kernel).
+  std::string kernelKey() const;
+};
+
+/// Chooses the kernel for y = x * W^T with x [m, k] f32 and W [n, k] in
+/// `weight`, `act` the activation format of qc.matmul (if any). Returns
+/// std::nullopt and a reason when no kernel fits (the caller then keeps the
+/// reference lowering). `allowBF16` lets W4A16 kernels round activations to
+/// bf16 where the target has AVX512-BF16.
+std::optional<MatmulKernelPlan>
+planMatmulKernel(int64_t m, int64_t n, int64_t k, const Format &weight,
+                 const std::optional<Format> &act, const CpuTarget &target,
+                 bool allowBF16, std::string &whyNot);
+
+/// Emits the kernel of `plan` into `module` under `name` (and the helper
+/// llvm.funcs `name`_task / `name`_prep) unless a function of that name
+/// exists; returns the entry function. The weights argument holds the bytes
+/// of `plan.layout`.
+mlir::func::FuncOp emitMatmulKernel(mlir::ModuleOp module,
+                                    const MatmulKernelPlan &plan,
+                                    llvm::StringRef name);
+
+} // namespace quantc::cpu
+
+#endif // QUANTC_CONVERSION_QCTOCPU_H

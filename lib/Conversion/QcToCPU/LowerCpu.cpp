@@ -1,0 +1,331 @@
+//===- LowerCpu.cpp - qc-lower-cpu: qc.matmul to generated x86 kernels ----===//
+//
+// Two phases over the module:
+//
+//  1. Layouts: for every qc.matmul whose weights are a qc.constant and for
+//     which planMatmulKernel finds a kernel, the constant is repacked into
+//     the plan's layout (unpacked and packed by the format library) and the
+//     matmul takes the new constant, whose type names the layout:
+//       %w = qc.constant ... : !qc.packed<4096x4096, mxfp4, layout = x86_n16k8>
+//     With pack-only the pass stops here (for tests and inspection).
+//  2. Kernels: every qc.matmul whose weights are a constant in an x86 layout
+//     becomes a call to the generated kernel on memrefs: the activations via
+//     bufferization.to_buffer, the weights as a 64-byte aligned memref.global,
+//     the result a fresh buffer returned as a restrict tensor. Matmuls with
+//     the same plan share one kernel.
+//
+// Everything else (weights that are not constants, formats or shapes without
+// a kernel) is left to qc-expand-formats' reference lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Conversion/Passes.h"
+#include "quantc/Conversion/QcToCPU.h"
+#include "quantc/Formats/Layout.h"
+
+#include "qc/QcDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Debug.h"
+
+#include <map>
+
+#define DEBUG_TYPE "qc-lower-cpu"
+
+namespace quantc {
+#define GEN_PASS_DEF_QCLOWERCPU
+#include "quantc/Conversion/Passes.h.inc"
+} // namespace quantc
+
+using namespace mlir;
+using namespace mlir::qc;
+using namespace quantc::cpu;
+
+namespace {
+
+/// The bytes of a constant's ElementsAttr.
+std::optional<std::vector<uint8_t>> constantBytes(ConstantOp constant) {
+  auto elements = dyn_cast<ElementsAttr>(constant.getValue());
+  if (!elements || !elements.getElementType().isInteger(8))
+    return std::nullopt;
+  auto values = elements.tryGetValues<int8_t>();
+  if (!values)
+    return std::nullopt;
+  std::vector<uint8_t> bytes;
+  bytes.reserve(elements.getNumElements());
+  for (int8_t v : *values)
+    bytes.push_back(static_cast<uint8_t>(v));
+  return bytes;
+}
+
+DenseElementsAttr byteAttr(MLIRContext *ctx, ArrayRef<uint8_t> bytes) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(bytes.size())},
+                                    IntegerType::get(ctx, 8));
+  return DenseElementsAttr::getFromRawBuffer(
+      type, ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                           bytes.size()));
+}
+
+struct QcLowerCpuPass : quantc::impl::QcLowerCpuBase<QcLowerCpuPass> {
+  using QcLowerCpuBase::QcLowerCpuBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string error;
+    std::optional<CpuTarget> parsed = CpuTarget::parse(target, error);
+    if (!parsed) {
+      module.emitError() << "qc-lower-cpu: " << error;
+      return signalPassFailure();
+    }
+    cpuTarget = *parsed;
+
+    SmallVector<MatmulOp> matmuls;
+    module.walk([&](MatmulOp op) { matmuls.push_back(op); });
+    for (MatmulOp op : matmuls)
+      if (failed(chooseLayout(op)))
+        return signalPassFailure();
+    eraseDeadConstants();
+    if (packOnly)
+      return;
+    for (MatmulOp op : matmuls)
+      if (failed(lowerToKernel(op)))
+        return signalPassFailure();
+    eraseDeadConstants();
+  }
+
+private:
+  struct Problem {
+    int64_t m, n, k;
+    /// The op that makes the weights: a qc.constant, or a qc.quantize of a
+    /// float constant (quantized here, as its folder would).
+    Operation *weights;
+  };
+
+  /// The shape and constant weights of a matmul the kernels can take.
+  std::optional<Problem> problemOf(MatmulOp op) {
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    if (!inputType.hasStaticShape() || !inputType.getElementType().isF32() ||
+        !resultType.getElementType().isF32())
+      return std::nullopt;
+    Operation *weights = op.getWeight().getDefiningOp();
+    if (!weights)
+      return std::nullopt;
+    if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
+      Attribute input;
+      if (!matchPattern(quantize.getInput(), m_Constant(&input)) ||
+          !isa<DenseElementsAttr>(input))
+        return std::nullopt;
+    } else if (!isa<ConstantOp>(weights)) {
+      return std::nullopt;
+    }
+    auto weightType = cast<PackedType>(op.getWeight().getType());
+    Problem problem;
+    problem.n = weightType.getShape()[0];
+    problem.k = weightType.getShape()[1];
+    problem.m = inputType.getNumElements() / problem.k;
+    problem.weights = weights;
+    return problem;
+  }
+
+  /// The quantized weights of a qc.constant or of a qc.quantize of a
+  /// constant, through the format library.
+  std::optional<quantc::QuantizedTensor> readWeights(Operation *weights,
+                                                    PackedType type,
+                                                    std::string &error) {
+    const quantc::Format &format = type.getFormat().getValue();
+    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+    if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
+      Attribute input;
+      matchPattern(quantize.getInput(), m_Constant(&input));
+      std::vector<float> values;
+      for (APFloat v : cast<DenseElementsAttr>(input).getValues<APFloat>()) {
+        bool losesInfo;
+        v.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+        values.push_back(v.convertToFloat());
+      }
+      return quantc::quantize(values.data(), shape, format, error);
+    }
+    std::optional<std::vector<uint8_t>> bytes =
+        constantBytes(cast<ConstantOp>(weights));
+    if (!bytes) {
+      error = "the constant's value is not a byte tensor";
+      return std::nullopt;
+    }
+    return quantc::unpackLayout(bytes->data(), bytes->size(),
+                                type.getLayoutName().str(), shape, format,
+                                error);
+  }
+
+  std::optional<MatmulKernelPlan> planFor(MatmulOp op, const Problem &problem) {
+    auto weightType = cast<PackedType>(op.getWeight().getType());
+    std::optional<quantc::Format> act;
+    if (std::optional<FormatAttr> attr = op.getAct())
+      act = attr->getValue();
+    std::string whyNot;
+    std::optional<MatmulKernelPlan> plan = planMatmulKernel(
+        problem.m, problem.n, problem.k, weightType.getFormat().getValue(), act,
+        cpuTarget, allowBF16, whyNot);
+    LLVM_DEBUG(if (!plan) llvm::dbgs()
+               << "qc-lower-cpu: no kernel for " << op << ": " << whyNot
+               << "\n");
+    return plan;
+  }
+
+  /// Phase 1: repack constant weights into the plan's layout.
+  LogicalResult chooseLayout(MatmulOp op) {
+    std::optional<Problem> problem = problemOf(op);
+    if (!problem)
+      return success();
+    std::optional<MatmulKernelPlan> plan = planFor(op, *problem);
+    if (!plan)
+      return success();
+    auto weightType = cast<PackedType>(op.getWeight().getType());
+    if (weightType.getLayoutName() == plan->layout)
+      return success();
+    auto key = std::make_pair(problem->weights, plan->layout);
+    auto cached = repacked.find(key);
+    if (cached == repacked.end()) {
+      std::string error;
+      std::optional<quantc::QuantizedTensor> tensor =
+          readWeights(problem->weights, weightType, error);
+      if (!tensor)
+        return problem->weights->emitError()
+               << "qc-lower-cpu: cannot read the packed weights: " << error;
+      std::vector<uint8_t> packed = quantc::packLayout(*tensor, plan->layout);
+      MLIRContext *ctx = op.getContext();
+      auto newType =
+          PackedType::get(ctx, weightType.getShape(), weightType.getFormat(),
+                          StringAttr::get(ctx, plan->layout));
+      OpBuilder builder(problem->weights);
+      builder.setInsertionPointAfter(problem->weights);
+      auto newConstant = ConstantOp::create(builder, problem->weights->getLoc(),
+                                            newType, byteAttr(ctx, packed));
+      cached = repacked.try_emplace(key, newConstant).first;
+    }
+    op.getWeightMutable().assign(cached->second.getResult());
+    maybeDead.insert(problem->weights);
+    return success();
+  }
+
+  /// Phase 2: replace the matmul by a call to its kernel.
+  LogicalResult lowerToKernel(MatmulOp op) {
+    std::optional<Problem> problem = problemOf(op);
+    auto weightType = cast<PackedType>(op.getWeight().getType());
+    if (!problem || !isa<ConstantOp>(problem->weights) ||
+        weightType.getLayoutName() == "canonical")
+      return success();
+    std::optional<MatmulKernelPlan> plan = planFor(op, *problem);
+    if (!plan || plan->layout != weightType.getLayoutName())
+      return op.emitError() << "qc-lower-cpu: weights in layout '"
+                            << weightType.getLayoutName()
+                            << "' have no kernel for target '"
+                            << cpuTarget.name << "'"
+                            << (plan ? " (it uses '" + plan->layout + "')"
+                                     : std::string());
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = op.getContext();
+    std::string kernelName = "__" + plan->kernelKey();
+    func::FuncOp kernel = emitMatmulKernel(module, *plan, kernelName);
+
+    ImplicitLocOpBuilder b(op.getLoc(), op);
+    Type f32 = b.getF32Type();
+    int64_t m = problem->m, n = problem->n, k = problem->k;
+
+    // x as [M, K].
+    Value input = op.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    auto matrixType = RankedTensorType::get({m, k}, f32);
+    SmallVector<ReassociationIndices> toMatrix(2);
+    for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+      toMatrix[0].push_back(i);
+    toMatrix[1].push_back(inputType.getRank() - 1);
+    if (inputType.getRank() == 1)
+      input = tensor::ExpandShapeOp::create(
+          b, matrixType, input, ArrayRef<ReassociationIndices>{{0, 1}});
+    else if (inputType.getRank() > 2)
+      input = tensor::CollapseShapeOp::create(b, input, toMatrix);
+    Value xBuffer = bufferization::ToBufferOp::create(
+        b, MemRefType::get({m, k}, f32), input, /*read_only=*/true);
+
+    Value wBuffer =
+        weightGlobal(cast<ConstantOp>(problem->weights), weightType, b);
+    auto yType = MemRefType::get({m, n}, f32);
+    Value yBuffer = memref::AllocOp::create(b, yType, b.getI64IntegerAttr(64));
+    func::CallOp::create(b, kernel, ValueRange{xBuffer, wBuffer, yBuffer});
+    Value result = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({m, n}, f32), yBuffer, UnitAttr::get(ctx),
+        UnitAttr::get(ctx));
+
+    auto resultType = cast<RankedTensorType>(op.getType());
+    if (resultType.getRank() == 1)
+      result = tensor::CollapseShapeOp::create(
+          b, resultType, result, ArrayRef<ReassociationIndices>{{0, 1}});
+    else if (resultType.getRank() > 2)
+      result = tensor::ExpandShapeOp::create(b, resultType, result, toMatrix);
+    op.replaceAllUsesWith(result);
+    op.erase();
+    maybeDead.insert(problem->weights);
+    return success();
+  }
+
+  /// The weights as a constant, 64-byte aligned memref.global (one per
+  /// constant op).
+  Value weightGlobal(ConstantOp weights, PackedType type,
+                     ImplicitLocOpBuilder &b) {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    auto memrefType =
+        MemRefType::get({type.getSizeInBytes()}, IntegerType::get(ctx, 8));
+    auto found = globals.find(weights.getOperation());
+    std::string globalName;
+    if (found != globals.end()) {
+      globalName = found->second;
+    } else {
+      globalName = "__qc_weights_" + std::to_string(globals.size());
+      while (module.lookupSymbol(globalName))
+        globalName += "_";
+      OpBuilder moduleBuilder(ctx);
+      moduleBuilder.setInsertionPointToStart(module.getBody());
+      auto elements = cast<ElementsAttr>(weights.getValue());
+      memref::GlobalOp::create(
+          moduleBuilder, weights.getLoc(), StringAttr::get(ctx, globalName),
+          StringAttr::get(ctx, "private"), TypeAttr::get(memrefType), elements,
+          UnitAttr::get(ctx), moduleBuilder.getI64IntegerAttr(64));
+      globals[weights.getOperation()] = globalName;
+    }
+    return memref::GetGlobalOp::create(b, memrefType, globalName);
+  }
+
+  /// Weight ops whose last user may have gone; erased between the phases (not
+  /// earlier: the maps below are keyed by their addresses).
+  void eraseDeadConstants() {
+    for (Operation *weights : maybeDead)
+      if (weights->use_empty())
+        weights->erase();
+    maybeDead.clear();
+    repacked.clear();
+  }
+
+  CpuTarget cpuTarget;
+  std::map<std::pair<Operation *, std::string>, ConstantOp> repacked;
+  llvm::DenseMap<Operation *, std::string> globals;
+  llvm::SetVector<Operation *> maybeDead;
+};
+
+} // namespace

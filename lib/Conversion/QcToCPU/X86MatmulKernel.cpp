@@ -1,0 +1,927 @@
+//===- X86MatmulKernel.cpp - Generates the CPU kernels of qc.matmul -------===//
+//
+// One kernel is three functions:
+//
+//   func.func @K(%x: memref<MxKxf32>, %w: memref<Bxi8>, %y: memref<MxNxf32>)
+//       Takes the raw pointers, allocates scratch for prepared activations,
+//       and runs the two phases below under quantc_parallel_for.
+//   llvm.func @K_prep(%ctx, %rowBegin, %rowEnd)
+//       Prepares rows of x: rounds them to bf16 (BF16 mode), quantizes them
+//       to int8 per block with the per-group code sums (I8 mode), or pads K
+//       (F32 mode when K is not a multiple of the chunk).
+//   llvm.func @K_task(%ctx, %groupBegin, %groupEnd)
+//       Computes whole column-tile groups: for every step of rows it keeps a
+//       rows x tiles x (16 / lanes) register tile of f32 accumulators, walks
+//       K one scale group at a time, decodes each 64-byte weight chunk once
+//       and multiplies it with every row of the step.
+//
+// The task and prep functions are llvm.funcs so that buffer deallocation,
+// which rejects the x86 intrinsics' unknown memory effects, never looks into
+// them; their bodies are scf / arith / vector ops on LLVM pointers, lowered by
+// the ordinary pipeline. x86-specific instructions (vpermps, vpermw, vpshufb,
+// vpermb, vpdpbusd, vdpbf16ps) are llvm.call_intrinsic; everything else is
+// target-independent vector code that LLVM selects for the target's features
+// (`target_cpu` / `target_features` on the llvm.funcs).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Conversion/QcToCPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <cfloat>
+#include <cmath>
+
+using namespace mlir;
+using namespace quantc;
+using namespace quantc::cpu;
+
+namespace {
+
+/// Slots of the context array every phase reads its pointers from.
+enum ContextSlot : int64_t {
+  kSlotX = 0,       // x as given (f32, [M, K])
+  kSlotW = 1,       // packed weights
+  kSlotY = 2,       // y (f32, [M, N])
+  kSlotXPrep = 3,   // prepared x: bf16 / int8 codes / padded f32, [M, Kp]
+  kSlotXSum = 4,    // I8: i32 sum of codes per row and dot group
+  kSlotXScale = 5,  // I8: f32 scale per row and activation block
+  kNumSlots = 6,
+};
+
+class KernelBuilder {
+public:
+  KernelBuilder(ModuleOp module, const MatmulKernelPlan &plan, StringRef name)
+      : module(module), p(plan), name(name.str()),
+        b(module.getLoc(), module.getContext()) {
+    MLIRContext *ctx = module.getContext();
+    i1 = b.getI1Type();
+    i8 = b.getI8Type();
+    i16 = b.getI16Type();
+    i32 = b.getI32Type();
+    i64 = b.getI64Type();
+    f16 = b.getF16Type();
+    f32 = b.getF32Type();
+    bf16 = b.getBF16Type();
+    ptr = LLVM::LLVMPointerType::get(ctx);
+    W = p.lanes;
+    subVectors = 16 / W;
+    vf32 = VectorType::get({W}, f32);
+    vi32 = VectorType::get({W}, i32);
+    const LayoutGeometry &g = p.geometry;
+    kp = g.paddedK;
+    numGroups = kp / p.groupK;
+    chunksPerGroup = p.groupK / g.kPerChunk;
+    blockScales = p.weight.granularity == Granularity::Block;
+    if (p.mode == KernelMode::I8) {
+      actPerRow = p.act->granularity != Granularity::Block;
+      numActBlocks = actPerRow ? 1 : p.k / p.actBlock;
+    }
+  }
+
+  func::FuncOp emit();
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Small builders
+  //===--------------------------------------------------------------------===//
+
+  Value c64(int64_t v) {
+    return arith::ConstantOp::create(b, b.getI64IntegerAttr(v));
+  }
+  Value c32(int32_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+  }
+  Value cf32(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value splat(VectorType type, Attribute element) {
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(type, element));
+  }
+  Value splatI32(int32_t v) { return splat(vi32, b.getI32IntegerAttr(v)); }
+  Value splatF32(float v) { return splat(vf32, b.getF32FloatAttr(v)); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value addc(Value x, int64_t c) { return c == 0 ? x : add(x, c64(c)); }
+  Value add32(Value x, int32_t c) { return arith::AddIOp::create(b, x, c32(c)); }
+  Value mulc(Value x, int64_t c) { return c == 1 ? x : mul(x, c64(c)); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fma(Value x, Value y, Value acc) {
+    // Targets without FMA (x86-64) multiply and add: math.fma would become a
+    // libm call there.
+    if (!p.target.fma && !p.target.avx512)
+      return fadd(fmul(x, y), acc);
+    return math::FmaOp::create(b, x, y, acc);
+  }
+  Value lshr(Value x, int64_t bits) {
+    if (bits == 0)
+      return x;
+    return arith::ShRUIOp::create(b, x, splatI32(static_cast<int32_t>(bits)));
+  }
+  Value shl(Value x, int64_t bits) {
+    if (bits == 0)
+      return x;
+    return arith::ShLIOp::create(b, x, splatI32(static_cast<int32_t>(bits)));
+  }
+  Value ashr(Value x, int64_t bits) {
+    return arith::ShRSIOp::create(b, x, splatI32(static_cast<int32_t>(bits)));
+  }
+  Value band(Value x, int32_t mask) {
+    return arith::AndIOp::create(b, x, splatI32(mask));
+  }
+  Value bitcast(Type type, Value v) {
+    return vector::BitCastOp::create(b, cast<VectorType>(type), v);
+  }
+  Value gep(Value base, Value byteOffset) {
+    return LLVM::GEPOp::create(b, ptr, i8, base, ValueRange{byteOffset});
+  }
+  Value gepc(Value base, int64_t byteOffset) {
+    return byteOffset == 0 ? base : gep(base, c64(byteOffset));
+  }
+  Value load(Type type, Value address) {
+    return LLVM::LoadOp::create(b, type, address, /*alignment=*/1);
+  }
+  void store(Value value, Value address) {
+    LLVM::StoreOp::create(b, value, address, /*alignment=*/1);
+  }
+  Value intrinsic(StringRef intrinsicName, Type result, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(b, result,
+                                         b.getStringAttr(intrinsicName), args)
+        .getResult(0);
+  }
+  /// A scalar loaded from `address` in every lane.
+  Value broadcastLoad(VectorType type, Value address) {
+    return vector::BroadcastOp::create(b, type,
+                                       load(type.getElementType(), address));
+  }
+
+  /// scf.for over i64 [lb, ub) with `init` carried; `body` returns the
+  /// values to yield.
+  SmallVector<Value>
+  loop(Value lb, Value ub, int64_t step, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(b, lb, ub, c64(step), init);
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = forOp.getBody();
+    if (!block->empty() && isa<scf::YieldOp>(block->back()))
+      block->back().erase();
+    b.setInsertionPointToEnd(block);
+    SmallVector<Value> results =
+        body(forOp.getInductionVar(), forOp.getRegionIterArgs());
+    scf::YieldOp::create(b, results);
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  /// scf.if with results; both branches return values of the same types.
+  SmallVector<Value> ifElse(Value condition, TypeRange types,
+                            function_ref<SmallVector<Value>()> thenBody,
+                            function_ref<SmallVector<Value>()> elseBody) {
+    auto ifOp = scf::IfOp::create(b, types, condition, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    auto fill = [&](Block *block, function_ref<SmallVector<Value>()> body) {
+      if (!block->empty() && isa<scf::YieldOp>(block->back()))
+        block->back().erase();
+      b.setInsertionPointToEnd(block);
+      scf::YieldOp::create(b, body());
+    };
+    fill(ifOp.thenBlock(), thenBody);
+    fill(ifOp.elseBlock(), elseBody);
+    return SmallVector<Value>(ifOp.getResults());
+  }
+
+  LLVM::LLVMFuncOp createTaskFunction(StringRef taskName);
+  void setTargetAttributes(LLVM::LLVMFuncOp func);
+
+  //===--------------------------------------------------------------------===//
+  // Weights
+  //===--------------------------------------------------------------------===//
+
+  /// Address of the 64-byte code chunk `chunk` of tile `tile`.
+  Value chunkAddress(Value w, Value tile, Value chunk) {
+    return gep(w, add(mulc(tile, p.geometry.tileBytes), mulc(chunk, 64)));
+  }
+
+  /// The decoded f32 scales of tile `tile`, sub-vector `s`, scale index `gw`.
+  Value weightScale(Value w, Value tile, int s, Value gw);
+
+  /// F32 mode: the values of phase `phase` of a chunk dword vector.
+  Value decodeF32(Value codes, int phase);
+
+  //===--------------------------------------------------------------------===//
+  // Phases
+  //===--------------------------------------------------------------------===//
+
+  bool needsPrep() const {
+    return p.mode != KernelMode::F32 || p.geometry.paddedK != p.k;
+  }
+  int64_t prepRowBytes() const {
+    int64_t elementBytes = p.mode == KernelMode::I8     ? 1
+                           : p.mode == KernelMode::BF16 ? 2
+                                                        : 4;
+    return kp * elementBytes;
+  }
+  void emitPrep(LLVM::LLVMFuncOp func);
+  void emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale, Value row);
+  void emitTask(LLVM::LLVMFuncOp func);
+  void emitTileGroup(Value group, int tiles, int64_t lastTileColumns);
+  void emitRowStep(Value m0, int rows, Value tile0, int tiles,
+                   int64_t lastTileColumns);
+
+  ModuleOp module;
+  const MatmulKernelPlan &p;
+  std::string name;
+  ImplicitLocOpBuilder b;
+  Type i1, i8, i16, i32, i64, f16, f32, bf16, ptr;
+  int W = 16, subVectors = 1;
+  VectorType vf32, vi32;
+  int64_t kp = 0, numGroups = 0, chunksPerGroup = 0, numActBlocks = 0;
+  bool blockScales = false, actPerRow = false;
+
+  // Values of the task function.
+  Value xBase, wBase, yBase, xSumBase, xScaleBase, resultScale;
+  int64_t xRowBytes = 0;
+};
+
+//===----------------------------------------------------------------------===//
+// Entry function
+//===----------------------------------------------------------------------===//
+
+func::FuncOp KernelBuilder::emit() {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  MLIRContext *ctx = module.getContext();
+  b.setInsertionPointToEnd(module.getBody());
+
+  auto declare = [&](StringRef callee, FunctionType type) {
+    if (!module.lookupSymbol(callee)) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(module.getBody());
+      auto decl = func::FuncOp::create(b, callee, type);
+      decl.setPrivate();
+    }
+  };
+  declare("quantc_parallel_for",
+          FunctionType::get(ctx, {ptr, ptr, i64}, {}));
+  if (needsPrep()) {
+    declare("quantc_kernel_alloc", FunctionType::get(ctx, {i64}, {ptr}));
+    declare("quantc_kernel_free", FunctionType::get(ctx, {ptr}, {}));
+  }
+
+  LLVM::LLVMFuncOp prep;
+  if (needsPrep()) {
+    prep = createTaskFunction(name + "_prep");
+    emitPrep(prep);
+  }
+  LLVM::LLVMFuncOp task = createTaskFunction(name + "_task");
+  emitTask(task);
+
+  b.setInsertionPointToEnd(module.getBody());
+  auto xType = MemRefType::get({p.m, p.k}, f32);
+  auto wType = MemRefType::get({p.geometry.totalBytes}, i8);
+  auto yType = MemRefType::get({p.m, p.n}, f32);
+  auto entry = func::FuncOp::create(
+      b, name, FunctionType::get(ctx, {xType, wType, yType}, {}));
+  entry.setPrivate();
+  Block *body = entry.addEntryBlock();
+  b.setInsertionPointToStart(body);
+
+  auto pointerOf = [&](Value memref) {
+    Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
+    Value address = arith::IndexCastOp::create(b, i64, index);
+    return LLVM::IntToPtrOp::create(b, ptr, address).getResult();
+  };
+  Value context = LLVM::AllocaOp::create(b, ptr, ptr, c64(kNumSlots), 8);
+  auto setSlot = [&](int64_t slot, Value value) {
+    store(value, gepc(context, slot * 8));
+  };
+  setSlot(kSlotX, pointerOf(body->getArgument(0)));
+  setSlot(kSlotW, pointerOf(body->getArgument(1)));
+  setSlot(kSlotY, pointerOf(body->getArgument(2)));
+
+  Value scratch;
+  if (needsPrep()) {
+    auto align = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+    int64_t prepBytes = align(p.m * prepRowBytes());
+    int64_t sumBytes = 0, scaleBytes = 0;
+    if (p.mode == KernelMode::I8) {
+      sumBytes = align(p.m * numGroups * 4);
+      scaleBytes = align(p.m * numActBlocks * 4);
+    }
+    scratch = func::CallOp::create(b, "quantc_kernel_alloc", TypeRange{ptr},
+                                   ValueRange{c64(prepBytes + sumBytes +
+                                                  scaleBytes)})
+                  .getResult(0);
+    setSlot(kSlotXPrep, scratch);
+    setSlot(kSlotXSum, gepc(scratch, prepBytes));
+    setSlot(kSlotXScale, gepc(scratch, prepBytes + sumBytes));
+    Value prepFn = LLVM::AddressOfOp::create(b, prep);
+    func::CallOp::create(b, "quantc_parallel_for", TypeRange{},
+                         ValueRange{prepFn, context, c64(p.m)});
+  }
+  Value taskFn = LLVM::AddressOfOp::create(b, task);
+  func::CallOp::create(b, "quantc_parallel_for", TypeRange{},
+                       ValueRange{taskFn, context, c64(p.numTileGroups())});
+  if (scratch)
+    func::CallOp::create(b, "quantc_kernel_free", TypeRange{},
+                         ValueRange{scratch});
+  func::ReturnOp::create(b);
+  return entry;
+}
+
+LLVM::LLVMFuncOp KernelBuilder::createTaskFunction(StringRef taskName) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(b.getContext()),
+                                          {ptr, i64, i64});
+  auto func = LLVM::LLVMFuncOp::create(b, taskName, type,
+                                       LLVM::Linkage::Internal);
+  setTargetAttributes(func);
+  Block *entry = func.addEntryBlock(b);
+  (void)entry;
+  return func;
+}
+
+void KernelBuilder::setTargetAttributes(LLVM::LLVMFuncOp func) {
+  func.setTargetCpuAttr(b.getStringAttr(p.target.cpu));
+  if (!p.target.features.empty()) {
+    SmallVector<StringRef> features(p.target.features.begin(),
+                                    p.target.features.end());
+    func.setTargetFeaturesAttr(
+        LLVM::TargetFeaturesAttr::get(b.getContext(), features));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Prep: activations per row
+//===----------------------------------------------------------------------===//
+
+void KernelBuilder::emitPrep(LLVM::LLVMFuncOp func) {
+  Block *entry = &func.getBody().front();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value context = entry->getArgument(0);
+  Value x = load(ptr, gepc(context, kSlotX * 8));
+  Value xPrep = load(ptr, gepc(context, kSlotXPrep * 8));
+  Value xSum = load(ptr, gepc(context, kSlotXSum * 8));
+  Value xScale = load(ptr, gepc(context, kSlotXScale * 8));
+  loop(entry->getArgument(1), entry->getArgument(2), 1, {},
+       [&](Value row, ValueRange) {
+         emitPrepRow(x, xPrep, xSum, xScale, row);
+         return SmallVector<Value>{};
+       });
+  LLVM::ReturnOp::create(b, ValueRange{});
+}
+
+/// Scalar loops: LLVM vectorizes them (they are simple maps and integer
+/// reductions), and the scalar form is what the format library computes.
+void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
+                                Value row) {
+  Value xRow = gep(x, mulc(row, p.k * 4));
+  Value prepRow = gep(xPrep, mulc(row, prepRowBytes()));
+  Value zero = c64(0);
+
+  if (p.mode != KernelMode::I8) {
+    int64_t elementBytes = p.mode == KernelMode::BF16 ? 2 : 4;
+    loop(zero, c64(p.k), 1, {}, [&](Value k, ValueRange) {
+      Value v = load(f32, gep(xRow, mulc(k, 4)));
+      if (p.mode == KernelMode::BF16)
+        v = arith::TruncFOp::create(b, bf16, v);
+      store(v, gep(prepRow, mulc(k, elementBytes)));
+      return SmallVector<Value>{};
+    });
+    if (kp > p.k)
+      loop(c64(p.k), c64(kp), 1, {}, [&](Value k, ValueRange) {
+        Value z = p.mode == KernelMode::BF16
+                      ? arith::ConstantOp::create(b, b.getZeroAttr(bf16))
+                      : cf32(0.0f);
+        store(z, gep(prepRow, mulc(k, elementBytes)));
+        return SmallVector<Value>{};
+      });
+    return;
+  }
+
+  // I8: quantize every activation block as quantc::quantize does.
+  const Format &act = *p.act;
+  const ElementType &e = act.element;
+  int64_t block = actPerRow ? p.k : p.actBlock;
+  float maxFinite = static_cast<float>(elementMaxFinite(e));
+  float codeScale = std::ldexp(1.0f, e.fractionBits);
+  int lo = -((1 << (e.bits - 1)) - 1), hi = (1 << (e.bits - 1)) - 1;
+  loop(zero, c64(p.k / block), 1, {}, [&](Value blockIndex, ValueRange) {
+    Value start = mulc(blockIndex, block);
+    // amax from the bits of |x|: an unsigned max orders non-negative floats.
+    Value amaxBits = loop(zero, c64(block), 1, ValueRange{c32(0)},
+                          [&](Value j, ValueRange acc) {
+                            Value v = load(i32, gep(xRow, mulc(add(start, j), 4)));
+                            Value magnitude = arith::AndIOp::create(
+                                b, v, c32(0x7FFFFFFF));
+                            return SmallVector<Value>{
+                                arith::MaxUIOp::create(b, acc[0], magnitude)};
+                          })[0];
+    Value amax = arith::BitcastOp::create(b, f32, amaxBits);
+    if (act.clipRatio != 1.0f)
+      amax = fmul(amax, cf32(act.clipRatio));
+    Value isZero =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, amax, cf32(0.0f));
+    Value scale, inverse; // x / scale, or x * inverse for power-of-two scales
+    if (act.scaleType == ScaleType::F32) {
+      Value s = arith::DivFOp::create(b, amax, cf32(maxFinite));
+      s = arith::MaximumFOp::create(b, s,
+                                    cf32(std::numeric_limits<float>::denorm_min()));
+      scale = arith::SelectOp::create(b, isZero, cf32(1.0f), s);
+    } else {
+      // E8M0, floor: floor(log2(amax)) - emax_elem, clamped to [-127, 127];
+      // zero gives -127.
+      Value biased = arith::ShRUIOp::create(b, amaxBits, c32(23));
+      Value exponent = arith::SubIOp::create(
+          b, biased, c32(127 + elementMaxExponent(e)));
+      exponent = arith::MaxSIOp::create(b, exponent, c32(-127));
+      exponent = arith::MinSIOp::create(b, exponent, c32(127));
+      exponent = arith::SelectOp::create(b, isZero, c32(-127), exponent);
+      auto powerOfTwo = [&](Value ex) {
+        // 2^ex for ex in [-127, 127]; 2^-127 is the subnormal 0x00400000.
+        Value normal = arith::ShLIOp::create(b, add32(ex, 127), c32(23));
+        Value subnormal = c32(0x00400000);
+        Value isSubnormal =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::slt, ex, c32(-126));
+        return arith::BitcastOp::create(
+            b, f32, arith::SelectOp::create(b, isSubnormal, subnormal, normal));
+      };
+      scale = powerOfTwo(exponent);
+      inverse = powerOfTwo(arith::SubIOp::create(b, c32(0), exponent));
+    }
+    store(scale, gep(xScale, mulc(add(mulc(row, numActBlocks), blockIndex), 4)));
+    loop(zero, c64(block), 1, {}, [&](Value j, ValueRange) {
+      Value k = add(start, j);
+      Value v = load(f32, gep(xRow, mulc(k, 4)));
+      Value q = inverse ? fmul(v, inverse) : arith::DivFOp::create(b, v, scale);
+      if (codeScale != 1.0f)
+        q = fmul(q, cf32(codeScale));
+      q = math::RoundEvenOp::create(b, q);
+      q = arith::MaxNumFOp::create(b, q, cf32(static_cast<float>(lo)));
+      q = arith::MinNumFOp::create(b, q, cf32(static_cast<float>(hi)));
+      Value code = arith::FPToSIOp::create(b, i8, q);
+      store(code, gep(prepRow, k));
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  if (kp > p.k)
+    loop(c64(p.k), c64(kp), 1, {}, [&](Value k, ValueRange) {
+      store(arith::ConstantOp::create(b, b.getIntegerAttr(i8, 0)),
+            gep(prepRow, k));
+      return SmallVector<Value>{};
+    });
+  // Code sums per dot group, for the weight offset.
+  loop(zero, c64(numGroups), 1, {}, [&](Value group, ValueRange) {
+    Value start = mulc(group, p.groupK);
+    Value sum = loop(zero, c64(p.groupK), 1, ValueRange{c32(0)},
+                     [&](Value j, ValueRange acc) {
+                       Value code = load(i8, gep(prepRow, add(start, j)));
+                       Value wide = arith::ExtSIOp::create(b, i32, code);
+                       return SmallVector<Value>{
+                           arith::AddIOp::create(b, acc[0], wide)};
+                     })[0];
+    store(sum, gep(xSum, mulc(add(mulc(row, numGroups), group), 4)));
+    return SmallVector<Value>{};
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Weight decoding
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::weightScale(Value w, Value tile, int s, Value gw) {
+  const LayoutGeometry &g = p.geometry;
+  Value offset = add(mulc(tile, g.tileBytes),
+                     add(c64(g.codeBytesPerTile + s * W * g.scaleBytes),
+                         mulc(gw, 16 * g.scaleBytes)));
+  Value address = gep(w, offset);
+  switch (p.weight.scaleType) {
+  case ScaleType::F32:
+    return load(vf32, address);
+  case ScaleType::F16:
+    return arith::ExtFOp::create(b, vf32,
+                                 load(VectorType::get({W}, f16), address));
+  case ScaleType::BF16: {
+    Value raw = arith::ExtUIOp::create(b, vi32,
+                                       load(VectorType::get({W}, i16), address));
+    return bitcast(vf32, shl(raw, 16));
+  }
+  case ScaleType::E8M0: {
+    Value raw = arith::ExtUIOp::create(b, vi32,
+                                       load(VectorType::get({W}, i8), address));
+    // 2^(raw - 127); raw 0 is the subnormal 2^-127.
+    Value bits = arith::MaxUIOp::create(b, shl(raw, 23), splatI32(0x400000));
+    return bitcast(vf32, bits);
+  }
+  case ScaleType::E4M3: {
+    Value raw = arith::ExtUIOp::create(b, vi32,
+                                       load(VectorType::get({W}, i8), address));
+    Value magnitude = band(raw, 0x7F);
+    Value value = fmul(bitcast(vf32, shl(magnitude, 20)),
+                       splatF32(std::ldexp(1.0f, 120)));
+    Value isNaN = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, magnitude,
+                                        splatI32(0x7F));
+    return arith::SelectOp::create(b, isNaN,
+                                   splatF32(std::numeric_limits<float>::quiet_NaN()),
+                                   value);
+  }
+  }
+  return {};
+}
+
+/// The code of phase `phase` sits at bit 8 * (phase % 4) (+ 4 for the high
+/// nibble of 4-bit codes) of every dword.
+Value KernelBuilder::decodeF32(Value codes, int phase) {
+  const ElementType &e = p.weight.element;
+  bool fourBit = e.bits == 4;
+  int shift = fourBit ? 8 * (phase % 4) + 4 * (phase / 4) : 8 * phase;
+  int fieldBits = fourBit ? 4 : 8;
+  if (!p.f32Table.empty()) {
+    // vpermps reads the low 4 bits of every dword.
+    SmallVector<float> table(p.f32Table.begin(), p.f32Table.end());
+    Value tableVector = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(vf32, ArrayRef<float>(table)));
+    return intrinsic("llvm.x86.avx512.permvar.sf.512", vf32,
+                     {tableVector, lshr(codes, shift)});
+  }
+  if (e.kind == ElementKind::Int) {
+    // Sign-extend the field: move it to the top, shift back arithmetically.
+    Value top = shl(codes, 32 - fieldBits - shift);
+    return arith::SIToFPOp::create(b, vf32, ashr(top, 32 - e.bits));
+  }
+  // Minifloat: sign to bit 31, magnitude under a zero-biased exponent, then
+  // times 2^(127 - bias).
+  Value code = band(lshr(codes, shift), (1 << e.bits) - 1);
+  Value magnitude = band(code, (1 << (e.bits - 1)) - 1);
+  Value sign = shl(lshr(code, e.bits - 1), 31);
+  Value bits = arith::OrIOp::create(b, shl(magnitude, 23 - e.mantissaBits), sign);
+  return fmul(bitcast(vf32, bits), splatF32(std::ldexp(1.0f, 127 - e.bias)));
+}
+
+//===----------------------------------------------------------------------===//
+// Task: column-tile groups
+//===----------------------------------------------------------------------===//
+
+void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
+  Block *entry = &func.getBody().front();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value context = entry->getArgument(0);
+  xBase = load(ptr, gepc(context, (needsPrep() ? kSlotXPrep : kSlotX) * 8));
+  wBase = load(ptr, gepc(context, kSlotW * 8));
+  yBase = load(ptr, gepc(context, kSlotY * 8));
+  if (p.mode == KernelMode::I8) {
+    xSumBase = load(ptr, gepc(context, kSlotXSum * 8));
+    xScaleBase = load(ptr, gepc(context, kSlotXScale * 8));
+  }
+  xRowBytes = needsPrep() ? prepRowBytes() : p.k * 4;
+  // The constant factor of the result, times the NV tensor scale.
+  resultScale = nullptr;
+  if (p.resultFactor != 1.0f)
+    resultScale = cf32(p.resultFactor);
+  if (p.weight.secondLevelScale) {
+    Value s2 = load(f32, gepc(wBase, p.geometry.tensorScaleOffset));
+    resultScale = resultScale ? fmul(resultScale, s2) : s2;
+  }
+
+  int64_t groups = p.numTileGroups();
+  int64_t numTiles = p.geometry.numTiles;
+  int lastTiles = static_cast<int>(numTiles - (groups - 1) * p.tilesPerStep);
+  int64_t lastColumns = p.n - (numTiles - 1) * 16;
+  bool irregularLast = lastTiles != p.tilesPerStep || lastColumns != 16;
+  loop(entry->getArgument(1), entry->getArgument(2), 1, {},
+       [&](Value group, ValueRange) {
+         if (!irregularLast) {
+           emitTileGroup(group, p.tilesPerStep, 16);
+           return SmallVector<Value>{};
+         }
+         Value isLast = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                              group, c64(groups - 1));
+         ifElse(
+             isLast, {},
+             [&] {
+               emitTileGroup(group, lastTiles, lastColumns);
+               return SmallVector<Value>{};
+             },
+             [&] {
+               emitTileGroup(group, p.tilesPerStep, 16);
+               return SmallVector<Value>{};
+             });
+         return SmallVector<Value>{};
+       });
+  LLVM::ReturnOp::create(b, ValueRange{});
+}
+
+void KernelBuilder::emitTileGroup(Value group, int tiles,
+                                  int64_t lastTileColumns) {
+  Value tile0 = mulc(group, p.tilesPerStep);
+  int64_t steps = p.m / p.rowsPerStep;
+  int rest = static_cast<int>(p.m % p.rowsPerStep);
+  if (steps > 0)
+    loop(c64(0), c64(steps), 1, {}, [&](Value step, ValueRange) {
+      emitRowStep(mulc(step, p.rowsPerStep), p.rowsPerStep, tile0, tiles,
+                  lastTileColumns);
+      return SmallVector<Value>{};
+    });
+  if (rest)
+    emitRowStep(c64(steps * p.rowsPerStep), rest, tile0, tiles,
+                lastTileColumns);
+}
+
+void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
+                                int64_t lastTileColumns) {
+  const int S = subVectors;
+  const int chains = p.chains;
+  const bool i8Mode = p.mode == KernelMode::I8;
+  const bool bf16Mode = p.mode == KernelMode::BF16;
+  const bool prescale = p.prescale;
+  const bool fourBit = p.weight.element.bits == 4;
+  const int64_t kc = p.geometry.kPerChunk;
+
+  // Accumulator indexing.
+  auto fIndex = [&](int r, int t, int s) { return (r * tiles + t) * S + s; };
+  int numF = rows * tiles * S;
+  // Inner (per group) accumulators: I8 and BF16 cover a whole tile per
+  // vector (S = 1); F32 keeps one per sub-vector.
+  int innerPerTile = (i8Mode || bf16Mode) ? 1 : S;
+  auto iIndex = [&](int r, int t, int s, int c) {
+    return ((r * tiles + t) * innerPerTile + s) * chains + c;
+  };
+
+  SmallVector<Value> xRows;
+  for (int r = 0; r < rows; ++r)
+    xRows.push_back(gep(xBase, mulc(addc(m0, r), xRowBytes)));
+  SmallVector<Value> tileIndex;
+  for (int t = 0; t < tiles; ++t)
+    tileIndex.push_back(addc(tile0, t));
+
+  SmallVector<Value> facc(numF, splatF32(0.0f));
+  facc = loop(c64(0), c64(numGroups), 1, facc, [&](Value g, ValueRange fIn) {
+    SmallVector<Value> fAcc(fIn.begin(), fIn.end());
+    Value gw = blockScales ? mulc(g, p.groupK) : c64(0);
+    if (blockScales)
+      gw = arith::DivUIOp::create(b, gw, c64(p.weightBlock));
+    // Scales of this group's weights, for prescaling.
+    SmallVector<Value> groupScale;
+    if (prescale)
+      for (int t = 0; t < tiles; ++t)
+        for (int s = 0; s < S; ++s)
+          groupScale.push_back(weightScale(wBase, tileIndex[t], s, gw));
+
+    // Inner accumulators start at zero; in I8 mode the first chain starts at
+    // -offset * sum(codes of x), which takes the weight offset back out.
+    SmallVector<Value> inner;
+    for (int r = 0; r < rows; ++r) {
+      Value start;
+      if (i8Mode) {
+        Value sumAddress = gep(
+            xSumBase, mulc(add(mulc(addc(m0, r), numGroups), g), 4));
+        Value sum = load(i32, sumAddress);
+        Value correction = arith::MulIOp::create(b, sum, c32(-p.weightOffset));
+        start = vector::BroadcastOp::create(b, vi32, correction);
+      }
+      for (int t = 0; t < tiles; ++t)
+        for (int s = 0; s < innerPerTile; ++s)
+          for (int c = 0; c < chains; ++c)
+            inner.push_back(i8Mode && c == 0 ? start
+                            : i8Mode         ? splatI32(0)
+                                             : splatF32(0.0f));
+    }
+    if (prescale)
+      inner = fAcc; // accumulate straight into the group-free sums
+
+    // Chunks of this group, unrolled by up to 4.
+    int64_t unroll = chunksPerGroup % 4 == 0   ? 4
+                     : chunksPerGroup % 2 == 0 ? 2
+                                               : 1;
+    Value firstChunk = mulc(g, chunksPerGroup);
+    inner = loop(c64(0), c64(chunksPerGroup), unroll, inner,
+                 [&](Value c0, ValueRange accIn) {
+      SmallVector<Value> acc(accIn.begin(), accIn.end());
+      auto innerAt = [&](int r, int t, int s, int c) -> Value & {
+        return prescale ? acc[fIndex(r, t, s)] : acc[iIndex(r, t, s, c)];
+      };
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value chunk = add(firstChunk, addc(c0, u));
+        Value kBase = mulc(chunk, kc);
+        if (p.mode == KernelMode::F32) {
+          SmallVector<Value> codes; // [t][s]
+          for (int t = 0; t < tiles; ++t)
+            for (int s = 0; s < S; ++s)
+              codes.push_back(load(vi32, gepc(chunkAddress(wBase, tileIndex[t],
+                                                           chunk),
+                                              4 * s * W)));
+          int phases = fourBit ? 8 : 4;
+          for (int ph = 0; ph < phases; ++ph) {
+            SmallVector<Value> values;
+            for (int ts = 0; ts < tiles * S; ++ts) {
+              Value v = decodeF32(codes[ts], ph);
+              if (prescale)
+                v = fmul(v, groupScale[ts]);
+              values.push_back(v);
+            }
+            for (int r = 0; r < rows; ++r) {
+              Value xk = broadcastLoad(
+                  vf32, gep(xRows[r], mulc(addc(kBase, ph), 4)));
+              for (int t = 0; t < tiles; ++t)
+                for (int s = 0; s < S; ++s) {
+                  Value &a = innerAt(r, t, s, ph % chains);
+                  a = fma(values[t * S + s], xk, a);
+                }
+            }
+          }
+        } else if (bf16Mode) {
+          auto v32i16 = VectorType::get({32}, i16);
+          auto v32bf16 = VectorType::get({32}, bf16);
+          SmallVector<uint16_t> tableBits(p.bf16Table.begin(),
+                                          p.bf16Table.end());
+          SmallVector<APInt> tableValues;
+          for (uint16_t bits : tableBits)
+            tableValues.push_back(APInt(16, bits));
+          Value table = arith::ConstantOp::create(
+              b, DenseElementsAttr::get(v32i16, tableValues));
+          SmallVector<Value> codes;
+          for (int t = 0; t < tiles; ++t)
+            codes.push_back(
+                load(vi32, chunkAddress(wBase, tileIndex[t], chunk)));
+          const int shifts[4] = {0, 8, 4, 12};
+          for (int q = 0; q < 4; ++q) {
+            SmallVector<Value> weights;
+            for (int t = 0; t < tiles; ++t) {
+              Value index = bitcast(v32i16, lshr(codes[t], shifts[q]));
+              Value bits = intrinsic("llvm.x86.avx512.permvar.hi.512", v32i16,
+                                     {table, index});
+              weights.push_back(bitcast(v32bf16, bits));
+            }
+            for (int r = 0; r < rows; ++r) {
+              Value pair = broadcastLoad(
+                  vi32, gep(xRows[r], mulc(addc(kBase, 2 * q), 2)));
+              Value xPair = bitcast(v32bf16, pair);
+              for (int t = 0; t < tiles; ++t) {
+                Value &a = innerAt(r, t, 0, q % chains);
+                a = intrinsic("llvm.x86.avx512bf16.dpbf16ps.512", vf32,
+                              {a, weights[t], xPair});
+              }
+            }
+          }
+        } else { // I8
+          auto v64i8 = VectorType::get({64}, i8);
+          const ElementType &e = p.weight.element;
+          SmallVector<Value> lowWeights, highWeights;
+          for (int t = 0; t < tiles; ++t) {
+            Value codes = load(vi32, chunkAddress(wBase, tileIndex[t], chunk));
+            if (fourBit) {
+              SmallVector<APInt> lut;
+              for (int lane = 0; lane < 64; ++lane)
+                lut.push_back(APInt(8, p.u8Table[lane % 16]));
+              Value table = arith::ConstantOp::create(
+                  b, DenseElementsAttr::get(v64i8, lut));
+              Value low = bitcast(v64i8, band(codes, 0x0F0F0F0F));
+              Value high = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
+              lowWeights.push_back(
+                  intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, low}));
+              highWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
+                                              v64i8, {table, high}));
+            } else if (e.bits == 8 && e.kind == ElementKind::Int) {
+              // code + 128: flip the sign bit of every byte.
+              lowWeights.push_back(bitcast(
+                  v64i8, arith::XOrIOp::create(b, codes,
+                                               splatI32(static_cast<int32_t>(
+                                                   0x80808080u)))));
+            } else {
+              SmallVector<APInt> lut;
+              for (int lane = 0; lane < 64; ++lane)
+                lut.push_back(APInt(
+                    8, lane < static_cast<int>(p.u8Table.size())
+                           ? p.u8Table[lane]
+                           : 0));
+              Value table = arith::ConstantOp::create(
+                  b, DenseElementsAttr::get(v64i8, lut));
+              lowWeights.push_back(intrinsic("llvm.x86.avx512.permvar.qi.512",
+                                             v64i8,
+                                             {table, bitcast(v64i8, codes)}));
+            }
+          }
+          for (int r = 0; r < rows; ++r) {
+            Value xLow = bitcast(v64i8,
+                                 broadcastLoad(vi32, gep(xRows[r], kBase)));
+            Value xHigh;
+            if (fourBit)
+              xHigh = bitcast(v64i8,
+                              broadcastLoad(vi32, gep(xRows[r], addc(kBase, 4))));
+            for (int t = 0; t < tiles; ++t) {
+              Value &a = innerAt(r, t, 0, 0);
+              a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                            {a, lowWeights[t], xLow});
+              if (fourBit) {
+                Value &a2 = innerAt(r, t, 0, chains - 1);
+                a2 = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                               {a2, highWeights[t], xHigh});
+              }
+            }
+          }
+        }
+      }
+      return acc;
+    });
+
+    if (prescale)
+      return inner;
+
+    // Group epilogue: scale the group's sums into the f32 accumulators.
+    for (int r = 0; r < rows; ++r) {
+      Value xScale;
+      if (i8Mode && !actPerRow) {
+        Value gx = arith::DivUIOp::create(b, mulc(g, p.groupK), c64(p.actBlock));
+        Value address = gep(
+            xScaleBase, mulc(add(mulc(addc(m0, r), numActBlocks), gx), 4));
+        xScale = broadcastLoad(vf32, address);
+      }
+      for (int t = 0; t < tiles; ++t) {
+        if (i8Mode || bf16Mode) {
+          Value sum = inner[iIndex(r, t, 0, 0)];
+          for (int c = 1; c < chains; ++c)
+            sum = i8Mode ? add(sum, inner[iIndex(r, t, 0, c)])
+                         : fadd(sum, inner[iIndex(r, t, 0, c)]);
+          Value &f = fAcc[fIndex(r, t, 0)];
+          if (i8Mode) {
+            Value d = arith::SIToFPOp::create(b, vf32, sum);
+            Value s;
+            if (blockScales)
+              s = weightScale(wBase, tileIndex[t], 0, gw);
+            if (xScale)
+              s = s ? fmul(s, xScale) : xScale;
+            f = fadd(f, s ? fmul(d, s) : d);
+          } else {
+            f = blockScales ? fma(sum, weightScale(wBase, tileIndex[t], 0, gw), f)
+                            : fadd(f, sum);
+          }
+          continue;
+        }
+        for (int s = 0; s < S; ++s) {
+          Value sum = inner[iIndex(r, t, s, 0)];
+          for (int c = 1; c < chains; ++c)
+            sum = fadd(sum, inner[iIndex(r, t, s, c)]);
+          Value &f = fAcc[fIndex(r, t, s)];
+          f = blockScales ? fma(sum, weightScale(wBase, tileIndex[t], s, gw), f)
+                          : fadd(f, sum);
+        }
+      }
+    }
+    return fAcc;
+  });
+
+  // Per-channel and per-row scales, the constant factor, and the stores.
+  for (int r = 0; r < rows; ++r) {
+    Value rowScale;
+    if (i8Mode && actPerRow)
+      rowScale = broadcastLoad(
+          vf32, gep(xScaleBase, mulc(mulc(addc(m0, r), numActBlocks), 4)));
+    Value yRow = gep(yBase, mulc(addc(m0, r), p.n * 4));
+    for (int t = 0; t < tiles; ++t)
+      for (int s = 0; s < S; ++s) {
+        Value y = facc[fIndex(r, t, s)];
+        if (!blockScales)
+          y = fmul(y, weightScale(wBase, tileIndex[t], s, c64(0)));
+        if (rowScale)
+          y = fmul(y, rowScale);
+        if (resultScale)
+          y = fmul(y, vector::BroadcastOp::create(b, vf32, resultScale));
+        int64_t columns =
+            t == tiles - 1 ? lastTileColumns - s * W : static_cast<int64_t>(W);
+        if (columns <= 0)
+          continue;
+        Value address = gep(yRow, mulc(add(mulc(tileIndex[t], 16), c64(s * W)), 4));
+        if (columns >= W) {
+          store(y, address);
+          continue;
+        }
+        SmallVector<bool> lanes(W, false);
+        for (int64_t lane = 0; lane < columns; ++lane)
+          lanes[lane] = true;
+        Value mask = arith::ConstantOp::create(
+            b, DenseElementsAttr::get(VectorType::get({W}, i1),
+                                      ArrayRef<bool>(lanes)));
+        LLVM::MaskedStoreOp::create(b, y, address, mask, 4u);
+      }
+  }
+}
+
+} // namespace
+
+func::FuncOp quantc::cpu::emitMatmulKernel(ModuleOp module,
+                                           const MatmulKernelPlan &plan,
+                                           StringRef name) {
+  return KernelBuilder(module, plan, name).emit();
+}

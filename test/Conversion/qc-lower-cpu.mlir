@@ -1,0 +1,126 @@
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4 pack-only=1" | FileCheck %s --check-prefix=V4
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni pack-only=1" | FileCheck %s --check-prefix=VNNI
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni bf16=0 pack-only=1" | FileCheck %s --check-prefix=NOBF16
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni" | FileCheck %s --check-prefix=KERNEL
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64" | FileCheck %s --check-prefix=BASE
+// RUN: not quant-opt %s --split-input-file --qc-lower-cpu="target=pentium" 2>&1 | FileCheck %s --check-prefix=BADTARGET
+
+// The layout follows the target: 4-bit weights in 16-column tiles of 8 k
+// (VNNI / vpermps order) on AVX-512, in k pairs for vdpbf16ps where the
+// target has AVX512-BF16 and bf16 activations are allowed.
+
+// V4-LABEL: func.func @w4a16
+// V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8>
+// V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8> -> tensor<1x40xf32>
+// VNNI-LABEL: func.func @w4a16
+// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8p>
+// NOBF16-LABEL: func.func @w4a16
+// NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8>
+
+// The kernel: x and y as memrefs, the weights a 64-byte aligned global, the
+// work in llvm.func tasks for the target run by quantc_parallel_for.
+// KERNEL: memref.global "private" constant @__qc_weights_0 : memref<3264xi8> = dense<{{.*}}> {alignment = 64 : i64}
+// KERNEL-LABEL: func.func @w4a16
+// KERNEL-NOT: qc.
+// KERNEL: %[[X:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x128xf32> to memref<1x128xf32>
+// KERNEL: %[[W:.*]] = memref.get_global @__qc_weights_0 : memref<3264xi8>
+// KERNEL: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x40xf32>
+// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_bf16_x86_n16k8p_r1t4c2]](%[[X]], %[[W]], %[[Y]])
+// KERNEL: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
+// KERNEL: return %[[R]]
+// KERNEL: llvm.func internal @[[K]]_prep(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) attributes {target_cpu = "x86-64-v4", target_features = #llvm.target_features<["+avx512vnni", "+avx512bf16", "+avx512vbmi"]>}
+// KERNEL: arith.truncf %{{.*}} : f32 to bf16
+// KERNEL: llvm.func internal @[[K]]_task(
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.hi.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
+// KERNEL: func.func private @[[K]](%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<3264xi8>, %{{.*}}: memref<1x40xf32>)
+// KERNEL: call @quantc_kernel_alloc
+// KERNEL: llvm.mlir.addressof @[[K]]_prep
+// KERNEL: call @quantc_parallel_for
+// KERNEL: llvm.mlir.addressof @[[K]]_task
+// KERNEL: call @quantc_parallel_for
+// KERNEL: call @quantc_kernel_free
+
+// The baseline target has no FMA, shuffles or dot products: plain vector code.
+// BASE-LABEL: func.func @w4a16
+// BASE: call @__qc_matmul_1x40x128_mxfp4_x86_64_f32_x86_n16k8_r1t1c2
+// BASE-NOT: llvm.call_intrinsic
+// BASE-NOT: math.fma
+// BASE: func.func private
+
+// BADTARGET: error: qc-lower-cpu: unknown CPU target 'pentium' (known: x86-64, x86-64-v3, x86-64-v4, x86-64-v4-vnni, native)
+func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
+  %c = arith.constant dense<1.5> : tensor<40x128xf32>
+  %w = qc.quantize %c : tensor<40x128xf32> -> !qc.packed<40x128, mxfp4>
+  %y = qc.matmul %x, %w : tensor<1x128xf32>, !qc.packed<40x128, mxfp4> -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
+}
+
+// -----
+
+// int8 activations: vpdpbusd on VNNI targets, with the weights in VNNI order
+// (one tile of 16 columns, 32 chunks of 64 bytes, 16 x 4 scales of 4 bytes);
+// the x86-64-v4 target has no VNNI and keeps the reference lowering.
+
+// V4-LABEL: func.func @w4a8
+// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32> -> tensor<2x3x16xf32>
+// VNNI-LABEL: func.func @w4a8
+// VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
+
+// Rank-3 activations are collapsed to [M, K] and the result expanded back.
+// KERNEL-LABEL: func.func @w4a8
+// KERNEL: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<2x3x64xf32> into tensor<6x64xf32>
+// KERNEL: bufferization.to_buffer %[[X]] read_only
+// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_r4t2c1]](
+// KERNEL: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [2, 3, 16] : tensor<6x16xf32> into tensor<2x3x16xf32>
+// KERNEL: llvm.func internal @[[K]]_prep(
+// KERNEL: math.roundeven
+// KERNEL: llvm.func internal @[[K]]_task(
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.pshuf.b.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
+  %c = arith.constant dense<-0.75> : tensor<16x64xf32>
+  %w = qc.quantize %c : tensor<16x64xf32> -> !qc.packed<16x64, int4_g32>
+  %y = qc.matmul %x, %w act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32> -> tensor<2x3x16xf32>
+  return %y : tensor<2x3x16xf32>
+}
+
+// -----
+
+// Two matmuls of one shape share a kernel; each constant gets its own global.
+// 8-bit codes use the x86_n16k4 layout.
+
+// V4-LABEL: func.func @shared
+// V4-COUNT-2: layout = x86_n16k4
+// KERNEL-LABEL: func.func @shared
+// KERNEL: memref.get_global @[[G0:__qc_weights_[0-9]+]]
+// KERNEL: call @[[K:__qc_matmul_4x32x32_int8_x86_64_v4_vnni_f32_x86_n16k4_r4t2c1]](
+// KERNEL: memref.get_global @[[G1:__qc_weights_[0-9]+]]
+// KERNEL: call @[[K]](
+// KERNEL-COUNT-1: func.func private @[[K]](
+func.func @shared(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  %c0 = arith.constant dense<1.0> : tensor<32x32xf32>
+  %c1 = arith.constant dense<2.0> : tensor<32x32xf32>
+  %w0 = qc.quantize %c0 : tensor<32x32xf32> -> !qc.packed<32x32, int8>
+  %w1 = qc.quantize %c1 : tensor<32x32xf32> -> !qc.packed<32x32, int8>
+  %y0 = qc.matmul %x, %w0 : tensor<4x32xf32>, !qc.packed<32x32, int8> -> tensor<4x32xf32>
+  %y1 = qc.matmul %y0, %w1 : tensor<4x32xf32>, !qc.packed<32x32, int8> -> tensor<4x32xf32>
+  return %y1 : tensor<4x32xf32>
+}
+
+// -----
+
+// Left for the reference lowering: weights that are not constants, and
+// activation formats the integer kernels do not implement.
+
+// KERNEL-LABEL: func.func @not_lowered
+// KERNEL: qc.matmul %arg0, %arg1 : tensor<1x64xf32>, !qc.packed<16x64, mxfp4>
+// KERNEL: qc.matmul %arg0, %{{.*}} act <mxfp8_e4m3> : tensor<1x64xf32>, !qc.packed<16x64, mxfp4> -> tensor<1x16xf32>
+// KERNEL-NOT: call @__qc_matmul
+func.func @not_lowered(%x: tensor<1x64xf32>, %w: !qc.packed<16x64, mxfp4>) -> (tensor<1x16xf32>, tensor<1x16xf32>) {
+  %y = qc.matmul %x, %w : tensor<1x64xf32>, !qc.packed<16x64, mxfp4> -> tensor<1x16xf32>
+  %c = arith.constant dense<1.0> : tensor<16x64xf32>
+  %p = qc.quantize %c : tensor<16x64xf32> -> !qc.packed<16x64, mxfp4>
+  %z = qc.matmul %x, %p act <mxfp8_e4m3> : tensor<1x64xf32>, !qc.packed<16x64, mxfp4> -> tensor<1x16xf32>
+  return %y, %z : tensor<1x16xf32>, tensor<1x16xf32>
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Checks the qc-lower-cpu kernels against the reference semantics of qc.matmul.
+
+For every weight format and number of rows M it writes a function
+`y = qc.matmul(x, qc.quantize(W))` with a random constant W [N, K], lowers it
+with `quant-opt --qc-lower-cpu=...`, runs it with quant-run and compares:
+
+  * float activations (W4A16 / W8A16 kernels): against the f64 dot product of
+    x and the weights dequantized by the format library (quant-tensor
+    fake-quant), within the f32 accumulation bound
+        |y - ref| <= gamma * sum_k |x_k w_k|,  gamma = 2 (K + 4) 2^-24
+    (the kernel and a sequential f32 sum may each be off by (K+1) u), plus
+    2^-8 sum_k |x_k w_k| when the kernel rounds x to bf16 (--expect-mode bf16);
+  * `act` set (integer kernels): bit for bit against the model of the
+    kernels' integer arithmetic (quantc/Conversion/QcToCPU.h), computed here
+    from the codes and scales the format library packs for W and for x
+    (quant-tensor pack); and within the bound above against the f64 dot
+    product of the fake-quantized x and W.
+
+With --via-pipeline quant-run's own pipeline (qc-lower-cpu for the host)
+lowers the file instead of quant-opt. It checks that the matmul became a
+kernel call (so that the reference
+lowering cannot pass in its place) and which mode the kernel uses, and with
+--threads that outputs are bit-identical for every thread count. Prints one
+line per case; exits 1 if any case fails. Needs numpy; quant-opt, quant-run
+and quant-tensor on PATH.
+
+  cpu_kernel_check.py --target x86-64-v4 --formats mxfp4,int8 --rows 1,8,33 \\
+      --n 72 --k 256 [--act mxint8] [--bf16 0|1] [--threads 1,2,3] --work DIR
+"""
+import argparse
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write("command failed: %s\n%s%s" % (" ".join(cmd), result.stdout, result.stderr))
+        raise SystemExit(1)
+    return result.stdout
+
+
+# ---------------------------------------------------------------------------
+# The formats the integer model reads (independent of the C++ library)
+# ---------------------------------------------------------------------------
+
+# name: (element, bits, block or None for per-row, scale type, second level)
+FORMATS = {
+    "mxfp4": (("float", 2, 1, 1), 4, 32, "e8m0", False),
+    "nvfp4": (("float", 2, 1, 1), 4, 16, "e4m3", True),
+    "mxfp6_e2m3": (("float", 2, 3, 1), 6, 32, "e8m0", False),
+    "int4_g32": (("int", 0), 4, 32, "f32", False),
+    "int4_g128": (("int", 0), 4, 128, "f32", False),
+    "nvint4": (("int", 0), 4, 16, "e4m3", True),
+    "int4": (("int", 0), 4, None, "f32", False),
+    "int8": (("int", 0), 8, None, "f32", False),
+    "int8_g32": (("int", 0), 8, 32, "f32", False),
+    "mxint8": (("int", 6), 8, 32, "e8m0", False),
+}
+
+
+def minifloat_value(code, bits, ebits, mbits, bias):
+    sign = -1.0 if (code >> (bits - 1)) & 1 else 1.0
+    e = (code >> mbits) & ((1 << ebits) - 1)
+    m = code & ((1 << mbits) - 1)
+    if e == 0:
+        return sign * m * 2.0 ** (1 - bias - mbits)
+    return sign * (1 + m / 2.0 ** mbits) * 2.0 ** (e - bias)
+
+
+def element_values(name):
+    """Value of every code, as float64."""
+    element, bits = FORMATS[name][0], FORMATS[name][1]
+    values = []
+    for c in range(1 << bits):
+        if element[0] == "int":
+            v = c - (1 << bits) if c >> (bits - 1) else c
+            values.append(v / 2.0 ** element[1])
+        else:
+            values.append(minifloat_value(c, bits, element[1], element[2], element[3]))
+    return np.array(values)
+
+
+def integer_scale(values):
+    """Smallest 2^j that makes every value an integer (the kernels' choice)."""
+    for j in range(7):
+        if np.all(values * 2.0 ** j == np.round(values * 2.0 ** j)):
+            return 2.0 ** j
+    raise ValueError("no integer scale")
+
+
+def decode_scales(raw, kind):
+    if kind == "f32":
+        return raw.astype(np.uint32).view(np.float32)
+    if kind == "e8m0":
+        return np.array([np.float32(2.0 ** (int(r) - 127)) for r in raw], np.float32)
+    if kind == "e4m3":
+        return np.array([np.float32(minifloat_value(int(r), 8, 4, 3, 7)) for r in raw], np.float32)
+    raise ValueError(kind)
+
+
+def unpack_canonical(data, shape, name):
+    """Codes [shape], raw scales, tensor scale of the library's canonical bytes."""
+    _, bits, block, scale_kind, second = FORMATS[name]
+    count = int(np.prod(shape))
+    stream = np.unpackbits(data, bitorder="little")
+    codes = stream[: count * bits].reshape(count, bits)
+    codes = (codes * (1 << np.arange(bits))).sum(axis=1).reshape(shape)
+    offset = (count * bits + 7) // 8
+    nscales = count // (block or shape[-1])
+    width = 4 if scale_kind == "f32" else 1
+    raw = data[offset: offset + nscales * width]
+    raw = raw.view(np.uint32) if width == 4 else raw.astype(np.uint32)
+    tensor_scale = np.float32(1.0)
+    if second:
+        tensor_scale = np.frombuffer(data[offset + nscales * width:][:4].tobytes(), np.float32)[0]
+    scales = decode_scales(raw, scale_kind).reshape(shape[0], -1)
+    return codes, scales, tensor_scale
+
+
+def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
+    """The I8 kernels' arithmetic (QcToCPU.h), in float32 with rounding after
+    every operation."""
+    wcodes, wscales, s2 = unpack_canonical(w_bytes, (n, k), wname)
+    xcodes, xscales, _ = unpack_canonical(x_bytes, (m, k), aname)
+    wvalues, xvalues = element_values(wname), element_values(aname)
+    jw, jx = integer_scale(wvalues), integer_scale(xvalues)
+    wi = np.round(wvalues[wcodes] * jw).astype(np.int64)
+    xi = np.round(xvalues[xcodes] * jx).astype(np.int64)
+    bw = FORMATS[wname][2] or k
+    bx = FORMATS[aname][2] or k
+    g = min(bw, bx)
+    acc = np.zeros((m, n), np.float32)
+    for group in range(k // g):
+        ks = slice(group * g, (group + 1) * g)
+        d = (xi[:, ks] @ wi[:, ks].T).astype(np.float32)  # exact int, then RNE
+        s = None
+        if FORMATS[wname][2]:
+            s = np.broadcast_to(wscales[:, group * g // bw][None, :], (m, n))
+        if FORMATS[aname][2]:
+            sx = np.broadcast_to(xscales[:, group * g // bx][:, None], (m, n))
+            s = sx if s is None else (s * sx).astype(np.float32)
+        p = d if s is None else (d * s).astype(np.float32)
+        acc = (acc + p).astype(np.float32)
+    y = acc
+    if not FORMATS[wname][2]:
+        y = (y * wscales[:, 0][None, :]).astype(np.float32)
+    if not FORMATS[aname][2]:
+        y = (y * xscales[:, 0][:, None]).astype(np.float32)
+    factor = np.float32(1.0 / (jw * jx))
+    c = factor
+    if FORMATS[wname][4]:
+        c = np.float32(factor * s2) if factor != 1 else s2
+    if c != 1:
+        y = (y * c).astype(np.float32)
+    return y
+
+
+# ---------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------
+
+def hex_f32(a):
+    return '"0x' + a.astype("<f4").tobytes().hex().upper() + '"'
+
+
+def write_case(path, w, m, k, fmt, act):
+    n = w.shape[0]
+    a = " act <%s>" % act if act else ""
+    with open(path, "w") as f:
+        f.write("func.func @main(%%x: tensor<%dx%dxf32>) -> tensor<%dx%dxf32> {\n" % (m, k, m, n))
+        f.write("  %%c = arith.constant dense<%s> : tensor<%dx%dxf32>\n" % (hex_f32(w), n, k))
+        f.write("  %%p = qc.quantize %%c : tensor<%dx%dxf32> -> !qc.packed<%dx%d, %s>\n" % (n, k, n, k, fmt))
+        f.write("  %%y = qc.matmul %%x, %%p%s : tensor<%dx%dxf32>, !qc.packed<%dx%d, %s> -> tensor<%dx%dxf32>\n"
+                % (a, m, k, n, k, fmt, m, n))
+        f.write("  return %%y : tensor<%dx%dxf32>\n}\n" % (m, n))
+
+
+def check_case(args, fmt, m, index):
+    n, k = args.n, args.k
+    rng = np.random.default_rng(1000 + index)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    # A few outliers so that blocks get different scales.
+    x[:, ::37] *= 8
+    base = os.path.join(args.work, "case%d" % index)
+    np.save(base + "_x.npy", x)
+    np.save(base + "_w.npy", w)
+    write_case(base + ".mlir", w, m, k, fmt, args.act)
+    label = "%s%s M=%d N=%d K=%d" % (fmt, " act=" + args.act if args.act else "", m, n, k)
+    if args.via_pipeline:
+        # quant-run's own pipeline lowers the matmul (qc-lower-cpu, native).
+        program = base + ".mlir"
+        lowered = run(["quant-run", program, "--entry", "main", "--input", base + "_x.npy",
+                       "--output-dir", base + "_probe", "--print-ir-after-lowering"])
+    else:
+        options = "target=%s bf16=%d" % (args.target, args.bf16)
+        lowered = run(["quant-opt", base + ".mlir", "--qc-lower-cpu=" + options])
+        program = base + ".low.mlir"
+        with open(program, "w") as f:
+            f.write(lowered)
+    kernel = re.search(r"call @__qc_matmul_\w*?_(f32|bf16|i8)_x86_n16k\w+", lowered)
+    if not kernel:
+        print("FAIL %s: no kernel call after qc-lower-cpu" % label)
+        return False
+    mode = kernel.group(1)
+    outputs = []
+    for threads in args.threads:
+        out = base + "_out%d" % threads
+        run(["quant-run", program, "--entry", "main", "--input", base + "_x.npy",
+             "--output-dir", out, "--threads", str(threads)])
+        outputs.append(np.load(os.path.join(out, "0.npy")))
+    y = outputs[0]
+    for threads, other in zip(args.threads[1:], outputs[1:]):
+        if other.tobytes() != y.tobytes():
+            print("FAIL %s: %d threads differ from %d" % (label, threads, args.threads[0]))
+            return False
+
+    # Reference: f64 dot of the library's dequantized operands.
+    run(["quant-tensor", "fake-quant", "--format", fmt, base + "_w.npy", base + "_wq.npy"])
+    wq = np.load(base + "_wq.npy").astype(np.float64)
+    xq = x.astype(np.float64)
+    if args.act:
+        run(["quant-tensor", "fake-quant", "--format", args.act, base + "_x.npy", base + "_xq.npy"])
+        xq = np.load(base + "_xq.npy").astype(np.float64)
+    ref = xq @ wq.T
+    magnitude = np.abs(xq) @ np.abs(wq).T
+    gamma = 2.0 * (k + 4) * 2.0 ** -24
+    if mode == "bf16":
+        gamma += 2.0 ** -8
+    err = np.abs(y.astype(np.float64) - ref)
+    bound = gamma * magnitude
+    worst = float(np.max(err / np.maximum(bound, 1e-300)))
+    status = mode == args.expect_mode and worst <= 1.0
+    detail = "mode=%s err/bound=%.3f" % (mode, worst)
+    if args.act:
+        run(["quant-tensor", "pack", "--format", fmt, base + "_w.npy", base + "_wp.npy"])
+        run(["quant-tensor", "pack", "--format", args.act, base + "_x.npy", base + "_xp.npy"])
+        model = integer_model(np.load(base + "_xp.npy").astype(np.uint8),
+                              np.load(base + "_wp.npy").astype(np.uint8), m, n, k, fmt, args.act)
+        mismatches = int(np.sum(model.view(np.uint32) != y.view(np.uint32)))
+        status = status and mismatches == 0
+        detail += " model-mismatches=%d" % mismatches
+    if len(args.threads) > 1:
+        detail += " threads=%s identical" % ",".join(map(str, args.threads))
+    print("%s %s: %s" % ("ok" if status else "FAIL", label, detail))
+    return status
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--formats", required=True)
+    parser.add_argument("--rows", default="1,8,33")
+    parser.add_argument("--n", type=int, default=72)
+    parser.add_argument("--k", type=int, default=256)
+    parser.add_argument("--act")
+    parser.add_argument("--bf16", type=int, default=1)
+    parser.add_argument("--expect-mode", required=True, choices=["f32", "bf16", "i8"])
+    parser.add_argument("--threads", default="1")
+    parser.add_argument("--via-pipeline", action="store_true",
+                        help="let quant-run's pipeline lower the matmul (native target) "
+                             "instead of quant-opt --qc-lower-cpu=target=...")
+    parser.add_argument("--work", required=True)
+    args = parser.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    os.makedirs(args.work, exist_ok=True)
+    ok = True
+    index = 0
+    for fmt in args.formats.split(","):
+        for m in map(int, args.rows.split(",")):
+            ok &= check_case(args, fmt, m, index)
+            index += 1
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
