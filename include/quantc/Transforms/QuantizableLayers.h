@@ -1,0 +1,95 @@
+//===- QuantizableLayers.h - Find the layers quantization applies to -*- C++ -*-===//
+//
+// A quantizable layer (docs/quantization-pipeline.md) is a contraction or a
+// convolution with one constant operand, its weight; the other operand is its
+// activation. The weight may reach the layer through ops that only move or
+// replicate elements (linalg.transpose, linalg.broadcast, tensor.collapse_shape
+// and tensor.expand_shape), as the ONNX importer emits them for Gemm's transB
+// or MatMul's batch broadcasting: a *layout chain*. Quantization along the
+// reduction axis commutes with such a chain as long as the reduction axis
+// maps to one dimension of the same size in the source, so the weight's
+// qc.fake_quant sits directly on the constant.
+//
+// qc-quantize, qc-fold-weights (and the accuracy passes that need to find the
+// weight and the activation of a layer) share these helpers.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_TRANSFORMS_QUANTIZABLELAYERS_H
+#define QUANTC_TRANSFORMS_QUANTIZABLELAYERS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Value.h"
+
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quantc {
+
+/// The name of the layer an op belongs to: the NameLoc's name (inside fused
+/// or call-site locations too), else the location printed as text.
+std::string layerName(mlir::Operation *op);
+
+/// `value` traced up its layout chain. `dims[i]` is the source dimension that
+/// the i-th traced dimension of `value` comes from, or -1 for a dimension a
+/// linalg.broadcast added (every index reads the same source elements).
+struct LayoutTrace {
+  mlir::Value source;
+  llvm::SmallVector<int64_t> dims;
+  /// The chain, from the op that reads `source` to the op that defines
+  /// `value` (empty when `value` is the source).
+  llvm::SmallVector<mlir::Operation *> ops;
+};
+
+/// Follows `value` up through transpose / broadcast / collapse_shape /
+/// expand_shape while each of `dims` (dimensions of `value`) keeps mapping to
+/// exactly one source dimension of the same size (or to a broadcast). Stops at
+/// the first other op; never fails, the trace may be empty.
+LayoutTrace traceLayoutChain(mlir::Value value, llvm::ArrayRef<int64_t> dims);
+
+/// True when `value` is an arith.constant of a float tensor.
+bool isFloatConstant(mlir::Value value);
+
+enum class LayerKind { Contraction, Convolution };
+
+/// A quantizable layer: which input is the weight, which the activation, and
+/// the reduction axis of each (the axis their formats quantize along).
+struct QuantizableLayer {
+  mlir::linalg::LinalgOp op;
+  LayerKind kind = LayerKind::Contraction;
+  std::string name;
+  unsigned weightInput = 1;
+  unsigned activationInput = 0;
+  /// The reduction axis in the weight and activation operands.
+  int64_t weightAxis = 0;
+  int64_t activationAxis = 0;
+  /// Its size, K.
+  int64_t reductionSize = 0;
+  /// The weight traced to its source (a constant, or the constant's
+  /// qc.fake_quant once quantized); trace.dims[0] is the reduction axis.
+  LayoutTrace weight;
+};
+
+/// Matches `op` as a quantizable layer whose weight traces to a float
+/// constant or to the result of an op accepted by `isWeightSource`. Returns
+/// nullopt and sets `whyNot` when `op` is a contraction/convolution that
+/// cannot be quantized (two constant operands, several reduction dims, ...);
+/// leaves `whyNot` empty for ops that are not layers at all.
+std::optional<QuantizableLayer>
+matchQuantizableLayer(mlir::linalg::LinalgOp op, std::string &whyNot,
+                      llvm::function_ref<bool(mlir::Value)> isWeightSource =
+                          isFloatConstant);
+
+/// A float constant's elements as f32 (dense or dense_resource; f32, f16,
+/// bf16), nullopt for anything else.
+std::optional<std::vector<float>> readFloatElements(mlir::Attribute attr);
+
+/// `axis` of a tensor of `rank` in the spelling formats use: -1 for the last
+/// dimension (the aliases' default), the non-negative index otherwise.
+int formatAxis(int64_t axis, int64_t rank);
+
+} // namespace quantc
+
+#endif // QUANTC_TRANSFORMS_QUANTIZABLELAYERS_H

@@ -1,0 +1,316 @@
+//===- QuantizableLayers.cpp - Find the layers quantization applies to ----===//
+
+#include "quantc/Transforms/QuantizableLayers.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Location.h"
+#include "llvm/ADT/APFloat.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace quantc {
+
+//===----------------------------------------------------------------------===//
+// Names
+//===----------------------------------------------------------------------===//
+
+static std::optional<std::string> nameOf(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location inner : fused.getLocations())
+      if (std::optional<std::string> name = nameOf(inner))
+        return name;
+    return std::nullopt;
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return nameOf(callSite.getCallee());
+  return std::nullopt;
+}
+
+std::string layerName(Operation *op) {
+  if (std::optional<std::string> name = nameOf(op->getLoc()))
+    return *name;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto fileLoc = dyn_cast<FileLineColLoc>(op->getLoc())) {
+    os << llvm::sys::path::filename(fileLoc.getFilename().getValue()) << ":"
+       << fileLoc.getLine() << ":" << fileLoc.getColumn();
+    return text;
+  }
+  op->getLoc().print(os);
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Layout chains
+//===----------------------------------------------------------------------===//
+
+/// Maps `dims` of `op`'s result to dims of its input; false if one of them
+/// does not map to a single source dimension of the same size.
+static bool mapThroughLayoutOp(Operation *op, ArrayRef<int64_t> dims,
+                               Value &input, SmallVector<int64_t> &mapped) {
+  mapped.clear();
+  if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+    if (!transpose.hasPureTensorSemantics())
+      return false;
+    input = transpose.getInput();
+    ArrayRef<int64_t> permutation = transpose.getPermutation();
+    for (int64_t dim : dims)
+      mapped.push_back(dim < 0 ? -1 : permutation[dim]);
+    return true;
+  }
+  if (auto broadcast = dyn_cast<linalg::BroadcastOp>(op)) {
+    if (!broadcast.hasPureTensorSemantics())
+      return false;
+    input = broadcast.getInput();
+    ArrayRef<int64_t> added = broadcast.getDimensions();
+    for (int64_t dim : dims) {
+      if (dim < 0 || llvm::is_contained(added, dim)) {
+        mapped.push_back(-1);
+        continue;
+      }
+      int64_t before = llvm::count_if(added, [&](int64_t a) { return a < dim; });
+      mapped.push_back(dim - before);
+    }
+    return true;
+  }
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
+    input = collapse.getSrc();
+    ArrayRef<int64_t> srcShape = collapse.getSrcType().getShape();
+    SmallVector<ReassociationIndices> groups =
+        collapse.getReassociationIndices();
+    for (int64_t dim : dims) {
+      if (dim < 0) {
+        mapped.push_back(-1);
+        continue;
+      }
+      SmallVector<int64_t> nonUnit;
+      for (int64_t srcDim : groups[dim])
+        if (srcShape[srcDim] != 1)
+          nonUnit.push_back(srcDim);
+      if (nonUnit.size() > 1)
+        return false;
+      mapped.push_back(nonUnit.empty() ? groups[dim].back() : nonUnit.front());
+    }
+    return true;
+  }
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
+    input = expand.getSrc();
+    ArrayRef<int64_t> resultShape = expand.getResultType().getShape();
+    SmallVector<ReassociationIndices> groups = expand.getReassociationIndices();
+    for (int64_t dim : dims) {
+      if (dim < 0) {
+        mapped.push_back(-1);
+        continue;
+      }
+      for (auto [srcDim, group] : llvm::enumerate(groups)) {
+        if (!llvm::is_contained(group, dim))
+          continue;
+        for (int64_t other : group)
+          if (other != dim && resultShape[other] != 1)
+            return false;
+        mapped.push_back(srcDim);
+      }
+    }
+    return mapped.size() == dims.size();
+  }
+  return false;
+}
+
+LayoutTrace traceLayoutChain(Value value, ArrayRef<int64_t> dims) {
+  LayoutTrace trace;
+  trace.source = value;
+  trace.dims.assign(dims.begin(), dims.end());
+  while (Operation *def = trace.source.getDefiningOp()) {
+    Value input;
+    SmallVector<int64_t> mapped;
+    if (!mapThroughLayoutOp(def, trace.dims, input, mapped))
+      break;
+    trace.ops.insert(trace.ops.begin(), def);
+    trace.source = input;
+    trace.dims = std::move(mapped);
+  }
+  return trace;
+}
+
+bool isFloatConstant(Value value) {
+  auto constant = value.getDefiningOp<arith::ConstantOp>();
+  if (!constant)
+    return false;
+  auto type = dyn_cast<RankedTensorType>(constant.getType());
+  return type && isa<Float32Type, Float16Type, BFloat16Type>(
+                     type.getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+static bool isQuantizableFloatTensor(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.hasStaticShape() &&
+         isa<Float32Type, Float16Type, BFloat16Type>(tensor.getElementType());
+}
+
+/// The result position of loop dimension `loopDim` in `map`, if it appears
+/// there as a plain dimension.
+static std::optional<int64_t> resultPosition(AffineMap map, unsigned loopDim) {
+  for (auto [position, expr] : llvm::enumerate(map.getResults()))
+    if (auto dim = dyn_cast<AffineDimExpr>(expr);
+        dim && dim.getPosition() == loopDim)
+      return position;
+  return std::nullopt;
+}
+
+std::optional<QuantizableLayer>
+matchQuantizableLayer(linalg::LinalgOp op, std::string &whyNot,
+                      llvm::function_ref<bool(Value)> isWeightSource) {
+  whyNot.clear();
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureTensorSemantics())
+    return std::nullopt;
+  Operation *operation = op.getOperation();
+  LayerKind kind;
+  SmallVector<unsigned, 2> reductionLoops;
+  if (linalg::isaContractionOpInterface(op)) {
+    FailureOr<linalg::ContractionDimensions> dims =
+        linalg::inferContractionDims(op);
+    if (failed(dims))
+      return std::nullopt;
+    kind = LayerKind::Contraction;
+    reductionLoops = dims->k;
+  } else if (linalg::isaConvolutionOpInterface(op)) {
+    FailureOr<linalg::ConvolutionDimensions> dims =
+        linalg::inferConvolutionDims(op);
+    if (failed(dims))
+      return std::nullopt;
+    kind = LayerKind::Convolution;
+    reductionLoops = dims->inputChannel;
+  } else {
+    return std::nullopt;
+  }
+
+  // Which input is constant: follow each through its layout chain.
+  SmallVector<unsigned> constantInputs;
+  for (unsigned i = 0; i < 2; ++i)
+    if (isWeightSource(traceLayoutChain(op.getDpsInputs()[i], {}).source))
+      constantInputs.push_back(i);
+  if (constantInputs.empty())
+    return std::nullopt; // activations x activations (attention): no layer
+  QuantizableLayer layer;
+  layer.op = op;
+  layer.kind = kind;
+  layer.name = layerName(operation);
+  if (constantInputs.size() == 2) {
+    whyNot = "both operands are constants";
+    return std::nullopt;
+  }
+  layer.weightInput = constantInputs.front();
+  layer.activationInput = 1 - layer.weightInput;
+  if (kind == LayerKind::Convolution && layer.weightInput != 1) {
+    whyNot = "the convolution's input, not its filter, is the constant";
+    return std::nullopt;
+  }
+  for (Value operand : operation->getOperands())
+    if (!isQuantizableFloatTensor(operand.getType())) {
+      whyNot = "operands must be static f32/f16/bf16 tensors";
+      return std::nullopt;
+    }
+  if (reductionLoops.size() != 1) {
+    whyNot = kind == LayerKind::Convolution
+                 ? "it has no single input-channel reduction (depthwise?)"
+                 : "it has " + std::to_string(reductionLoops.size()) +
+                       " reduction dimensions; one is supported";
+    return std::nullopt;
+  }
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  std::optional<int64_t> weightAxis =
+      resultPosition(maps[layer.weightInput], reductionLoops.front());
+  std::optional<int64_t> activationAxis =
+      resultPosition(maps[layer.activationInput], reductionLoops.front());
+  if (!weightAxis || !activationAxis) {
+    whyNot = "its reduction dimension is not a plain dimension of both operands";
+    return std::nullopt;
+  }
+  layer.weightAxis = *weightAxis;
+  layer.activationAxis = *activationAxis;
+  Value weight = op.getDpsInputs()[layer.weightInput];
+  layer.reductionSize =
+      cast<RankedTensorType>(weight.getType()).getDimSize(*weightAxis);
+  layer.weight = traceLayoutChain(weight, {*weightAxis});
+  if (!isWeightSource(layer.weight.source) || layer.weight.dims.front() < 0) {
+    whyNot = "the weight's reduction dimension is reshaped on its way from "
+             "the constant";
+    return std::nullopt;
+  }
+  return layer;
+}
+
+//===----------------------------------------------------------------------===//
+// Constants
+//===----------------------------------------------------------------------===//
+
+static float toF32(const APFloat &value) {
+  APFloat converted = value;
+  bool losesInfo;
+  converted.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
+                    &losesInfo);
+  return converted.convertToFloat();
+}
+
+std::optional<std::vector<float>> readFloatElements(Attribute attr) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(attr);
+  if (!elements)
+    return std::nullopt;
+  auto elementType = dyn_cast<FloatType>(elements.getElementType());
+  if (!elementType || !isa<Float32Type, Float16Type, BFloat16Type>(elementType))
+    return std::nullopt;
+  int64_t count = elements.getNumElements();
+  std::vector<float> values;
+  values.reserve(count);
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    ArrayRef<char> data = blob->getData();
+    unsigned width = elementType.getWidth() / 8;
+    if (static_cast<int64_t>(data.size()) != count * width)
+      return std::nullopt;
+    if (elementType.isF32()) {
+      values.resize(count);
+      std::memcpy(values.data(), data.data(), data.size());
+      return values;
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, data.data() + i * 2, 2);
+      values.push_back(
+          toF32(APFloat(elementType.getFloatSemantics(), APInt(16, bits))));
+    }
+    return values;
+  }
+  if (auto f32Values = elements.tryGetValues<float>()) {
+    values.assign(f32Values->begin(), f32Values->end());
+    return values;
+  }
+  auto apValues = elements.tryGetValues<APFloat>();
+  if (!apValues)
+    return std::nullopt;
+  for (APFloat value : *apValues)
+    values.push_back(toF32(value));
+  return values;
+}
+
+int formatAxis(int64_t axis, int64_t rank) {
+  return axis == rank - 1 ? -1 : static_cast<int>(axis);
+}
+
+} // namespace quantc
