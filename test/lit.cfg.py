@@ -25,8 +25,12 @@ config.substitutions.append(("%quantc_pythonpath", os.path.join(config.quantc_ob
 
 llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = ["quant-opt", "quant-tensor", "quant-run", "FileCheck", "not", "count"]
+tools = ["quant-opt", "quant-tensor", "quant-run", "quant-translate", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_tools_dir])
+
+# The ONNX backend test data (Debian's libonnx-testdata), for test/Import.
+if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
+    config.available_features.add("onnx-testdata")
 
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")

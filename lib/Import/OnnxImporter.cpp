@@ -49,6 +49,14 @@
 
 using namespace mlir;
 
+namespace onnx::checker {
+// Exported by libonnx 1.12 (it is what check_model(path) calls after
+// setting the model's folder) but not declared in its header. The importer
+// calls it so that external data is checked relative to the model, without
+// parsing the model a second time.
+void check_model(const ModelProto &model, CheckerContext &context);
+} // namespace onnx::checker
+
 namespace quantc {
 
 /// The ONNX opsets the importer accepts for the default domain. Ops whose
@@ -96,6 +104,11 @@ struct ValueInfo {
   SmallVector<int64_t> shape;
   ElementsAttr constant;                    // initializer, Constant node
   std::shared_ptr<const KnownTensor> known; // decoded / folded host value
+  /// `known` is a graph input's value the caller fixed for this import
+  /// (OnnxImportOptions::specializedInputs): lowerings that need a constant
+  /// (Reshape's shape, Range's bounds) may use it, but ops are not folded on
+  /// it, so that the function still computes from its arguments.
+  bool specializedOnly = false;
 
   bool isKnown() const { return constant || known; }
   int64_t numElements() const { return numElementsOf(shape); }
@@ -141,7 +154,8 @@ public:
     return nullptr;
   }
   Value materialize(ValueInfo &info);
-  const KnownTensor *getKnown(ValueInfo &info, int64_t maxElements);
+  const KnownTensor *getKnown(ValueInfo &info, int64_t maxElements,
+                              bool allowSpecialized = true);
   FailureOr<ElementsAttr> createConstantAttr(onnx::TensorProto &tensor,
                                              const std::string &what,
                                              std::string &error);
@@ -157,6 +171,8 @@ public:
   /// Inserts materialized constants at the top of the entry block, where
   /// they dominate every use, subgraph regions included.
   OpBuilder constantBuilder;
+  Block *entryBlock = nullptr;
+  Operation *lastConstant = nullptr;
   std::string modelPath;
   std::string baseDir;
   std::map<std::string, int64_t> opsets;
@@ -223,6 +239,9 @@ OnnxGraphImporter::createConstantAttr(onnx::TensorProto &tensor,
   int64_t count = numElementsOf(shape);
   size_t bytes = static_cast<size_t>(count) * onnxDTypeSize(dtype);
 
+  if (!validateTensorProtoData(tensor, baseDir, bytes, what, message))
+    return failure();
+
   // Small and bool tensors: a dense attribute, readable in the IR (i1 dense
   // storage is bit-packed, unlike ONNX's byte per bool).
   if (count <= kMaxDenseElements || dtype == OnnxDType::Bool) {
@@ -256,14 +275,22 @@ Value OnnxGraphImporter::materialize(ValueInfo &info) {
   ElementsAttr attr = info.constant;
   if (!attr)
     attr = knownTensorToAttr(&context, *info.known);
-  info.value = arith::ConstantOp::create(constantBuilder,
-                                         UnknownLoc::get(&context), attr);
+  // Constants go to the top of the entry block, in order of first use.
+  if (lastConstant)
+    constantBuilder.setInsertionPointAfter(lastConstant);
+  else
+    constantBuilder.setInsertionPointToStart(entryBlock);
+  lastConstant = arith::ConstantOp::create(
+      constantBuilder, UnknownLoc::get(&context), cast<TypedAttr>(attr));
+  info.value = lastConstant->getResult(0);
   return info.value;
 }
 
 const KnownTensor *OnnxGraphImporter::getKnown(ValueInfo &info,
-                                               int64_t maxElements) {
-  if (!info.isKnown() || info.numElements() > maxElements)
+                                               int64_t maxElements,
+                                               bool allowSpecialized) {
+  if (!info.isKnown() || info.numElements() > maxElements ||
+      (info.specializedOnly && !allowSpecialized))
     return nullptr;
   if (!info.known) {
     ElementsAttr attr = info.constant;
@@ -396,12 +423,20 @@ LogicalResult OnnxGraphImporter::importNode(const onnx::NodeProto &node) {
         std::to_string(lowering->maxOpset)));
 
   // Fold on the host when every input is known: shape computations become
-  // constants, so that later nodes see static shapes.
+  // constants, so that later nodes see static shapes. When some inputs are
+  // only known through specialization, the fold's results are kept as
+  // shadows of the lowered values instead: lowerings that need constants
+  // downstream find them, and the function still computes from its inputs.
+  SmallVector<KnownTensor> shadows;
   if (lowering->fold) {
-    bool allKnown = true;
-    for (unsigned i = 0; i < ctx.numInputs() && allKnown; ++i)
-      if (ctx.hasInput(i) && !ctx.knownInput(i, kMaxFoldElements))
-        allKnown = false;
+    bool allKnown = true, anySpecialized = false;
+    for (unsigned i = 0; i < ctx.numInputs() && allKnown; ++i) {
+      if (!ctx.hasInput(i))
+        continue;
+      ValueInfo &info = *lookup(node.input(i));
+      allKnown = getKnown(info, kMaxFoldElements) != nullptr;
+      anySpecialized |= info.specializedOnly;
+    }
     if (allKnown) {
       SmallVector<KnownTensor> results;
       if (succeeded(lowering->fold(ctx, results))) {
@@ -411,12 +446,14 @@ LogicalResult OnnxGraphImporter::importNode(const onnx::NodeProto &node) {
                      llvm::all_of(results, [](const KnownTensor &t) {
                        return t.numElements() <= kMaxFoldElements;
                      });
-        if (small) {
+        if (small && !anySpecialized) {
           for (auto [index, result] : llvm::enumerate(results))
             if (ctx.hasOutput(index))
               ctx.setKnownOutput(index, std::move(result));
           return finish(bindOutputs(ctx));
         }
+        if (small)
+          shadows = std::move(results);
       } else if (ctx.failed()) {
         return finish(failure());
       }
@@ -426,7 +463,19 @@ LogicalResult OnnxGraphImporter::importNode(const onnx::NodeProto &node) {
   OpBuilder::InsertionGuard guard(builder);
   if (failed(lowering->lower(ctx)) || ctx.failed())
     return finish(failure());
-  return finish(bindOutputs(ctx));
+  if (failed(bindOutputs(ctx)))
+    return finish(failure());
+  for (auto [index, shadow] : llvm::enumerate(shadows)) {
+    if (!ctx.hasOutput(index))
+      continue;
+    ValueInfo &info = currentScope->values[node.output(index)];
+    if (info.isKnown() || shadow.dtype != info.dtype ||
+        ArrayRef<int64_t>(shadow.shape) != ArrayRef<int64_t>(info.shape))
+      continue;
+    info.known = std::make_shared<const KnownTensor>(std::move(shadow));
+    info.specializedOnly = true;
+  }
+  return finish(success());
 }
 
 /// Checks every output the lowering produced against ONNX shape inference
@@ -582,7 +631,7 @@ OnnxGraphImporter::importMainGraph(onnx::GraphProto &graph,
                                    builder.getFunctionType(argumentTypes, {}));
   Block *entry = func.addEntryBlock();
   builder.setInsertionPointToEnd(entry);
-  constantBuilder.setInsertionPointToStart(entry);
+  entryBlock = entry;
   for (auto [index, input] : llvm::enumerate(arguments)) {
     ValueInfo info;
     info.value = entry->getArgument(index);
@@ -601,6 +650,7 @@ OnnxGraphImporter::importMainGraph(onnx::GraphProto &graph,
         return nullptr;
       }
       info.known = std::make_shared<KnownTensor>(value);
+      info.specializedOnly = true;
     }
     scope.values[input->name()] = std::move(info);
     func.setArgAttr(index, "qc.name", builder.getStringAttr(input->name()));
@@ -937,7 +987,13 @@ std::optional<KnownTensor> OnnxNodeContext::attrTensor(llvm::StringRef name) {
     return std::nullopt;
   }
   auto dtype = static_cast<OnnxDType>(attr->t().data_type());
-  std::vector<char> data(numElementsOf(shape) * onnxDTypeSize(dtype));
+  size_t bytes = numElementsOf(shape) * onnxDTypeSize(dtype);
+  if (!validateTensorProtoData(attr->t(), importer.baseDir, bytes, what,
+                               message)) {
+    (void)emitError(message);
+    return std::nullopt;
+  }
+  std::vector<char> data(bytes);
   if (!readTensorProtoData(attr->t(), importer.baseDir, data, what, message)) {
     (void)emitError(message);
     return std::nullopt;
@@ -1054,12 +1110,25 @@ std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path,
     return nullptr;
   }
 
+  // External data must stay inside the model's folder; checked before the
+  // ONNX checker, which would read whatever file a location names.
+  for (const onnx::TensorProto &tensor : impl.model.graph().initializer()) {
+    std::string message;
+    if (!checkExternalDataLocation(tensor, "initializer '" + tensor.name() + "'",
+                                   message)) {
+      error = impl.path + ": " + message;
+      return nullptr;
+    }
+  }
+
   // The checker knows the schemas of the opsets libonnx ships; models of
   // newer opsets are checked by the importer itself as it goes (undefined
   // inputs, reassigned outputs, types against the lowerings).
   if (impl.knownToLibonnx) {
     try {
-      onnx::checker::check_model(impl.model);
+      onnx::checker::CheckerContext checkerContext;
+      checkerContext.set_model_dir(impl.baseDir);
+      onnx::checker::check_model(impl.model, checkerContext);
     } catch (const std::exception &e) {
       error = impl.path + ": invalid ONNX model: " +
               llvm::StringRef(e.what()).trim().str();

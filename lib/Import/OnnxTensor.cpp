@@ -474,6 +474,13 @@ void encodeKnownTensor(const KnownTensor &tensor, MutableArrayRef<char> dest) {
 // TensorProto
 //===----------------------------------------------------------------------===//
 
+static uint64_t numElements(ArrayRef<int64_t> dims) {
+  uint64_t count = 1;
+  for (int64_t dim : dims)
+    count *= static_cast<uint64_t>(dim);
+  return count;
+}
+
 static std::string formatDims(ArrayRef<int64_t> dims) {
   std::string text = "[";
   for (size_t i = 0; i < dims.size(); ++i)
@@ -564,9 +571,10 @@ static bool isContainedRelativePath(llvm::StringRef location) {
   return true;
 }
 
-static bool readExternalData(const onnx::TensorProto &tensor,
-                             llvm::StringRef baseDir, MutableArrayRef<char> dest,
-                             const std::string &what, std::string &error) {
+bool checkExternalDataLocation(const onnx::TensorProto &tensor,
+                               const std::string &what, std::string &error) {
+  if (tensor.data_location() != onnx::TensorProto_DataLocation_EXTERNAL)
+    return true;
   ExternalDataRef ref;
   if (!parseExternalData(tensor, ref, what, error))
     return false;
@@ -575,6 +583,17 @@ static bool readExternalData(const onnx::TensorProto &tensor,
             "' is outside the model's folder";
     return false;
   }
+  return true;
+}
+
+static bool readExternalData(const onnx::TensorProto &tensor,
+                             llvm::StringRef baseDir, MutableArrayRef<char> dest,
+                             const std::string &what, std::string &error) {
+  if (!checkExternalDataLocation(tensor, what, error))
+    return false;
+  ExternalDataRef ref;
+  if (!parseExternalData(tensor, ref, what, error))
+    return false;
   llvm::SmallString<256> path(baseDir);
   llvm::sys::path::append(path, ref.location);
   uint64_t fileSize = 0;
@@ -627,9 +646,79 @@ static bool copyTypedField(const Field &field, int64_t count, Store store,
   return true;
 }
 
+bool validateTensorProtoData(const onnx::TensorProto &tensor,
+                             llvm::StringRef baseDir, uint64_t expectedBytes,
+                             const std::string &what, std::string &error) {
+  auto dtype = static_cast<OnnxDType>(tensor.data_type());
+  int size = onnxDTypeSize(dtype);
+  uint64_t count = size ? expectedBytes / size : 0;
+  if (tensor.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
+    if (!checkExternalDataLocation(tensor, what, error))
+      return false;
+    ExternalDataRef ref;
+    if (!parseExternalData(tensor, ref, what, error))
+      return false;
+    llvm::SmallString<256> path(baseDir);
+    llvm::sys::path::append(path, ref.location);
+    uint64_t fileSize = 0;
+    if (std::error_code ec = llvm::sys::fs::file_size(path, fileSize)) {
+      error = what + ": cannot read external data file '" + path.str().str() +
+              "' (" + ec.message() + ")";
+      return false;
+    }
+    uint64_t available = ref.offset <= fileSize ? fileSize - ref.offset : 0;
+    uint64_t length = ref.length.value_or(available);
+    if (length != expectedBytes || length > available) {
+      error = what + ": external data holds " + std::to_string(length) +
+              " bytes (of " + std::to_string(available) +
+              " in the file) but the tensor's shape needs " +
+              std::to_string(expectedBytes);
+      return false;
+    }
+    return true;
+  }
+  uint64_t held = 0;
+  const char *field = "raw_data";
+  if (tensor.has_raw_data()) {
+    if (tensor.raw_data().size() != expectedBytes) {
+      error = what + " has " + std::to_string(tensor.raw_data().size()) +
+              " bytes of raw_data but its shape needs " +
+              std::to_string(expectedBytes);
+      return false;
+    }
+    return true;
+  }
+  switch (dtype) {
+  case OnnxDType::Float:
+    held = tensor.float_data_size(), field = "float_data";
+    break;
+  case OnnxDType::Double:
+    held = tensor.double_data_size(), field = "double_data";
+    break;
+  case OnnxDType::Int64:
+    held = tensor.int64_data_size(), field = "int64_data";
+    break;
+  case OnnxDType::UInt32:
+  case OnnxDType::UInt64:
+    held = tensor.uint64_data_size(), field = "uint64_data";
+    break;
+  default:
+    held = tensor.int32_data_size(), field = "int32_data";
+    break;
+  }
+  if (held != count) {
+    error = what + " has " + std::to_string(held) + " values in " + field +
+            " but its shape needs " + std::to_string(count);
+    return false;
+  }
+  return true;
+}
+
 bool readTensorProtoData(const onnx::TensorProto &tensor,
                          llvm::StringRef baseDir, MutableArrayRef<char> dest,
                          const std::string &what, std::string &error) {
+  if (!validateTensorProtoData(tensor, baseDir, dest.size(), what, error))
+    return false;
   auto dtype = static_cast<OnnxDType>(tensor.data_type());
   int size = onnxDTypeSize(dtype);
   int64_t count = size ? static_cast<int64_t>(dest.size()) / size : 0;
@@ -726,6 +815,45 @@ static std::optional<DType> hostDType(OnnxDType dtype) {
   }
 }
 
+std::optional<KnownTensor> knownTensorFromHost(const HostTensor &tensor) {
+  OnnxDType dtype;
+  switch (tensor.dtype) {
+  case DType::F32:
+    dtype = OnnxDType::Float;
+    break;
+  case DType::F16:
+    dtype = OnnxDType::Float16;
+    break;
+  case DType::F64:
+    dtype = OnnxDType::Double;
+    break;
+  case DType::I8:
+    dtype = OnnxDType::Int8;
+    break;
+  case DType::I16:
+    dtype = OnnxDType::Int16;
+    break;
+  case DType::I32:
+    dtype = OnnxDType::Int32;
+    break;
+  case DType::I64:
+    dtype = OnnxDType::Int64;
+    break;
+  case DType::U8:
+    dtype = OnnxDType::UInt8;
+    break;
+  case DType::Bool:
+    dtype = OnnxDType::Bool;
+    break;
+  default:
+    return std::nullopt;
+  }
+  return decodeKnownTensor(
+      dtype, tensor.shape,
+      ArrayRef<char>(reinterpret_cast<const char *>(tensor.bytes.data()),
+                     tensor.bytes.size()));
+}
+
 std::optional<HostTensor> readOnnxTensorFile(const std::string &path,
                                              std::string &name,
                                              std::string &error) {
@@ -754,11 +882,14 @@ std::optional<HostTensor> readOnnxTensorFile(const std::string &path,
             ", which quant-run cannot exchange yet";
     return std::nullopt;
   }
+  llvm::StringRef baseDir = llvm::sys::path::parent_path(path);
+  uint64_t bytes = numElements(shape) * dtypeSize(*host);
+  if (!validateTensorProtoData(tensor, baseDir, bytes, what, error))
+    return std::nullopt;
   HostTensor result;
   result.dtype = *host;
   result.shape.assign(shape.begin(), shape.end());
-  result.bytes.resize(result.numElements() * dtypeSize(*host));
-  llvm::StringRef baseDir = llvm::sys::path::parent_path(path);
+  result.bytes.resize(bytes);
   if (!readTensorProtoData(
           tensor, baseDir,
           MutableArrayRef<char>(reinterpret_cast<char *>(result.bytes.data()),

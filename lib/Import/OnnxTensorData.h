@@ -33,6 +33,13 @@ bool getTensorProtoShape(const onnx::TensorProto &tensor,
                          llvm::SmallVectorImpl<int64_t> &shape,
                          const std::string &what, std::string &error);
 
+/// Checks, before anything is allocated, that `tensor` holds exactly
+/// `expectedBytes` of data (raw_data, a typed field, or its external range),
+/// so that a malformed file with huge dims fails cleanly.
+bool validateTensorProtoData(const onnx::TensorProto &tensor,
+                             llvm::StringRef baseDir, uint64_t expectedBytes,
+                             const std::string &what, std::string &error);
+
 /// Copies the elements of `tensor` into `dest`, which holds exactly
 /// numElements * onnxDTypeSize(dtype) bytes: from raw_data, from the typed
 /// fields (float_data, int32_data, ...), or from its external data file,
@@ -40,6 +47,11 @@ bool getTensorProtoShape(const onnx::TensorProto &tensor,
 bool readTensorProtoData(const onnx::TensorProto &tensor,
                          llvm::StringRef baseDir, llvm::MutableArrayRef<char> dest,
                          const std::string &what, std::string &error);
+
+/// Checks that a tensor with external data names a location inside the
+/// model's folder (relative, no escaping `..`); true for other tensors.
+bool checkExternalDataLocation(const onnx::TensorProto &tensor,
+                               const std::string &what, std::string &error);
 
 /// Decodes little-endian storage bytes of `dtype` into a host constant.
 KnownTensor decodeKnownTensor(OnnxDType dtype, llvm::ArrayRef<int64_t> shape,

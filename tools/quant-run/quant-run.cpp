@@ -1,14 +1,19 @@
-//===- quant-run.cpp - Run one function of an MLIR file on .npy inputs ----===//
+//===- quant-run.cpp - Run an ONNX model or an MLIR function on inputs ----===//
 //
 // quant-run lowers a function of float tensor IR to LLVM with the same
 // pipeline every quantc driver uses (quantc/Conversion/Pipelines.h), JITs it,
-// feeds it .npy inputs and writes its results as .npy files. Lit tests use it
-// to check numerics, and people use it to try a stage of the compiler on real
-// data without writing a harness.
+// feeds it .npy inputs and writes its results as .npy files. Given an ONNX
+// model it imports it first (quantc/Import/OnnxImporter.h) and also reads
+// ONNX TensorProto (.pb) inputs, as in the ONNX test data. Lit tests use it
+// to check numerics, the ONNX conformance runner runs every node test
+// through it, and people use it to try a stage of the compiler on real data
+// without writing a harness.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Conversion/Pipelines.h"
+#include "quantc/Import/OnnxImporter.h"
+#include "quantc/Import/OnnxOpRegistry.h"
 #include "quantc/Runtime/JitSymbols.h"
 #include "quantc/Runtime/Npy.h"
 #include "quantc/Runtime/ThreadPool.h"
@@ -54,10 +59,12 @@ namespace cl = llvm::cl;
 // Command line
 //===----------------------------------------------------------------------===//
 
-static const char *const kOverview = R"(run one function of an MLIR file on .npy inputs
+static const char *const kOverview = R"(run an ONNX model or one function of an MLIR file on .npy inputs
 
   quant-run model.mlir --entry NAME --input x=x.npy --input w=w.npy \
             --output-dir out/ [--benchmark N] [--print-ir-after-lowering]
+  quant-run model.onnx [--input NAME=FILE.npy|FILE.pb ...] [--input-dir D] \
+            [--input-shape NAME=DIMS ...] --output-dir out/
 
 The function is lowered to LLVM with quantc's CPU pipeline (the one
 `quant-opt --quantc-lower-to-llvm` runs), compiled in memory and called once.
@@ -83,6 +90,16 @@ Threads: qc.matmul kernels split their columns over `--threads N` threads
 (the caller included; default QUANTC_NUM_THREADS, else every CPU this process
 may use). Results do not depend on the number of threads.
 
+ONNX models (*.onnx) are imported first, as `quant-translate --import-onnx`
+does, into a function `main` whose arguments are the graph inputs that are
+not initializers and whose results are the graph outputs, all named. Inputs
+may also be ONNX TensorProto files (*.pb); `--input-dir D` binds
+D/input_0.pb, D/input_1.pb, ... to those graph inputs in order, as in the
+ONNX test data. Dynamic input dims are taken from the given files (or from
+--input-shape), and lowerings that need a constant input (Reshape's shape,
+Range's bounds) may take the given value of a small input. Unsigned results
+(`qc.dtype = "uint8"`) are written as uint8.
+
 Errors are one line, `quant-run: error: FILE: problem`, and exit code 1;
 MLIR's own diagnostics (file:line:col) come first where there are any.
 )";
@@ -90,19 +107,33 @@ MLIR's own diagnostics (file:line:col) come first where there are any.
 static cl::OptionCategory quantRunCategory("quant-run options");
 
 static cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
-                                          cl::desc("<input.mlir>"),
+                                          cl::desc("<input.mlir|model.onnx>"),
                                           cl::cat(quantRunCategory));
 
 static cl::opt<std::string>
-    entryName("entry", cl::Required, cl::value_desc("name"),
-              cl::desc("The func.func to run (its symbol name, without '@')"),
+    entryName("entry", cl::value_desc("name"),
+              cl::desc("The func.func to run (its symbol name, without '@'); "
+                       "required for MLIR files, 'main' for ONNX models"),
               cl::cat(quantRunCategory));
 
 static cl::list<std::string>
     inputSpecs("input", cl::value_desc("[name=]file.npy"),
                cl::desc("An argument value: NAME=FILE.npy binds by argument "
-                        "name, FILE.npy binds in order (repeatable)"),
+                        "name, FILE.npy binds in order (repeatable; ONNX "
+                        "TensorProto .pb files too)"),
                cl::cat(quantRunCategory));
+
+static cl::opt<std::string>
+    inputDir("input-dir", cl::value_desc("dir"),
+             cl::desc("ONNX models: bind DIR/input_<i>.pb to the i-th graph "
+                      "input that is not an initializer"),
+             cl::cat(quantRunCategory));
+
+static cl::list<std::string> inputShapeSpecs(
+    "input-shape", cl::value_desc("name=DIMS"),
+    cl::desc("ONNX models: fix the shape of a graph input, e.g. "
+             "x=1x3x224x224 (repeatable; by default the given file's shape)"),
+    cl::cat(quantRunCategory));
 
 static cl::opt<std::string>
     outputDir("output-dir", cl::Required, cl::value_desc("dir"),
@@ -252,6 +283,11 @@ static std::optional<Signature> readSignature(func::FuncOp func,
         makeSlot(name, type, "result '" + name + "' of " + funcName, error);
     if (!slot)
       return std::nullopt;
+    // Signless i8 holding unsigned values (ONNX uint8) is written as uint8.
+    if (DictionaryAttr attrs = func.getResultAttrDict(index))
+      if (auto dtype = attrs.getAs<StringAttr>("qc.dtype"))
+        if (dtype.getValue() == "uint8" && slot->dtype == DType::I8)
+          slot->dtype = DType::U8;
     signature.results.push_back(std::move(*slot));
   }
   return signature;
@@ -279,7 +315,7 @@ static std::string resultFileName(llvm::StringRef name) {
 /// being read as a file called "x=..."; anything else is positional.
 static std::optional<std::vector<std::string>>
 assignInputFiles(const Signature &signature, llvm::StringRef funcName,
-                 std::string &error) {
+                 const std::vector<std::string> &defaults, std::string &error) {
   std::vector<std::string> files(signature.arguments.size());
   auto argumentIndex = [&](llvm::StringRef name) -> std::optional<size_t> {
     for (auto [index, slot] : llvm::enumerate(signature.arguments))
@@ -336,6 +372,12 @@ assignInputFiles(const Signature &signature, llvm::StringRef funcName,
     files[next] = file;
   }
 
+  // Arguments named nowhere else take their default (--input-dir).
+  for (size_t index = 0; index < files.size() && index < defaults.size();
+       ++index)
+    if (files[index].empty())
+      files[index] = defaults[index];
+
   for (auto [index, slot] : llvm::enumerate(signature.arguments)) {
     if (files[index].empty()) {
       error = "no input for argument '" + slot.name + "' of '" +
@@ -346,14 +388,24 @@ assignInputFiles(const Signature &signature, llvm::StringRef funcName,
   return files;
 }
 
+/// Reads an input file: an ONNX TensorProto for *.pb, else .npy.
+static std::optional<HostTensor> readTensorFile(const std::string &file,
+                                                std::string &error) {
+  if (llvm::StringRef(file).ends_with(".pb")) {
+    std::string name;
+    return quantc::readOnnxTensorFile(file, name, error);
+  }
+  return quantc::readNpy(file, error);
+}
+
 /// Reads `file` and checks it against the argument it feeds.
 static std::optional<HostTensor> readInput(const std::string &file,
                                            const TensorSlot &argument,
                                            llvm::StringRef funcName,
                                            std::string &error) {
-  std::optional<HostTensor> tensor = quantc::readNpy(file, error);
+  std::optional<HostTensor> tensor = readTensorFile(file, error);
   if (!tensor)
-    return std::nullopt; // readNpy's message already names the file.
+    return std::nullopt; // the reader's message already names the file.
   llvm::ArrayRef<int64_t> expectedShape = argument.type.getShape();
   // A signless i8 argument holds bytes whose sign MLIR does not fix (packed
   // formats, for one): uint8 files fit it as well as int8 ones.
@@ -619,21 +671,101 @@ static bool writeResults(const std::vector<TensorSlot> &results,
   return true;
 }
 
+/// Inputs up to this many elements are offered to the importer as fixed
+/// values, for the lowerings that need constants (shapes, axes, bounds).
+constexpr int64_t kMaxSpecializedElements = 64;
+
+/// Imports the ONNX model named on the command line, with input shapes (and
+/// small input values) taken from the input files. `defaults` receives the
+/// --input-dir file of each graph input. Errors are reported here.
+static OwningOpRef<ModuleOp>
+importOnnxModel(MLIRContext &context, std::vector<std::string> &defaults) {
+  std::string error;
+  std::unique_ptr<quantc::OnnxModel> model =
+      quantc::OnnxModel::load(inputFilename, error);
+  if (!model) {
+    llvm::errs() << "quant-run: error: " << error << "\n";
+    return nullptr;
+  }
+  Signature names;
+  for (const quantc::OnnxTensorInfo &input : model->inputs())
+    names.arguments.push_back(TensorSlot{input.name, nullptr, DType::F32});
+  if (!inputDir.empty()) {
+    for (size_t index = 0; index < model->inputs().size(); ++index) {
+      llvm::SmallString<256> path(inputDir);
+      llvm::sys::path::append(path, "input_" + std::to_string(index) + ".pb");
+      defaults.push_back(path.str().str());
+    }
+  }
+  std::optional<std::vector<std::string>> inputFiles =
+      assignInputFiles(names, entryName, defaults, error);
+  if (!inputFiles) {
+    reportError(inputFilename, error);
+    return nullptr;
+  }
+
+  quantc::OnnxImportOptions options;
+  options.functionName = entryName;
+  for (const std::string &spec : inputShapeSpecs) {
+    if (!quantc::parseInputShapeSpec(spec, options, error)) {
+      reportError(inputFilename, error);
+      return nullptr;
+    }
+  }
+  for (auto [file, input] : llvm::zip(*inputFiles, model->inputs())) {
+    std::optional<HostTensor> tensor = readTensorFile(file, error);
+    if (!tensor) {
+      llvm::errs() << "quant-run: error: " << error << "\n";
+      return nullptr;
+    }
+    // Dynamic dims come from the file unless --input-shape gives them.
+    bool dynamic = !input.shape || llvm::is_contained(*input.shape, -1);
+    if (dynamic && !options.inputShapes.count(input.name))
+      options.inputShapes[input.name] =
+          llvm::SmallVector<int64_t>(tensor->shape.begin(), tensor->shape.end());
+    if (tensor->numElements() <= kMaxSpecializedElements)
+      if (std::optional<quantc::KnownTensor> known =
+              quantc::knownTensorFromHost(*tensor))
+        if (quantc::onnxDTypeName(known->dtype) == input.dtype)
+          options.specializedInputs[input.name] = std::move(*known);
+  }
+  OwningOpRef<ModuleOp> module = model->import(context, options, error);
+  if (!module)
+    llvm::errs() << "quant-run: error: " << error << "\n";
+  return module;
+}
+
 static int runQuantRun() {
   DialectRegistry registry;
   quantc::registerQuantcDialects(registry);
   MLIRContext context(registry);
 
-  auto fileBuffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFilename);
-  if (std::error_code ec = fileBuffer.getError())
-    return reportError(inputFilename, "cannot read (" + ec.message() + ")");
-  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(*fileBuffer), llvm::SMLoc());
   // Parse and pass errors print as file:line:col diagnostics.
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
   SourceMgrDiagnosticHandler diagnosticHandler(*sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return reportError(inputFilename, "cannot parse the MLIR module");
+  OwningOpRef<ModuleOp> module;
+  std::vector<std::string> inputDefaults; // --input-dir, ONNX models only
+  if (llvm::StringRef(inputFilename).ends_with(".onnx")) {
+    if (entryName.empty())
+      entryName = "main";
+    module = importOnnxModel(context, inputDefaults);
+    if (!module)
+      return 1;
+  } else {
+    if (entryName.empty())
+      return reportError(inputFilename,
+                         "--entry NAME is required to run an MLIR file");
+    if (!inputDir.empty() || !inputShapeSpecs.empty())
+      return reportError(inputFilename, "--input-dir and --input-shape apply "
+                                        "to ONNX models only");
+    auto fileBuffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFilename);
+    if (std::error_code ec = fileBuffer.getError())
+      return reportError(inputFilename, "cannot read (" + ec.message() + ")");
+    sourceMgr->AddNewSourceBuffer(std::move(*fileBuffer), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return reportError(inputFilename, "cannot parse the MLIR module");
+  }
 
   std::string error;
   func::FuncOp func = findEntryFunction(*module, error);
@@ -646,7 +778,7 @@ static int runQuantRun() {
 
   // Inputs are read and checked before the (slower) compilation.
   std::optional<std::vector<std::string>> inputFiles =
-      assignInputFiles(*signature, entryName, error);
+      assignInputFiles(*signature, entryName, inputDefaults, error);
   if (!inputFiles)
     return reportError(inputFilename, error);
   std::vector<HostTensor> buffers;

@@ -51,11 +51,12 @@ struct OnnxImportOptions {
   /// must have the input's rank and agree with its static dims; it fixes the
   /// dynamic ones.
   llvm::StringMap<llvm::SmallVector<int64_t>> inputShapes;
-  /// Values of graph inputs fixed at import time (quant-run passes the small
-  /// int64 inputs it was given, such as the `shape` input of Reshape in the
-  /// ONNX node tests, so that shapes computed from them become static). The
-  /// argument stays in the signature; the imported function is then only
-  /// valid for these values.
+  /// Values of graph inputs fixed at import time. quant-run passes the small
+  /// inputs it was given, so that a lowering that needs a constant (the
+  /// `shape` input of Reshape, Range's bounds, as in the ONNX node tests)
+  /// finds one. Only such lowerings use them; everything else still
+  /// computes from the argument, which stays in the signature. The imported
+  /// function is then only valid for these values.
   llvm::StringMap<KnownTensor> specializedInputs;
   /// The symbol name of the imported function.
   std::string functionName = "main";
@@ -113,6 +114,10 @@ void registerOnnxImportDialects(mlir::DialectRegistry &registry);
 /// Returns false and sets `error` on a malformed spec.
 bool parseInputShapeSpec(llvm::StringRef spec, OnnxImportOptions &options,
                          std::string &error);
+
+/// A host tensor (from a .npy or .pb file) as a KnownTensor, for
+/// OnnxImportOptions::specializedInputs; nullopt for unsupported dtypes.
+std::optional<KnownTensor> knownTensorFromHost(const HostTensor &tensor);
 
 /// Reads a serialized ONNX TensorProto (the test data's input_0.pb) as a host
 /// tensor. `name` receives the tensor's name (may be empty). External data is
