@@ -32,6 +32,15 @@ llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
 
+# A usable NVIDIA GPU: `nvidia-smi -L` lists one (REQUIRES: cuda-device).
+try:
+    import subprocess
+    if shutil.which("nvidia-smi") and subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, timeout=30).returncode == 0:
+        config.available_features.add("cuda-device")
+except Exception:
+    pass
+
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -32,6 +33,28 @@ using namespace mlir;
 namespace quantc {
 
 namespace {
+/// gpu.launch_func declares no memory effects, which the CPU pipeline's
+/// ownership-based buffer deallocation refuses ("ops with unknown memory side
+/// effects are not supported"). A launch of a quantc kernel reads and writes
+/// nothing but its memref operands, so say so.
+struct LaunchFuncMemoryEffects
+    : public MemoryEffectOpInterface::ExternalModel<LaunchFuncMemoryEffects,
+                                                    mlir::gpu::LaunchFuncOp> {
+  void getEffects(
+      Operation *op,
+      SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+          &effects) const {
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (!isa<MemRefType>(operand.get().getType()))
+        continue;
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    }
+  }
+};
+
 struct ChipInfo {
   const char *chip;
   const char *features;
@@ -81,6 +104,9 @@ void registerQuantcGpuDialects(DialectRegistry &registry) {
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerGPUDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
+  registry.addExtension(+[](MLIRContext *ctx, mlir::gpu::GPUDialect *) {
+    mlir::gpu::LaunchFuncOp::attachInterface<LaunchFuncMemoryEffects>(*ctx);
+  });
 }
 
 void buildGpuToPtxPipeline(OpPassManager &pm, llvm::StringRef chip) {

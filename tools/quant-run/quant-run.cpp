@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaDevice.h"
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
 #include "quantc/Import/OnnxOpRegistry.h"
@@ -542,6 +543,7 @@ static std::optional<Signature> prepareModule(ModuleOp module,
       other.setPrivate();
   PassManager expansion(module.getContext());
   expansion.addPass(createSymbolDCEPass());
+  quantrun::addDevicePasses(expansion);
   quantc::buildQcCpuExpansionPipeline(expansion);
   if (failed(expansion.run(module))) {
     error = "expanding the qc ops of '" + entryName + "' failed (see above)";
@@ -603,7 +605,10 @@ static llvm::Error compileAndCall(ModuleOp module,
     return llvm::createStringError("JIT compilation failed: " +
                                    llvm::toString(engine.takeError()));
   quantc::registerKernelRuntimeSymbols(**engine);
+  quantrun::registerDeviceSymbols(**engine);
   (*engine)->initialize();
+  if (llvm::Error error = quantrun::takeDeviceError())
+    return error;
 
   std::vector<MemRefDescriptor> descriptors(buffers.begin(), buffers.end());
   std::vector<void *> descriptorPointers;
@@ -620,6 +625,8 @@ static llvm::Error compileAndCall(ModuleOp module,
     if (llvm::Error error = (*engine)->invokePacked(wrapperName, packedArguments))
       return llvm::createStringError("cannot call '" + entryName +
                                      "': " + llvm::toString(std::move(error)));
+    if (llvm::Error error = quantrun::takeDeviceError())
+      return error;
     return llvm::Error::success();
   };
   if (llvm::Error error = callOnce())
@@ -738,6 +745,11 @@ importOnnxModel(MLIRContext &context, std::vector<std::string> &defaults) {
 static int runQuantRun() {
   DialectRegistry registry;
   quantc::registerQuantcDialects(registry);
+  quantrun::registerDeviceDialects(registry);
+  // A GPU run fails here, before any work, on a machine without a GPU.
+  std::string deviceError;
+  if (!quantrun::openDevice(deviceError))
+    return reportError(inputFilename, deviceError);
   MLIRContext context(registry);
 
   // Parse and pass errors print as file:line:col diagnostics.
@@ -797,7 +809,7 @@ static int runQuantRun() {
 
   prepareEntryFunction(func);
   PassManager pm(&context);
-  quantc::buildCpuLoweringPipeline(pm);
+  quantrun::buildHostLowering(pm);
   if (failed(pm.run(*module)))
     return reportError(inputFilename, "lowering '" + entryName +
                                           "' to LLVM failed (see above)");
@@ -826,7 +838,7 @@ static int runQuantRun() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
-  cl::HideUnrelatedOptions(quantRunCategory);
+  cl::HideUnrelatedOptions({&quantRunCategory, &quantrun::deviceCategory()});
   // --threads is taken out before LLVM parses the rest: libLLVM already
   // registers a global option of that name.
   std::vector<char *> arguments;

@@ -1,0 +1,427 @@
+//===- CudaDriver.cpp - The CUDA driver, loaded at run time ---------------===//
+
+#include "quantc/Runtime/CudaDriver.h"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace quantc::cuda {
+
+namespace {
+
+// Device attributes (cuda.h, CUdevice_attribute).
+constexpr int kAttributeMultiprocessors = 16;
+constexpr int kAttributeComputeMajor = 75;
+constexpr int kAttributeComputeMinor = 76;
+// JIT options (cuda.h, CUjit_option).
+constexpr int kJitInfoLogBuffer = 3;
+constexpr int kJitInfoLogBufferSize = 4;
+constexpr int kJitErrorLogBuffer = 5;
+constexpr int kJitErrorLogBufferSize = 6;
+// cuInit's answer on a machine with a driver but no device.
+constexpr CUresult kErrorNoDevice = 100;
+
+struct State {
+  std::once_flag once;
+  void *library = nullptr;
+  DriverApi api{};
+  Device device;
+  std::string error; // why openDevice failed, if it did
+  bool ready = false;
+};
+
+State &state() {
+  static State s;
+  return s;
+}
+
+template <typename F> bool resolve(void *library, F &slot, const char *name) {
+  slot = reinterpret_cast<F>(dlsym(library, name));
+  return slot != nullptr;
+}
+
+void openOnce(State &s) {
+  // Honour an explicit path (tests point it at a missing file to check the
+  // no-driver error on machines that have a driver).
+  const char *path = std::getenv("QUANTC_LIBCUDA");
+  if (!path)
+    path = "libcuda.so.1";
+  s.library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!s.library) {
+    s.error = std::string("no CUDA driver (") + path + " not found)";
+    return;
+  }
+  DriverApi &a = s.api;
+  bool ok = true;
+  // The _v2 entry points are the 64-bit ones every driver since CUDA 4 has.
+  ok &= resolve(s.library, a.cuInit, "cuInit");
+  ok &= resolve(s.library, a.cuDriverGetVersion, "cuDriverGetVersion");
+  ok &= resolve(s.library, a.cuDeviceGetCount, "cuDeviceGetCount");
+  ok &= resolve(s.library, a.cuDeviceGet, "cuDeviceGet");
+  ok &= resolve(s.library, a.cuDeviceGetName, "cuDeviceGetName");
+  ok &= resolve(s.library, a.cuDeviceGetAttribute, "cuDeviceGetAttribute");
+  ok &= resolve(s.library, a.cuDeviceTotalMem, "cuDeviceTotalMem_v2");
+  ok &= resolve(s.library, a.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  ok &= resolve(s.library, a.cuCtxSetCurrent, "cuCtxSetCurrent");
+  ok &= resolve(s.library, a.cuCtxSynchronize, "cuCtxSynchronize");
+  ok &= resolve(s.library, a.cuModuleLoadData, "cuModuleLoadData");
+  ok &= resolve(s.library, a.cuModuleLoadDataEx, "cuModuleLoadDataEx");
+  ok &= resolve(s.library, a.cuModuleUnload, "cuModuleUnload");
+  ok &= resolve(s.library, a.cuModuleGetFunction, "cuModuleGetFunction");
+  ok &= resolve(s.library, a.cuFuncGetAttribute, "cuFuncGetAttribute");
+  ok &= resolve(s.library, a.cuLaunchKernel, "cuLaunchKernel");
+  ok &= resolve(s.library, a.cuMemAlloc, "cuMemAlloc_v2");
+  ok &= resolve(s.library, a.cuMemFree, "cuMemFree_v2");
+  ok &= resolve(s.library, a.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
+  ok &= resolve(s.library, a.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+  ok &= resolve(s.library, a.cuMemcpyDtoD, "cuMemcpyDtoD_v2");
+  ok &= resolve(s.library, a.cuMemcpyAsync, "cuMemcpyAsync");
+  ok &= resolve(s.library, a.cuMemsetD8, "cuMemsetD8_v2");
+  ok &= resolve(s.library, a.cuMemsetD32Async, "cuMemsetD32Async");
+  ok &= resolve(s.library, a.cuMemsetD16Async, "cuMemsetD16Async");
+  ok &= resolve(s.library, a.cuStreamCreate, "cuStreamCreate");
+  ok &= resolve(s.library, a.cuStreamDestroy, "cuStreamDestroy_v2");
+  ok &= resolve(s.library, a.cuStreamSynchronize, "cuStreamSynchronize");
+  ok &= resolve(s.library, a.cuStreamWaitEvent, "cuStreamWaitEvent");
+  ok &= resolve(s.library, a.cuEventCreate, "cuEventCreate");
+  ok &= resolve(s.library, a.cuEventDestroy, "cuEventDestroy_v2");
+  ok &= resolve(s.library, a.cuEventRecord, "cuEventRecord");
+  ok &= resolve(s.library, a.cuEventSynchronize, "cuEventSynchronize");
+  ok &= resolve(s.library, a.cuEventElapsedTime, "cuEventElapsedTime");
+  ok &= resolve(s.library, a.cuGetErrorName, "cuGetErrorName");
+  ok &= resolve(s.library, a.cuGetErrorString, "cuGetErrorString");
+  if (!ok) {
+    s.error = std::string("no CUDA driver (") + path +
+              " lacks driver API entry points; too old?)";
+    return;
+  }
+  CUresult result = a.cuInit(0);
+  if (result == kErrorNoDevice) {
+    s.error = "no CUDA device";
+    return;
+  }
+  if (!check(result, "no CUDA device (cuInit)", s.error))
+    return;
+  int count = 0;
+  if (!check(a.cuDeviceGetCount(&count), "no CUDA device (cuDeviceGetCount)",
+             s.error))
+    return;
+  if (count == 0) {
+    s.error = "no CUDA device";
+    return;
+  }
+  Device &d = s.device;
+  char name[256] = {0};
+  if (!check(a.cuDeviceGet(&d.handle, 0), "cuDeviceGet", s.error) ||
+      !check(a.cuDeviceGetName(name, sizeof(name) - 1, d.handle),
+             "cuDeviceGetName", s.error) ||
+      !check(a.cuDeviceGetAttribute(&d.computeMajor, kAttributeComputeMajor,
+                                    d.handle),
+             "cuDeviceGetAttribute", s.error) ||
+      !check(a.cuDeviceGetAttribute(&d.computeMinor, kAttributeComputeMinor,
+                                    d.handle),
+             "cuDeviceGetAttribute", s.error) ||
+      !check(a.cuDeviceGetAttribute(&d.multiprocessors,
+                                    kAttributeMultiprocessors, d.handle),
+             "cuDeviceGetAttribute", s.error) ||
+      !check(a.cuDeviceTotalMem(&d.memoryBytes, d.handle), "cuDeviceTotalMem",
+             s.error) ||
+      !check(a.cuDriverGetVersion(&d.driverVersion), "cuDriverGetVersion",
+             s.error) ||
+      !check(a.cuDevicePrimaryCtxRetain(&d.context, d.handle),
+             "cuDevicePrimaryCtxRetain", s.error))
+    return;
+  d.name = name;
+  s.ready = true;
+}
+
+} // namespace
+
+std::string describeResult(CUresult result) {
+  State &s = state();
+  const char *name = nullptr, *text = nullptr;
+  if (s.api.cuGetErrorName)
+    s.api.cuGetErrorName(result, &name);
+  if (s.api.cuGetErrorString)
+    s.api.cuGetErrorString(result, &text);
+  std::string out = name ? name : "CUDA error " + std::to_string(result);
+  if (text)
+    out += std::string(": ") + text;
+  return out;
+}
+
+bool check(CUresult result, const char *what, std::string &error) {
+  if (result == CUDA_SUCCESS)
+    return true;
+  error = std::string(what) + ": " + describeResult(result);
+  return false;
+}
+
+const Device *openDevice(std::string &error) {
+  State &s = state();
+  std::call_once(s.once, [&] { openOnce(s); });
+  if (!s.ready) {
+    error = s.error;
+    return nullptr;
+  }
+  if (!check(s.api.cuCtxSetCurrent(s.device.context), "cuCtxSetCurrent", error))
+    return nullptr;
+  return &s.device;
+}
+
+const DriverApi &driver() { return state().api; }
+
+CUmodule loadModule(const void *image, std::string &error) {
+  const DriverApi &a = driver();
+  static thread_local char errorLog[8192];
+  static thread_local char infoLog[8192];
+  errorLog[0] = infoLog[0] = 0;
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize, kJitInfoLogBuffer,
+                   kJitInfoLogBufferSize};
+  void *values[] = {errorLog, reinterpret_cast<void *>(sizeof(errorLog)),
+                    infoLog, reinterpret_cast<void *>(sizeof(infoLog))};
+  CUmodule module = nullptr;
+  CUresult result = a.cuModuleLoadDataEx(&module, image, 4, options, values);
+  if (result != CUDA_SUCCESS) {
+    error = "cuModuleLoadDataEx: " + describeResult(result);
+    if (errorLog[0])
+      error += std::string(" (") + errorLog + ")";
+    for (char &c : error)
+      if (c == '\n')
+        c = ' ';
+    return nullptr;
+  }
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// The mgpu* runtime entry points of MLIR's gpu-to-llvm
+//===----------------------------------------------------------------------===//
+
+namespace {
+std::mutex errorMutex;
+std::string firstRuntimeError;
+
+void recordError(const std::string &error) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (firstRuntimeError.empty())
+    firstRuntimeError = error;
+}
+
+/// The API with this thread's context current, or null after recording why.
+const DriverApi *ready() {
+  std::string error;
+  if (!openDevice(error)) {
+    recordError(error);
+    return nullptr;
+  }
+  return &driver();
+}
+
+bool ok(CUresult result, const char *what) {
+  std::string error;
+  if (check(result, what, error))
+    return true;
+  recordError(error);
+  return false;
+}
+} // namespace
+
+std::string takeCudaRuntimeError() {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  std::string error;
+  error.swap(firstRuntimeError);
+  return error;
+}
+
+} // namespace quantc::cuda
+
+using namespace quantc::cuda;
+
+extern "C" {
+
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  (void)optLevel; // the driver's JIT default (O4 for ptxas) is kept
+  if (!data || !ready())
+    return nullptr;
+  std::string error;
+  CUmodule module = loadModule(data, error);
+  if (!module)
+    recordError(error);
+  return module;
+}
+
+void *mgpuModuleLoad(void *data, size_t size) {
+  (void)size;
+  return mgpuModuleLoadJIT(data, 0);
+}
+
+void mgpuModuleUnload(void *module) {
+  if (module && ready())
+    ok(driver().cuModuleUnload(static_cast<CUmodule>(module)), "cuModuleUnload");
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  if (!module || !ready())
+    return nullptr;
+  CUfunction function = nullptr;
+  if (!ok(driver().cuModuleGetFunction(&function, static_cast<CUmodule>(module),
+                                       name),
+          "cuModuleGetFunction"))
+    return nullptr;
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,
+                      void **params, void **extra, size_t paramsCount) {
+  (void)paramsCount;
+  if (!function || !ready())
+    return;
+  ok(driver().cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
+                             gridZ, blockX, blockY, blockZ, sharedMemoryBytes,
+                             static_cast<CUstream>(stream), params, extra),
+     "cuLaunchKernel");
+}
+
+void *mgpuStreamCreate() {
+  if (!ready())
+    return nullptr;
+  CUstream stream = nullptr;
+  ok(driver().cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING=*/1),
+     "cuStreamCreate");
+  return stream;
+}
+
+void mgpuStreamDestroy(void *stream) {
+  if (stream && ready())
+    ok(driver().cuStreamDestroy(static_cast<CUstream>(stream)),
+       "cuStreamDestroy");
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  if (ready())
+    ok(driver().cuStreamSynchronize(static_cast<CUstream>(stream)),
+       "cuStreamSynchronize (a kernel or copy failed)");
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  if (event && ready())
+    ok(driver().cuStreamWaitEvent(static_cast<CUstream>(stream),
+                                  static_cast<CUevent>(event), 0),
+       "cuStreamWaitEvent");
+}
+
+void *mgpuEventCreate() {
+  if (!ready())
+    return nullptr;
+  CUevent event = nullptr;
+  ok(driver().cuEventCreate(&event, /*CU_EVENT_DISABLE_TIMING=*/2),
+     "cuEventCreate");
+  return event;
+}
+
+void mgpuEventDestroy(void *event) {
+  if (event && ready())
+    ok(driver().cuEventDestroy(static_cast<CUevent>(event)), "cuEventDestroy");
+}
+
+void mgpuEventSynchronize(void *event) {
+  if (event && ready())
+    ok(driver().cuEventSynchronize(static_cast<CUevent>(event)),
+       "cuEventSynchronize");
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  if (event && ready())
+    ok(driver().cuEventRecord(static_cast<CUevent>(event),
+                              static_cast<CUstream>(stream)),
+       "cuEventRecord");
+}
+
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared) {
+  (void)stream;
+  if (isHostShared) {
+    recordError("gpu.alloc host_shared (managed memory) is not supported");
+    return nullptr;
+  }
+  if (!ready())
+    return nullptr;
+  CUdeviceptr pointer = 0;
+  if (sizeBytes && !ok(driver().cuMemAlloc(&pointer, sizeBytes), "cuMemAlloc"))
+    return nullptr;
+  return reinterpret_cast<void *>(pointer);
+}
+
+void mgpuMemFree(void *pointer, void *stream) {
+  if (!pointer || !ready())
+    return;
+  // Work queued on the stream may still use the buffer.
+  if (stream)
+    ok(driver().cuStreamSynchronize(static_cast<CUstream>(stream)),
+       "cuStreamSynchronize (a kernel or copy failed)");
+  ok(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
+  // Unified addressing: the driver tells host from device pointers.
+  if (dst && src && sizeBytes && ready())
+    ok(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                              reinterpret_cast<CUdeviceptr>(src), sizeBytes,
+                              static_cast<CUstream>(stream)),
+       "cuMemcpyAsync");
+}
+
+void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
+  if (dst && ready())
+    ok(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value,
+                                 count, static_cast<CUstream>(stream)),
+       "cuMemsetD32Async");
+}
+
+void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
+  if (dst && ready())
+    ok(driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value,
+                                 count, static_cast<CUstream>(stream)),
+       "cuMemsetD16Async");
+}
+
+void mgpuSetDefaultDevice(int32_t device) {
+  if (device != 0)
+    recordError("only device 0 is supported");
+}
+
+} // extern "C"
+
+namespace quantc::cuda {
+
+std::vector<std::pair<const char *, void *>> mgpuRuntimeSymbols() {
+  return {
+      {"mgpuModuleLoadJIT", reinterpret_cast<void *>(&mgpuModuleLoadJIT)},
+      {"mgpuModuleLoad", reinterpret_cast<void *>(&mgpuModuleLoad)},
+      {"mgpuModuleUnload", reinterpret_cast<void *>(&mgpuModuleUnload)},
+      {"mgpuModuleGetFunction", reinterpret_cast<void *>(&mgpuModuleGetFunction)},
+      {"mgpuLaunchKernel", reinterpret_cast<void *>(&mgpuLaunchKernel)},
+      {"mgpuStreamCreate", reinterpret_cast<void *>(&mgpuStreamCreate)},
+      {"mgpuStreamDestroy", reinterpret_cast<void *>(&mgpuStreamDestroy)},
+      {"mgpuStreamSynchronize", reinterpret_cast<void *>(&mgpuStreamSynchronize)},
+      {"mgpuStreamWaitEvent", reinterpret_cast<void *>(&mgpuStreamWaitEvent)},
+      {"mgpuEventCreate", reinterpret_cast<void *>(&mgpuEventCreate)},
+      {"mgpuEventDestroy", reinterpret_cast<void *>(&mgpuEventDestroy)},
+      {"mgpuEventSynchronize", reinterpret_cast<void *>(&mgpuEventSynchronize)},
+      {"mgpuEventRecord", reinterpret_cast<void *>(&mgpuEventRecord)},
+      {"mgpuMemAlloc", reinterpret_cast<void *>(&mgpuMemAlloc)},
+      {"mgpuMemFree", reinterpret_cast<void *>(&mgpuMemFree)},
+      {"mgpuMemcpy", reinterpret_cast<void *>(&mgpuMemcpy)},
+      {"mgpuMemset32", reinterpret_cast<void *>(&mgpuMemset32)},
+      {"mgpuMemset16", reinterpret_cast<void *>(&mgpuMemset16)},
+      {"mgpuSetDefaultDevice", reinterpret_cast<void *>(&mgpuSetDefaultDevice)},
+  };
+}
+
+} // namespace quantc::cuda

@@ -1,0 +1,103 @@
+//===- CudaDevice.cpp - quant-run --device cuda ---------------------------===//
+
+#include "CudaDevice.h"
+
+#include "quantc/Conversion/GpuPipelines.h"
+#include "quantc/Conversion/Pipelines.h"
+#include "quantc/Runtime/CudaDriver.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+
+namespace cl = llvm::cl;
+
+namespace quantrun {
+
+cl::OptionCategory &deviceCategory() {
+  static cl::OptionCategory category("quant-run device options");
+  return category;
+}
+
+static cl::opt<std::string> deviceName(
+    "device", cl::init("cpu"), cl::value_desc("cpu|cuda"),
+    cl::desc("Where qc.matmul runs: cpu, or cuda (the first NVIDIA GPU, "
+             "through libcuda.so.1; everything else stays on the CPU)"),
+    cl::cat(deviceCategory()));
+
+static cl::opt<std::string> gpuChip(
+    "gpu-chip", cl::value_desc("chip"),
+    cl::desc("With --device cuda: the chip to generate PTX for (sm_80, "
+             "sm_90a, sm_100a, sm_120a); default: the device's"),
+    cl::cat(deviceCategory()));
+
+static std::string chosenChip;
+
+bool runsOnCuda() { return deviceName == "cuda"; }
+
+bool openDevice(std::string &error) {
+  if (deviceName == "cpu")
+    return true;
+  if (deviceName != "cuda") {
+    error = "unknown --device '" + deviceName + "' (cpu or cuda)";
+    return false;
+  }
+  const quantc::cuda::Device *device = quantc::cuda::openDevice(error);
+  if (!device)
+    return false;
+  if (!gpuChip.empty()) {
+    if (!quantc::ptxFeaturesForChip(gpuChip)) {
+      error = "unknown --gpu-chip '" + gpuChip + "'";
+      return false;
+    }
+    chosenChip = gpuChip;
+    return true;
+  }
+  std::optional<std::string> chip = quantc::chipForComputeCapability(
+      device->computeMajor, device->computeMinor);
+  if (!chip) {
+    error = device->name + " (compute capability " +
+            std::to_string(device->computeMajor) + "." +
+            std::to_string(device->computeMinor) +
+            ") is not a target of quantc (sm_80, sm_90a, sm_100a, sm_120a)";
+    return false;
+  }
+  chosenChip = *chip;
+  return true;
+}
+
+void registerDeviceDialects(mlir::DialectRegistry &registry) {
+  quantc::registerQuantcGpuDialects(registry);
+}
+
+void addDevicePasses(mlir::OpPassManager &pm) {
+  if (runsOnCuda())
+    quantc::buildCudaDevicePipeline(pm, chosenChip);
+}
+
+void buildHostLowering(mlir::OpPassManager &pm) {
+  if (runsOnCuda())
+    quantc::buildCudaHostPipeline(pm);
+  else
+    quantc::buildCpuLoweringPipeline(pm);
+}
+
+void registerDeviceSymbols(mlir::ExecutionEngine &engine) {
+  if (!runsOnCuda())
+    return;
+  engine.registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    for (auto [name, address] : quantc::cuda::mgpuRuntimeSymbols())
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
+}
+
+llvm::Error takeDeviceError() {
+  std::string error = quantc::cuda::takeCudaRuntimeError();
+  if (error.empty())
+    return llvm::Error::success();
+  return llvm::createStringError("on the GPU: " + error);
+}
+
+} // namespace quantrun
