@@ -116,11 +116,13 @@ private:
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value fma(Value x, Value y, Value acc) {
-    // Targets without FMA (x86-64) multiply and add: math.fma would become a
-    // libm call there.
+    // llvm.intr.fma, not math.fma: the pipeline's math expansion splits
+    // math.fma into a multiply and an add. Targets without FMA (x86-64)
+    // multiply and add, which is what llvm.fma would become there anyway
+    // (a libm call).
     if (!p.target.fma && !p.target.avx512)
       return fadd(fmul(x, y), acc);
-    return math::FmaOp::create(b, x, y, acc);
+    return LLVM::FMAOp::create(b, x, y, acc);
   }
   Value lshr(Value x, int64_t bits) {
     if (bits == 0)

@@ -1,0 +1,356 @@
+//===- CpuMatmulBench.cpp - Benchmarks of the qc-lower-cpu kernels --------===//
+//
+// Times the kernels qc-lower-cpu generates (quantc/Conversion/QcToCPU.h) for
+// the layer shapes of an 8B-class decoder, K x N = 4096 x 4096, 4096 x 14336
+// and 14336 x 4096, at n = M = 1, 8, 32, 512 tokens, with 1 and 2 threads,
+// with the weights cache-resident (one matrix, reused) and streaming (a
+// rotating set of copies several times larger than the last-level cache).
+//
+// Each benchmark reports, besides the time per call:
+//   GB/s      weight bytes (packed layout, scales included) per second
+//   GOP/s     2 M N K / time
+//   BW%       GB/s as a fraction of the measured read bandwidth (DRAM for
+//             streaming, cache for resident weights) at that thread count
+//   peak%     GOP/s as a fraction of the measured peak of the instruction the
+//             kernel multiplies with (f32 FMA, vdpbf16ps or vpdpbusd)
+// The limits come from MachineLimits (measured at start-up, printed first).
+// Benchmarks measure; nothing here asserts on time.
+//
+//   quantc-bench-cpu [--quantc_target=native|x86-64-v4|...] [--quantc_bf16=0]
+//                    [--benchmark_filter=REGEX] [--benchmark_out=FILE.json]
+//
+// Names: <format>/<act>/K<k>xN<n>/M<m>/t<threads>/<cache|stream>, e.g.
+// mxfp4/a16/K4096xN4096/M1/t2/cache (a16: float activations).
+//
+//===----------------------------------------------------------------------===//
+
+#include "MachineLimits.h"
+
+#include "quantc/Conversion/Pipelines.h"
+#include "quantc/Conversion/QcToCPU.h"
+#include "quantc/Formats/Format.h"
+#include "quantc/Formats/Layout.h"
+#include "quantc/Runtime/JitSymbols.h"
+#include "quantc/Runtime/ThreadPool.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+using namespace quantc;
+
+namespace {
+
+std::string targetName = "native";
+bool allowBF16 = true;
+
+struct Config {
+  std::string format;
+  std::string act; // "" for float activations
+  int64_t m, n, k;
+  int threads;
+  bool streaming;
+};
+
+using KernelFn = void (*)(StridedMemRefType<float, 2> *,
+                          StridedMemRefType<int8_t, 1> *,
+                          StridedMemRefType<float, 2> *);
+
+struct CompiledKernel {
+  std::unique_ptr<MLIRContext> context;
+  std::unique_ptr<ExecutionEngine> engine;
+  KernelFn fn = nullptr;
+  cpu::MatmulKernelPlan plan;
+};
+
+/// The packed weights of one (format, layout, N, K), and copies for the
+/// streaming benchmarks.
+struct Weights {
+  std::vector<std::vector<uint8_t>> copies;
+};
+
+std::map<int, bench::MachineLimits> limitsByThreads;
+
+Format parseOrDie(const std::string &spec) {
+  std::string error;
+  std::optional<Format> format = parseFormat(spec, error);
+  if (!format) {
+    std::fprintf(stderr, "bad format '%s': %s\n", spec.c_str(), error.c_str());
+    std::exit(1);
+  }
+  return *format;
+}
+
+std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
+                                             std::string &whyNot) {
+  std::string error;
+  std::optional<cpu::CpuTarget> target =
+      cpu::CpuTarget::parse(targetName, error);
+  if (!target) {
+    whyNot = error;
+    return std::nullopt;
+  }
+  std::optional<Format> act;
+  if (!c.act.empty())
+    act = parseOrDie(c.act);
+  return cpu::planMatmulKernel(c.m, c.n, c.k, parseOrDie(c.format), act,
+                               *target, allowBF16, whyNot);
+}
+
+/// Generates the kernel into a module with a C-interface wrapper and JITs it.
+std::unique_ptr<CompiledKernel> compile(const cpu::MatmulKernelPlan &plan) {
+  auto compiled = std::make_unique<CompiledKernel>();
+  compiled->plan = plan;
+  DialectRegistry registry;
+  registerQuantcDialects(registry);
+  compiled->context = std::make_unique<MLIRContext>(registry);
+  MLIRContext *ctx = compiled->context.get();
+  ctx->loadAllAvailableDialects();
+  OpBuilder b(ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  func::FuncOp kernel = cpu::emitMatmulKernel(*module, plan, "qc_kernel");
+  b.setInsertionPointToEnd(module->getBody());
+  auto wrapper = func::FuncOp::create(b, loc, "bench",
+                                      kernel.getFunctionType());
+  wrapper->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                   UnitAttr::get(ctx));
+  Block *body = wrapper.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  func::CallOp::create(b, loc, kernel, body->getArguments());
+  func::ReturnOp::create(b, loc);
+
+  PassManager pm(ctx);
+  buildCpuLoweringPipeline(pm);
+  if (failed(pm.run(*module))) {
+    std::fprintf(stderr, "lowering %s failed\n", plan.kernelKey().c_str());
+    std::exit(1);
+  }
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto targetMachine = machineBuilder->createTargetMachine();
+  auto optimize = makeOptimizingTransformer(3, 0, targetMachine->get());
+  ExecutionEngineOptions options;
+  options.transformer = optimize;
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine =
+      ExecutionEngine::create(*module, options, std::move(*targetMachine));
+  if (!engine) {
+    std::fprintf(stderr, "JIT failed: %s\n",
+                 llvm::toString(engine.takeError()).c_str());
+    std::exit(1);
+  }
+  compiled->engine = std::move(*engine);
+  registerKernelRuntimeSymbols(*compiled->engine);
+  compiled->engine->initialize();
+  auto address = compiled->engine->lookup("_mlir_ciface_bench");
+  if (!address) {
+    std::fprintf(stderr, "no kernel symbol: %s\n",
+                 llvm::toString(address.takeError()).c_str());
+    std::exit(1);
+  }
+  compiled->fn = reinterpret_cast<KernelFn>(*address);
+  return compiled;
+}
+
+CompiledKernel &compiledFor(const cpu::MatmulKernelPlan &plan) {
+  static std::map<std::string, std::unique_ptr<CompiledKernel>> cache;
+  std::unique_ptr<CompiledKernel> &slot = cache[plan.kernelKey()];
+  if (!slot)
+    slot = compile(plan);
+  return *slot;
+}
+
+Weights &weightsFor(const Config &c, const cpu::MatmulKernelPlan &plan) {
+  static std::map<std::string, Weights> cache;
+  std::string key = c.format + "/" + plan.layout + "/" + std::to_string(c.n) +
+                    "x" + std::to_string(c.k);
+  Weights &weights = cache[key];
+  if (weights.copies.empty()) {
+    std::vector<float> data(c.n * c.k);
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (float &v : data)
+      v = normal(rng);
+    std::string error;
+    std::optional<QuantizedTensor> q =
+        quantize(data.data(), {c.n, c.k}, parseOrDie(c.format), error);
+    weights.copies.push_back(packLayout(*q, plan.layout));
+  }
+  if (c.streaming) {
+    // A rotating set of at least 160 MiB: five times the 32 MiB L3 here.
+    size_t bytes = weights.copies[0].size();
+    size_t wanted = std::max<size_t>(3, ((160u << 20) + bytes - 1) / bytes + 1);
+    while (weights.copies.size() < wanted)
+      weights.copies.push_back(weights.copies[0]);
+  }
+  return weights;
+}
+
+const bench::MachineLimits &limitsFor(int threads) {
+  auto it = limitsByThreads.find(threads);
+  if (it == limitsByThreads.end())
+    it = limitsByThreads.emplace(threads, bench::measureMachineLimits(threads))
+             .first;
+  return it->second;
+}
+
+template <typename T, int N>
+StridedMemRefType<T, N> descriptor(T *data, std::array<int64_t, N> sizes) {
+  StridedMemRefType<T, N> d;
+  d.basePtr = d.data = data;
+  d.offset = 0;
+  int64_t stride = 1;
+  for (int i = N - 1; i >= 0; --i) {
+    d.sizes[i] = sizes[i];
+    d.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return d;
+}
+
+void runMatmul(benchmark::State &state, Config c) {
+  std::string whyNot;
+  std::optional<cpu::MatmulKernelPlan> plan = planFor(c, whyNot);
+  if (!plan) {
+    state.SkipWithError(("no kernel: " + whyNot).c_str());
+    return;
+  }
+  CompiledKernel &kernel = compiledFor(*plan);
+  Weights &weights = weightsFor(c, *plan);
+  const bench::MachineLimits &limits = limitsFor(c.threads);
+  quantc_set_num_threads(c.threads);
+
+  std::vector<float> x(c.m * c.k), y(c.m * c.n);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float &v : x)
+    v = normal(rng);
+  auto xd = descriptor<float, 2>(x.data(), {c.m, c.k});
+  auto yd = descriptor<float, 2>(y.data(), {c.m, c.n});
+  std::vector<StridedMemRefType<int8_t, 1>> wds;
+  size_t copies = c.streaming ? weights.copies.size() : 1;
+  for (size_t i = 0; i < copies; ++i)
+    wds.push_back(descriptor<int8_t, 1>(
+        reinterpret_cast<int8_t *>(weights.copies[i].data()),
+        {static_cast<int64_t>(weights.copies[i].size())}));
+  // One untimed call per copy: page faults and JIT stubs out of the way.
+  for (auto &wd : wds)
+    kernel.fn(&xd, &wd, &yd);
+
+  size_t next = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    kernel.fn(&xd, &wds[next], &yd);
+    next = next + 1 == wds.size() ? 0 : next + 1;
+    benchmark::ClobberMemory();
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  double calls = static_cast<double>(state.iterations());
+  double weightBytes = static_cast<double>(weights.copies[0].size());
+  double gbs = weightBytes * calls / seconds * 1e-9;
+  double gops = 2.0 * c.m * c.n * c.k * calls / seconds * 1e-9;
+  double bandwidth = c.streaming ? limits.dramReadGBs : limits.cacheReadGBs;
+  double peak = plan->mode == cpu::KernelMode::I8     ? limits.vnniGops
+                : plan->mode == cpu::KernelMode::BF16 ? limits.bf16Gops
+                                                      : limits.fmaGops;
+  state.counters["GB/s"] = gbs;
+  state.counters["GOP/s"] = gops;
+  state.counters["BW%"] = bandwidth > 0 ? 100.0 * gbs / bandwidth : 0;
+  state.counters["peak%"] = peak > 0 ? 100.0 * gops / peak : 0;
+  state.SetLabel(std::string(cpu::kernelModeName(plan->mode)) + " " +
+                 plan->layout);
+}
+
+void registerAll() {
+  struct Shape {
+    int64_t k, n;
+  };
+  const Shape shapes[] = {{4096, 4096}, {4096, 14336}, {14336, 4096}};
+  struct Formats {
+    const char *format;
+    const char *act;
+  };
+  // W4A16 / W8A16, and int8 activations as ONNX Runtime's MatMulNBits
+  // accuracy level 4 quantizes them (blocks of 32, f32 scales), and MXINT8
+  // for the MX formats.
+  const Formats formats[] = {
+      {"mxfp4", ""},   {"nvfp4", ""},    {"int4_g32", ""},
+      {"int8", ""},    {"mxfp4", "mxint8"}, {"nvfp4", "int8_g32"},
+      {"int4_g32", "int8_g32"}, {"int8", "int8_g32"},
+      {"mxfp8_e4m3", ""}, {"mxfp6_e2m3", "mxint8"}, {"mxint8", "mxint8"},
+  };
+  for (const Formats &f : formats)
+    for (const Shape &s : shapes)
+      for (int64_t m : {1, 8, 32, 512})
+        for (int threads : {1, 2})
+          for (bool streaming : {false, true}) {
+            Config c{f.format, f.act, m, s.n, s.k, threads, streaming};
+            std::string name = std::string(f.format) + "/" +
+                               (c.act.empty() ? "a16" : c.act) + "/K" +
+                               std::to_string(s.k) + "xN" +
+                               std::to_string(s.n) + "/M" + std::to_string(m) +
+                               "/t" + std::to_string(threads) + "/" +
+                               (streaming ? "stream" : "cache");
+            benchmark::RegisterBenchmark(name.c_str(), runMatmul, c)
+                ->UseRealTime()
+                ->Unit(benchmark::kMicrosecond)
+                ->MinTime(m >= 32 ? 0.5 : 0.2);
+          }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<char *> rest;
+  for (int i = 0; i < argc; ++i) {
+    std::string argument = argv[i];
+    if (argument.rfind("--quantc_target=", 0) == 0)
+      targetName = argument.substr(16);
+    else if (argument.rfind("--quantc_bf16=", 0) == 0)
+      allowBF16 = argument.substr(14) != "0";
+    else
+      rest.push_back(argv[i]);
+  }
+  int restCount = static_cast<int>(rest.size());
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  benchmark::Initialize(&restCount, rest.data());
+  for (int threads : {1, 2}) {
+    const bench::MachineLimits &l = limitsFor(threads);
+    std::printf("machine, %d thread(s): DRAM read %.1f GB/s, cache read %.1f "
+                "GB/s, f32 FMA %.0f GFLOP/s, bf16 dot %.0f GFLOP/s, int8 dot "
+                "(VNNI) %.0f GOP/s\n",
+                threads, l.dramReadGBs, l.cacheReadGBs, l.fmaGops, l.bf16Gops,
+                l.vnniGops);
+  }
+  std::printf("kernels for target '%s'%s\n", targetName.c_str(),
+              allowBF16 ? "" : " (bf16 off)");
+  registerAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
