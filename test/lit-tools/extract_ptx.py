@@ -31,8 +31,8 @@ def unescape(text):
     return bytes(out)
 
 
-def main():
-    source, output = sys.argv[1], sys.argv[2]
+def extract(source, output):
+    """Writes the PTX of `source` to `output` (and OUTPUT.<i>.ptx); 0 on success."""
     text = open(source, encoding="utf-8").read()
     objects = re.findall(r'assembly = "((?:[^"\\]|\\.)*)"', text)
     if not objects:
@@ -43,6 +43,10 @@ def main():
         with open(path, "wb") as f:
             f.write(unescape(body))
     return 0
+
+
+def main():
+    return extract(sys.argv[1], sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Compiles what quantc-gpu-check runs on a GPU machine that has no LLVM/MLIR.
+
+usage: prepare_artifacts.py --out DIR [--chip sm_90a] [--bin BUILD/bin]
+                            [--llvm /usr/lib/llvm-22/bin] [--jobs N]
+
+DIR/tests.txt + DIR/test_<format>.so
+    For every weight format of integration_test/gpu/cases.txt, one shared
+    object compiled end to end by `quant-opt --quantc-lower-to-cuda` (host
+    code calling the mgpu* runtime, PTX embedded), with one function per
+    shape class and row count: `t_<N>x<K>_m<M>(x, packed w, y)`.
+DIR/kernels.txt + DIR/kernels.ptx
+    The kernels of `qc-lower-gpu` for the benchmark shapes (bench/gpu/shapes.txt),
+    with the launch shape each was generated for.
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "test", "lit-tools"))
+import extract_ptx  # noqa: E402
+
+
+def read_table(path):
+    table = {}
+    for line in open(path):
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        key, _, value = line.partition(":")
+        table[key.strip()] = value.split()
+    return table
+
+
+def ident(text):
+    return re.sub(r"[^A-Za-z0-9]", "_", text)
+
+
+def matmul_function(name, m, n, k, fmt):
+    packed = f"!qc.packed<{n}x{k}, {fmt}>"
+    return (f"func.func @{name}(%x: tensor<{m}x{k}xf32>, %w: {packed}) -> tensor<{m}x{n}xf32>"
+            f" attributes {{llvm.emit_c_interface}} {{\n"
+            f"  %y = qc.matmul %x, %w : tensor<{m}x{k}xf32>, {packed} -> tensor<{m}x{n}xf32>\n"
+            f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def build_test_library(args, fmt, shapes, rows):
+    base = os.path.join(args.out, f"test_{ident(fmt)}")
+    functions, lines = [], []
+    for shape in shapes:
+        n, k = (int(v) for v in shape.split("x"))
+        for m in rows:
+            name = f"t_{n}x{k}_m{m}"
+            functions.append(matmul_function(name, int(m), n, k, fmt))
+            lines.append(f"{os.path.basename(base)}.so {name} {m} {n} {k} {fmt}")
+    with open(base + ".mlir", "w") as f:
+        f.write("".join(functions))
+    run([os.path.join(args.bin, "quant-opt"), base + ".mlir",
+         f"--quantc-lower-to-cuda=chip={args.chip}", "-o", base + ".llvm.mlir"])
+    run([os.path.join(args.llvm, "mlir-translate"), "--mlir-to-llvmir",
+         base + ".llvm.mlir", "-o", base + ".ll"])
+    run([os.path.join(args.llvm, "llc"), "-O2", "-relocation-model=pic",
+         "-filetype=obj", base + ".ll", "-o", base + ".o"])
+    run([os.path.join(args.llvm, "clang"), "-shared", base + ".o", "-o", base + ".so"])
+    for suffix in (".llvm.mlir", ".ll", ".o"):
+        os.remove(base + suffix)
+    return lines
+
+
+def build_bench_kernels(args, table):
+    functions, problems = [], []
+    for fmt in table["formats"]:
+        for shape in table["shapes"]:
+            n, k = (int(v) for v in shape.split("x"))
+            for m in table["rows"]:
+                name = f"b_{ident(fmt)}_{n}x{k}_m{m}"
+                functions.append(matmul_function(name, int(m), n, k, fmt))
+                problems.append((name, int(m), n, k, fmt))
+    source = os.path.join(args.out, "kernels.mlir")
+    with open(source, "w") as f:
+        f.write("".join(functions))
+    lowered = run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu=chip={args.chip}"])
+    # Which kernel each function launches, and the shape it was made for.
+    launches = {}
+    for func, body in re.findall(r"func\.func @(\w+)\((.*?)\n  \}", lowered, re.S):
+        kernel = re.search(r"gpu\.launch_func\s+@qc_kernels::@(\w+)", body)
+        launches[func] = kernel.group(1)
+    shapes = {}
+    for kernel, attrs in re.findall(r"gpu\.func @(\w+)\(.*?kernel attributes \{([^}]*)\}", lowered):
+        block = re.search(r"known_block_size = array<i32: ([\d, ]+)>", attrs).group(1)
+        grid = re.search(r"known_grid_size = array<i32: ([\d, ]+)>", attrs).group(1)
+        shapes[kernel] = (grid.replace(",", ""), block.replace(",", ""))
+    binary = os.path.join(args.out, "kernels.binary.mlir")
+    run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu=chip={args.chip}",
+         "--quantc-gpu-to-ptx", "-o", binary])
+    if extract_ptx.extract(binary, os.path.join(args.out, "kernels.ptx")) != 0:
+        raise RuntimeError("no PTX in " + binary)
+    os.remove(binary)
+    lines = []
+    for name, m, n, k, fmt in problems:
+        kernel = launches[name]
+        grid, block = shapes[kernel]
+        lines.append(f"{kernel} kernels.ptx {m} {n} {k} {grid} {block} {fmt}")
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    parser.add_argument("--llvm", default="/usr/lib/llvm-22/bin")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cases", default=os.path.join(ROOT, "integration_test", "gpu", "cases.txt"))
+    parser.add_argument("--bench-shapes", default=os.path.join(ROOT, "bench", "gpu", "shapes.txt"))
+    parser.add_argument("--only", choices=["tests", "bench"], default=None)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    if args.only in (None, "bench"):
+        lines = build_bench_kernels(args, read_table(args.bench_shapes))
+        with open(os.path.join(args.out, "kernels.txt"), "w") as f:
+            f.write(f"# kernel ptx M N K grid(3) block(3) format   (chip {args.chip})\n")
+            f.write("\n".join(lines) + "\n")
+        print(f"prepare: {len(lines)} benchmark kernels")
+
+    if args.only in (None, "tests"):
+        cases = read_table(args.cases)
+        failures = 0
+        lines = []
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(build_test_library, args, fmt, cases["shapes"], cases["rows"]): fmt
+                       for fmt in cases["formats"]}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    lines += future.result()
+                except RuntimeError as error:
+                    failures += 1
+                    print(f"prepare: {futures[future]}: {error}", file=sys.stderr)
+        with open(os.path.join(args.out, "tests.txt"), "w") as f:
+            f.write(f"# library function M N K format   (chip {args.chip})\n")
+            f.write("\n".join(sorted(lines)) + "\n")
+        print(f"prepare: {len(lines)} test cases in {len(cases['formats']) - failures} libraries")
+        if failures:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
