@@ -439,7 +439,10 @@ LogicalResult OnnxGraphImporter::importNode(const onnx::NodeProto &node) {
     }
     if (allKnown) {
       SmallVector<KnownTensor> results;
-      if (succeeded(lowering->fold(ctx, results))) {
+      ctx.folding = true;
+      LogicalResult folded = lowering->fold(ctx, results);
+      ctx.folding = false;
+      if (succeeded(folded)) {
         if (ctx.failed())
           return finish(failure());
         bool small = results.size() == ctx.numOutputs() &&
@@ -769,12 +772,19 @@ const KnownTensor *OnnxNodeContext::knownInput(unsigned index,
   if (!hasInput(index))
     return nullptr;
   return importer.getKnown(*importer.lookup(nodeProto.input(index)),
-                           maxElements);
+                           maxElements, /*allowSpecialized=*/folding);
+}
+
+const KnownTensor *OnnxNodeContext::constantInput(unsigned index) {
+  if (!hasInput(index))
+    return nullptr;
+  return importer.getKnown(*importer.lookup(nodeProto.input(index)),
+                           kDefaultMaxKnown, /*allowSpecialized=*/true);
 }
 
 std::optional<SmallVector<int64_t>>
 OnnxNodeContext::constantInts(unsigned index) {
-  const KnownTensor *known = knownInput(index);
+  const KnownTensor *known = constantInput(index);
   if (!known || known->isFloat())
     return std::nullopt;
   return SmallVector<int64_t>(known->ints.begin(), known->ints.end());
@@ -793,7 +803,7 @@ OnnxNodeContext::requireConstantInts(unsigned index, llvm::StringRef what) {
 }
 
 std::optional<double> OnnxNodeContext::constantScalar(unsigned index) {
-  const KnownTensor *known = knownInput(index);
+  const KnownTensor *known = constantInput(index);
   if (!known || known->numElements() != 1)
     return std::nullopt;
   return known->getDouble(0);

@@ -305,6 +305,22 @@ FailureOr<SmallVector<int64_t>> reshapeTarget(OnnxNodeContext &ctx) {
   return shape;
 }
 
+/// The folder of a reshape-like op: its lowering, which binds a known output
+/// when the input is known (as it is whenever a folder runs) and emits no IR.
+OnnxFoldFn foldThroughLowering(OnnxLowerFn lower) {
+  return [lower](OnnxNodeContext &ctx, SmallVectorImpl<KnownTensor> &results) {
+    if (failed(lower(ctx)))
+      return failure();
+    for (const OnnxNodeContext::Output &output : ctx.outputs()) {
+      if (!output.known || output.value)
+        return failure();
+      results.push_back(*output.known);
+    }
+    ctx.resetOutputs();
+    return success();
+  };
+}
+
 LogicalResult lowerReshape(OnnxNodeContext &ctx) {
   FailureOr<SmallVector<int64_t>> shape = reshapeTarget(ctx);
   if (failed(shape))
@@ -1172,11 +1188,14 @@ void registerOnnxLinalgOps(OnnxOpRegistry &registry) {
   registry.add("MatMul", lowerMatMul);
   registry.add("Gemm", lowerGemm, nullptr, /*minOpset=*/7);
 
-  // Reshape-like ops bind a known output themselves when the input is known.
-  registry.add("Reshape", lowerReshape, nullptr, /*minOpset=*/5);
-  registry.add("Flatten", lowerFlatten);
-  registry.add("Squeeze", lowerSqueeze);
-  registry.add("Unsqueeze", lowerUnsqueeze);
+  // Reshape-like ops fold through their lowerings, which bind a known output
+  // when the input is known; shadows of specialized inputs propagate so.
+  registry.add("Reshape", lowerReshape, foldThroughLowering(lowerReshape),
+               /*minOpset=*/5);
+  registry.add("Flatten", lowerFlatten, foldThroughLowering(lowerFlatten));
+  registry.add("Squeeze", lowerSqueeze, foldThroughLowering(lowerSqueeze));
+  registry.add("Unsqueeze", lowerUnsqueeze,
+               foldThroughLowering(lowerUnsqueeze));
   registry.add("Transpose", lowerTranspose, foldTranspose);
   registry.add("Shape", lowerShape);
   registry.add("Size", lowerSize);

@@ -191,16 +191,22 @@ public:
   bool isUnsigned(unsigned index) { return isOnnxUnsigned(inputDType(index)); }
   /// The value of input `index` if the importer knows it (initializer,
   /// Constant, folded) and it has at most `maxElements` elements; else null.
+  /// A lowering may compute on it instead of emitting IR. A graph input the
+  /// caller specialized (OnnxImportOptions::specializedInputs) counts only
+  /// inside a folder and in the constant* queries below, so that the
+  /// function still computes from its arguments.
   const KnownTensor *knownInput(unsigned index,
                                 int64_t maxElements = kDefaultMaxKnown);
-  /// The integer input `index` as int64s if it is a known constant; else
-  /// nullopt (no error: the caller decides whether that is one).
+  /// The integer input `index` as int64s if it is a known (or specialized)
+  /// constant; else nullopt (no error: the caller decides whether that is
+  /// one). For inputs an op needs at import time (shapes, axes, bounds).
   std::optional<llvm::SmallVector<int64_t>> constantInts(unsigned index);
   /// Like constantInts, but reports "input N ('name') must be a constant
   /// known at import time (`what`)" when it is not.
   mlir::FailureOr<llvm::SmallVector<int64_t>>
   requireConstantInts(unsigned index, llvm::StringRef what);
-  /// A scalar or one-element known input as double; nullopt if not known.
+  /// A scalar or one-element known (or specialized) input as double;
+  /// nullopt if not known.
   std::optional<double> constantScalar(unsigned index);
 
   // --- Outputs -----------------------------------------------------------
@@ -273,10 +279,20 @@ public:
     bool isSet() const { return value || constant || known; }
   };
   llvm::ArrayRef<Output> outputs() const { return boundOutputs; }
+  /// Unbinds every output (for a folder that runs a lowering which only
+  /// binds known outputs, then returns them as fold results).
+  void resetOutputs() { boundOutputs.assign(boundOutputs.size(), Output()); }
   const std::string &errorMessage() const { return firstError; }
 
 private:
   const void *findAttr(llvm::StringRef name, int expectedKind);
+  const KnownTensor *constantInput(unsigned index);
+
+public:
+  /// Set by the importer while a folder runs (specialized inputs count).
+  bool folding = false;
+
+private:
 
   OnnxGraphImporter &importer;
   const onnx::NodeProto &nodeProto;
