@@ -78,19 +78,23 @@ def build_test_library(args, fmt, shapes, rows):
     return lines
 
 
-def build_bench_kernels(args, table):
+def build_bench_kernels(args, table, variant="", rows=None):
+    """`variant` is extra qc-lower-gpu options (its kernels go to their own
+    PTX file); `rows` restricts the M values."""
     functions, problems = [], []
+    stem = "kernels" + ("_" + ident(variant) if variant else "")
+    options = f"chip={args.chip}" + (" " + variant if variant else "")
     for fmt in table["formats"]:
         for shape in table["shapes"]:
             n, k = (int(v) for v in shape.split("x"))
-            for m in table["rows"]:
+            for m in rows or table["rows"]:
                 name = f"b_{ident(fmt)}_{n}x{k}_m{m}"
                 functions.append(matmul_function(name, int(m), n, k, fmt))
                 problems.append((name, int(m), n, k, fmt))
-    source = os.path.join(args.out, "kernels.mlir")
+    source = os.path.join(args.out, stem + ".mlir")
     with open(source, "w") as f:
         f.write("".join(functions))
-    lowered = run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu=chip={args.chip}"])
+    lowered = run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu={options}"])
     # Which kernel each function launches, and the shape it was made for.
     launches = {}
     for func, body in re.findall(r"func\.func @(\w+)\((.*?)\n  \}", lowered, re.S):
@@ -101,17 +105,17 @@ def build_bench_kernels(args, table):
         block = re.search(r"known_block_size = array<i32: ([\d, ]+)>", attrs).group(1)
         grid = re.search(r"known_grid_size = array<i32: ([\d, ]+)>", attrs).group(1)
         shapes[kernel] = (grid.replace(",", ""), block.replace(",", ""))
-    binary = os.path.join(args.out, "kernels.binary.mlir")
-    run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu=chip={args.chip}",
+    binary = os.path.join(args.out, stem + ".binary.mlir")
+    run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu={options}",
          "--quantc-gpu-to-ptx", "-o", binary])
-    if extract_ptx.extract(binary, os.path.join(args.out, "kernels.ptx")) != 0:
+    if extract_ptx.extract(binary, os.path.join(args.out, stem + ".ptx")) != 0:
         raise RuntimeError("no PTX in " + binary)
     os.remove(binary)
     lines = []
     for name, m, n, k, fmt in problems:
         kernel = launches[name]
         grid, block = shapes[kernel]
-        lines.append(f"{kernel} kernels.ptx {m} {n} {k} {grid} {block} {fmt}")
+        lines.append(f"{kernel} {stem}.ptx {m} {n} {k} {grid} {block} {fmt}")
     return lines
 
 
@@ -129,7 +133,12 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     if args.only in (None, "bench"):
-        lines = build_bench_kernels(args, read_table(args.bench_shapes))
+        table = read_table(args.bench_shapes)
+        lines = build_bench_kernels(args, table)
+        # The tensor-core kernel at decode sizes too, to place the GEMV/GEMM
+        # crossover (gemv-max-rows) from measurements.
+        small = [m for m in table["rows"] if int(m) <= 16]
+        lines += build_bench_kernels(args, table, "gemv-max-rows=0", small)
         with open(os.path.join(args.out, "kernels.txt"), "w") as f:
             f.write(f"# kernel ptx M N K grid(3) block(3) format   (chip {args.chip})\n")
             f.write("\n".join(lines) + "\n")

@@ -72,7 +72,8 @@ def main():
                       f"{100*r['weight_gbps']/hbm if hbm else 0:.0f} | {r['tflops']:.2f} | "
                       f"{ref.get('bf16_tflops', float('nan')):.1f} | {ref.get('fp8_tflops', float('nan')):.1f} |")
         md.append("")
-        gemv4 = [r for r in bench["kernels"] if r["m"] == 1 and r["format"] in ("mxfp4", "nvfp4", "int4_g128")]
+        gemv4 = [r for r in bench["kernels"] if r["m"] == 1 and r["kernel"].startswith("qc_gemv")
+                 and r["format"] in ("mxfp4", "nvfp4", "int4_g128")]
         acceptance = {}
         if gemv4 and hbm:
             best = max(gemv4, key=lambda r: r["weight_gbps"])
