@@ -90,6 +90,20 @@ def const_of_shape_range():
     return model(nodes, [vi("x", F32, [3, 4])], [vi("y", F32, [3, 4])], inits)
 
 
+def if_model():
+    """If whose branches compute from the outer x (subgraph scoping)."""
+    then_graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["doubled"], name="then_add")],
+        "then", [], [vi("doubled", F32, [3])])
+    else_graph = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["negated"], name="else_neg")],
+        "else", [], [vi("negated", F32, [3])])
+    node = helper.make_node("If", ["cond"], ["y"], name="choose",
+                            then_branch=then_graph, else_branch=else_graph)
+    return model([node], [vi("cond", TensorProto.BOOL, []), vi("x", F32, [3])],
+                 [vi("y", F32, [3])])
+
+
 def dynamic():
     return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
                  [vi("x", F32, ["N", 3])], [vi("y", F32, ["N", 3])])
@@ -237,7 +251,7 @@ MODELS = {
     "const-of-shape-range": const_of_shape_range, "dynamic": dynamic, "uint8": uint8,
     "unsupported": unsupported, "unsupported-std": unsupported_std,
     "missing-initializer": missing_initializer, "cyclic": cyclic,
-    "wrong-rank": wrong_rank, "huge-dim": huge_dim,
+    "wrong-rank": wrong_rank, "if": if_model, "huge-dim": huge_dim,
     "external-data": external_data, "external-outside": external_outside,
     "truncated": truncated,
 }
