@@ -58,12 +58,14 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 
 // -----
 
-// int8 activations: vpdpbusd on VNNI targets, with the weights in VNNI order
-// (one tile of 16 columns, 32 chunks of 64 bytes, 16 x 4 scales of 4 bytes);
-// the x86-64-v4 target has no VNNI and keeps the reference lowering.
+// int8 activations: vpdpbusd on VNNI targets (E2M1 / int4 codes to unsigned
+// bytes with a 16-entry vpermb table), with the weights in VNNI order
+// (one tile of 16 columns, 8 chunks of 64 bytes, 2 x 16 scales of 4 bytes);
+// x86-64-v4 lacks vpdpbusd, so its kernel fake-quantizes x and multiplies in f32,
+// with the same layout.
 
 // V4-LABEL: func.func @w4a8
-// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32> -> tensor<2x3x16xf32>
+// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
 // VNNI-LABEL: func.func @w4a8
 // VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
 
@@ -76,7 +78,7 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 // KERNEL: llvm.func internal @[[K]]_prep(
 // KERNEL: math.roundeven
 // KERNEL: llvm.func internal @[[K]]_task(
-// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.pshuf.b.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.qi.512"
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
   %c = arith.constant dense<-0.75> : tensor<16x64xf32>

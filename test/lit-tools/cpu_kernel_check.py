@@ -11,11 +11,12 @@ with `quant-opt --qc-lower-cpu=...`, runs it with quant-run and compares:
         |y - ref| <= gamma * sum_k |x_k w_k|,  gamma = 2 (K + 4) 2^-24
     (the kernel and a sequential f32 sum may each be off by (K+1) u), plus
     2^-8 sum_k |x_k w_k| when the kernel rounds x to bf16 (--expect-mode bf16);
-  * `act` set (integer kernels): bit for bit against the model of the
+  * `act` set, integer kernels (mode i8): bit for bit against the model of the
     kernels' integer arithmetic (quantc/Conversion/QcToCPU.h), computed here
     from the codes and scales the format library packs for W and for x
     (quant-tensor pack); and within the bound above against the f64 dot
-    product of the fake-quantized x and W.
+    product of the fake-quantized x and W; kernels that fake-quantize x and
+    multiply in f32 (mode f32 with `act`) within that bound only.
 
 With --via-pipeline quant-run's own pipeline (qc-lower-cpu for the host)
 lowers the file instead of quant-opt. It checks that the matmul became a
@@ -239,7 +240,7 @@ def check_case(args, fmt, m, index):
     worst = float(np.max(err / np.maximum(bound, 1e-300)))
     status = mode == args.expect_mode and worst <= 1.0
     detail = "mode=%s err/bound=%.3f" % (mode, worst)
-    if args.act:
+    if args.act and mode == "i8":
         run(["quant-tensor", "pack", "--format", fmt, base + "_w.npy", base + "_wp.npy"])
         run(["quant-tensor", "pack", "--format", args.act, base + "_x.npy", base + "_xp.npy"])
         model = integer_model(np.load(base + "_xp.npy").astype(np.uint8),

@@ -21,6 +21,10 @@
 //     scale, in f32 (bf16 mode rounds x to bf16 first). Within a group the
 //     order of the sum differs from the reference, so results agree with it
 //     within the f32 accumulation bound.
+//   * F32 mode with `act` set (no VNNI, or weight codes that are not small
+//     integers): x is fake-quantized exactly as the format library does, then
+//     multiplied as above, so results agree with the reference within the
+//     same bound.
 //   * I8 mode (`act` set): x is quantized per activation block exactly as the
 //     format library quantizes it; for every dot group g (the smaller of the
 //     weight and activation blocks) the integer dot product d = sum codeW *
@@ -121,6 +125,11 @@ struct MatmulKernelPlan {
   /// (once per group, shared by all rows) instead of keeping per-group
   /// accumulators. Pays off when many rows share the weights.
   bool prescale = false;
+  /// F32 mode with `act`: the prep phase fake-quantizes x (quantize then
+  /// dequantize, as the format library does) and the kernel multiplies the
+  /// result in f32; for targets without VNNI and weights whose codes are not
+  /// small integers.
+  bool fakeQuantizedAct = false;
   /// Elements of K per dot group: the scale epilogue runs once per group.
   int64_t groupK = 0;
   /// Activation block along K (I8 mode; K for one scale per row).

@@ -243,28 +243,25 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   if (act) {
     if (!supportedActivationFormat(*act, whyNot))
       return std::nullopt;
-    if (!target.avx512vnni) {
-      whyNot = "int8 activations need AVX512-VNNI (target '" + target.name +
-               "')";
-      return std::nullopt;
-    }
-    if (!integerWeights(e, plan.u8Table, plan.weightOffset,
-                        plan.resultFactor)) {
-      whyNot = "the weight codes are not small integers times a power of two";
-      return std::nullopt;
-    }
-    bool xorInt8 = e.bits == 8 && isSignedInteger(e);
-    if (!fourBit && !xorInt8 && !(e.bits <= 6 && target.avx512vbmi)) {
-      whyNot = "no integer decode of " + std::to_string(e.bits) +
-               "-bit weight codes on this target";
-      return std::nullopt;
-    }
-    plan.mode = KernelMode::I8;
     plan.actBlock =
         act->granularity == Granularity::Block ? act->blockSize : k;
-    plan.resultFactor *=
-        std::ldexp(1.0f, -act->element.fractionBits);
-  } else {
+    // Integer dot products need VNNI and weight codes that are small
+    // integers times a power of two with a byte decode on this target.
+    bool integerCodes = integerWeights(e, plan.u8Table, plan.weightOffset,
+                                       plan.resultFactor);
+    bool xorInt8 = e.bits == 8 && isSignedInteger(e);
+    bool byteDecode = fourBit || xorInt8 || (e.bits <= 6 && target.avx512vbmi);
+    if (target.avx512vnni && integerCodes && byteDecode) {
+      plan.mode = KernelMode::I8;
+      plan.resultFactor *= std::ldexp(1.0f, -act->element.fractionBits);
+    } else {
+      plan.u8Table.clear();
+      plan.weightOffset = 0;
+      plan.resultFactor = 1.0f;
+      plan.fakeQuantizedAct = true;
+    }
+  }
+  if (!act) {
     plan.mode = KernelMode::F32;
     if (fourBit && allowBF16 && target.avx512bf16) {
       plan.bf16Table.resize(32);
@@ -282,16 +279,16 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
       else
         plan.bf16Table.clear();
     }
-    if (plan.mode == KernelMode::F32) {
-      if (fourBit && target.avx512) {
-        for (int c = 0; c < 16; ++c)
-          plan.f32Table.push_back(decodeElement(c, e));
-      } else if (isSignedInteger(e) && (e.bits == 4 || e.bits == 8)) {
-        plan.resultFactor = std::ldexp(1.0f, -e.fractionBits);
-      } else if (!minifloatDecodeMatchesLibrary(e)) {
-        whyNot = "no vector decode for the weight element";
-        return std::nullopt;
-      }
+  }
+  if (plan.mode == KernelMode::F32) {
+    if (fourBit && target.avx512) {
+      for (int c = 0; c < 16; ++c)
+        plan.f32Table.push_back(decodeElement(c, e));
+    } else if (isSignedInteger(e) && (e.bits == 4 || e.bits == 8)) {
+      plan.resultFactor = std::ldexp(1.0f, -e.fractionBits);
+    } else if (!minifloatDecodeMatchesLibrary(e)) {
+      whyNot = "no vector decode for the weight element";
+      return std::nullopt;
     }
   }
 
@@ -337,7 +334,9 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   if (m == 1) {
     plan.rowsPerStep = 1;
     plan.tilesPerStep = plan.lanes == 16 ? 4 : plan.lanes == 8 ? 2 : 1;
-    plan.chains = 2;
+    // Four tiles give four independent dot chains per group; the I8 chain
+    // of a group is 2 * groupK / kc vpdpbusd long, short enough to overlap.
+    plan.chains = plan.mode == KernelMode::I8 ? 1 : 2;
   } else if (plan.mode == KernelMode::F32) {
     plan.prescale = blockScales;
     plan.rowsPerStep = static_cast<int>(

@@ -81,7 +81,7 @@ public:
     numGroups = kp / p.groupK;
     chunksPerGroup = p.groupK / g.kPerChunk;
     blockScales = p.weight.granularity == Granularity::Block;
-    if (p.mode == KernelMode::I8) {
+    if (p.act) {
       actPerRow = p.act->granularity != Granularity::Block;
       numActBlocks = actPerRow ? 1 : p.k / p.actBlock;
     }
@@ -223,7 +223,8 @@ private:
   //===--------------------------------------------------------------------===//
 
   bool needsPrep() const {
-    return p.mode != KernelMode::F32 || p.geometry.paddedK != p.k;
+    return p.mode != KernelMode::F32 || p.fakeQuantizedAct ||
+           p.geometry.paddedK != p.k;
   }
   int64_t prepRowBytes() const {
     int64_t elementBytes = p.mode == KernelMode::I8     ? 1
@@ -314,7 +315,7 @@ func::FuncOp KernelBuilder::emit() {
     auto align = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
     int64_t prepBytes = align(p.m * prepRowBytes());
     int64_t sumBytes = 0, scaleBytes = 0;
-    if (p.mode == KernelMode::I8) {
+    if (p.act) {
       sumBytes = align(p.m * numGroups * 4);
       scaleBytes = align(p.m * numActBlocks * 4);
     }
@@ -391,7 +392,7 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
   Value prepRow = gep(xPrep, mulc(row, prepRowBytes()));
   Value zero = c64(0);
 
-  if (p.mode != KernelMode::I8) {
+  if (!p.act) {
     int64_t elementBytes = p.mode == KernelMode::BF16 ? 2 : 4;
     loop(zero, c64(p.k), 1, {}, [&](Value k, ValueRange) {
       Value v = load(f32, gep(xRow, mulc(k, 4)));
@@ -411,7 +412,10 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
     return;
   }
 
-  // I8: quantize every activation block as quantc::quantize does.
+  // `act`: quantize every activation block as quantc::quantize does, and
+  // keep the codes (I8) or their values (fake quantization, as
+  // quantc::dequantize: code * 2^-fractionBits * scale).
+  bool keepCodes = p.mode == KernelMode::I8;
   const Format &act = *p.act;
   const ElementType &e = act.element;
   int64_t block = actPerRow ? p.k : p.actBlock;
@@ -471,18 +475,28 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
       q = math::RoundEvenOp::create(b, q);
       q = arith::MaxNumFOp::create(b, q, cf32(static_cast<float>(lo)));
       q = arith::MinNumFOp::create(b, q, cf32(static_cast<float>(hi)));
-      Value code = arith::FPToSIOp::create(b, i8, q);
-      store(code, gep(prepRow, k));
+      if (keepCodes) {
+        store(arith::FPToSIOp::create(b, i8, q), gep(prepRow, k));
+      } else {
+        if (codeScale != 1.0f)
+          q = fmul(q, cf32(1.0f / codeScale));
+        store(fmul(q, scale), gep(prepRow, mulc(k, 4)));
+      }
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
   if (kp > p.k)
     loop(c64(p.k), c64(kp), 1, {}, [&](Value k, ValueRange) {
-      store(arith::ConstantOp::create(b, b.getIntegerAttr(i8, 0)),
-            gep(prepRow, k));
+      if (keepCodes)
+        store(arith::ConstantOp::create(b, b.getIntegerAttr(i8, 0)),
+              gep(prepRow, k));
+      else
+        store(cf32(0.0f), gep(prepRow, mulc(k, 4)));
       return SmallVector<Value>{};
     });
+  if (!keepCodes)
+    return;
   // Code sums per dot group, for the weight offset.
   loop(zero, c64(numGroups), 1, {}, [&](Value group, ValueRange) {
     Value start = mulc(group, p.groupK);
@@ -784,17 +798,30 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
           for (int t = 0; t < tiles; ++t) {
             Value codes = load(vi32, chunkAddress(wBase, tileIndex[t], chunk));
             if (fourBit) {
+              // The 16-entry table in every 16 lanes. vpermb (VBMI) reads
+              // the low 6 bits of each index byte, so the other nibble's bits
+              // need no masking; vpshufb reads 4 bits but zeroes the lane
+              // when bit 7 is set, so its indices are masked.
               SmallVector<APInt> lut;
               for (int lane = 0; lane < 64; ++lane)
                 lut.push_back(APInt(8, p.u8Table[lane % 16]));
               Value table = arith::ConstantOp::create(
                   b, DenseElementsAttr::get(v64i8, lut));
-              Value low = bitcast(v64i8, band(codes, 0x0F0F0F0F));
-              Value high = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
-              lowWeights.push_back(
-                  intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, low}));
-              highWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
-                                              v64i8, {table, high}));
+              if (p.target.avx512vbmi) {
+                lowWeights.push_back(intrinsic("llvm.x86.avx512.permvar.qi.512",
+                                               v64i8,
+                                               {table, bitcast(v64i8, codes)}));
+                highWeights.push_back(intrinsic(
+                    "llvm.x86.avx512.permvar.qi.512", v64i8,
+                    {table, bitcast(v64i8, lshr(codes, 4))}));
+              } else {
+                Value low = bitcast(v64i8, band(codes, 0x0F0F0F0F));
+                Value high = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
+                lowWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
+                                               v64i8, {table, low}));
+                highWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
+                                                v64i8, {table, high}));
+              }
             } else if (e.bits == 8 && e.kind == ElementKind::Int) {
               // code + 128: flip the sign bit of every byte.
               lowWeights.push_back(bitcast(
