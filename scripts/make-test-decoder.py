@@ -24,6 +24,17 @@ machine and torch build give bit-identical weights. (More threads change reducti
 Training stops at a fixed step count; the script fails unless the validation loss ends below
 0.8 x the unigram model's cross-entropy on the same held-out text (both in nats per byte).
 
+Outlier channels: real LLMs have a few massive-activation channels in the residual stream and
+the norm outputs; a model this small trained this briefly has almost none, so quantization
+methods that exist for outliers (Hadamard rotation) show little here. After training and before
+anything is evaluated or exported, the script therefore multiplies OUTLIERS["count"] (4) channels
+of every RMSNorm gain (attn_norm and ffn_norm of each layer and the final norm; the same seeded
+channels everywhere, as massive activations sit in fixed channels) by OUTLIERS["alpha"] = 16 and
+divides the matching input rows of the linear layers that read the norm (wq/wk/wv, w1/w3, head)
+by 16. A power of two scales exactly in f32, so the function is unchanged bit for bit (checked:
+the logits before and after must agree exactly); the norm outputs now carry realistic outliers.
+meta.json records the channels, alpha and the check.
+
 Output, OUTSIDE the repository, in ${QUANTC_CACHE:-$HOME/.cache/quantc}/test-decoder/:
     model.onnx            opset 17, input_ids int64 [1, 128] -> logits float32 [1, 128, 256]
     state_dict.pt         the PyTorch weights (float reference for scripts/decoder_perplexity.py)
@@ -77,6 +88,9 @@ TRAIN = dict(
     betas=(0.9, 0.95),
     grad_clip=1.0,
 )
+
+# Outlier-channel emulation (see the module docstring): channels chosen by a seeded permutation.
+OUTLIERS = dict(count=4, alpha=16.0, seed=4)
 
 N_EVAL = 16
 N_CALIB = 64
@@ -254,6 +268,33 @@ def mean_nll(model, windows, batch=16):
     return tot / cnt
 
 
+@torch.no_grad()
+def emulate_outlier_channels(model, windows):
+    """Multiplies OUTLIERS["count"] channels of every RMSNorm gain by alpha and divides the
+    matching input columns of the nn.Linear weights ([out, in]) that read the norm by alpha.
+    alpha is a power of two, so (u * 16g) * (w / 16) rounds exactly like (u * g) * w: the logits
+    on `windows` must not change at all. Returns the channels and the largest logit change."""
+    alpha = OUTLIERS["alpha"]
+    assert math.log2(alpha).is_integer(), "alpha must be a power of two to be exact in f32"
+    g = torch.Generator().manual_seed(OUTLIERS["seed"])
+    channels = sorted(torch.randperm(model.c["dim"], generator=g)[:OUTLIERS["count"]].tolist())
+    pairs = []
+    for layer in model.layers:
+        pairs.append((layer.attn_norm, [layer.attn.wq, layer.attn.wk, layer.attn.wv]))
+        pairs.append((layer.ffn_norm, [layer.ffn.w1, layer.ffn.w3]))
+    pairs.append((model.norm, [model.head]))
+    model.eval()
+    ids = torch.from_numpy(windows[:, :-1])
+    before = model(ids)
+    for norm, readers in pairs:
+        norm.weight[channels] *= alpha
+        for linear in readers:
+            linear.weight[:, channels] /= alpha
+    after = model(ids)
+    model.train()
+    return channels, float((after - before).abs().max())
+
+
 # --------------------------------------------------------------------------------------------
 # Train / export
 # --------------------------------------------------------------------------------------------
@@ -362,6 +403,8 @@ def summary(meta):
         f"  train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
         f"unigram val xent {r['unigram_val_xent']:.4f} (ratio {r['val_loss'] / r['unigram_val_xent']:.3f}) "
         f"nats/byte",
+        f"  outlier channels {meta['outlier_channels']['channels']} of every RMSNorm gain "
+        f"x {meta['outlier_channels']['alpha']:g} (function unchanged)",
         f"  float perplexity on eval set ({meta['eval']['sequences']}x{meta['eval']['predictions_per_sequence']}"
         f" predictions): {r['eval_perplexity']:.4f}",
         f"  ONNX opset {meta['onnx']['opset']}, ops: "
@@ -421,6 +464,12 @@ def main():
     log(f"model: {params:,} parameters")
 
     train_s = train(model, train_tok, held_w, log)
+
+    outlier_channels, outlier_diff = emulate_outlier_channels(model, eval_windows(held_w, N_EVAL))
+    log(f"outlier channels {outlier_channels} of every RMSNorm gain x {OUTLIERS['alpha']:g}, "
+        f"reader rows / {OUTLIERS['alpha']:g}: logits change by {outlier_diff:.3e} (must be 0)")
+    if outlier_diff != 0.0:
+        sys.exit("make-test-decoder: the outlier-channel emulation changed the model's function")
 
     # Final losses: training loss over a fixed sample of training windows, val over all held-out.
     rng = np.random.default_rng(TRAIN["seed"] + 2)
@@ -484,6 +533,13 @@ def main():
         eval=dict(file="eval_tokens.npy", sequences=N_EVAL, predictions_per_sequence=T,
                   note="input = tokens[i, :128] as int64 [1, 128]; targets = tokens[i, 1:]"),
         calib=dict(dir="calib", samples=N_CALIB, file="<i>/input_ids.npy", shape=[1, T]),
+        outlier_channels=dict(
+            channels=outlier_channels, alpha=OUTLIERS["alpha"], seed=OUTLIERS["seed"],
+            norms="attn_norm and ffn_norm of every layer, and the final norm",
+            readers_divided="wq, wk, wv (attn_norm); w1, w3 (ffn_norm); head (final norm)",
+            logits_max_abs_change=outlier_diff,
+            note="gain channels x alpha, the readers' input rows / alpha: exact in f32, "
+                 "function unchanged; gives the norm outputs realistic outlier channels"),
         onnx=dict(file="model.onnx", opset=OPSET, inputs={"input_ids": ["int64", [1, T]]},
                   outputs={"logits": ["float32", [1, T, CONFIG["vocab"]]]}, ops=ops,
                   numpy_vs_torch_max_abs=max_err),
