@@ -104,6 +104,20 @@ def if_model():
                  [vi("y", F32, [3])])
 
 
+def opset21():
+    """A model of an opset newer than Debian's libonnx (1.12, opset 17) knows."""
+    nodes = [helper.make_node("Add", ["x", "y"], ["s"], name="add"),
+             helper.make_node("Unsqueeze", ["s", "axes"], ["z"], name="unsqueeze")]
+    axes = numpy_helper.from_array(np.array([0], dtype=np.int64), "axes")
+    return model(nodes, [vi("x", F32, [2, 3]), vi("y", F32, [3])], [vi("z", F32, [1, 2, 3])],
+                 [axes], opset=21, check=False)
+
+
+def opset6_add():
+    return model([helper.make_node("Add", ["x", "y"], ["z"], name="add")],
+                 [vi("x", F32, [3]), vi("y", F32, [3])], [vi("z", F32, [3])], opset=6)
+
+
 def dynamic():
     return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
                  [vi("x", F32, ["N", 3])], [vi("y", F32, ["N", 3])])
@@ -251,7 +265,7 @@ MODELS = {
     "const-of-shape-range": const_of_shape_range, "dynamic": dynamic, "uint8": uint8,
     "unsupported": unsupported, "unsupported-std": unsupported_std,
     "missing-initializer": missing_initializer, "cyclic": cyclic,
-    "wrong-rank": wrong_rank, "if": if_model, "huge-dim": huge_dim,
+    "wrong-rank": wrong_rank, "if": if_model, "opset21": opset21, "opset6-add": opset6_add, "huge-dim": huge_dim,
     "external-data": external_data, "external-outside": external_outside,
     "truncated": truncated,
 }
