@@ -130,6 +130,11 @@ struct MatmulKernelPlan {
   /// result in f32; for targets without VNNI and weights whose codes are not
   /// small integers.
   bool fakeQuantizedAct = false;
+  /// F32 mode with codes of more than 4 bits (one per byte): every vector
+  /// holds 4 k of lanes / 4 columns, sign- or zero-extended straight from a
+  /// 16-byte load (vpmovsxbd), and multiplies x[k .. k+3] repeated; the k
+  /// lanes of a column are added once at the end.
+  bool byteLanes = false;
   /// Elements of K per dot group: the scale epilogue runs once per group.
   int64_t groupK = 0;
   /// Activation block along K (I8 mode; K for one scale per row).

@@ -330,8 +330,15 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
 
   // Register tiling for the shape class.
   plan.lanes = plan.mode == KernelMode::F32 ? target.vectorLanes() : 16;
+  plan.byteLanes = plan.mode == KernelMode::F32 && !fourBit && plan.lanes == 16;
   bool blockScales = weight.granularity == Granularity::Block;
-  if (m == 1) {
+  if (plan.byteLanes) {
+    // Four accumulators per tile and row (one per 4 columns).
+    plan.rowsPerStep = static_cast<int>(std::min<int64_t>(m, 6));
+    plan.tilesPerStep = m == 1 ? 2 : 1;
+    plan.chains = 1;
+    plan.prescale = m > 1 && blockScales;
+  } else if (m == 1) {
     plan.rowsPerStep = 1;
     plan.tilesPerStep = plan.lanes == 16 ? 4 : plan.lanes == 8 ? 2 : 1;
     // Four tiles give four independent dot chains per group; the I8 chain

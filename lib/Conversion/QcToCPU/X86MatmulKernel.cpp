@@ -217,6 +217,13 @@ private:
 
   /// F32 mode: the values of phase `phase` of a chunk dword vector.
   Value decodeF32(Value codes, int phase);
+  /// F32 byte lanes: the values of W codes, one per byte.
+  Value decodeBytesF32(Value bytes);
+  /// Byte lanes: the scales of part `part` (4 k lanes per column), from the
+  /// column scales of the tile.
+  Value expandScale(Value w, Value tile, int part, Value gw);
+  /// Byte lanes: adds the 4 k lanes of every column of parts [4s, 4s+4).
+  Value reduceParts(ArrayRef<Value> parts);
 
   //===--------------------------------------------------------------------===//
   // Phases
@@ -585,6 +592,59 @@ Value KernelBuilder::decodeF32(Value codes, int phase) {
   return fmul(bitcast(vf32, bits), splatF32(std::ldexp(1.0f, 127 - e.bias)));
 }
 
+Value KernelBuilder::decodeBytesF32(Value bytes) {
+  const ElementType &e = p.weight.element;
+  if (e.kind == ElementKind::Int) {
+    Value wide = arith::ExtSIOp::create(b, vi32, bytes);
+    if (e.bits < 8)
+      wide = ashr(shl(wide, 32 - e.bits), 32 - e.bits);
+    return arith::SIToFPOp::create(b, vf32, wide);
+  }
+  Value code = band(arith::ExtUIOp::create(b, vi32, bytes), (1 << e.bits) - 1);
+  Value magnitude = band(code, (1 << (e.bits - 1)) - 1);
+  Value sign = shl(lshr(code, e.bits - 1), 31);
+  Value bits = arith::OrIOp::create(b, shl(magnitude, 23 - e.mantissaBits), sign);
+  return fmul(bitcast(vf32, bits), splatF32(std::ldexp(1.0f, 127 - e.bias)));
+}
+
+Value KernelBuilder::expandScale(Value w, Value tile, int part, Value gw) {
+  int columnsPerPart = W / 4;
+  int firstColumn = part * columnsPerPart;
+  Value scales = weightScale(w, tile, firstColumn / W, gw);
+  SmallVector<int64_t> mask;
+  for (int lane = 0; lane < W; ++lane)
+    mask.push_back(firstColumn % W + lane / 4);
+  return vector::ShuffleOp::create(b, scales, scales, mask);
+}
+
+Value KernelBuilder::reduceParts(ArrayRef<Value> parts) {
+  // Pairwise: lane l + lane l^1, then + lane l^2: lane 4i holds column i.
+  SmallVector<Value> sums;
+  for (Value part : parts) {
+    for (int distance : {1, 2}) {
+      SmallVector<int64_t> mask;
+      for (int lane = 0; lane < W; ++lane)
+        mask.push_back(lane ^ distance);
+      part = fadd(part, vector::ShuffleOp::create(b, part, part, mask));
+    }
+    sums.push_back(part);
+  }
+  // Gather lanes 0, 4, 8, ... of the four parts: W / 4 columns each.
+  auto gather = [&](Value x, Value y) {
+    SmallVector<int64_t> mask;
+    for (int lane = 0; lane < W / 4; ++lane)
+      mask.push_back(4 * lane);
+    for (int lane = 0; lane < W / 4; ++lane)
+      mask.push_back(W + 4 * lane);
+    return vector::ShuffleOp::create(b, x, y, mask).getResult();
+  };
+  Value low = gather(sums[0], sums[1]), high = gather(sums[2], sums[3]);
+  SmallVector<int64_t> concat;
+  for (int lane = 0; lane < W; ++lane)
+    concat.push_back(lane);
+  return vector::ShuffleOp::create(b, low, high, concat);
+}
+
 //===----------------------------------------------------------------------===//
 // Task: column-tile groups
 //===----------------------------------------------------------------------===//
@@ -665,12 +725,16 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
   const bool fourBit = p.weight.element.bits == 4;
   const int64_t kc = p.geometry.kPerChunk;
 
-  // Accumulator indexing.
-  auto fIndex = [&](int r, int t, int s) { return (r * tiles + t) * S + s; };
-  int numF = rows * tiles * S;
+  // Accumulator indexing: F32 keeps one accumulator per sub-vector of a
+  // tile (S = 16 / lanes columns each), or with byte lanes one per part of
+  // lanes / 4 columns x 4 k.
+  const bool byteLanes = p.byteLanes;
+  const int P = byteLanes ? 64 / W : S;
+  auto fIndex = [&](int r, int t, int s) { return (r * tiles + t) * P + s; };
+  int numF = rows * tiles * P;
   // Inner (per group) accumulators: I8 and BF16 cover a whole tile per
-  // vector (S = 1); F32 keeps one per sub-vector.
-  int innerPerTile = (i8Mode || bf16Mode) ? 1 : S;
+  // vector (S = 1); F32 keeps one per part.
+  int innerPerTile = (i8Mode || bf16Mode) ? 1 : P;
   auto iIndex = [&](int r, int t, int s, int c) {
     return ((r * tiles + t) * innerPerTile + s) * chains + c;
   };
@@ -692,8 +756,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
     SmallVector<Value> groupScale;
     if (prescale)
       for (int t = 0; t < tiles; ++t)
-        for (int s = 0; s < S; ++s)
-          groupScale.push_back(weightScale(wBase, tileIndex[t], s, gw));
+        for (int s = 0; s < P; ++s)
+          groupScale.push_back(byteLanes
+                                   ? expandScale(wBase, tileIndex[t], s, gw)
+                                   : weightScale(wBase, tileIndex[t], s, gw));
 
     // Inner accumulators start at zero; in I8 mode the first chain starts at
     // -offset * sum(codes of x), which takes the weight offset back out.
@@ -731,7 +797,32 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
       for (int64_t u = 0; u < unroll; ++u) {
         Value chunk = add(firstChunk, addc(c0, u));
         Value kBase = mulc(chunk, kc);
-        if (p.mode == KernelMode::F32) {
+        if (byteLanes) {
+          SmallVector<Value> xRepeated;
+          auto v4f32 = VectorType::get({4}, f32);
+          SmallVector<int64_t> repeat;
+          for (int lane = 0; lane < W; ++lane)
+            repeat.push_back(lane % 4);
+          for (int r = 0; r < rows; ++r) {
+            Value four = load(v4f32, gep(xRows[r], mulc(kBase, 4)));
+            xRepeated.push_back(
+                vector::ShuffleOp::create(b, four, four, repeat));
+          }
+          auto bytesType = VectorType::get({W}, i8);
+          for (int t = 0; t < tiles; ++t)
+            for (int part = 0; part < P; ++part) {
+              Value bytes = load(bytesType,
+                                 gepc(chunkAddress(wBase, tileIndex[t], chunk),
+                                      part * W));
+              Value v = decodeBytesF32(bytes);
+              if (prescale)
+                v = fmul(v, groupScale[t * P + part]);
+              for (int r = 0; r < rows; ++r) {
+                Value &a = innerAt(r, t, part, 0);
+                a = fma(v, xRepeated[r], a);
+              }
+            }
+        } else if (p.mode == KernelMode::F32) {
           SmallVector<Value> codes; // [t][s]
           for (int t = 0; t < tiles; ++t)
             for (int s = 0; s < S; ++s)
@@ -898,13 +989,16 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
           }
           continue;
         }
-        for (int s = 0; s < S; ++s) {
+        for (int s = 0; s < P; ++s) {
           Value sum = inner[iIndex(r, t, s, 0)];
           for (int c = 1; c < chains; ++c)
             sum = fadd(sum, inner[iIndex(r, t, s, c)]);
           Value &f = fAcc[fIndex(r, t, s)];
-          f = blockScales ? fma(sum, weightScale(wBase, tileIndex[t], s, gw), f)
-                          : fadd(f, sum);
+          Value scale;
+          if (blockScales)
+            scale = byteLanes ? expandScale(wBase, tileIndex[t], s, gw)
+                              : weightScale(wBase, tileIndex[t], s, gw);
+          f = scale ? fma(sum, scale, f) : fadd(f, sum);
         }
       }
     }
@@ -920,7 +1014,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
     Value yRow = gep(yBase, mulc(addc(m0, r), p.n * 4));
     for (int t = 0; t < tiles; ++t)
       for (int s = 0; s < S; ++s) {
-        Value y = facc[fIndex(r, t, s)];
+        Value y = byteLanes
+                      ? reduceParts(ArrayRef<Value>(facc).slice(
+                            fIndex(r, t, 4 * s), 4))
+                      : facc[fIndex(r, t, s)];
         if (!blockScales)
           y = fmul(y, weightScale(wBase, tileIndex[t], s, c64(0)));
         if (rowScale)
