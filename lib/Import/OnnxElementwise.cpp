@@ -1361,7 +1361,8 @@ void registerCastsAndCopies(OnnxOpRegistry &registry) {
       },
       identityFold);
 
-  // Dropout at inference: the identity, and an all-true mask.
+  // Dropout at inference (or in training with ratio 0, which drops
+  // nothing): the identity, and an all-true mask.
   registry.add(
       "Dropout",
       [](OnnxNodeContext &ctx) {
@@ -1370,7 +1371,9 @@ void registerCastsAndCopies(OnnxOpRegistry &registry) {
           if (!training)
             return ctx.emitError("training_mode must be a constant known at "
                                  "import time");
-          if (*training != 0)
+          std::optional<double> ratio =
+              ctx.hasInput(1) ? ctx.constantScalar(1) : std::optional(0.5);
+          if (*training != 0 && (!ratio || *ratio != 0))
             return ctx.emitError(
                 "training_mode = true (random dropout) is not supported");
         }

@@ -207,8 +207,11 @@ LogicalResult lowerGemm(OnnxNodeContext &ctx) {
     return ctx.emitError("inner dimensions differ: A' is " +
                          shapeText(lhsShape) + ", B' is " + shapeText(rhsShape));
   SmallVector<int64_t> shape = {lhsShape[0], rhsShape[1]};
-  Value product = matmul2d(b, loc, lhs, rhs);
   bool isFloat = isOnnxFloat(dtype);
+  if (!isFloat && (alpha != std::trunc(alpha) || beta != std::trunc(beta)))
+    return ctx.emitError("alpha and beta must be whole numbers for " +
+                         onnxDTypeName(dtype) + " inputs");
+  Value product = matmul2d(b, loc, lhs, rhs);
   SmallVector<Value> operands = {product};
   bool hasBias = ctx.hasInput(2) && beta != 0.0;
   if (hasBias) {
