@@ -816,7 +816,7 @@ static std::optional<DType> hostDType(OnnxDType dtype) {
 }
 
 std::optional<KnownTensor> knownTensorFromHost(const HostTensor &tensor) {
-  OnnxDType dtype;
+  OnnxDType dtype = OnnxDType::Undefined;
   switch (tensor.dtype) {
   case DType::F32:
     dtype = OnnxDType::Float;
@@ -845,9 +845,9 @@ std::optional<KnownTensor> knownTensorFromHost(const HostTensor &tensor) {
   case DType::Bool:
     dtype = OnnxDType::Bool;
     break;
-  default:
-    return std::nullopt;
   }
+  if (dtype == OnnxDType::Undefined)
+    return std::nullopt;
   return decodeKnownTensor(
       dtype, tensor.shape,
       ArrayRef<char>(reinterpret_cast<const char *>(tensor.bytes.data()),
