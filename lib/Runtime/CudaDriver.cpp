@@ -266,8 +266,15 @@ void mgpuModuleUnload(void *module) {
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
-  if (!module || !ready())
+  if (!ready())
     return nullptr;
+  if (!module) {
+    // The module failed to load (already recorded); name the kernel too, so
+    // that a skipped launch is never silent.
+    recordError(std::string("kernel '") + name +
+                "' is unavailable: its GPU module did not load");
+    return nullptr;
+  }
   CUfunction function = nullptr;
   if (!ok(driver().cuModuleGetFunction(&function, static_cast<CUmodule>(module),
                                        name),
@@ -281,8 +288,12 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,
                       void **params, void **extra, size_t paramsCount) {
   (void)paramsCount;
-  if (!function || !ready())
+  if (!ready())
     return;
+  if (!function) {
+    recordError("a kernel launch was skipped: its function did not load");
+    return;
+  }
   ok(driver().cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
                              gridZ, blockX, blockY, blockZ, sharedMemoryBytes,
                              static_cast<CUstream>(stream), params, extra),
