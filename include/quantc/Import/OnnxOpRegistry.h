@@ -6,6 +6,7 @@
 //   lib/Import/OnnxElementwise.cpp   void registerOnnxElementwiseOps(OnnxOpRegistry &)
 //   lib/Import/OnnxLinalg.cpp        void registerOnnxLinalgOps(OnnxOpRegistry &)
 //   lib/Import/OnnxControlFlow.cpp   void registerOnnxControlFlowOps(OnnxOpRegistry &)
+//   lib/Import/OnnxReduce.cpp        void registerOnnxReduceOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
