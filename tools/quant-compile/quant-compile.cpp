@@ -289,7 +289,14 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  // 4. Clipping ratios.
+  // 4. Clipping ratios. Activation clipping other than minmax reads
+  // calibration statistics, which nothing collects yet.
+  if (recipe->clip && recipe->clip->activations != "minmax") {
+    note("clip.activations=" + recipe->clip->activations +
+         " needs calibration statistics, which quantc cannot collect yet; "
+         "activations keep minmax scales");
+    recipe->clip->activations = "minmax";
+  }
   if (recipe->clip) {
     bool skipped;
     if (failed(runStage(
