@@ -898,7 +898,22 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                 lut.push_back(APInt(8, p.u8Table[lane % 16]));
               Value table = arith::ConstantOp::create(
                   b, DenseElementsAttr::get(v64i8, lut));
-              if (p.target.avx512vbmi) {
+              bool offsetBinary = true; // the table is code ^ 8 (int4)
+              for (int c = 0; c < 16; ++c)
+                offsetBinary &= p.u8Table[c] == (c ^ 8);
+              if (offsetBinary) {
+                // (v ^ 0x88) & 0x0F per nibble: one vpternlogd each.
+                auto flipAndMask = [&](Value v) {
+                  return bitcast(v64i8,
+                                 band(arith::XOrIOp::create(
+                                          b, v,
+                                          splatI32(static_cast<int32_t>(
+                                              0x88888888u))),
+                                      0x0F0F0F0F));
+                };
+                lowWeights.push_back(flipAndMask(codes));
+                highWeights.push_back(flipAndMask(lshr(codes, 4)));
+              } else if (p.target.avx512vbmi) {
                 lowWeights.push_back(intrinsic("llvm.x86.avx512.permvar.qi.512",
                                                v64i8,
                                                {table, bitcast(v64i8, codes)}));
