@@ -6,7 +6,7 @@
 // the weight to [G, M/G, C/G, K...]; padding is a fill plus
 // tensor.insert_slice.
 //
-// MaxPool / AveragePool as a linalg.generic over (n, c, out..., k...) with a
+// MaxPool (float and integer) / AveragePool as a linalg.generic over (n, c, out..., k...) with a
 // window-shaped operand that only gives the k loops their bounds (as the
 // named linalg pooling ops do). AveragePool divides the window sums by a
 // host-computed count per output position, which makes count_include_pad
@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
+#include "llvm/ADT/APInt.h"
 
 #include <cmath>
 #include <limits>
@@ -271,9 +272,11 @@ LogicalResult lowerConv(OnnxNodeContext &ctx) {
 
 LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   OnnxDType dtype = ctx.inputDType(0);
-  if (!isOnnxFloat(dtype))
+  bool isFloat = isOnnxFloat(dtype);
+  bool isUnsigned = isOnnxUnsigned(dtype);
+  if (!(isFloat || (isMax && isOnnxInteger(dtype))))
     return ctx.emitError("element type " + onnxDTypeName(dtype) +
-                         " is not supported (floating-point types only)");
+                         " is not supported");
   if (isMax && ctx.numOutputs() > 1 && ctx.hasOutput(1))
     return ctx.emitError("the Indices output is not supported");
   SmallVector<int64_t> xShape(ctx.inputShape(0));
@@ -305,7 +308,16 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   Value x = ctx.input(0);
   Type elementType = cast<RankedTensorType>(x.getType()).getElementType();
   double inf = std::numeric_limits<double>::infinity();
-  Value padValue = createScalarConstant(b, loc, elementType, isMax ? -inf : 0.0);
+  Value padValue;
+  if (isFloat) {
+    padValue = createScalarConstant(b, loc, elementType, isMax ? -inf : 0.0);
+  } else { // integer MaxPool: pad with the type's minimum
+    unsigned width = elementType.getIntOrFloatBitWidth();
+    padValue = arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(elementType,
+                                 isUnsigned ? APInt::getMinValue(width)
+                                            : APInt::getSignedMinValue(width)));
+  }
   SmallVector<int64_t> lows(2, 0), highs(2, 0);
   for (int64_t i = 0; i < k; ++i) {
     lows.push_back(w.padsBegin[i]);
@@ -331,8 +343,15 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, ValueRange{x, window}, ValueRange{init},
       maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value r = isMax ? (Value)arith::MaximumFOp::create(nb, l, args[0], args[2])
-                        : (Value)arith::AddFOp::create(nb, l, args[0], args[2]);
+        Value r;
+        if (!isMax)
+          r = arith::AddFOp::create(nb, l, args[0], args[2]);
+        else if (isFloat)
+          r = arith::MaximumFOp::create(nb, l, args[0], args[2]);
+        else if (isUnsigned)
+          r = arith::MaxUIOp::create(nb, l, args[0], args[2]);
+        else
+          r = arith::MaxSIOp::create(nb, l, args[0], args[2]);
         linalg::YieldOp::create(nb, l, r);
       });
   Value result = generic.getResult(0);

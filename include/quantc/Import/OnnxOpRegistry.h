@@ -7,6 +7,7 @@
 //   lib/Import/OnnxLinalg.cpp        void registerOnnxLinalgOps(OnnxOpRegistry &)
 //   lib/Import/OnnxControlFlow.cpp   void registerOnnxControlFlowOps(OnnxOpRegistry &)
 //   lib/Import/OnnxReduce.cpp        void registerOnnxReduceOps(OnnxOpRegistry &)
+//   lib/Import/OnnxNN.cpp            void registerOnnxNNOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
