@@ -26,8 +26,16 @@ config.substitutions.append(("%lit_tools", os.path.join(config.quantc_src_root, 
 
 llvm_config.with_environment("PATH", config.quantc_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = ["quant-run", "quant-translate", "FileCheck", "not"]
+tools = ["quant-run", "quant-translate", "quant-opt", "quant-tensor", "FileCheck", "not"]
 llvm_config.add_tool_substitutions(tools, [config.quantc_tools_dir, config.llvm_tools_dir])
 
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
+
+# The test decoder (scripts/make-test-decoder.py), cached outside the repository.
+test_decoder = os.path.join(os.environ.get("QUANTC_CACHE")
+                            or os.path.join(os.path.expanduser("~"), ".cache", "quantc"),
+                            "test-decoder")
+config.substitutions.append(("%test_decoder", test_decoder))
+if os.path.exists(os.path.join(test_decoder, "model.onnx")):
+    config.available_features.add("test-decoder")
