@@ -110,18 +110,22 @@ struct QcFoldWeightsPass
         return signalPassFailure();
 
     eraseDeadOps();
-    if (sizes.layers || sizes.foldedToFloat) {
+    if (sizes.layers) {
       InFlightDiagnostic remark = mlir::emitRemark(module.getLoc());
       remark << "qc-fold-weights: " << sizes.layers
-             << " layer(s) into qc.matmul, weights "
-             << sizes.floatBytes << " bytes as float -> "
-             << sizes.packedBytes << " bytes packed";
-      if (sizes.packedBytes)
-        remark << llvm::formatv(" ({0:F2}x smaller)",
-                                double(sizes.floatBytes) / sizes.packedBytes)
-                      .str();
-      remark << "; " << sizes.foldedToFloat
-             << " other fake-quantized constant(s) folded to float";
+             << " layer(s) into qc.matmul, weights " << sizes.floatBytes
+             << " bytes as float -> " << sizes.packedBytes << " bytes packed"
+             << llvm::formatv(" ({0:F2}x smaller)",
+                              double(sizes.floatBytes) / sizes.packedBytes)
+                    .str();
+      if (sizes.foldedToFloat)
+        remark << "; " << sizes.foldedToFloat
+               << " other fake-quantized constant(s) folded to float";
+    } else if (sizes.foldedToFloat) {
+      mlir::emitRemark(module.getLoc())
+          << "qc-fold-weights: no layer into qc.matmul; "
+          << sizes.foldedToFloat
+          << " fake-quantized constant(s) folded to float";
     }
   }
 

@@ -82,47 +82,67 @@ static bool mapThroughLayoutOp(Operation *op, ArrayRef<int64_t> dims,
     }
     return true;
   }
-  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
-    input = collapse.getSrc();
-    ArrayRef<int64_t> srcShape = collapse.getSrcType().getShape();
-    SmallVector<ReassociationIndices> groups =
-        collapse.getReassociationIndices();
-    for (int64_t dim : dims) {
-      if (dim < 0) {
-        mapped.push_back(-1);
-        continue;
-      }
-      SmallVector<int64_t> nonUnit;
-      for (int64_t srcDim : groups[dim])
-        if (srcShape[srcDim] != 1)
-          nonUnit.push_back(srcDim);
-      if (nonUnit.size() > 1)
-        return false;
-      mapped.push_back(nonUnit.empty() ? groups[dim].back() : nonUnit.front());
-    }
-    return true;
-  }
-  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
-    input = expand.getSrc();
-    ArrayRef<int64_t> resultShape = expand.getResultType().getShape();
-    SmallVector<ReassociationIndices> groups = expand.getReassociationIndices();
-    for (int64_t dim : dims) {
-      if (dim < 0) {
-        mapped.push_back(-1);
-        continue;
-      }
-      for (auto [srcDim, group] : llvm::enumerate(groups)) {
-        if (!llvm::is_contained(group, dim))
-          continue;
-        for (int64_t other : group)
-          if (other != dim && resultShape[other] != 1)
-            return false;
-        mapped.push_back(srcDim);
-      }
-    }
-    return mapped.size() == dims.size();
-  }
   return false;
+}
+
+/// Whether `op` only reinterprets the shape of its operand (row-major).
+static bool isReshape(Operation *op) {
+  return isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tensor::ReshapeOp>(
+      op);
+}
+
+/// Maps `dims` of a row-major reshape's result (`to`) to dims of its source
+/// (`from`): a dimension keeps its coordinates when a source dimension has the
+/// same size and the same number of elements before it (hence the same
+/// stride). Size-1 dims without such a partner map to -1 (one index only).
+static bool mapThroughReshape(ArrayRef<int64_t> from, ArrayRef<int64_t> to,
+                              ArrayRef<int64_t> dims,
+                              SmallVector<int64_t> &mapped) {
+  mapped.clear();
+  auto prefix = [](ArrayRef<int64_t> shape, int64_t dim) {
+    int64_t product = 1;
+    for (int64_t i = 0; i < dim; ++i)
+      product *= shape[i];
+    return product;
+  };
+  for (int64_t dim : dims) {
+    if (dim < 0) {
+      mapped.push_back(-1);
+      continue;
+    }
+    std::optional<int64_t> match;
+    for (int64_t i = 0, e = from.size(); i < e && !match; ++i)
+      if (from[i] == to[dim] && prefix(from, i) == prefix(to, dim))
+        match = i;
+    if (!match && to[dim] != 1)
+      return false;
+    mapped.push_back(match.value_or(-1));
+  }
+  return true;
+}
+
+/// A run of reshapes ending in `op` (the importer reshapes through a 1-D
+/// collapse and an expand), traced as one reshape: the longest run whose
+/// composition keeps `dims`. Returns the number of ops consumed (0: none).
+static unsigned mapThroughReshapes(Operation *op, ArrayRef<int64_t> dims,
+                                   Value &input, SmallVector<int64_t> &mapped) {
+  SmallVector<Operation *> run;
+  for (Operation *current = op; current && isReshape(current);
+       current = current->getOperand(0).getDefiningOp())
+    run.push_back(current);
+  auto resultShape =
+      cast<RankedTensorType>(op->getResult(0).getType()).getShape();
+  for (unsigned length = run.size(); length > 0; --length) {
+    Value source = run[length - 1]->getOperand(0);
+    auto sourceType = dyn_cast<RankedTensorType>(source.getType());
+    if (!sourceType || !sourceType.hasStaticShape())
+      continue;
+    if (mapThroughReshape(sourceType.getShape(), resultShape, dims, mapped)) {
+      input = source;
+      return length;
+    }
+  }
+  return 0;
 }
 
 LayoutTrace traceLayoutChain(Value value, ArrayRef<int64_t> dims) {
@@ -132,6 +152,20 @@ LayoutTrace traceLayoutChain(Value value, ArrayRef<int64_t> dims) {
   while (Operation *def = trace.source.getDefiningOp()) {
     Value input;
     SmallVector<int64_t> mapped;
+    if (isReshape(def) &&
+        cast<RankedTensorType>(def->getResult(0).getType()).hasStaticShape()) {
+      unsigned consumed = mapThroughReshapes(def, trace.dims, input, mapped);
+      if (!consumed)
+        break;
+      Operation *op = def;
+      for (unsigned i = 0; i < consumed; ++i) {
+        trace.ops.insert(trace.ops.begin(), op);
+        op = op->getOperand(0).getDefiningOp();
+      }
+      trace.source = input;
+      trace.dims = std::move(mapped);
+      continue;
+    }
     if (!mapThroughLayoutOp(def, trace.dims, input, mapped))
       break;
     trace.ops.insert(trace.ops.begin(), def);
@@ -140,7 +174,6 @@ LayoutTrace traceLayoutChain(Value value, ArrayRef<int64_t> dims) {
   }
   return trace;
 }
-
 bool isFloatConstant(Value value) {
   auto constant = value.getDefiningOp<arith::ConstantOp>();
   if (!constant)
@@ -245,6 +278,12 @@ matchQuantizableLayer(linalg::LinalgOp op, std::string &whyNot,
   Value weight = op.getDpsInputs()[layer.weightInput];
   layer.reductionSize =
       cast<RankedTensorType>(weight.getType()).getDimSize(*weightAxis);
+  if (layer.reductionSize == 1) {
+    whyNot = kind == LayerKind::Convolution
+                 ? "it reduces over one input channel per group (depthwise)"
+                 : "its reduction dimension has size 1";
+    return std::nullopt;
+  }
   layer.weight = traceLayoutChain(weight, {*weightAxis});
   if (!isWeightSource(layer.weight.source) || layer.weight.dims.front() < 0) {
     whyNot = "the weight's reduction dimension is reshaped on its way from "

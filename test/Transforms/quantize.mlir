@@ -32,8 +32,8 @@
 // NOTHING: error: qc-quantize: {{.*}}.nothing.json: weights: missing: the recipe quantizes nothing
 
 // DIAG-DAG: warning: loc("odd"): layer 'odd' left in float: the weight of shape 40x32 does not fit format 'mxfp4, axis = 0': dimension 0 of size 40 is not divisible by the block size 32
-// JSON-DIAG: remark: qc-quantize: recipe '{{.*}}recipe.json' quantized 3 layer(s); 3 skipped by the recipe, 0 left in float
-// DIAG-DAG: remark: qc-quantize: recipe 'w4a8-mxfp4' quantized 5 layer(s); 0 skipped by the recipe, 1 left in float
+// JSON-DIAG: remark: qc-quantize: recipe '{{.*}}recipe.json' quantized 3 layer(s); 4 skipped by the recipe, 1 left in float
+// DIAG-DAG: remark: qc-quantize: recipe 'w4a8-mxfp4' quantized 6 layer(s); 0 skipped by the recipe, 2 left in float
 
 // A 2-D matmul: x [8, 64] x W [64, 32]; W is quantized along K = axis 0.
 // CHECK-LABEL: func.func @matmul
@@ -177,4 +177,61 @@ func.func @odd_k(%x: tensor<8x40xf32>) -> tensor<8x32xf32> {
   %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
   %y = linalg.matmul ins(%x, %w : tensor<8x40xf32>, tensor<40x32xf32>) outs(%init : tensor<8x32xf32>) -> tensor<8x32xf32> loc("odd")
   return %y : tensor<8x32xf32>
+}
+
+// The importer's grouped convolution: a linalg.generic over
+// [N, G, C/G, H, W] x [G, F/G, C/G, KH, KW], the filter reshaped from its
+// [F, C, KH, KW] constant through a 1-D collapse and an expand. The reshape
+// run keeps C, so the fake_quant goes on the constant along axis 1 and the
+// reshapes are replayed on it.
+#conv_in = affine_map<(n, g, f, oh, ow, c, kh, kw) -> (n, g, c, oh + kh, ow + kw)>
+#conv_w = affine_map<(n, g, f, oh, ow, c, kh, kw) -> (g, f, c, kh, kw)>
+#conv_out = affine_map<(n, g, f, oh, ow, c, kh, kw) -> (n, g, f, oh, ow)>
+// CHECK-LABEL: func.func @importer_conv
+// CHECK: %[[W:.*]] = arith.constant dense<5.000000e-01> : tensor<16x32x3x3xf32>
+// CHECK-NEXT: %[[WQ:.*]] = qc.fake_quant %[[W]] as <mxfp4, axis = 1> : tensor<16x32x3x3xf32>
+// CHECK-NEXT: %[[FLAT:.*]] = tensor.collapse_shape %[[WQ]]
+// CHECK-NEXT: %[[W5:.*]] = tensor.expand_shape %[[FLAT]]
+// CHECK: %[[XQ:.*]] = qc.fake_quant %arg0 as <mxint8, axis = 2> : tensor<1x1x32x10x10xf32>
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[XQ]], %[[W5]] :
+func.func @importer_conv(%x: tensor<1x1x32x10x10xf32>) -> tensor<1x1x16x8x8xf32> {
+  %w = arith.constant dense<0.5> : tensor<16x32x3x3xf32>
+  %flat = tensor.collapse_shape %w [[0, 1, 2, 3]] : tensor<16x32x3x3xf32> into tensor<4608xf32>
+  %w5 = tensor.expand_shape %flat [[0, 1, 2, 3, 4]] output_shape [1, 16, 32, 3, 3] : tensor<4608xf32> into tensor<1x16x32x3x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x1x16x8x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x1x16x8x8xf32>) -> tensor<1x1x16x8x8xf32>
+  %y = linalg.generic {indexing_maps = [#conv_in, #conv_w, #conv_out],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %w5 : tensor<1x1x32x10x10xf32>, tensor<1x16x32x3x3xf32>) outs(%init : tensor<1x1x16x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1x16x8x8xf32> loc("conv_grouped")
+  return %y : tensor<1x1x16x8x8xf32>
+}
+
+// A depthwise convolution reduces over one channel per group: nothing to
+// block, left in float with a warning.
+// CHECK-LABEL: func.func @depthwise
+// CHECK-NOT: qc.fake_quant
+// CHECK: return
+// DIAG-DAG: warning: loc("dw"): layer 'dw' left in float: it reduces over one input channel per group (depthwise)
+func.func @depthwise(%x: tensor<1x16x1x10x10xf32>) -> tensor<1x16x1x8x8xf32> {
+  %w = arith.constant dense<0.5> : tensor<16x1x3x3xf32>
+  %flat = tensor.collapse_shape %w [[0, 1, 2, 3]] : tensor<16x1x3x3xf32> into tensor<144xf32>
+  %w5 = tensor.expand_shape %flat [[0, 1, 2, 3, 4]] output_shape [16, 1, 1, 3, 3] : tensor<144xf32> into tensor<16x1x1x3x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x16x1x8x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x16x1x8x8xf32>) -> tensor<1x16x1x8x8xf32>
+  %y = linalg.generic {indexing_maps = [#conv_in, #conv_w, #conv_out],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %w5 : tensor<1x16x1x10x10xf32>, tensor<16x1x1x3x3xf32>) outs(%init : tensor<1x16x1x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x16x1x8x8xf32> loc("dw")
+  return %y : tensor<1x16x1x8x8xf32>
 }

@@ -2,6 +2,7 @@
 """Writes a small ONNX MLP for the quantization tests, and a seeded input for it.
 
   make_mlp_onnx.py [--hidden 128,96] [--seed 0] OUT.onnx [--input X.npy]
+  make_mlp_onnx.py --conv [--seed 0] OUT.onnx [--input X.npy]
 
 The graph covers the layer forms the importer emits:
   x [4, 16, 64] -> fc1: MatMul (3-D activation, collapsed to [64, 64]) + bias -> Relu
@@ -11,6 +12,10 @@ The graph covers the layer forms the importer emits:
 blocks of 16 or 32 do not divide). Weights are Gaussian / sqrt(K) with a few
 larger input channels, as in trained layers; the input is Gaussian with a few
 outlier channels. Run with /usr/bin/python3 (numpy, onnx).
+
+--conv writes three convolutions instead: x [1, 64, 8, 8] -> conv1 (3x3, 64 -> 32, bias)
+-> Relu -> conv_grouped (3x3, groups 2: 16 input channels per group) -> conv_dw
+(depthwise 3x3) -> y [1, 32, 8, 8].
 """
 import argparse
 
@@ -26,7 +31,10 @@ def main():
     parser.add_argument("--hidden", default="128,96")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--input", help="also write a seeded input x.npy here")
+    parser.add_argument("--conv", action="store_true", help="the convolution model")
     args = parser.parse_args()
+    if args.conv:
+        return conv_model(args)
     h1, h2 = (int(v) for v in args.hidden.split(","))
     rng = np.random.default_rng(args.seed)
     d_in, d_out, batch, seq = 64, 64, 4, 16
@@ -67,6 +75,35 @@ def main():
         x = rng.standard_normal((batch, seq, d_in)).astype(np.float32)
         x[..., rng.choice(d_in, size=2, replace=False)] *= 8.0
         np.save(args.input, x)
+
+
+def conv_model(args):
+    rng = np.random.default_rng(args.seed)
+
+    def filt(f, c, name):
+        return numpy_helper.from_array(
+            (rng.standard_normal((f, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32), name)
+
+    inits = [filt(32, 64, "w1"), numpy_helper.from_array(
+        (0.1 * rng.standard_normal(32)).astype(np.float32), "b1"),
+        filt(32, 16, "w2"), filt(32, 1, "w3")]
+    pads = [1, 1, 1, 1]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=pads),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], name="conv_grouped", pads=pads, group=2),
+        helper.make_node("Conv", ["c2", "w3"], ["y"], name="conv_dw", pads=pads, group=32),
+    ]
+    graph = helper.make_graph(
+        nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="make_mlp_onnx.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, args.out)
+    if args.input:
+        np.save(args.input, rng.standard_normal((1, 64, 8, 8)).astype(np.float32))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 // A quantizable layer (docs/quantization-pipeline.md) is a contraction or a
 // convolution with one constant operand, its weight; the other operand is its
 // activation. The weight may reach the layer through ops that only move or
-// replicate elements (linalg.transpose, linalg.broadcast, tensor.collapse_shape
-// and tensor.expand_shape), as the ONNX importer emits them for Gemm's transB
+// replicate elements (linalg.transpose, linalg.broadcast, tensor.collapse_shape,
+// tensor.expand_shape and tensor.reshape), as the ONNX importer emits them for Gemm's transB
 // or MatMul's batch broadcasting: a *layout chain*. Quantization along the
 // reduction axis commutes with such a chain as long as the reduction axis
 // maps to one dimension of the same size in the source, so the weight's
@@ -43,10 +43,12 @@ struct LayoutTrace {
   llvm::SmallVector<mlir::Operation *> ops;
 };
 
-/// Follows `value` up through transpose / broadcast / collapse_shape /
-/// expand_shape while each of `dims` (dimensions of `value`) keeps mapping to
-/// exactly one source dimension of the same size (or to a broadcast). Stops at
-/// the first other op; never fails, the trace may be empty.
+/// Follows `value` up through transpose / broadcast / reshapes while each of
+/// `dims` (dimensions of `value`) keeps mapping to one source dimension with
+/// the same coordinates (or to a broadcast). A run of reshapes (collapse,
+/// expand, tensor.reshape) is traced as one row-major reshape, so the
+/// importer's collapse-to-1-D-then-expand keeps its dimensions. Stops at the
+/// first other op; never fails, the trace may be empty.
 LayoutTrace traceLayoutChain(mlir::Value value, llvm::ArrayRef<int64_t> dims);
 
 /// True when `value` is an arith.constant of a float tensor.
