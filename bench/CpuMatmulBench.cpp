@@ -17,6 +17,7 @@
 // Benchmarks measure; nothing here asserts on time.
 //
 //   quantc-bench-cpu [--quantc_target=native|x86-64-v4|...] [--quantc_bf16=0]
+//                    [--quantc_i16=0]
 //                    [--benchmark_filter=REGEX] [--benchmark_out=FILE.json]
 //
 // Names: <format>/<act>/K<k>xN<n>/M<m>/t<threads>/<cache|stream>, e.g.
@@ -64,6 +65,7 @@ namespace {
 
 std::string targetName = "native";
 bool allowBF16 = true;
+bool allowI16 = true;
 
 struct Config {
   std::string format;
@@ -115,7 +117,7 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
   if (!c.act.empty())
     act = parseOrDie(c.act);
   return cpu::planMatmulKernel(c.m, c.n, c.k, parseOrDie(c.format), act,
-                               *target, allowBF16, whyNot);
+                               *target, allowBF16, whyNot, allowI16);
 }
 
 /// Generates the kernel into a module with a C-interface wrapper and JITs it.
@@ -274,7 +276,9 @@ void runMatmul(benchmark::State &state, Config c) {
   double gbs = weightBytes * calls / seconds * 1e-9;
   double gops = 2.0 * c.m * c.n * c.k * calls / seconds * 1e-9;
   double bandwidth = c.streaming ? limits.dramReadGBs : limits.cacheReadGBs;
-  double peak = plan->mode == cpu::KernelMode::I8     ? limits.vnniGops
+  double peak = plan->mode == cpu::KernelMode::I8 ||
+                        plan->mode == cpu::KernelMode::I16
+                    ? limits.vnniGops
                 : plan->mode == cpu::KernelMode::BF16 ? limits.bf16Gops
                                                       : limits.fmaGops;
   state.counters["GB/s"] = gbs;
@@ -332,6 +336,8 @@ int main(int argc, char **argv) {
       targetName = argument.substr(16);
     else if (argument.rfind("--quantc_bf16=", 0) == 0)
       allowBF16 = argument.substr(14) != "0";
+    else if (argument.rfind("--quantc_i16=", 0) == 0)
+      allowI16 = argument.substr(13) != "0";
     else
       rest.push_back(argv[i]);
   }
@@ -347,8 +353,8 @@ int main(int argc, char **argv) {
                 threads, l.dramReadGBs, l.cacheReadGBs, l.fmaGops, l.bf16Gops,
                 l.vnniGops);
   }
-  std::printf("kernels for target '%s'%s\n", targetName.c_str(),
-              allowBF16 ? "" : " (bf16 off)");
+  std::printf("kernels for target '%s'%s%s\n", targetName.c_str(),
+              allowBF16 ? "" : " (bf16 off)", allowI16 ? "" : " (i16 off)");
   registerAll();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

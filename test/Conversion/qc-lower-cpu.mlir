@@ -1,38 +1,46 @@
 // RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4 pack-only=1" | FileCheck %s --check-prefix=V4
 // RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni pack-only=1" | FileCheck %s --check-prefix=VNNI
-// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni bf16=0 pack-only=1" | FileCheck %s --check-prefix=NOBF16
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni i16=0 pack-only=1" | FileCheck %s --check-prefix=PAIRS
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni i16=0 bf16=0 pack-only=1" | FileCheck %s --check-prefix=NOBF16
 // RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni" | FileCheck %s --check-prefix=KERNEL
+// RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64-v4-vnni i16=0" | FileCheck %s --check-prefix=BF16
 // RUN: quant-opt %s --split-input-file --qc-lower-cpu="target=x86-64" | FileCheck %s --check-prefix=BASE
 // RUN: not quant-opt %s --split-input-file --qc-lower-cpu="target=pentium" 2>&1 | FileCheck %s --check-prefix=BADTARGET
 
 // The layout follows the target: 4-bit weights in 16-column tiles of 8 k
-// (VNNI / vpermps order) on AVX-512, in k pairs for vdpbf16ps where the
-// target has AVX512-BF16 and bf16 activations are allowed.
+// (VNNI / vpermps order) on AVX-512 (and for the 16-bit fixed-point
+// activations of VNNI targets), in k pairs for vdpbf16ps where bf16
+// activations are chosen instead.
 
 // V4-LABEL: func.func @w4a16
 // V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8>
 // V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8> -> tensor<1x40xf32>
 // VNNI-LABEL: func.func @w4a16
-// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8p>
+// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8>
+// PAIRS-LABEL: func.func @w4a16
+// PAIRS: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8p>
 // NOBF16-LABEL: func.func @w4a16
 // NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8>
 
 // The kernel: x and y as memrefs, the weights a 64-byte aligned global, the
-// work in llvm.func tasks for the target run by quantc_parallel_for.
+// work in llvm.func tasks for the target run by quantc_parallel_for. On the
+// VNNI target x becomes two int8 limbs per block (q = round(x / s),
+// hi = (q + 128) >> 8, lo = q - 256 hi) and the weights unsigned bytes.
 // KERNEL: memref.global "private" constant @__qc_weights_0 : memref<3264xi8> = dense<{{.*}}> {alignment = 64 : i64}
 // KERNEL-LABEL: func.func @w4a16
 // KERNEL-NOT: qc.
 // KERNEL: %[[X:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x128xf32> to memref<1x128xf32>
 // KERNEL: %[[W:.*]] = memref.get_global @__qc_weights_0 : memref<3264xi8>
 // KERNEL: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x40xf32>
-// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_bf16_x86_n16k8p_r[0-9]+t[0-9]+c[0-9]+p?]](%[[X]], %[[W]], %[[Y]])
+// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?]](%[[X]], %[[W]], %[[Y]])
 // KERNEL: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
 // KERNEL: return %[[R]]
 // KERNEL: llvm.func internal @[[K]]_prep(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) attributes {target_cpu = "x86-64-v4", target_features = #llvm.target_features<["+avx512vnni", "+avx512bf16", "+avx512vbmi"]>}
-// KERNEL: arith.truncf %{{.*}} : f32 to bf16
+// KERNEL: math.roundeven
+// KERNEL: arith.shrsi
 // KERNEL: llvm.func internal @[[K]]_task(
-// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.hi.512"
-// KERNEL: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.qi.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // KERNEL: func.func private @[[K]](%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<3264xi8>, %{{.*}}: memref<1x40xf32>)
 // KERNEL: call @quantc_kernel_alloc
 // KERNEL: llvm.mlir.addressof @[[K]]_prep
@@ -40,6 +48,15 @@
 // KERNEL: llvm.mlir.addressof @[[K]]_task
 // KERNEL: call @quantc_parallel_for
 // KERNEL: call @quantc_kernel_free
+
+// bf16 activations: vpermw decodes codes to bf16 for vdpbf16ps.
+// BF16-LABEL: func.func @w4a16
+// BF16: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_bf16_x86_n16k8p_r[0-9]+t[0-9]+c[0-9]+p?]](
+// BF16: llvm.func internal @[[K]]_prep(
+// BF16: arith.truncf %{{.*}} : f32 to bf16
+// BF16: llvm.func internal @[[K]]_task(
+// BF16: llvm.call_intrinsic "llvm.x86.avx512.permvar.hi.512"
+// BF16: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
 
 // The baseline target has no FMA, shuffles or dot products: plain vector code.
 // BASE-LABEL: func.func @w4a16
@@ -58,11 +75,11 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 
 // -----
 
-// int8 activations: vpdpbusd on VNNI targets (E2M1 / int4 codes to unsigned
-// bytes with a 16-entry vpermb table), with the weights in VNNI order
-// (one tile of 16 columns, 8 chunks of 64 bytes, 2 x 16 scales of 4 bytes);
-// x86-64-v4 lacks vpdpbusd, so its kernel fake-quantizes x and multiplies in f32,
-// with the same layout.
+// int8 activations: vpdpbusd on VNNI targets (int4 codes to unsigned bytes
+// with (v ^ 0x88) & 0x0F, E2M1 codes with a 16-entry vpermb table), with the
+// weights in VNNI order (one tile of 16 columns, 8 chunks of 64 bytes,
+// 2 x 16 scales of 4 bytes); x86-64-v4 lacks vpdpbusd, so its kernel
+// fake-quantizes x and multiplies in f32, with the same layout.
 
 // V4-LABEL: func.func @w4a8
 // V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
@@ -78,7 +95,7 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 // KERNEL: llvm.func internal @[[K]]_prep(
 // KERNEL: math.roundeven
 // KERNEL: llvm.func internal @[[K]]_task(
-// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.qi.512"
+// KERNEL: arith.xori %{{.*}}, %{{.*}} : vector<16xi32>
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
   %c = arith.constant dense<-0.75> : tensor<16x64xf32>
@@ -96,7 +113,7 @@ func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
 // V4-COUNT-2: layout = x86_n16k4
 // KERNEL-LABEL: func.func @shared
 // KERNEL: memref.get_global @[[G0:__qc_weights_[0-9]+]]
-// KERNEL: call @[[K:__qc_matmul_4x32x32_int8_x86_64_v4_vnni_f32_x86_n16k4_r[0-9]+t[0-9]+c[0-9]+p?]](
+// KERNEL: call @[[K:__qc_matmul_4x32x32_int8_x86_64_v4_vnni_i16_x86_n16k4_r[0-9]+t[0-9]+c[0-9]+p?]](
 // KERNEL: memref.get_global @[[G1:__qc_weights_[0-9]+]]
 // KERNEL: call @[[K]](
 // KERNEL-COUNT-1: func.func private @[[K]](

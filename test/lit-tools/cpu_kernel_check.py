@@ -10,7 +10,9 @@ with `quant-opt --qc-lower-cpu=...`, runs it with quant-run and compares:
     fake-quant), within the f32 accumulation bound
         |y - ref| <= gamma * sum_k |x_k w_k|,  gamma = 2 (K + 4) 2^-24
     (the kernel and a sequential f32 sum may each be off by (K+1) u), plus
-    2^-8 sum_k |x_k w_k| when the kernel rounds x to bf16 (--expect-mode bf16);
+    2^-8 sum_k |x_k w_k| when the kernel rounds x to bf16 (mode bf16), plus
+    sum_k (s_k / 2) |w_k| when it holds x as 16-bit fixed point per block of
+    32 with step s = amax / 32639 (mode i16);
   * `act` set, integer kernels (mode i8): bit for bit against the model of the
     kernels' integer arithmetic (quantc/Conversion/QcToCPU.h), computed here
     from the codes and scales the format library packs for W and for x
@@ -201,12 +203,12 @@ def check_case(args, fmt, m, index):
         lowered = run(["quant-run", program, "--entry", "main", "--input", base + "_x.npy",
                        "--output-dir", base + "_probe", "--print-ir-after-lowering"])
     else:
-        options = "target=%s bf16=%d" % (args.target, args.bf16)
+        options = "target=%s bf16=%d i16=%d" % (args.target, args.bf16, args.i16)
         lowered = run(["quant-opt", base + ".mlir", "--qc-lower-cpu=" + options])
         program = base + ".low.mlir"
         with open(program, "w") as f:
             f.write(lowered)
-    kernel = re.search(r"call @__qc_matmul_\w*?_(f32|bf16|i8)_x86_n16k\w+", lowered)
+    kernel = re.search(r"call @__qc_matmul_\w*?_(f32|bf16|i8|i16)_x86_n16k\w+", lowered)
     if not kernel:
         print("FAIL %s: no kernel call after qc-lower-cpu" % label)
         return False
@@ -237,6 +239,12 @@ def check_case(args, fmt, m, index):
         gamma += 2.0 ** -8
     err = np.abs(y.astype(np.float64) - ref)
     bound = gamma * magnitude
+    if mode == "i16":
+        # x as 16-bit fixed point per block of 32: |x - s q| <= s / 2,
+        # s = amax / 32639 (in f32, so allow 1 % more).
+        blocks = np.abs(xq).reshape(m, k // 32, 32).max(axis=2) / 32639.0
+        half_step = np.repeat(blocks, 32, axis=1) * 0.5 * 1.01
+        bound = bound + half_step @ np.abs(wq).T
     worst = float(np.max(err / np.maximum(bound, 1e-300)))
     status = mode == args.expect_mode and worst <= 1.0
     detail = "mode=%s err/bound=%.3f" % (mode, worst)
@@ -264,7 +272,8 @@ def main():
     parser.add_argument("--k", type=int, default=256)
     parser.add_argument("--act")
     parser.add_argument("--bf16", type=int, default=1)
-    parser.add_argument("--expect-mode", required=True, choices=["f32", "bf16", "i8"])
+    parser.add_argument("--i16", type=int, default=1)
+    parser.add_argument("--expect-mode", required=True, choices=["f32", "bf16", "i8", "i16"])
     parser.add_argument("--threads", default="1")
     parser.add_argument("--via-pipeline", action="store_true",
                         help="let quant-run's pipeline lower the matmul (native target) "

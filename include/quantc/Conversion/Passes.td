@@ -153,9 +153,12 @@ def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
     quantc/Conversion/QcToCPU.h). Per target, format and shape class the pass
     chooses how the kernel multiplies:
 
-    * float activations (no `act`): weights decoded in registers, f32 FMA,
-      or vdpbf16ps with activations rounded to bf16 where the target has
-      AVX512-BF16 (4-bit formats; `bf16=false` keeps f32);
+    * float activations (no `act`): on VNNI targets, activations as 16-bit
+      fixed point per block of 32 split into two int8 limbs and integer dot
+      products (`i16=false` turns this off); else weights decoded in
+      registers and f32 FMA, or vdpbf16ps with activations rounded to bf16
+      where the target has AVX512-BF16 (4-bit formats; `bf16=false` keeps
+      f32);
     * `act` an int8 format: activations quantized per block on the fly,
       integer dot products with vpdpbusd (weights as unsigned code + offset,
       the offset removed with the per-block sum of activation codes; E2M1
@@ -190,6 +193,9 @@ def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
     Option<"allowBF16", "bf16", "bool", /*default=*/"true",
            "Let W4A16 kernels round activations to bf16 (vdpbf16ps) where "
            "the target has AVX512-BF16">,
+    Option<"allowI16", "i16", "bool", /*default=*/"true",
+           "Let W4A16 / W8A16 kernels on VNNI targets hold activations as "
+           "16-bit fixed point per block of 32 (two int8 limbs, vpdpbusd)">,
     Option<"packOnly", "pack-only", "bool", /*default=*/"false",
            "Only repack constant weights into the kernels' layouts; leave "
            "qc.matmul in place">,

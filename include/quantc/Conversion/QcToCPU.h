@@ -25,6 +25,10 @@
 //     integers): x is fake-quantized exactly as the format library does, then
 //     multiplied as above, so results agree with the reference within the
 //     same bound.
+//   * I16 mode (no `act`, VNNI targets): x is rounded to q = round(x / s),
+//     s = amax / 32639 per block of 32 (|x - s q| <= s / 2), and multiplied
+//     exactly in integers; results agree with the reference within the f32
+//     bound plus sum_k (s_k / 2) |w_k|.
 //   * I8 mode (`act` set): x is quantized per activation block exactly as the
 //     format library quantizes it; for every dot group g (the smaller of the
 //     weight and activation blocks) the integer dot product d = sum codeW *
@@ -96,6 +100,12 @@ enum class KernelMode {
   /// (code + offset), vpdpbusd; the offset is taken back with the per-group
   /// sum of activation codes.
   I8,
+  /// Float activations as 16-bit fixed point per block of 32 (scale
+  /// amax / 32639), split into two int8 limbs hi * 256 + lo; weights as in
+  /// I8 and two vpdpbusd per weight vector. Finer than bf16 (the error of
+  /// every x is at most amax * 2^-16 against |x| * 2^-9) and, without bf16
+  /// tables, cheaper: a W4A16 kernel on VNNI targets.
+  I16,
 };
 
 llvm::StringRef kernelModeName(KernelMode mode);
@@ -144,7 +154,7 @@ struct MatmulKernelPlan {
 
   /// Code tables of the weight element: f32 values (F32 mode with a table),
   /// bf16 bits (BF16 mode), unsigned integers code value * elementScale +
-  /// offset (I8 mode).
+  /// offset (I8 and I16 modes).
   std::vector<float> f32Table;
   std::vector<uint16_t> bf16Table;
   std::vector<uint8_t> u8Table;
@@ -165,10 +175,12 @@ struct MatmulKernelPlan {
 /// std::nullopt and a reason when no kernel fits (the caller then keeps the
 /// reference lowering). `allowBF16` lets W4A16 kernels round activations to
 /// bf16 where the target has AVX512-BF16.
+/// `allowI16` lets them use 16-bit fixed-point activations (I16) on VNNI
+/// targets instead.
 std::optional<MatmulKernelPlan>
 planMatmulKernel(int64_t m, int64_t n, int64_t k, const Format &weight,
                  const std::optional<Format> &act, const CpuTarget &target,
-                 bool allowBF16, std::string &whyNot);
+                 bool allowBF16, std::string &whyNot, bool allowI16 = true);
 
 /// Emits the kernel of `plan` into `module` under `name` (and the helper
 /// llvm.funcs `name`_task / `name`_prep) unless a function of that name

@@ -180,7 +180,7 @@ private:
     std::string whyNot;
     std::optional<MatmulKernelPlan> plan = planMatmulKernel(
         problem.m, problem.n, problem.k, weightType.getFormat().getValue(), act,
-        cpuTarget, allowBF16, whyNot);
+        cpuTarget, allowBF16, whyNot, allowI16);
     LLVM_DEBUG(if (!plan) llvm::dbgs()
                << "qc-lower-cpu: no kernel for " << op << ": " << whyNot
                << "\n");

@@ -25,6 +25,8 @@ llvm::StringRef quantc::cpu::kernelModeName(KernelMode mode) {
     return "bf16";
   case KernelMode::I8:
     return "i8";
+  case KernelMode::I16:
+    return "i16";
   }
   return "?";
 }
@@ -209,7 +211,7 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
                               const Format &weight,
                               const std::optional<Format> &act,
                               const CpuTarget &target, bool allowBF16,
-                              std::string &whyNot) {
+                              std::string &whyNot, bool allowI16) {
   MatmulKernelPlan plan;
   plan.m = m;
   plan.n = n;
@@ -261,7 +263,20 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
       plan.fakeQuantizedAct = true;
     }
   }
-  if (!act) {
+  if (!act && allowI16 && target.avx512vnni && k % 32 == 0) {
+    bool xorInt8 = e.bits == 8 && isSignedInteger(e);
+    bool byteDecode = fourBit || xorInt8 || (e.bits <= 6 && target.avx512vbmi);
+    if (byteDecode && integerWeights(e, plan.u8Table, plan.weightOffset,
+                                     plan.resultFactor)) {
+      plan.mode = KernelMode::I16;
+      plan.actBlock = 32;
+    } else {
+      plan.u8Table.clear();
+      plan.weightOffset = 0;
+      plan.resultFactor = 1.0f;
+    }
+  }
+  if (!act && plan.mode != KernelMode::I16) {
     plan.mode = KernelMode::F32;
     if (fourBit && allowBF16 && target.avx512bf16) {
       plan.bf16Table.resize(32);
@@ -309,7 +324,9 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     plan.weightBlock = kp;
 
   // Dot groups.
-  if (plan.mode == KernelMode::I8) {
+  if (plan.mode == KernelMode::I16) {
+    plan.groupK = std::min<int64_t>(plan.weightBlock, plan.actBlock);
+  } else if (plan.mode == KernelMode::I8) {
     int64_t bx = act->granularity == Granularity::Block ? plan.actBlock : kp;
     if (act->granularity != Granularity::Block)
       plan.actBlock = kp;
@@ -355,5 +372,8 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     plan.tilesPerStep = 2;
     plan.chains = plan.rowsPerStep * plan.tilesPerStep >= 4 ? 1 : 2;
   }
+  // I16 keeps the two limbs' sums apart: chain 0 for hi, chain 1 for lo.
+  if (plan.mode == KernelMode::I16)
+    plan.chains = 2;
   return plan;
 }

@@ -84,6 +84,8 @@ public:
     if (p.act) {
       actPerRow = p.act->granularity != Granularity::Block;
       numActBlocks = actPerRow ? 1 : p.k / p.actBlock;
+    } else if (p.mode == KernelMode::I16) {
+      numActBlocks = p.k / p.actBlock;
     }
   }
 
@@ -233,12 +235,20 @@ private:
     return p.mode != KernelMode::F32 || p.fakeQuantizedAct ||
            p.geometry.paddedK != p.k;
   }
+  /// Bytes of one prepared row: int8 codes (I8), the hi then the lo limbs
+  /// (I16), bf16 (BF16) or f32 values.
   int64_t prepRowBytes() const {
-    int64_t elementBytes = p.mode == KernelMode::I8     ? 1
+    int64_t elementBytes = p.mode == KernelMode::I8       ? 1
+                           : p.mode == KernelMode::I16  ? 2
                            : p.mode == KernelMode::BF16 ? 2
-                                                        : 4;
+                                                          : 4;
     return kp * elementBytes;
   }
+  bool integerMode() const {
+    return p.mode == KernelMode::I8 || p.mode == KernelMode::I16;
+  }
+  void emitPrepRowI16(Value xRow, Value prepRow, Value xSum, Value xScale,
+                      Value row);
   void emitPrep(LLVM::LLVMFuncOp func);
   void emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale, Value row);
   void emitTask(LLVM::LLVMFuncOp func);
@@ -322,8 +332,8 @@ func::FuncOp KernelBuilder::emit() {
     auto align = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
     int64_t prepBytes = align(p.m * prepRowBytes());
     int64_t sumBytes = 0, scaleBytes = 0;
-    if (p.act) {
-      sumBytes = align(p.m * numGroups * 4);
+    if (p.act || p.mode == KernelMode::I16) {
+      sumBytes = align(p.m * numGroups * 4 * (p.mode == KernelMode::I16 ? 2 : 1));
       scaleBytes = align(p.m * numActBlocks * 4);
     }
     scratch = func::CallOp::create(b, "quantc_kernel_alloc", TypeRange{ptr},
@@ -399,6 +409,10 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
   Value prepRow = gep(xPrep, mulc(row, prepRowBytes()));
   Value zero = c64(0);
 
+  if (p.mode == KernelMode::I16) {
+    emitPrepRowI16(xRow, prepRow, xSum, xScale, row);
+    return;
+  }
   if (!p.act) {
     int64_t elementBytes = p.mode == KernelMode::BF16 ? 2 : 4;
     loop(zero, c64(p.k), 1, {}, [&](Value k, ValueRange) {
@@ -515,6 +529,72 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
                            arith::AddIOp::create(b, acc[0], wide)};
                      })[0];
     store(sum, gep(xSum, mulc(add(mulc(row, numGroups), group), 4)));
+    return SmallVector<Value>{};
+  });
+}
+
+/// I16: per block of 32, s = amax / 32639 (1 for a zero block) and
+/// q = round(x / s) in [-32639, 32639], stored as hi = (q + 128) >> 8 in
+/// [-127, 127] and lo = q - 256 hi in [-128, 127]; the limbs' code sums per
+/// dot group follow.
+void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
+                                   Value xScale, Value row) {
+  Value zero = c64(0);
+  const int64_t block = p.actBlock;
+  const float qMax = 32639.0f;
+  loop(zero, c64(p.k / block), 1, {}, [&](Value blockIndex, ValueRange) {
+    Value start = mulc(blockIndex, block);
+    Value amaxBits = loop(zero, c64(block), 1, ValueRange{c32(0)},
+                          [&](Value j, ValueRange acc) {
+                            Value v = load(i32, gep(xRow, mulc(add(start, j), 4)));
+                            Value magnitude = arith::AndIOp::create(
+                                b, v, c32(0x7FFFFFFF));
+                            return SmallVector<Value>{
+                                arith::MaxUIOp::create(b, acc[0], magnitude)};
+                          })[0];
+    Value amax = arith::BitcastOp::create(b, f32, amaxBits);
+    Value isZero =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, amax, cf32(0.0f));
+    Value scale = arith::SelectOp::create(
+        b, isZero, cf32(1.0f), arith::DivFOp::create(b, amax, cf32(qMax)));
+    store(scale, gep(xScale, mulc(add(mulc(row, numActBlocks), blockIndex), 4)));
+    loop(zero, c64(block), 1, {}, [&](Value j, ValueRange) {
+      Value k = add(start, j);
+      Value q = arith::DivFOp::create(b, load(f32, gep(xRow, mulc(k, 4))), scale);
+      q = math::RoundEvenOp::create(b, q);
+      q = arith::MaxNumFOp::create(b, q, cf32(-qMax));
+      q = arith::MinNumFOp::create(b, q, cf32(qMax));
+      Value qi = arith::FPToSIOp::create(b, i32, q);
+      Value hi = arith::ShRSIOp::create(b, add32(qi, 128), c32(8));
+      Value lo = arith::SubIOp::create(b, qi,
+                                       arith::ShLIOp::create(b, hi, c32(8)));
+      store(arith::TruncIOp::create(b, i8, hi), gep(prepRow, k));
+      store(arith::TruncIOp::create(b, i8, lo), gep(prepRow, add(k, c64(kp))));
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  if (kp > p.k)
+    loop(c64(p.k), c64(kp), 1, {}, [&](Value k, ValueRange) {
+      Value z = arith::ConstantOp::create(b, b.getIntegerAttr(i8, 0));
+      store(z, gep(prepRow, k));
+      store(z, gep(prepRow, add(k, c64(kp))));
+      return SmallVector<Value>{};
+    });
+  loop(zero, c64(numGroups), 1, {}, [&](Value group, ValueRange) {
+    Value start = mulc(group, p.groupK);
+    for (int limb = 0; limb < 2; ++limb) {
+      Value sum = loop(zero, c64(p.groupK), 1, ValueRange{c32(0)},
+                       [&](Value j, ValueRange acc) {
+                         Value code = load(
+                             i8, gep(prepRow, add(c64(limb * kp), add(start, j))));
+                         Value wide = arith::ExtSIOp::create(b, i32, code);
+                         return SmallVector<Value>{
+                             arith::AddIOp::create(b, acc[0], wide)};
+                       })[0];
+      Value slot = add(mulc(add(mulc(row, numGroups), group), 2), c64(limb));
+      store(sum, gep(xSum, mulc(slot, 4)));
+    }
     return SmallVector<Value>{};
   });
 }
@@ -657,7 +737,7 @@ void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
   xBase = load(ptr, gepc(context, (needsPrep() ? kSlotXPrep : kSlotX) * 8));
   wBase = load(ptr, gepc(context, kSlotW * 8));
   yBase = load(ptr, gepc(context, kSlotY * 8));
-  if (p.mode == KernelMode::I8) {
+  if (integerMode()) {
     xSumBase = load(ptr, gepc(context, kSlotXSum * 8));
     xScaleBase = load(ptr, gepc(context, kSlotXScale * 8));
   }
@@ -719,7 +799,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                                 int64_t lastTileColumns) {
   const int S = subVectors;
   const int chains = p.chains;
-  const bool i8Mode = p.mode == KernelMode::I8;
+  const bool i16Mode = p.mode == KernelMode::I16;
+  // I16 shares the integer machinery of I8; it differs in the activations
+  // (two limbs) and the epilogue (hi * 256 + lo).
+  const bool i8Mode = integerMode();
   const bool bf16Mode = p.mode == KernelMode::BF16;
   const bool prescale = p.prescale;
   const bool fourBit = p.weight.element.bits == 4;
@@ -765,20 +848,26 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
     // -offset * sum(codes of x), which takes the weight offset back out.
     SmallVector<Value> inner;
     for (int r = 0; r < rows; ++r) {
-      Value start;
+      // -offset * sum(codes) per limb (I16: chain 0 hi, chain 1 lo).
+      SmallVector<Value> starts;
       if (i8Mode) {
-        Value sumAddress = gep(
-            xSumBase, mulc(add(mulc(addc(m0, r), numGroups), g), 4));
-        Value sum = load(i32, sumAddress);
-        Value correction = arith::MulIOp::create(b, sum, c32(-p.weightOffset));
-        start = vector::BroadcastOp::create(b, vi32, correction);
+        int limbs = i16Mode ? 2 : 1;
+        for (int limb = 0; limb < limbs; ++limb) {
+          Value slot = add(mulc(addc(m0, r), numGroups), g);
+          if (i16Mode)
+            slot = addc(mulc(slot, 2), limb);
+          Value sum = load(i32, gep(xSumBase, mulc(slot, 4)));
+          Value correction =
+              arith::MulIOp::create(b, sum, c32(-p.weightOffset));
+          starts.push_back(vector::BroadcastOp::create(b, vi32, correction));
+        }
       }
       for (int t = 0; t < tiles; ++t)
         for (int s = 0; s < innerPerTile; ++s)
           for (int c = 0; c < chains; ++c)
-            inner.push_back(i8Mode && c == 0 ? start
-                            : i8Mode         ? splatI32(0)
-                                             : splatF32(0.0f));
+            inner.push_back(!i8Mode                      ? splatF32(0.0f)
+                            : c < (int)starts.size()     ? starts[c]
+                                                         : splatI32(0));
     }
     if (prescale)
       inner = fAcc; // accumulate straight into the group-free sums
@@ -948,22 +1037,36 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                                              {table, bitcast(v64i8, codes)}));
             }
           }
+          auto dot = [&](Value &acc, Value weights, Value xCodes) {
+            acc = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                            {acc, weights, xCodes});
+          };
           for (int r = 0; r < rows; ++r) {
-            Value xLow = bitcast(v64i8,
-                                 broadcastLoad(vi32, gep(xRows[r], kBase)));
-            Value xHigh;
-            if (fourBit)
-              xHigh = bitcast(v64i8,
-                              broadcastLoad(vi32, gep(xRows[r], addc(kBase, 4))));
-            for (int t = 0; t < tiles; ++t) {
-              Value &a = innerAt(r, t, 0, 0);
-              a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                            {a, lowWeights[t], xLow});
-              if (fourBit) {
-                Value &a2 = innerAt(r, t, 0, chains - 1);
-                a2 = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                               {a2, highWeights[t], xHigh});
+            // x codes of k .. k+3 (and k+4 .. k+7 for the high nibbles); I16
+            // has the lo limbs kp bytes after the hi limbs.
+            auto xCodes = [&](int64_t offset) {
+              return bitcast(v64i8, broadcastLoad(vi32, gep(xRows[r],
+                                                            addc(kBase, offset))));
+            };
+            Value xLow = xCodes(0);
+            Value xHigh = fourBit ? xCodes(4) : Value();
+            if (i16Mode) {
+              Value xLowLimb = xCodes(kp);
+              Value xHighLimb = fourBit ? xCodes(kp + 4) : Value();
+              for (int t = 0; t < tiles; ++t) {
+                dot(innerAt(r, t, 0, 0), lowWeights[t], xLow);
+                dot(innerAt(r, t, 0, 1), lowWeights[t], xLowLimb);
+                if (fourBit) {
+                  dot(innerAt(r, t, 0, 0), highWeights[t], xHigh);
+                  dot(innerAt(r, t, 0, 1), highWeights[t], xHighLimb);
+                }
               }
+              continue;
+            }
+            for (int t = 0; t < tiles; ++t) {
+              dot(innerAt(r, t, 0, 0), lowWeights[t], xLow);
+              if (fourBit)
+                dot(innerAt(r, t, 0, chains - 1), highWeights[t], xHigh);
             }
           }
         }
@@ -986,9 +1089,12 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
       for (int t = 0; t < tiles; ++t) {
         if (i8Mode || bf16Mode) {
           Value sum = inner[iIndex(r, t, 0, 0)];
-          for (int c = 1; c < chains; ++c)
-            sum = i8Mode ? add(sum, inner[iIndex(r, t, 0, c)])
-                         : fadd(sum, inner[iIndex(r, t, 0, c)]);
+          if (i16Mode)
+            sum = add(shl(sum, 8), inner[iIndex(r, t, 0, 1)]);
+          else
+            for (int c = 1; c < chains; ++c)
+              sum = i8Mode ? add(sum, inner[iIndex(r, t, 0, c)])
+                           : fadd(sum, inner[iIndex(r, t, 0, c)]);
           Value &f = fAcc[fIndex(r, t, 0)];
           if (i8Mode) {
             Value d = arith::SIToFPOp::create(b, vf32, sum);
