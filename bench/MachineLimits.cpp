@@ -49,14 +49,19 @@ double runTogether(int threads, const std::function<void(int)> &work) {
   return *std::max_element(seconds.begin(), seconds.end());
 }
 
+/// Reads `bytes` as four sequential streams, one per quarter (as a kernel
+/// walks four column tiles): more streams in flight than one sequential
+/// walk, which measured 20 % lower here.
 __attribute__((target("avx512f"), noinline)) int64_t
 readSlice(const uint8_t *data, int64_t bytes) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i + 256 <= bytes; i += 256) {
+  int64_t quarter = bytes / 4 / 64 * 64;
+  const uint8_t *d1 = data + quarter, *d2 = d1 + quarter, *d3 = d2 + quarter;
+  for (int64_t i = 0; i + 64 <= quarter; i += 64) {
     a0 = _mm512_add_epi32(a0, _mm512_load_si512(data + i));
-    a1 = _mm512_add_epi32(a1, _mm512_load_si512(data + i + 64));
-    a2 = _mm512_add_epi32(a2, _mm512_load_si512(data + i + 128));
-    a3 = _mm512_add_epi32(a3, _mm512_load_si512(data + i + 192));
+    a1 = _mm512_add_epi32(a1, _mm512_load_si512(d1 + i));
+    a2 = _mm512_add_epi32(a2, _mm512_load_si512(d2 + i));
+    a3 = _mm512_add_epi32(a3, _mm512_load_si512(d3 + i));
   }
   __m512i sum = _mm512_add_epi32(_mm512_add_epi32(a0, a1),
                                  _mm512_add_epi32(a2, a3));
@@ -77,7 +82,7 @@ double readBandwidth(int threads, int64_t bytesPerThread, int repeats) {
                     }));
   for (uint8_t *buffer : buffers)
     std::free(buffer);
-  return threads * bytesPerThread / best * 1e-9;
+  return threads * (bytesPerThread / 4 / 64 * 64 * 4) / best * 1e-9;
 }
 
 constexpr int64_t kPeakIterations = 20'000'000;
