@@ -32,11 +32,14 @@ and quant-tensor on PATH.
       --n 72 --k 256 [--act mxint8] [--bf16 0|1] [--threads 1,2,3] --work DIR
 """
 import argparse
+import math
 import os
 import re
 import struct
 import subprocess
 import sys
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -127,6 +130,40 @@ def unpack_canonical(data, shape, name):
     return codes, scales, tensor_scale
 
 
+def round_to_f32(value):
+    """The f32 nearest to the exact rational `value`, ties to even."""
+    if value == 0:
+        return 0.0
+    sign = -1 if value < 0 else 1
+    value = abs(value)
+    exponent = value.numerator.bit_length() - value.denominator.bit_length()
+    if Fraction(2) ** exponent > value:
+        exponent -= 1
+    exponent = max(exponent, -126)  # subnormals share the smallest exponent
+    unit = Fraction(2) ** (exponent - 23)
+    steps = value / unit
+    whole = steps.numerator // steps.denominator
+    rest = steps - whole
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1):
+        whole += 1
+    return sign * float(whole * unit)
+
+
+def fma32(a, b, c):
+    """a * b + c rounded once to f32, elementwise (float32 arrays)."""
+    out = np.empty(a.shape, np.float32)
+    for index in np.ndindex(a.shape):
+        x, y, z = float(a[index]), float(b[index]), float(c[index])
+        exact = Fraction(x) * Fraction(y) + Fraction(z)
+        if exact == 0:
+            # +0 unless both the product and the addend are -0.
+            negative = math.copysign(1, x * y) < 0 and math.copysign(1, z) < 0
+            out[index] = -0.0 if negative else 0.0
+        else:
+            out[index] = round_to_f32(exact)
+    return out
+
+
 def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
     """The I8 kernels' arithmetic (QcToCPU.h), in float32 with rounding after
     every operation."""
@@ -149,8 +186,10 @@ def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
         if FORMATS[aname][2]:
             sx = np.broadcast_to(xscales[:, group * g // bx][:, None], (m, n))
             s = sx if s is None else (s * sx).astype(np.float32)
-        p = d if s is None else (d * s).astype(np.float32)
-        acc = (acc + p).astype(np.float32)
+        if s is None:
+            acc = (acc + d).astype(np.float32)
+        else:
+            acc = fma32(d, np.ascontiguousarray(s, np.float32), acc)
     y = acc
     if not FORMATS[wname][2]:
         y = (y * wscales[:, 0][None, :]).astype(np.float32)

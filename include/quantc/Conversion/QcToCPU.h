@@ -34,7 +34,9 @@
 //     weight and activation blocks) the integer dot product d = sum codeW *
 //     codeX is exact, and with f32 rounding after every operation:
 //        s   = wScale(n, g) * xScale(m, g)   (the factors that vary per group)
-//        acc = acc + float(d) * s            (g = 0, 1, ...; acc starts at 0)
+//        acc = fma(float(d), s, acc)         (g = 0, 1, ...; acc starts at 0;
+//                                             one rounding, acc + d when no
+//                                             factor varies)
 //        y   = ((acc * wScale(n)) * xScale(m)) * c
 //     where wScale(n) / xScale(m) are the per-channel / per-row scales when the
 //     weights / activations have one scale per row, and c is the product of

@@ -1103,7 +1103,9 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
               s = weightScale(wBase, tileIndex[t], 0, gw);
             if (xScale)
               s = s ? fmul(s, xScale) : xScale;
-            f = fadd(f, s ? fmul(d, s) : d);
+            // One rounding: the integer path is exact up to here, and the
+            // model in cpu_kernel_check.py rounds a * b + c exactly once.
+            f = s ? LLVM::FMAOp::create(b, d, s, f).getResult() : fadd(f, d);
           } else {
             f = blockScales ? fma(sum, weightScale(wBase, tileIndex[t], 0, gw), f)
                             : fadd(f, sum);
