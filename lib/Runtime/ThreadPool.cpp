@@ -1,16 +1,22 @@
 //===- ThreadPool.cpp - The runtime's parallel-for ------------------------===//
 //
-// A job is published by bumping a generation counter; workers spin on it for
-// a short while after each job (kernels of one model run back to back, and a
-// futex wake-up costs as much as a small GEMV), then sleep on a condition
-// variable. Every worker takes part in every job, with an empty range when
-// there are fewer items than threads, so a job is over only when every worker
-// has seen it and none can mistake the next job's fields for its own.
+// Items are handed out in small chunks from one atomic counter, so a thread
+// the OS does not schedule (the machine is shared, or busy) delays nobody:
+// whoever runs takes the next chunk, and the caller never waits for a worker
+// that has not started. The counter carries the job's sequence number in its
+// high bits; a worker claims a chunk with a compare-and-swap that fails once
+// a newer job has replaced the one it read, so a late worker can never run a
+// chunk of the wrong job. A job is over when all its items are done.
+//
+// Idle workers spin for a short while after each job (kernels of one model
+// run back to back, and a futex wake-up costs as much as a small GEMV), then
+// sleep on a condition variable.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Runtime/ThreadPool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -94,31 +100,54 @@ public:
       runInline(fn, context, count);
       return;
     }
-    job.fn = fn;
-    job.context = context;
-    job.count = count;
-    job.participants = numThreads;
-    remaining.store(numThreads - 1, std::memory_order_relaxed);
+    // Chunks of about a quarter of a thread's share: small enough that a
+    // missing thread's share is taken over, large enough to keep each
+    // thread's columns contiguous.
+    uint64_t sequence = (nextSequence++) & kSequenceMask;
+    // Close the previous job before touching the fields: a worker that read
+    // its counter and is about to claim would otherwise pair the old
+    // counter with this job's count. Its claim now fails, and a worker that
+    // reads the closed counter finds no items.
+    // The fields are stored with release and loaded with acquire, so a
+    // worker that reads one of them has the closed counter in view when it
+    // tries to claim.
+    counter.store((sequence << kSequenceShift) | kItemMask,
+                  std::memory_order_relaxed);
+    job.fn.store(fn, std::memory_order_release);
+    job.context.store(context, std::memory_order_release);
+    job.count.store(count, std::memory_order_release);
+    job.grain.store(std::max<int64_t>(1, count / (4 * numThreads)),
+                    std::memory_order_release);
+    done.store(0, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> sleepLock(sleepMutex);
+      counter.store(sequence << kSequenceShift, std::memory_order_release);
       generation.fetch_add(1, std::memory_order_release);
       if (sleepers > 0)
         wake.notify_all();
     }
     insideTask = true;
-    runRange(0);
+    workOn(sequence);
     insideTask = false;
-    while (remaining.load(std::memory_order_acquire) != 0)
+    while (done.load(std::memory_order_acquire) != count)
       QUANTC_CPU_RELAX();
   }
 
 private:
+  /// Written by the caller between closing the previous job's counter and
+  /// publishing this one's; read by workers after they acquire the counter.
+  /// Atomic because a late worker may read them while the next job writes
+  /// them; its claim then fails.
   struct Job {
-    quantc_task_fn fn = nullptr;
-    void *context = nullptr;
-    int64_t count = 0;
-    int participants = 1;
+    std::atomic<quantc_task_fn> fn{nullptr};
+    std::atomic<void *> context{nullptr};
+    std::atomic<int64_t> count{0};
+    std::atomic<int64_t> grain{1};
   };
+
+  static constexpr int kSequenceShift = 44;
+  static constexpr uint64_t kSequenceMask = (1ull << 20) - 1;
+  static constexpr uint64_t kItemMask = (1ull << kSequenceShift) - 1;
 
   Pool() : numThreads(defaultThreads()) { startWorkers(); }
   ~Pool() { stopWorkers(); }
@@ -130,20 +159,37 @@ private:
     insideTask = wasInside;
   }
 
-  /// Participant p of P takes items [count * p / P, count * (p + 1) / P).
-  void runRange(int participant) {
-    int64_t p = participant, total = job.participants;
-    int64_t begin = job.count * p / total;
-    int64_t end = job.count * (p + 1) / total;
-    if (begin < end)
-      job.fn(job.context, begin, end);
+  /// Claims and runs chunks of job `sequence` until none is left (or a newer
+  /// job has replaced it).
+  void workOn(uint64_t sequence) {
+    while (true) {
+      uint64_t seen = counter.load(std::memory_order_acquire);
+      if ((seen >> kSequenceShift) != sequence)
+        return;
+      // The fields belong to `sequence`: they change only after all of its
+      // items are done, and the claim below fails if that has happened.
+      quantc_task_fn fn = job.fn.load(std::memory_order_acquire);
+      void *context = job.context.load(std::memory_order_acquire);
+      int64_t count = job.count.load(std::memory_order_acquire);
+      int64_t grain = job.grain.load(std::memory_order_acquire);
+      int64_t begin = static_cast<int64_t>(seen & kItemMask);
+      if (begin >= count)
+        return;
+      int64_t end = std::min(begin + grain, count);
+      if (!counter.compare_exchange_weak(
+              seen, (sequence << kSequenceShift) | static_cast<uint64_t>(end),
+              std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
+      fn(context, begin, end);
+      done.fetch_add(end - begin, std::memory_order_release);
+    }
   }
 
   void startWorkers() {
     stop = false;
     uint64_t current = generation.load(std::memory_order_acquire);
     for (int index = 1; index < numThreads; ++index)
-      workers.emplace_back([this, index, current] { workerLoop(index, current); });
+      workers.emplace_back([this, current] { workerLoop(current); });
   }
 
   void stopWorkers() {
@@ -157,7 +203,7 @@ private:
     workers.clear();
   }
 
-  void workerLoop(int index, uint64_t seen) {
+  void workerLoop(uint64_t seen) {
     using Clock = std::chrono::steady_clock;
     while (true) {
       uint64_t current;
@@ -177,18 +223,21 @@ private:
         --sleepers;
       }
       seen = current;
+      uint64_t sequence =
+          counter.load(std::memory_order_acquire) >> kSequenceShift;
       insideTask = true;
-      runRange(index);
+      workOn(sequence);
       insideTask = false;
-      remaining.fetch_sub(1, std::memory_order_release);
     }
   }
 
   std::mutex submitMutex;
   int numThreads;
+  uint64_t nextSequence = 1;
   Job job;
+  std::atomic<uint64_t> counter{0};
+  std::atomic<int64_t> done{0};
   std::atomic<uint64_t> generation{0};
-  std::atomic<int> remaining{0};
   std::atomic<bool> stop{false};
   std::mutex sleepMutex;
   std::condition_variable wake;
