@@ -11,6 +11,8 @@
 // [K, N], quantized and packed by the format library along K. A fake_quant on
 // the activation becomes qc.matmul's `act`. x of rank > 2 is collapsed to a
 // matrix and the result expanded back, so kernels see [M, K] x [N, K].
+// Discardable attributes of the layer and of the weight's fake_quant (the
+// decisions and measurements of earlier passes) move to the qc.matmul.
 //
 // Numerics: qc.matmul is defined as "dequantize W, fake-quantize x, sum over
 // K in order in f32" (its reference lowering), which is what the fake-quant
@@ -284,11 +286,19 @@ struct QcFoldWeightsPass
     auto matrixInputType = cast<RankedTensorType>(matrixInput.getType());
     SmallVector<int64_t> productShape(matrixInputType.getShape());
     productShape.back() = n;
-    Value product =
+    auto matmul =
         MatmulOp::create(b, loc,
                          RankedTensorType::get(productShape,
                                                resultType.getElementType()),
                          matrixInput, packed, act);
+    // What earlier passes recorded on the layer and on its weight's
+    // fake_quant (qc.rotation, qc.weight_qsnr, ...) stays with the layer.
+    for (NamedAttribute attr : operation->getDiscardableAttrs())
+      matmul->setAttr(attr.getName(), attr.getValue());
+    for (NamedAttribute attr : fakeQuant->getDiscardableAttrs())
+      if (!matmul->hasAttr(attr.getName()))
+        matmul->setAttr(attr.getName(), attr.getValue());
+    Value product = matmul.getResult();
     if (xType.getRank() > 2)
       product = tensor::ExpandShapeOp::create(b, loc, resultType, product,
                                               toMatrix);

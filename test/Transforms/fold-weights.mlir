@@ -6,21 +6,22 @@
 // RUN: quant-opt %s --split-input-file --qc-fold-weights 2>&1 >/dev/null | FileCheck %s --check-prefix=SIZES
 
 // x [8, 64] x W [64, 32] (ONNX MatMul): W is transposed to [32, 64] and
-// packed along K.
+// packed along K. Attributes earlier passes left on the layer and on the
+// weight's fake_quant move to the qc.matmul.
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME: (%[[X:.*]]: tensor<8x64xf32>)
 // CHECK-NEXT: %[[W:.*]] = qc.constant dense<"0x{{[0-9A-F]+}}"> : tensor<1088xi8> : !qc.packed<32x64, mxfp4>
-// CHECK-NEXT: %[[Y:.*]] = qc.matmul %[[X]], %[[W]] act <mxint8> : tensor<8x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<8x32xf32>
+// CHECK-NEXT: %[[Y:.*]] = qc.matmul %[[X]], %[[W]] act <mxint8> {qc.rotation = "online", qc.weight_qsnr = 2.000000e+01 : f64} : tensor<8x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<8x32xf32>
 // CHECK-NEXT: return %[[Y]]
 // SIZES: remark: qc-fold-weights: 1 layer(s) into qc.matmul, weights 8192 bytes as float -> 1088 bytes packed (7.53x smaller){{$}}
 func.func @matmul(%x: tensor<8x64xf32>) -> tensor<8x32xf32> {
   %w = arith.constant dense<0.5> : tensor<64x32xf32>
-  %wq = qc.fake_quant %w as <mxfp4, axis = 0> : tensor<64x32xf32>
+  %wq = qc.fake_quant %w as <mxfp4, axis = 0> {qc.weight_qsnr = 20.0 : f64} : tensor<64x32xf32>
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<8x32xf32>
   %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
   %xq = qc.fake_quant %x as <mxint8> : tensor<8x64xf32>
-  %y = linalg.matmul ins(%xq, %wq : tensor<8x64xf32>, tensor<64x32xf32>) outs(%init : tensor<8x32xf32>) -> tensor<8x32xf32> loc("fc1")
+  %y = linalg.matmul {qc.rotation = "online"} ins(%xq, %wq : tensor<8x64xf32>, tensor<64x32xf32>) outs(%init : tensor<8x32xf32>) -> tensor<8x32xf32> loc("fc1")
   return %y : tensor<8x32xf32>
 }
 
