@@ -16,6 +16,7 @@
 #include "quantc/Transforms/Passes.h"
 
 #include "quantc/Formats/Format.h"
+#include "quantc/Transforms/QuantizableLayers.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -31,18 +32,13 @@ using namespace mlir::qc;
 
 namespace {
 
-/// The f32 values of a constant float tensor, or nullopt.
+/// The f32 values of a constant float tensor (dense or resource, f32/f16/
+/// bf16), or nullopt.
 std::optional<std::vector<float>> constantValues(Value value) {
   auto constant = value.getDefiningOp<arith::ConstantOp>();
   if (!constant)
     return std::nullopt;
-  auto elements = dyn_cast<ElementsAttr>(constant.getValue());
-  if (!elements || !elements.getElementType().isF32())
-    return std::nullopt;
-  auto values = elements.tryGetValues<float>();
-  if (!values)
-    return std::nullopt;
-  return std::vector<float>(values->begin(), values->end());
+  return quantc::readFloatElements(constant.getValue());
 }
 
 /// Sum of squared quantization errors of `x` under `format`, in double.
