@@ -1,0 +1,100 @@
+//===- CalibrationStats.h - Activation statistics from calibration -*- C++ -*-===//
+//
+// What a calibration run collects for each observed tensor (a `qc.observe`
+// that qc-instrument put on a quantized layer's activation input), and the
+// statistics directory that qc-clip, qc-smooth, qc-gptq, qc-bias-correct and
+// qc-allocate-bits read. No MLIR here: the JIT-compiled model calls
+// quantc_observe (below) for every observation, and the passes read the
+// directory back.
+//
+// A tensor is seen as rows x channels: the channel axis is the last one (the
+// reduction axis of the layer it feeds), every other dimension is a row.
+// Memory is bounded by the statistics, never by the number of samples: the
+// histogram keeps a fixed bin count and doubles its range (merging bin pairs)
+// when a larger |x| arrives; XᵀX is channels² doubles.
+//
+// The directory: `stats.json` (every tensor's scalars, per-channel vectors and
+// histogram) and `<key>.xtx.npy` (f64 [channels, channels]) for the tensors
+// that asked for XᵀX, `<key>` being the name with characters outside
+// [A-Za-z0-9._-] replaced by '_'.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_RUNTIME_CALIBRATIONSTATS_H
+#define QUANTC_RUNTIME_CALIBRATIONSTATS_H
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quantc {
+
+/// Bins of the |x| histogram (as in TensorRT's entropy calibration).
+constexpr int kHistogramBins = 2048;
+
+struct TensorStats {
+  /// Observations (one per sample and call site) and rows seen in total.
+  int64_t observations = 0;
+  int64_t rows = 0;
+  int64_t channels = 0;
+  /// Over every element seen.
+  double min = 0, max = 0, amax = 0;
+  /// Per channel (the last axis): max |x| and the mean of x over all rows.
+  std::vector<double> channelAmax;
+  std::vector<double> channelMean;
+  /// kHistogramBins counts of |x| over [0, histogramRange]: bin i holds
+  /// [i, i+1) * histogramRange / kHistogramBins (the last bin includes its
+  /// upper edge). NaN/Inf elements are not counted.
+  std::vector<uint64_t> histogram;
+  double histogramRange = 0;
+  /// Σ over rows of xᵀx, channels x channels row-major, in f64; empty unless
+  /// the tensor was observed with "hessian".
+  std::vector<double> xtx;
+
+  /// Adds `rows` rows of `channels` contiguous f32 values.
+  void accumulate(const float *data, int64_t rows, int64_t channels,
+                  bool withXtx);
+
+  /// The smallest value c such that the fraction `p` (0..1] of the counted
+  /// |x| lies at or below c, read from the histogram (upper bin edge).
+  double percentile(double p) const;
+};
+
+class CalibrationStats {
+public:
+  /// The statistics of `name`, or null when calibration never observed it.
+  const TensorStats *lookup(const std::string &name) const;
+  TensorStats &getOrCreate(const std::string &name) { return tensors[name]; }
+  const std::map<std::string, TensorStats> &all() const { return tensors; }
+  /// Calibration samples run (for the report).
+  int64_t samples = 0;
+
+  /// Writes the directory (created if missing). False + `error` on failure.
+  bool write(const std::string &dir, std::string &error) const;
+  /// Reads a directory written by `write`; the error names the file.
+  static std::optional<CalibrationStats> read(const std::string &dir,
+                                              std::string &error);
+
+private:
+  std::map<std::string, TensorStats> tensors;
+};
+
+/// The key calibration statistics of a layer's activation input are stored
+/// under: the layer's name (quantc::layerName) followed by ":input".
+std::string activationStatsKey(const std::string &layerName);
+
+} // namespace quantc
+
+extern "C" {
+/// Where quantc_observe records (set by the calibration driver; null means
+/// observations are dropped).
+void quantc_set_observer(quantc::CalibrationStats *stats);
+/// Called by the code qc.observe lowers to: `name` is a NUL-terminated key,
+/// `data` points to rows x channels contiguous f32 values, `flags` bit 0 asks
+/// for XᵀX.
+void quantc_observe(const char *name, const float *data, int64_t rows,
+                    int64_t channels, int64_t flags);
+}
+
+#endif // QUANTC_RUNTIME_CALIBRATIONSTATS_H
