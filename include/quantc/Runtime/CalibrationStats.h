@@ -16,7 +16,21 @@
 // The directory: `stats.json` (every tensor's scalars, per-channel vectors and
 // histogram) and `<key>.xtx.npy` (f64 [channels, channels]) for the tensors
 // that asked for XᵀX, `<key>` being the name with characters outside
-// [A-Za-z0-9._-] replaced by '_'.
+// [A-Za-z0-9._-] replaced by '_'. stats.json reads
+//
+//   {"samples": 8,
+//    "tensors": {"layers.0/q_proj:input": {
+//        "observations": 8, "rows": 512, "channels": 256,
+//        "min": -3.1, "max": 2.9, "amax": 3.1,
+//        "channel_amax": [...], "channel_mean": [...],
+//        "histogram_range": 4.0, "histogram": [2048 counts],
+//        "xtx": "layers.0_q_proj_input.xtx.npy"}}}
+//
+// ("histogram" and "xtx" may be absent; tests write such files by hand.)
+//
+// When quant-compile calibrates: after qc-quantize and qc-rotate, on a copy
+// of the module whose qc.fake_quant ops are removed (the float activations
+// the rotated model computes), one JIT run per sample.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_RUNTIME_CALIBRATIONSTATS_H
