@@ -128,9 +128,14 @@ void buildQcExpansionPipeline(OpPassManager &pm) {
 #endif
 }
 
-void buildQcCpuExpansionPipeline(OpPassManager &pm) {
+void buildQcCpuExpansionPipeline(OpPassManager &pm,
+                                 const std::string &cpuTarget) {
 #ifdef QUANTC_HAVE_QC_DIALECT
-  pm.addPass(createQcLowerCpu());
+  QcLowerCpuOptions options;
+  options.target = cpuTarget;
+  pm.addPass(createQcLowerCpu(options));
+#else
+  (void)cpuTarget;
 #endif
   buildQcExpansionPipeline(pm);
 }
@@ -138,9 +143,9 @@ void buildQcCpuExpansionPipeline(OpPassManager &pm) {
 void buildCpuLoweringPipeline(OpPassManager &pm,
                               const CpuLoweringHooks &hooks) {
   // qc ops become plain tensor/arith/math/scf first (qc.matmul with constant
-  // weights a call to a kernel generated for the host), so that everything
+  // weights a call to a kernel generated for the target), so that everything
   // below sees only upstream dialects.
-  buildQcCpuExpansionPipeline(pm);
+  buildQcCpuExpansionPipeline(pm, hooks.cpuTarget);
   pm.addPass(createCanonicalizerPass());
 
   // Tensor-level: arith/math applied to whole tensors become linalg.generic,

@@ -6,9 +6,6 @@
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Runtime/CudaDriver.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "llvm/ExecutionEngine/Orc/Mangling.h"
-
 namespace cl = llvm::cl;
 
 namespace quantrun {
@@ -81,16 +78,12 @@ void buildHostLowering(mlir::OpPassManager &pm) {
     quantc::buildCpuLoweringPipeline(pm);
 }
 
-void registerDeviceSymbols(mlir::ExecutionEngine &engine) {
-  if (!runsOnCuda())
-    return;
-  engine.registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap symbols;
+std::vector<quantc::JitSymbol> deviceSymbols() {
+  std::vector<quantc::JitSymbol> symbols;
+  if (runsOnCuda())
     for (auto [name, address] : quantc::cuda::mgpuRuntimeSymbols())
-      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
-                                 llvm::JITSymbolFlags::Exported};
-    return symbols;
-  });
+      symbols.push_back({name, address});
+  return symbols;
 }
 
 llvm::Error takeDeviceError() {

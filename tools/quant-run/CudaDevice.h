@@ -10,14 +10,16 @@
 #ifndef QUANTC_TOOLS_QUANT_RUN_CUDADEVICE_H
 #define QUANTC_TOOLS_QUANT_RUN_CUDADEVICE_H
 
+#include "quantc/Runtime/Jit.h"
+
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir {
 class DialectRegistry;
-class ExecutionEngine;
 class OpPassManager;
 } // namespace mlir
 
@@ -43,8 +45,8 @@ void addDevicePasses(mlir::OpPassManager &pm);
 /// The host lowering: the CPU pipeline, or for cuda the CUDA host pipeline.
 void buildHostLowering(mlir::OpPassManager &pm);
 
-/// --device cuda: makes the mgpu* entry points resolvable by `engine`.
-void registerDeviceSymbols(mlir::ExecutionEngine &engine);
+/// --device cuda: the mgpu* entry points, for the JIT. None for cpu.
+std::vector<quantc::JitSymbol> deviceSymbols();
 
 /// The first CUDA runtime error since the last call, as an llvm::Error.
 llvm::Error takeDeviceError();

@@ -15,25 +15,19 @@
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
 #include "quantc/Import/OnnxOpRegistry.h"
-#include "quantc/Runtime/JitSymbols.h"
+#include "quantc/Runtime/Jit.h"
 #include "quantc/Runtime/Npy.h"
 #include "quantc/Runtime/ThreadPool.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringSet.h"
-#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -41,7 +35,6 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -168,42 +161,8 @@ static int reportError(llvm::StringRef file, const llvm::Twine &problem) {
 // Function signature
 //===----------------------------------------------------------------------===//
 
-/// One tensor argument or result of the entry function, as quant-run
-/// exchanges it with a .npy file.
-struct TensorSlot {
-  std::string name;
-  RankedTensorType type;
-  DType dtype;
-};
-
-/// The .npy element type that holds `type` bit-exactly, if quant-run supports it.
-static std::optional<DType> dtypeForElementType(Type type) {
-  if (type.isF32())
-    return DType::F32;
-  if (type.isF16())
-    return DType::F16;
-  if (type.isF64())
-    return DType::F64;
-  auto intType = dyn_cast<IntegerType>(type);
-  if (!intType)
-    return std::nullopt;
-  if (intType.getWidth() == 1)
-    return DType::Bool;
-  if (intType.isUnsigned())
-    return intType.getWidth() == 8 ? std::optional(DType::U8) : std::nullopt;
-  switch (intType.getWidth()) {
-  case 8:
-    return DType::I8;
-  case 16:
-    return DType::I16;
-  case 32:
-    return DType::I32;
-  case 64:
-    return DType::I64;
-  default:
-    return std::nullopt;
-  }
-}
+using quantc::EntrySignature;
+using quantc::TensorSpec;
 
 static std::string formatShape(llvm::ArrayRef<int64_t> shape) {
   return "[" +
@@ -211,87 +170,6 @@ static std::string formatShape(llvm::ArrayRef<int64_t> shape) {
                                     [](int64_t d) { return std::to_string(d); }),
                     ", ") +
          "]";
-}
-
-static std::string typeToString(Type type) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  type.print(os);
-  return text;
-}
-
-/// Checks that `type` is a tensor quant-run can exchange and builds its slot;
-/// on failure returns an error message that names `what` ("argument 'x'").
-static std::optional<TensorSlot> makeSlot(std::string name, Type type,
-                                          const std::string &what,
-                                          std::string &error) {
-  auto tensorType = dyn_cast<RankedTensorType>(type);
-  if (!tensorType) {
-    error = what + " has type " + typeToString(type) +
-            "; quant-run exchanges ranked tensors only";
-    return std::nullopt;
-  }
-  if (!tensorType.hasStaticShape()) {
-    error = what + " has dynamic shape " + typeToString(type) +
-            "; specialise it";
-    return std::nullopt;
-  }
-  std::optional<DType> dtype = dtypeForElementType(tensorType.getElementType());
-  if (!dtype) {
-    error = what + " has element type " +
-            typeToString(tensorType.getElementType()) +
-            "; quant-run supports f32, f16, f64, i1, i8, i16, i32, i64, ui8";
-    return std::nullopt;
-  }
-  return TensorSlot{std::move(name), tensorType, *dtype};
-}
-
-static std::string nameFromAttr(DictionaryAttr attrs, std::string fallback) {
-  if (attrs)
-    if (auto name = attrs.getAs<StringAttr>("qc.name"))
-      return name.str();
-  return fallback;
-}
-
-/// The arguments and results of the entry function, named and checked.
-struct Signature {
-  std::vector<TensorSlot> arguments;
-  std::vector<TensorSlot> results;
-};
-
-static std::optional<Signature> readSignature(func::FuncOp func,
-                                              std::string &error) {
-  Signature signature;
-  std::string funcName = "'" + func.getSymName().str() + "'";
-  llvm::StringSet<> seen;
-  for (auto [index, type] : llvm::enumerate(func.getArgumentTypes())) {
-    std::string name =
-        nameFromAttr(func.getArgAttrDict(index), "arg" + std::to_string(index));
-    if (!seen.insert(name).second) {
-      error = "function " + funcName + " has two arguments named '" + name + "'";
-      return std::nullopt;
-    }
-    auto slot = makeSlot(name, type, "argument '" + name + "' of " + funcName,
-                         error);
-    if (!slot)
-      return std::nullopt;
-    signature.arguments.push_back(std::move(*slot));
-  }
-  for (auto [index, type] : llvm::enumerate(func.getResultTypes())) {
-    std::string name =
-        nameFromAttr(func.getResultAttrDict(index), std::to_string(index));
-    auto slot =
-        makeSlot(name, type, "result '" + name + "' of " + funcName, error);
-    if (!slot)
-      return std::nullopt;
-    // Signless i8 holding unsigned values (ONNX uint8) is written as uint8.
-    if (DictionaryAttr attrs = func.getResultAttrDict(index))
-      if (auto dtype = attrs.getAs<StringAttr>("qc.dtype"))
-        if (dtype.getValue() == "uint8" && slot->dtype == DType::I8)
-          slot->dtype = DType::U8;
-    signature.results.push_back(std::move(*slot));
-  }
-  return signature;
 }
 
 /// The file a result is written to: its name with anything that is not safe
@@ -315,7 +193,7 @@ static std::string resultFileName(llvm::StringRef name) {
 /// name but is none is reported as unknown (typo protection) rather than
 /// being read as a file called "x=..."; anything else is positional.
 static std::optional<std::vector<std::string>>
-assignInputFiles(const Signature &signature, llvm::StringRef funcName,
+assignInputFiles(const EntrySignature &signature, llvm::StringRef funcName,
                  const std::vector<std::string> &defaults, std::string &error) {
   std::vector<std::string> files(signature.arguments.size());
   auto argumentIndex = [&](llvm::StringRef name) -> std::optional<size_t> {
@@ -328,7 +206,7 @@ assignInputFiles(const Signature &signature, llvm::StringRef funcName,
     if (signature.arguments.empty())
       return std::string("none");
     return llvm::join(llvm::map_range(signature.arguments,
-                                      [](const TensorSlot &slot) {
+                                      [](const TensorSpec &slot) {
                                         return slot.name;
                                       }),
                       ", ");
@@ -401,235 +279,50 @@ static std::optional<HostTensor> readTensorFile(const std::string &file,
 
 /// Reads `file` and checks it against the argument it feeds.
 static std::optional<HostTensor> readInput(const std::string &file,
-                                           const TensorSlot &argument,
+                                           const TensorSpec &argument,
                                            llvm::StringRef funcName,
                                            std::string &error) {
   std::optional<HostTensor> tensor = readTensorFile(file, error);
   if (!tensor)
     return std::nullopt; // the reader's message already names the file.
-  llvm::ArrayRef<int64_t> expectedShape = argument.type.getShape();
   // A signless i8 argument holds bytes whose sign MLIR does not fix (packed
   // formats, for one): uint8 files fit it as well as int8 ones.
-  bool bytesFit = argument.dtype == DType::I8 && tensor->dtype == DType::U8 &&
-                  argument.type.getElementType().isSignlessInteger(8);
-  if ((tensor->dtype != argument.dtype && !bytesFit) ||
-      llvm::ArrayRef<int64_t>(tensor->shape) != expectedShape) {
+  if (!argument.accepts(*tensor)) {
     error = file + ": argument '" + argument.name + "' of '" + funcName.str() +
-            "' expects " + quantc::dtypeName(argument.dtype) + " " +
-            formatShape(expectedShape) + " (" + typeToString(argument.type) +
-            ") but the file holds " + quantc::dtypeName(tensor->dtype) + " " +
-            formatShape(tensor->shape);
+            "' expects " + argument.describe() + " but the file holds " +
+            quantc::dtypeName(tensor->dtype) + " " + formatShape(tensor->shape);
     return std::nullopt;
   }
   return tensor;
-}
-
-//===----------------------------------------------------------------------===//
-// Calling the compiled function
-//===----------------------------------------------------------------------===//
-
-/// A strided memref descriptor as the LLVM lowering lays it out for any rank:
-/// {allocated ptr, aligned ptr, offset, sizes[rank], strides[rank]}, all
-/// 64-bit on the hosts quantc supports.
-class MemRefDescriptor {
-public:
-  explicit MemRefDescriptor(HostTensor &tensor) {
-    static_assert(sizeof(void *) == sizeof(int64_t),
-                  "memref descriptors assume 64-bit pointers");
-    size_t rank = tensor.shape.size();
-    fields.resize(3 + 2 * rank);
-    auto pointer = reinterpret_cast<int64_t>(tensor.bytes.data());
-    fields[0] = pointer;
-    fields[1] = pointer;
-    fields[2] = 0;
-    int64_t stride = 1;
-    for (size_t dim = rank; dim-- > 0;) {
-      fields[3 + dim] = tensor.shape[dim];
-      fields[3 + rank + dim] = stride;
-      stride *= tensor.shape[dim];
-    }
-  }
-  void *data() { return fields.data(); }
-
-private:
-  std::vector<int64_t> fields;
-};
-
-static HostTensor makeResultBuffer(const TensorSlot &result) {
-  HostTensor tensor;
-  tensor.dtype = result.dtype;
-  tensor.shape.assign(result.type.getShape().begin(),
-                      result.type.getShape().end());
-  tensor.bytes.assign(tensor.numElements() * quantc::dtypeSize(result.dtype), 0);
-  return tensor;
-}
-
-/// Marks the entry function for the JIT: a C-compatible wrapper taking
-/// descriptor pointers, and read-only arguments, so that bufferization copies
-/// instead of writing into the caller's input buffers (which --benchmark
-/// reuses). The argument and result attributes (qc.name, ...) have been read
-/// by then; they are dropped because the translation to LLVM IR warns about
-/// every attribute it does not know.
-static void prepareEntryFunction(func::FuncOp func) {
-  MLIRContext *context = func.getContext();
-  func.removeArgAttrsAttr();
-  func.removeResAttrsAttr();
-  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                UnitAttr::get(context));
-  func.setPublic();
-  for (unsigned index = 0; index < func.getNumArguments(); ++index)
-    func.setArgAttr(index, "bufferization.writable",
-                    BoolAttr::get(context, false));
-}
-
-/// The first operation the lowering left outside the LLVM dialect, if any.
-/// Conversion to LLVM is partial, so an op it has no pattern for stays behind
-/// together with casts around it; name the op rather than the cast, which is
-/// what the translation to LLVM IR would otherwise complain about.
-static Operation *findUnloweredOp(ModuleOp module) {
-  Operation *firstCast = nullptr;
-  Operation *firstOther = nullptr;
-  module.walk([&](Operation *op) {
-    if (op == module.getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
-      return WalkResult::advance();
-    if (isa<UnrealizedConversionCastOp>(op)) {
-      if (!firstCast)
-        firstCast = op;
-      return WalkResult::advance();
-    }
-    firstOther = op;
-    return WalkResult::interrupt();
-  });
-  return firstOther ? firstOther : firstCast;
 }
 
 //===----------------------------------------------------------------------===//
 // Driver
 //===----------------------------------------------------------------------===//
 
-/// The entry function, or an error listing the functions there are.
-static func::FuncOp findEntryFunction(ModuleOp module, std::string &error) {
-  auto func = module.lookupSymbol<func::FuncOp>(entryName);
-  if (func && func.isExternal()) {
-    error = "function '" + entryName + "' is only a declaration (no body)";
-    return nullptr;
-  }
-  if (!func) {
-    std::vector<std::string> names;
-    for (auto candidate : module.getOps<func::FuncOp>())
-      if (!candidate.isExternal())
-        names.push_back(candidate.getSymName().str());
-    error = "no function '" + entryName + "' (functions: " +
-            (names.empty() ? "none" : llvm::join(names, ", ")) + ")";
-    return nullptr;
-  }
-  return func;
-}
-
-/// Keeps only the entry and what it calls, so that another function of the
-/// file that does not lower yet cannot stop this one from running, and
-/// expands qc ops: the function is then called with the byte tensors that
-/// `!qc.packed` arguments and results become. Returns the signature it is
-/// called with.
-static std::optional<Signature> prepareModule(ModuleOp module,
-                                              func::FuncOp func,
-                                              std::string &error) {
-  llvm::SmallVector<bool> resultIsPacked;
-  for (Type type : func.getResultTypes())
-    resultIsPacked.push_back(!isa<TensorType>(type) &&
-                             type.getDialect().getNamespace() == "qc");
-  for (auto other : module.getOps<func::FuncOp>())
-    if (other != func)
-      other.setPrivate();
-  PassManager expansion(module.getContext());
-  expansion.addPass(createSymbolDCEPass());
-  quantrun::addDevicePasses(expansion);
-  quantc::buildQcCpuExpansionPipeline(expansion);
-  if (failed(expansion.run(module))) {
-    error = "expanding the qc ops of '" + entryName + "' failed (see above)";
-    return std::nullopt;
-  }
-  func = module.lookupSymbol<func::FuncOp>(entryName);
-
-  std::optional<Signature> signature = readSignature(func, error);
-  if (!signature)
-    return std::nullopt;
-  // Packed results are bytes: write them as uint8, as quant-tensor does.
-  for (auto [result, isPacked] : llvm::zip(signature->results, resultIsPacked))
-    if (isPacked && result.dtype == DType::I8)
-      result.dtype = DType::U8;
-
-  // Two results whose names map to one file would overwrite each other.
+/// Checks the signature that prepareEntry read: two results whose names map
+/// to one file would overwrite each other.
+static bool checkResultFiles(const EntrySignature &signature,
+                             std::string &error) {
   llvm::StringMap<std::string> resultByFile;
-  for (const TensorSlot &result : signature->results) {
+  for (const TensorSpec &result : signature.results) {
     auto [it, inserted] =
         resultByFile.try_emplace(resultFileName(result.name), result.name);
     if (!inserted) {
       error = "results '" + it->second + "' and '" + result.name +
               "' would both be written to " + it->first().str();
-      return std::nullopt;
+      return false;
     }
   }
-  return signature;
+  return true;
 }
 
-/// JIT-compiles the lowered module and calls the entry on `buffers` (the
-/// arguments, then the results) once, or --benchmark times after a warm-up.
-static llvm::Error compileAndCall(ModuleOp module,
-                                  std::vector<HostTensor> &buffers) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  // A target machine for this host, with its CPU features: without one the
-  // LLVM optimizer knows no vector registers and vectorizes nothing.
-  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machineBuilder)
-    return machineBuilder.takeError();
-  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto targetMachine = machineBuilder->createTargetMachine();
-  if (!targetMachine)
-    return targetMachine.takeError();
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                            targetMachine->get());
-  // memref.copy of non-contiguous views lowers to a call into the runner
-  // utilities; load them so that such copies resolve.
-  llvm::SmallVector<llvm::StringRef, 1> sharedLibs;
-  if (llvm::sys::fs::exists(QUANTC_MLIR_C_RUNNER_UTILS))
-    sharedLibs.push_back(QUANTC_MLIR_C_RUNNER_UTILS);
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = optimize;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  engineOptions.sharedLibPaths = sharedLibs;
-  auto engine =
-      ExecutionEngine::create(module, engineOptions, std::move(*targetMachine));
-  if (!engine)
-    return llvm::createStringError("JIT compilation failed: " +
-                                   llvm::toString(engine.takeError()));
-  quantc::registerKernelRuntimeSymbols(**engine);
-  quantrun::registerDeviceSymbols(**engine);
-  (*engine)->initialize();
-  if (llvm::Error error = quantrun::takeDeviceError())
-    return error;
-
-  std::vector<MemRefDescriptor> descriptors(buffers.begin(), buffers.end());
-  std::vector<void *> descriptorPointers;
-  for (MemRefDescriptor &descriptor : descriptors)
-    descriptorPointers.push_back(descriptor.data());
-  // The packed calling convention takes, per argument, the address of the
-  // value the C wrapper expects: here a pointer to the descriptor.
-  std::vector<void *> packedArguments;
-  for (void *&pointer : descriptorPointers)
-    packedArguments.push_back(&pointer);
-
-  std::string wrapperName = "_mlir_ciface_" + entryName;
-  auto callOnce = [&]() -> llvm::Error {
-    if (llvm::Error error = (*engine)->invokePacked(wrapperName, packedArguments))
-      return llvm::createStringError("cannot call '" + entryName +
-                                     "': " + llvm::toString(std::move(error)));
-    if (llvm::Error error = quantrun::takeDeviceError())
-      return error;
-    return llvm::Error::success();
-  };
-  if (llvm::Error error = callOnce())
+/// Calls the compiled function once, or with --benchmark N one warm-up call
+/// and N timed calls, printing their median and minimum.
+static llvm::Error callFunction(quantc::JitFunction &function,
+                                llvm::ArrayRef<HostTensor> inputs,
+                                std::vector<HostTensor> &outputs) {
+  if (llvm::Error error = function.run(inputs, outputs))
     return error;
   if (benchmarkRuns == 0)
     return llvm::Error::success();
@@ -637,7 +330,7 @@ static llvm::Error compileAndCall(ModuleOp module,
   std::vector<double> microseconds;
   for (unsigned run = 0; run < benchmarkRuns; ++run) {
     auto start = std::chrono::steady_clock::now();
-    if (llvm::Error error = callOnce())
+    if (llvm::Error error = function.run(inputs, outputs))
       return error;
     auto stop = std::chrono::steady_clock::now();
     microseconds.push_back(
@@ -656,7 +349,7 @@ static llvm::Error compileAndCall(ModuleOp module,
 /// Writes every result to --output-dir. Each write is atomic; if a later one
 /// fails, the earlier ones are removed, so that the directory never holds
 /// the results of half a run. `error` names the file that failed.
-static bool writeResults(const std::vector<TensorSlot> &results,
+static bool writeResults(const std::vector<TensorSpec> &results,
                          llvm::ArrayRef<HostTensor> resultBuffers,
                          std::string &error) {
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
@@ -694,9 +387,12 @@ importOnnxModel(MLIRContext &context, std::vector<std::string> &defaults) {
     llvm::errs() << "quant-run: error: " << error << "\n";
     return nullptr;
   }
-  Signature names;
-  for (const quantc::OnnxTensorInfo &input : model->inputs())
-    names.arguments.push_back(TensorSlot{input.name, nullptr, DType::F32});
+  EntrySignature names;
+  for (const quantc::OnnxTensorInfo &input : model->inputs()) {
+    TensorSpec argument;
+    argument.name = input.name;
+    names.arguments.push_back(std::move(argument));
+  }
   if (!inputDir.empty()) {
     for (size_t index = 0; index < model->inputs().size(); ++index) {
       llvm::SmallString<256> path(inputDir);
@@ -779,21 +475,30 @@ static int runQuantRun() {
       return reportError(inputFilename, "cannot parse the MLIR module");
   }
 
+  quantc::JitOptions options;
+  options.entry = entryName;
+  options.caller = "quant-run";
+  options.beforeQcExpansion = quantrun::addDevicePasses;
+  options.buildLowering = quantrun::buildHostLowering;
+  options.takeRuntimeError = quantrun::takeDeviceError;
+  options.extraSymbols = quantrun::deviceSymbols();
+  if (printIrAfterLowering)
+    options.printLoweredModule = &llvm::outs();
+
   std::string error;
-  func::FuncOp func = findEntryFunction(*module, error);
-  if (!func)
-    return reportError(inputFilename, error);
-  std::optional<Signature> signature = prepareModule(*module, func, error);
+  llvm::Expected<EntrySignature> signature =
+      quantc::prepareEntry(*module, options);
   if (!signature)
+    return reportError(inputFilename, llvm::toString(signature.takeError()));
+  if (!checkResultFiles(*signature, error))
     return reportError(inputFilename, error);
-  func = module->lookupSymbol<func::FuncOp>(entryName);
 
   // Inputs are read and checked before the (slower) compilation.
   std::optional<std::vector<std::string>> inputFiles =
       assignInputFiles(*signature, entryName, inputDefaults, error);
   if (!inputFiles)
     return reportError(inputFilename, error);
-  std::vector<HostTensor> buffers;
+  std::vector<HostTensor> inputs;
   for (auto [file, argument] : llvm::zip(*inputFiles, signature->arguments)) {
     std::optional<HostTensor> tensor =
         readInput(file, argument, entryName, error);
@@ -801,35 +506,21 @@ static int runQuantRun() {
       llvm::errs() << "quant-run: error: " << error << "\n";
       return 1;
     }
-    buffers.push_back(std::move(*tensor));
-  }
-  size_t firstResult = buffers.size();
-  for (const TensorSlot &result : signature->results)
-    buffers.push_back(makeResultBuffer(result));
-
-  prepareEntryFunction(func);
-  PassManager pm(&context);
-  quantrun::buildHostLowering(pm);
-  if (failed(pm.run(*module)))
-    return reportError(inputFilename, "lowering '" + entryName +
-                                          "' to LLVM failed (see above)");
-  if (printIrAfterLowering) {
-    module->print(llvm::outs());
-    llvm::outs() << "\n";
-  }
-  if (Operation *leftover = findUnloweredOp(*module)) {
-    leftover->emitError() << "'" << leftover->getName()
-                          << "' is not lowered to LLVM by the CPU pipeline";
-    return reportError(inputFilename, "cannot compile '" + entryName +
-                                          "': an operation is not lowered to "
-                                          "LLVM (see above)");
+    inputs.push_back(std::move(*tensor));
   }
 
-  if (llvm::Error callError = compileAndCall(*module, buffers))
+  if (llvm::Error lowerError =
+          quantc::lowerEntryToLLVM(*module, *signature, options))
+    return reportError(inputFilename, llvm::toString(std::move(lowerError)));
+  auto function =
+      quantc::JitFunction::compileLowered(*module, *signature, options);
+  if (!function)
+    return reportError(inputFilename, llvm::toString(function.takeError()));
+  std::vector<HostTensor> outputs;
+  if (llvm::Error callError = callFunction(**function, inputs, outputs))
     return reportError(inputFilename, llvm::toString(std::move(callError)));
 
-  if (!writeResults(signature->results,
-                    llvm::ArrayRef(buffers).drop_front(firstResult), error)) {
+  if (!writeResults(signature->results, outputs, error)) {
     llvm::errs() << "quant-run: error: " << error << "\n";
     return 1;
   }

@@ -11,6 +11,7 @@
 #define QUANTC_CONVERSION_PIPELINES_H
 
 #include <functional>
+#include <string>
 
 namespace mlir {
 class DialectRegistry;
@@ -32,22 +33,29 @@ void registerQuantcDialects(mlir::DialectRegistry &registry);
 /// drivers run it alone to see the signature a function will be called with.
 void buildQcExpansionPipeline(mlir::OpPassManager &pm);
 
-/// buildQcExpansionPipeline preceded by qc-lower-cpu for the host CPU:
-/// qc.matmul with constant weights becomes a call to a kernel generated for
-/// this machine, every other qc op its reference lowering. The CPU lowering
-/// starts with it; drivers that expand first to read the signature (quant-run)
-/// use it so that the kernels are not expanded away.
-void buildQcCpuExpansionPipeline(mlir::OpPassManager &pm);
+/// buildQcExpansionPipeline preceded by qc-lower-cpu for `cpuTarget` (its
+/// `target` option: x86-64, x86-64-v3, x86-64-v4, x86-64-v4-vnni or native,
+/// the host): qc.matmul with constant weights becomes a call to a kernel
+/// generated for that CPU, every other qc op its reference lowering. The CPU
+/// lowering starts with it; drivers that expand first to read the signature
+/// (quant-run, quantc/Runtime/Jit.h) use it so that the kernels are not
+/// expanded away.
+void buildQcCpuExpansionPipeline(mlir::OpPassManager &pm,
+                                 const std::string &cpuTarget = "native");
 
 /// Points in the CPU lowering where a driver adds passes of its own (the CUDA
-/// lowering stages GPU kernel operands once buffers exist).
+/// lowering stages GPU kernel operands once buffers exist), and the CPU the
+/// kernels are generated for.
 struct CpuLoweringHooks {
   /// Runs on buffers, after deallocation, before loops are lowered.
   std::function<void(mlir::OpPassManager &)> afterBufferization;
+  /// qc-lower-cpu's `target`: "native" for code that runs here (the JIT), a
+  /// named ISA level for a library compiled ahead of time for other machines.
+  std::string cpuTarget = "native";
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that lower float
-/// tensor IR and qc ops to the LLVM dialect for the host CPU. Tensor function
+/// tensor IR and qc ops to the LLVM dialect for `hooks.cpuTarget`. Tensor function
 /// arguments and results become memrefs with identity layout; results become
 /// trailing out-parameters the caller allocates, so that a caller owns every
 /// buffer.
