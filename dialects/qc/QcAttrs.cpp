@@ -21,15 +21,16 @@ using namespace mlir::qc;
 
 llvm::hash_code quantc::hash_value(const Format &f) {
   const ElementType &e = f.element;
-  uint32_t clipBits;
+  uint32_t clipBits, amaxBits;
   std::memcpy(&clipBits, &f.clipRatio, sizeof(clipBits));
+  std::memcpy(&amaxBits, &f.staticAmax, sizeof(amaxBits));
   return llvm::hash_combine(
       static_cast<int>(e.kind), e.bits, e.isSigned, e.fractionBits,
       e.exponentBits, e.mantissaBits, e.bias, static_cast<int>(e.special),
       e.saturate, static_cast<int>(f.granularity), f.axis, f.blockSize,
       f.blockSize2, static_cast<int>(f.scaleType),
       static_cast<int>(f.scaleRounding), f.secondLevelScale, f.symmetric,
-      clipBits);
+      clipBits, amaxBits);
 }
 
 #define GET_ATTRDEF_CLASSES

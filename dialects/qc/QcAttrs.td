@@ -26,7 +26,7 @@ def Qc_FormatAttr : AttrDef<Qc_Dialect, "Format"> {
     of 3 to 8 bits (X >= 1); a `_g<N>` suffix gives any of them blocks of N.
     Fields: element, granularity (tensor | axis | block | block2d), axis,
     block, block2, scale (f32 | f16 | bf16 | e8m0 | e4m3), scale_rounding
-    (floor | ceil | nearest), second_level_scale, symmetric, clip, saturate,
+    (floor | ceil | nearest), second_level_scale, symmetric, clip, amax (a static per-tensor amax), saturate,
     special (finite | nan | ieee), bias. The printed form is canonical: the
     closest alias plus the fields that differ from it.
   }];

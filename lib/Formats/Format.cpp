@@ -401,7 +401,7 @@ bool Format::operator==(const Format &o) const {
          blockSize2 == o.blockSize2 && scaleType == o.scaleType &&
          scaleRounding == o.scaleRounding &&
          secondLevelScale == o.secondLevelScale && symmetric == o.symmetric &&
-         clipRatio == o.clipRatio;
+         clipRatio == o.clipRatio && staticAmax == o.staticAmax;
 }
 
 //===----------------------------------------------------------------------===//
@@ -577,7 +577,7 @@ const char *kKnownAliases =
 
 const char *kKnownKeys =
     "element, block, block2, granularity, axis, scale, scale_rounding, "
-    "second_level_scale, symmetric, clip, saturate, special, bias";
+    "second_level_scale, symmetric, clip, amax, saturate, special, bias";
 
 std::string trim(const std::string &s) {
   size_t begin = s.find_first_not_of(" \t\n\r");
@@ -868,6 +868,15 @@ bool applyFormatOption(Format &format, const std::string &key,
     format.clipRatio = clip;
     return true;
   }
+  if (key == "amax") {
+    char *end = nullptr;
+    float amax = value.empty() ? 0.0f : std::strtof(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() ||
+        !(amax > 0.0f && std::isfinite(amax)))
+      return invalid("a positive finite number");
+    format.staticAmax = amax;
+    return true;
+  }
   if (key == "saturate")
     return parseBool(format.element.saturate);
   if (key == "special") {
@@ -971,6 +980,8 @@ FormatOptions optionsFromTo(const Format &start, const Format &target,
     emit("symmetric", boolName(target.symmetric));
   if (working.clipRatio != target.clipRatio)
     emit("clip", printExactFloat(target.clipRatio));
+  if (working.staticAmax != target.staticAmax)
+    emit("amax", printExactFloat(target.staticAmax));
   if (working.element.saturate != e.saturate)
     emit("saturate", boolName(e.saturate));
   if (working.element.special != e.special)
@@ -1109,6 +1120,16 @@ std::string verifyFormat(const Format &f) {
   }
   if (!(f.clipRatio > 0.0f && f.clipRatio <= 1.0f))
     return "clip ratio " + printExactFloat(f.clipRatio) + " is outside (0, 1]";
+  if (!(f.staticAmax >= 0.0f && std::isfinite(f.staticAmax)))
+    return "amax " + printExactFloat(f.staticAmax) +
+           " must be a positive finite number";
+  if (f.staticAmax > 0.0f &&
+      !((f.granularity == Granularity::PerTensor && f.symmetric) ||
+        f.secondLevelScale))
+    return std::string("a static amax needs a symmetric per-tensor format or "
+                       "a second-level scale (it fixes the per-tensor "
+                       "scale), not granularity = ") +
+           granularityName(f.granularity);
   return "";
 }
 
@@ -1411,6 +1432,8 @@ std::optional<QuantizedTensor> quantize(const float *data,
   QuantizedTensor q;
   q.shape = shape;
   q.format = format;
+  if (format.staticAmax > 0.0f)
+    tensorAmax = format.staticAmax;
   if (format.secondLevelScale)
     q.tensorScale = computeSecondLevelScale(tensorAmax, e);
 
@@ -1424,6 +1447,8 @@ std::optional<QuantizedTensor> quantize(const float *data,
     }
     if (format.symmetric) {
       float amax = block.amax;
+      if (format.staticAmax > 0.0f && !format.secondLevelScale)
+        amax = format.staticAmax; // per tensor: the one block is the tensor
       if (format.clipRatio != 1.0f)
         amax = amax * format.clipRatio;
       scales[s] = computeSymmetricScale(amax, format, q.tensorScale);

@@ -481,10 +481,13 @@ static Value emitFiniteTensorAmax(Emitter &em, Value flat, int64_t n) {
                  })[0];
 }
 
-/// The second-level scale s2 = amax / (elementMax * 448), 1 for zero tensors.
+/// The second-level scale s2 = amax / (elementMax * 448), 1 for zero tensors;
+/// amax is the format's static (calibrated) amax when it has one.
 static Value emitTensorScale(Emitter &em, Value flat, int64_t n,
+                             const quantc::Format &format,
                              const ElementInfo &element) {
-  Value amax = emitFiniteTensorAmax(em, flat, n);
+  Value amax = format.staticAmax > 0.0f ? em.f32c(format.staticAmax)
+                                        : emitFiniteTensorAmax(em, flat, n);
   Value s2 = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite) * 448.0f));
   // A zero tensor, or one so tiny that s2 underflows, keeps s2 = 1.
   Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, s2, em.f32c(0.0f));
@@ -528,6 +531,8 @@ static BlockScale emitScaleOfBlock(Emitter &em, const BlockView &view,
   Value clip = em.f32c(format.clipRatio);
   if (format.symmetric) {
     Value amax = stats[0];
+    if (format.staticAmax > 0.0f && !format.secondLevelScale)
+      amax = em.f32c(format.staticAmax); // per tensor: the block is the tensor
     if (format.clipRatio != 1.0f)
       amax = em.fmul(amax, clip);
     return {emitBlockScale(em, format, element, amax, nonFinite, tensorScale),
@@ -590,7 +595,7 @@ static Value emitFakeQuant(ImplicitLocOpBuilder &b, Value input,
   ElementInfo element = describeElement(format.element);
   Value flat = flatten(b, input);
   Value tensorScale = format.secondLevelScale
-                          ? emitTensorScale(em, flat, view.numElements(), element)
+                          ? emitTensorScale(em, flat, view.numElements(), format, element)
                           : Value();
   Value out = emptyFlat(b, view.numElements(), type.getElementType());
   out = forEachBlock(
@@ -642,7 +647,7 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
         describeLayout(view, format, packedType.getSizeInBytes());
     Value flat = flatten(b, adaptor.getInput());
     Value tensorScale = format.secondLevelScale
-                            ? emitTensorScale(em, flat, view.numElements(), element)
+                            ? emitTensorScale(em, flat, view.numElements(), format, element)
                             : Value();
     Value bytes = zeroBytes(b, layout.totalBytes);
     bytes = forEachBlock(

@@ -30,6 +30,11 @@ OVERRIDES = [
     "int4_g32, clip = 0.9", "uint8, clip = 0.8", "e5m2, saturate = false",
     "e4m3, saturate = false", "nvfp4_g32", "nvint4, clip = 0.9",
     "e2m1, block = 16, scale = e4m3",
+    # Static (calibrated) amax: below and above the data amax, with a clip.
+    "int8, granularity = tensor, amax = 0.5",
+    "int8, granularity = tensor, amax = 3, clip = 0.9",
+    "e4m3, granularity = tensor, amax = 100",
+    "nvfp4, amax = 2.5", "nvint4, amax = 10000.0",
 ]
 
 

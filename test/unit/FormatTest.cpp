@@ -1113,3 +1113,27 @@ TEST(FormatQsnr, MatchesPublishedValuesOnGaussianData) {
                 e.qsnr);
   }
 }
+
+TEST(Format, StaticAmaxFixesThePerTensorScale) {
+  // int4 per tensor with a calibrated amax of 14: scale 2 whatever the data;
+  // 20 saturates at 7 * 2, 5 -> 2.5 -> 2 (RNE) -> 4.
+  std::vector<float> data = {20.0f, 5.0f, -3.0f, 0.0f};
+  Format f = parseOrDie("int4, granularity = tensor, amax = 14.0");
+  QuantizedTensor q = quantizeOrDie(data, {4}, f);
+  EXPECT_EQ(bitsToFloat(q.scales[0]), 2.0f);
+  EXPECT_EQ(dequantize(q), (std::vector<float>{14.0f, 4.0f, -4.0f, 0.0f}));
+  // The clip ratio multiplies the static amax: 14 * 0.5 -> scale 1.
+  QuantizedTensor qc = quantizeOrDie(
+      data, {4}, parseOrDie("int4, granularity = tensor, amax = 14.0, clip = 0.5"));
+  EXPECT_EQ(bitsToFloat(qc.scales[0]), 1.0f);
+  // NVFP4: the static amax sets s2 = amax / (6 * 448).
+  std::vector<float> block(16, 1.0f);
+  QuantizedTensor qn = quantizeOrDie(block, {16}, parseOrDie("nvfp4, amax = 2688.0"));
+  EXPECT_EQ(qn.tensorScale, 1.0f);
+  EXPECT_EQ(printFormat(f), "int4, granularity = tensor, amax = 14.0");
+  // Only where it fixes a per-tensor scale.
+  std::string error;
+  EXPECT_FALSE(parseFormat("int4_g32, amax = 3.0", error));
+  EXPECT_NE(error.find("static amax"), std::string::npos) << error;
+  EXPECT_FALSE(parseFormat("int8, granularity = tensor, amax = -1.0", error));
+}

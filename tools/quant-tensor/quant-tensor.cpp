@@ -919,7 +919,7 @@ void printFormatSpecHelp() {
       "    mxfp4   mxfp4:scale_rounding=ceil   e2m1:block=32:scale=e8m0\n"
       "  keys: element, block, block2, granularity, axis, scale, "
       "scale_rounding,\n"
-      "        second_level_scale, symmetric, clip, saturate, special, bias\n"
+      "        second_level_scale, symmetric, clip, amax, saturate, special, bias\n"
       "  a _gN suffix gives a format one scale per N elements: int4_g64, "
       "e4m3_g32\n"
       "  named formats ('quant-tensor formats' describes them):\n");

@@ -107,6 +107,12 @@ struct Format {
   bool symmetric = true;
   /// amax is multiplied by this before the scale is chosen (1 = minmax).
   float clipRatio = 1.0f;
+  /// A calibrated amax (> 0) replaces the tensor's own amax: the per-tensor
+  /// scale of a per-tensor format, or the second-level scale of NVFP4/NVINT4,
+  /// is then fixed at compile time ("static" activation quantization) and
+  /// larger values saturate. 0 = computed from the data. The clip ratio
+  /// still multiplies it.
+  float staticAmax = 0.0f;
 
   bool operator==(const Format &o) const;
   bool operator!=(const Format &o) const { return !(*this == o); }
@@ -116,7 +122,7 @@ struct Format {
 /// "e2m1_g32", ...) optionally followed by ", key = value" overrides, e.g.
 /// "mxfp4, scale_rounding = ceil" or "e4m3, block = 16, scale = e8m0".
 /// Keys: element, block, block2, granularity, axis, scale, scale_rounding,
-/// second_level_scale, symmetric, clip, saturate, special, bias.
+/// second_level_scale, symmetric, clip, amax, saturate, special, bias.
 /// Returns std::nullopt and sets `error` to a one-line message otherwise.
 std::optional<Format> parseFormat(const std::string &spec, std::string &error);
 
