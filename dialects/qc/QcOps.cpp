@@ -299,5 +299,10 @@ LogicalResult ObserveOp::verify() {
   }
   if (getName().empty())
     return emitOpError() << "needs a non-empty name";
+  auto type = cast<RankedTensorType>(getInput().getType());
+  int64_t axis = getAxis();
+  if (type.getRank() == 0 || axis < -type.getRank() || axis >= type.getRank())
+    return emitOpError() << "axis " << axis << " is out of range for "
+                         << type;
   return success();
 }

@@ -140,16 +140,22 @@ def Qc_ObserveOp : Qc_Op<"observe", [MemoryEffects<[MemWrite]>]> {
   let summary = "Calibration hook: records statistics of a tensor";
   let description = [{
     Marks a tensor whose statistics calibration collects under `name`:
-    `amax`, per-channel amax along the last axis, a 2048-bin histogram, and
-    for matmul inputs the Hessian proxy XᵀX. Inserted by `qc-instrument`,
-    lowered to runtime calls by the calibration pipeline, removed afterwards.
+    `amax`, per-channel amax and mean along `axis` (the channel axis, the
+    reduction axis of the layer the tensor feeds; default the last), a
+    2048-bin |x| histogram, and with `hessian` the proxy XᵀX over the
+    channels. Inserted by `qc-instrument` (named by
+    quantc::activationStatsKey), turned into extra results of the function
+    by `qc-observations-to-results` for a calibration run, never lowered
+    otherwise: the statistics it feeds are described in
+    include/quantc/Runtime/CalibrationStats.h.
 
     ```mlir
-    qc.observe "layers.0.attn.q_proj.input", %x {stats = ["amax", "hessian"]} : tensor<8x128xf32>
+    qc.observe "layers.0/q_proj:input", %x {stats = ["amax", "hessian"]} : tensor<8x128xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name, Qc_FloatTensor:$input,
-                       DefaultValuedAttr<StrArrayAttr, "{}">:$stats);
+                       DefaultValuedAttr<StrArrayAttr, "{}">:$stats,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis);
   let assemblyFormat = "$name `,` $input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }

@@ -52,14 +52,42 @@ def QcQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
 }
 
 def QcInstrument : Pass<"qc-instrument", "::mlir::ModuleOp"> {
-  let summary = "Insert qc.observe on every fake-quantized activation for calibration";
+  let summary = "Insert qc.observe on the activation input of every quantized layer for calibration";
   let description = [{
-    Adds a `qc.observe` named after the layer on each activation that a
-    `qc.fake_quant` quantizes (amax, per-channel amax, histogram, and the
-    Hessian proxy XᵀX for matmul/conv inputs), so that a calibration run of
-    the JIT collects the statistics the accuracy passes read.
+    Adds a `qc.observe` keyed by the layer's name
+    (quantc::activationStatsKey: `<layer>:input`) on the float activation
+    each quantized layer reads (the operand of its activation qc.fake_quant,
+    or the activation itself for weight-only recipes): amax, per-channel
+    amax and mean along the reduction axis, the |x| histogram, and for
+    contractions the Hessian proxy XᵀX. A calibration run
+    (`qc-observations-to-results`, then the JIT once per sample) collects
+    them into a statistics directory that the accuracy passes read.
   }];
+  let options = [
+    Option<"hessian", "hessian", "bool", /*default=*/"true",
+           "Also collect XᵀX (channels² doubles per layer) for GPTQ and bit allocation">
+  ];
   let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
+def QcObservationsToResults : Pass<"qc-observations-to-results", "::mlir::ModuleOp"> {
+  let summary = "For a calibration run: return every observed tensor from its function";
+  let description = [{
+    Each `qc.observe` in a function body becomes an extra result of the
+    function (after its own results), whose result attributes say what to
+    collect: `qc.observe` (the statistics key), `qc.observe_axis` and
+    `qc.observe_stats`. A calibration driver then runs the function once per
+    sample and accumulates the returned tensors (CalibrationStats), so the
+    memory a run needs is the statistics plus one sample's activations.
+    With `drop-fake-quant` (the default) every qc.fake_quant is replaced by
+    its operand first: the statistics describe the float activations of the
+    (rotated) model, as the passes that read them expect.
+  }];
+  let options = [
+    Option<"dropFakeQuant", "drop-fake-quant", "bool", /*default=*/"true",
+           "Replace qc.fake_quant by its operand (calibrate the float model)">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {

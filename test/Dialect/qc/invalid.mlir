@@ -195,3 +195,11 @@ func.func @observe_name(%x: tensor<8x64xf32>) {
   qc.observe "", %x : tensor<8x64xf32>
   return
 }
+
+// -----
+
+func.func @observe_axis(%x: tensor<8x64xf32>) {
+  // expected-error @+1 {{'qc.observe' op axis 2 is out of range for 'tensor<8x64xf32>'}}
+  qc.observe "x", %x {axis = 2 : i64} : tensor<8x64xf32>
+  return
+}

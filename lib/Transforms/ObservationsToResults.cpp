@@ -1,0 +1,96 @@
+//===- ObservationsToResults.cpp - qc-observations-to-results -------------===//
+//
+// Prepares an instrumented module for a calibration run: every qc.observe of
+// a function becomes an extra result of that function, annotated with what
+// to collect, and (by default) every qc.fake_quant is bypassed. Returning the
+// tensors rather than calling into a runtime keeps calibration on the one
+// well-trodden path: the same lowering, the same JIT, the same calling
+// convention as quant-run; the driver accumulates the statistics from the
+// results of each sample (quantc/Runtime/CalibrationStats.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCOBSERVATIONSTORESULTS
+#include "quantc/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+struct QcObservationsToResultsPass
+    : mlir::qc::impl::QcObservationsToResultsBase<QcObservationsToResultsPass> {
+  using QcObservationsToResultsBase::QcObservationsToResultsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (dropFakeQuant) {
+      SmallVector<FakeQuantOp> quants;
+      module.walk([&](FakeQuantOp op) { quants.push_back(op); });
+      for (FakeQuantOp op : quants) {
+        op.getResult().replaceAllUsesWith(op.getInput());
+        op.erase();
+      }
+    }
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal() && failed(convert(func)))
+        return signalPassFailure();
+  }
+
+  LogicalResult convert(func::FuncOp func) {
+    SmallVector<ObserveOp> observes;
+    WalkResult walk = func.walk([&](ObserveOp op) {
+      // A tensor inside a loop or branch body has no value at the return.
+      if (op->getParentOp() != func.getOperation()) {
+        op.emitError() << "qc-observations-to-results: '" << op.getName()
+                       << "' is observed inside a region; only tensors of "
+                          "the function body can be returned";
+        return WalkResult::interrupt();
+      }
+      observes.push_back(op);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    if (observes.empty())
+      return success();
+    if (!llvm::hasSingleElement(func.getBody())) {
+      func.emitError() << "qc-observations-to-results: functions with "
+                          "several blocks are not supported";
+      return failure();
+    }
+
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    SmallVector<Value> results(ret.getOperands());
+    SmallVector<Type> resultTypes(func.getResultTypes());
+    SmallVector<DictionaryAttr> resultAttrs;
+    for (unsigned i = 0; i < func.getNumResults(); ++i)
+      resultAttrs.push_back(func.getResultAttrDict(i)
+                                ? func.getResultAttrDict(i)
+                                : DictionaryAttr::get(func.getContext()));
+    Builder b(func.getContext());
+    for (ObserveOp op : observes) {
+      results.push_back(op.getInput());
+      resultTypes.push_back(op.getInput().getType());
+      resultAttrs.push_back(b.getDictionaryAttr({
+          b.getNamedAttr("qc.observe", op.getNameAttr()),
+          b.getNamedAttr("qc.observe_axis", op.getAxisAttr()),
+          b.getNamedAttr("qc.observe_stats", op.getStatsAttr()),
+      }));
+      op.erase();
+    }
+    ret->setOperands(results);
+    func.setFunctionType(
+        b.getFunctionType(func.getArgumentTypes(), resultTypes));
+    func.setAllResultAttrs(resultAttrs);
+    return success();
+  }
+};
+
+} // namespace
