@@ -1099,6 +1099,8 @@ LogicalResult foldRange(OnnxNodeContext &ctx,
 // Softmax / LogSoftmax
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
 /// softmax(x) = exp(x - max) / sum(exp(x - max)) along `axis`;
 /// log_softmax(x) = (x - max) - log(sum(exp(x - max))).
 Value buildSoftmax(OpBuilder &b, Location loc, Value input, int64_t axis,
@@ -1141,6 +1143,8 @@ Value buildSoftmax(OpBuilder &b, Location loc, Value input, int64_t axis,
         return arith::DivFOp::create(nb, l, args[0], args[1]);
       });
 }
+
+namespace {
 
 LogicalResult lowerSoftmax(OnnxNodeContext &ctx, bool logarithmic) {
   OnnxDType dtype = ctx.inputDType(0);

@@ -165,6 +165,40 @@ Value buildBroadcastElementwise(OnnxNodeContext &ctx, ValueRange inputs,
                           resultElementType, body);
 }
 
+Value buildIndexedTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                         Type elementType, IndexedBodyFn body) {
+  int64_t rank = shape.size();
+  Value init = createEmptyTensor(b, loc, shape, elementType);
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(rank, b.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location l, ValueRange) {
+        SmallVector<Value> coordinates;
+        for (int64_t d = 0; d < rank; ++d)
+          coordinates.push_back(linalg::IndexOp::create(nb, l, d));
+        linalg::YieldOp::create(nb, l, body(nb, l, coordinates));
+      });
+  return generic.getResult(0);
+}
+
+Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index,
+                        int64_t size) {
+  if (!index.getType().isIndex())
+    index = arith::IndexCastOp::create(b, loc, b.getIndexType(), index);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value sizeValue = arith::ConstantIndexOp::create(b, loc, size);
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+  Value wrapped = arith::AddIOp::create(b, loc, index, sizeValue);
+  index = arith::SelectOp::create(b, loc, negative, wrapped, index);
+  index = arith::MaxSIOp::create(b, loc, index, zero);
+  Value last = arith::ConstantIndexOp::create(b, loc, std::max<int64_t>(size - 1, 0));
+  return arith::MinSIOp::create(b, loc, index, last);
+}
+
 Value broadcastTo(OpBuilder &b, Location loc, Value value,
                   ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(value.getType());

@@ -65,6 +65,25 @@ mlir::Value buildBroadcastElementwise(OnnxNodeContext &ctx,
                                       mlir::Type resultElementType,
                                       ScalarBodyFn body);
 
+/// Builds one element of a tensor from its coordinates (index values).
+using IndexedBodyFn = llvm::function_ref<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::ValueRange coordinates)>;
+
+/// A tensor of `shape` whose element at each coordinate is `body(coords)`:
+/// a linalg.generic with no inputs whose body reads other tensors with
+/// tensor.extract. The form of gathers, index-dependent masks and
+/// resampling, where an element's sources depend on its position.
+mlir::Value buildIndexedTensor(mlir::OpBuilder &b, mlir::Location loc,
+                               llvm::ArrayRef<int64_t> shape,
+                               mlir::Type elementType, IndexedBodyFn body);
+
+/// An integer scalar index (any width, signed) as `index`, negative values
+/// counted from `size`, then clamped into [0, size): for indices whose
+/// out-of-range values ONNX leaves undefined, so that they cannot read
+/// outside the tensor.
+mlir::Value wrapAndClampIndex(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::Value index, int64_t size);
+
 /// `value` broadcast (materialized) to `shape`.
 mlir::Value broadcastTo(mlir::OpBuilder &b, mlir::Location loc,
                         mlir::Value value, llvm::ArrayRef<int64_t> shape);
@@ -84,6 +103,11 @@ mlir::Value buildReduction(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value input, llvm::ArrayRef<int64_t> axes,
                            bool keepDims, mlir::TypedAttr init,
                            CombineFn combine);
+
+/// softmax (or log-softmax if `logarithmic`) of a float tensor along `axis`,
+/// shifted by the maximum for range (lib/Import/OnnxLinalg.cpp).
+mlir::Value buildSoftmax(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value input, int64_t axis, bool logarithmic);
 
 /// Converts a scalar of ONNX type `from` to `to` with ONNX Cast semantics
 /// (sign- or zero-extension by the source's signedness, to bool is != 0).

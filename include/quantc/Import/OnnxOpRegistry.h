@@ -8,6 +8,8 @@
 //   lib/Import/OnnxControlFlow.cpp   void registerOnnxControlFlowOps(OnnxOpRegistry &)
 //   lib/Import/OnnxReduce.cpp        void registerOnnxReduceOps(OnnxOpRegistry &)
 //   lib/Import/OnnxNN.cpp            void registerOnnxNNOps(OnnxOpRegistry &)
+//   lib/Import/OnnxIndexing.cpp      void registerOnnxIndexingOps(OnnxOpRegistry &)
+//   lib/Import/OnnxLoss.cpp          void registerOnnxLossOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
