@@ -804,6 +804,17 @@ OnnxNodeContext::requireConstantInts(unsigned index, llvm::StringRef what) {
                    ") must be an integer constant known at import time");
 }
 
+std::optional<SmallVector<double>>
+OnnxNodeContext::constantDoubles(unsigned index) {
+  const KnownTensor *known = constantInput(index);
+  if (!known)
+    return std::nullopt;
+  SmallVector<double> values;
+  for (int64_t i = 0, e = known->numElements(); i < e; ++i)
+    values.push_back(known->getDouble(i));
+  return values;
+}
+
 std::optional<double> OnnxNodeContext::constantScalar(unsigned index) {
   const KnownTensor *known = constantInput(index);
   if (!known || known->numElements() != 1)

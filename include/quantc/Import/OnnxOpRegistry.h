@@ -10,6 +10,7 @@
 //   lib/Import/OnnxNN.cpp            void registerOnnxNNOps(OnnxOpRegistry &)
 //   lib/Import/OnnxIndexing.cpp      void registerOnnxIndexingOps(OnnxOpRegistry &)
 //   lib/Import/OnnxLoss.cpp          void registerOnnxLossOps(OnnxOpRegistry &)
+//   lib/Import/OnnxResize.cpp        void registerOnnxResizeOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
@@ -210,6 +211,9 @@ public:
   /// known at import time (`what`)" when it is not.
   mlir::FailureOr<llvm::SmallVector<int64_t>>
   requireConstantInts(unsigned index, llvm::StringRef what);
+  /// Every element of a known (or specialized) input of any dtype as
+  /// double (Resize's scales and roi); nullopt if not known.
+  std::optional<llvm::SmallVector<double>> constantDoubles(unsigned index);
   /// A scalar or one-element known (or specialized) input as double;
   /// nullopt if not known.
   std::optional<double> constantScalar(unsigned index);
