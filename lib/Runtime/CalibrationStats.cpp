@@ -1,7 +1,6 @@
 //===- CalibrationStats.cpp - Activation statistics from calibration ------===//
 //
-// Accumulation (called from JIT-compiled code through quantc_observe), the
-// histogram's range doubling, percentiles, and the statistics directory.
+// Accumulation, the histogram's range doubling, percentiles, and the statistics directory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -212,7 +211,8 @@ bool CalibrationStats::write(const std::string &dir, std::string &error) const {
     error = std::string(path) + ": " + ec.message();
     return false;
   }
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  // Compact: the histograms alone are thousands of numbers per tensor.
+  os << llvm::json::Value(std::move(root)) << "\n";
   return true;
 }
 
@@ -315,22 +315,4 @@ CalibrationStats::read(const std::string &dir, std::string &error) {
     }
   }
   return result;
-}
-
-//===----------------------------------------------------------------------===//
-// The entry points compiled code calls
-//===----------------------------------------------------------------------===//
-
-static CalibrationStats *currentObserver = nullptr;
-
-extern "C" void quantc_set_observer(CalibrationStats *stats) {
-  currentObserver = stats;
-}
-
-extern "C" void quantc_observe(const char *name, const float *data,
-                               int64_t rows, int64_t channels, int64_t flags) {
-  if (!currentObserver || !name || !data || rows <= 0 || channels <= 0)
-    return;
-  currentObserver->getOrCreate(name).accumulate(data, rows, channels,
-                                                (flags & 1) != 0);
 }

@@ -74,9 +74,16 @@ struct QcObservationsToResultsPass
       resultAttrs.push_back(func.getResultAttrDict(i)
                                 ? func.getResultAttrDict(i)
                                 : DictionaryAttr::get(func.getContext()));
-    Builder b(func.getContext());
+    OpBuilder b(ret);
     for (ObserveOp op : observes) {
-      results.push_back(op.getInput());
+      // A copy of its own: the observed tensor may be a function argument or
+      // another result, which the function cannot return as a new buffer.
+      auto type = cast<RankedTensorType>(op.getInput().getType());
+      Value empty = tensor::EmptyOp::create(b, op.getLoc(), type.getShape(),
+                                            type.getElementType());
+      Value copy = linalg::CopyOp::create(b, op.getLoc(), op.getInput(), empty)
+                       .getResult(0);
+      results.push_back(copy);
       resultTypes.push_back(op.getInput().getType());
       resultAttrs.push_back(b.getDictionaryAttr({
           b.getNamedAttr("qc.observe", op.getNameAttr()),

@@ -2,12 +2,16 @@
 
 #include "quantc/Transforms/QuantizableLayers.h"
 
+#include "quantc/Runtime/CalibrationStats.h"
+#include "qc/QcDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Location.h"
 #include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -346,6 +350,33 @@ std::optional<std::vector<float>> readFloatElements(Attribute attr) {
   for (APFloat value : *apValues)
     values.push_back(toF32(value));
   return values;
+}
+
+bool isQuantizedWeight(Value value) {
+  auto quant = value.getDefiningOp<qc::FakeQuantOp>();
+  return quant && isFloatConstant(quant.getInput());
+}
+
+std::vector<QuantizedLayer> findQuantizedLayers(Operation *root) {
+  std::vector<QuantizedLayer> layers;
+  llvm::StringSet<> used;
+  root->walk([&](linalg::LinalgOp op) {
+    std::string whyNot;
+    std::optional<QuantizableLayer> layer =
+        matchQuantizableLayer(op, whyNot, isQuantizedWeight);
+    if (!layer)
+      return;
+    // An ONNX node lowered to several contractions: distinct keys.
+    std::string key = activationStatsKey(layer->name);
+    for (int suffix = 2; used.contains(key); ++suffix)
+      key = activationStatsKey(layer->name + "#" + std::to_string(suffix));
+    used.insert(key);
+    Value activation = op.getDpsInputs()[layer->activationInput];
+    if (auto quant = activation.getDefiningOp<qc::FakeQuantOp>())
+      activation = quant.getInput();
+    layers.push_back({*layer, key, activation});
+  });
+  return layers;
 }
 
 int formatAxis(int64_t axis, int64_t rank) {

@@ -9,7 +9,9 @@
 // CHECK-NOT: qc.fake_quant
 // CHECK-NOT: qc.observe "
 // CHECK: %[[R:.*]] = linalg.matmul ins(%[[Y:.*]], %{{.*}} :
-// CHECK: return %[[R]], %[[Y]]
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<4x64xf32>
+// CHECK: %[[C:.*]] = linalg.copy ins(%[[Y]] : tensor<4x64xf32>) outs(%[[E]] : tensor<4x64xf32>)
+// CHECK: return %[[R]], %[[C]]
 // KEEP: qc.fake_quant
 func.func @layer(%x: tensor<4x64xf32>) -> (tensor<4x32xf32> {qc.name = "y"}) {
   %w = arith.constant dense<0.5> : tensor<64x32xf32>

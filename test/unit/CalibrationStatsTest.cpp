@@ -104,15 +104,3 @@ TEST(CalibrationStats, ReadErrorsNameTheFile) {
   EXPECT_NE(error.find("/nonexistent-quantc-dir/stats.json"), std::string::npos)
       << error;
 }
-
-TEST(CalibrationStats, ObserverEntryPoint) {
-  CalibrationStats stats;
-  std::vector<float> values = {2.0f, -1.0f};
-  quantc_observe("x", values.data(), 1, 2, 0); // no observer: dropped
-  quantc_set_observer(&stats);
-  quantc_observe("x", values.data(), 1, 2, 1);
-  quantc_set_observer(nullptr);
-  ASSERT_TRUE(stats.lookup("x"));
-  EXPECT_EQ(stats.lookup("x")->amax, 2.0);
-  EXPECT_EQ(stats.lookup("x")->xtx, (std::vector<double>{4, -2, -2, 1}));
-}

@@ -19,6 +19,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Calibration.h"
+
+#include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
 #include "quantc/Transforms/Passes.h"
 #include "quantc/Transforms/Recipes.h"
@@ -36,11 +39,14 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 using namespace mlir;
@@ -82,6 +88,13 @@ static cl::opt<std::string> calibSpec(
     "calib", cl::value_desc("DIR|synthetic:N"),
     cl::desc("Calibration data: DIR/<sample>/<input>.npy, or N seeded random "
              "samples"),
+    cl::cat(compileCategory));
+
+static cl::opt<std::string> calibStatsDir(
+    "calib-stats", cl::value_desc("DIR"),
+    cl::desc("Keep the calibration statistics in DIR (stats.json, XᵀX "
+             ".npy files); without --calib, read them from DIR instead of "
+             "calibrating"),
     cl::cat(compileCategory));
 
 static cl::list<std::string> inputShapes(
@@ -182,6 +195,26 @@ runStage(ModuleOp module, llvm::StringRef stage,
   return failure();
 }
 
+/// A directory under the system's temporary directory, removed with
+/// everything in it when this goes out of scope.
+struct TemporaryDirectory {
+  std::string path;
+  bool create(std::string &error) {
+    llvm::SmallString<128> created;
+    if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
+            "quantc-calibration", created)) {
+      error = "cannot create a temporary directory: " + ec.message();
+      return false;
+    }
+    path = std::string(created);
+    return true;
+  }
+  ~TemporaryDirectory() {
+    if (!path.empty())
+      llvm::sys::fs::remove_directories(path);
+  }
+};
+
 /// Checks --calib: an existing directory or synthetic:N with N > 0.
 static bool checkCalibSpec(const std::string &spec, std::string &error) {
   llvm::StringRef text(spec);
@@ -239,6 +272,8 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   quantc::registerOnnxImportDialects(registry);
   registry.insert<qc::QcDialect>();
+  // Everything the JIT lowering needs (calibration runs the model).
+  quantc::registerQuantcDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.printOpOnDiagnostic(false);
@@ -269,13 +304,7 @@ int main(int argc, char **argv) {
       })))
     return 1;
 
-  // 2. Calibration statistics, for static activation scales and clipping.
-  if (!calibSpec.empty())
-    note("--calib " + calibSpec +
-         " is not used yet: the calibration run (qc-instrument) is not "
-         "implemented");
-
-  // 3. Rotation.
+  // 2. Rotation.
   if (recipe->rotate != quantc::RotateMode::Off) {
     bool skipped;
     if (failed(runStage(
@@ -289,23 +318,64 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  // 4. Clipping ratios. Activation clipping other than minmax reads
-  // calibration statistics, which nothing collects yet.
-  if (recipe->clip && recipe->clip->activations != "minmax") {
+  // 3. Calibration statistics of the activations the (rotated) layers see,
+  // for static activation scales and activation clipping.
+  std::string statsDir;
+  std::optional<TemporaryDirectory> temporaryStats;
+  if (!calibSpec.empty()) {
+    quantc::CalibrationOptions options;
+    options.source = calibSpec;
+    // XᵀX is channels² doubles per layer: only passes that need it ask.
+    options.hessian = false;
+    options.progress = quiet ? nullptr : &llvm::errs();
+    auto start = std::chrono::steady_clock::now();
+    llvm::Expected<quantc::CalibrationStats> stats =
+        quantc::calibrate(*module, options);
+    if (!stats)
+      return reportError("calibration: " + llvm::toString(stats.takeError()));
+    if (calibStatsDir.empty()) {
+      temporaryStats.emplace();
+      if (!temporaryStats->create(error))
+        return reportError(error);
+      statsDir = temporaryStats->path;
+    } else {
+      statsDir = calibStatsDir;
+    }
+    if (!stats->write(statsDir, error))
+      return reportError(error);
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    note(llvm::formatv("calibrated {0} layer input(s) on {1} sample(s) in "
+                       "{2:f1} s",
+                       stats->all().size(), stats->samples, seconds)
+             .str());
+  } else if (!calibStatsDir.empty()) {
+    statsDir = calibStatsDir; // statistics of an earlier run
+  }
+
+  // 4. Clipping ratios and static activation scales. Activation clipping
+  // reads calibration statistics; without them activations keep dynamic
+  // minmax scales.
+  if (statsDir.empty() && recipe->clip &&
+      recipe->clip->activations != "minmax") {
     note("clip.activations=" + recipe->clip->activations +
-         " needs calibration statistics, which quantc cannot collect yet; "
-         "activations keep minmax scales");
+         " needs calibration statistics (--calib DIR|synthetic:N); "
+         "activations keep dynamic minmax scales");
     recipe->clip->activations = "minmax";
   }
-  if (recipe->clip) {
+  if (recipe->clip || !statsDir.empty()) {
     bool skipped;
     if (failed(runStage(
             *module, "qc-clip",
             [&](PassManager &pm) {
               qc::QcClipOptions options;
-              options.weights = recipe->clip->weights;
-              options.activations = recipe->clip->activations;
-              options.percentile = recipe->clip->percentile;
+              options.weights = recipe->clip ? recipe->clip->weights : "minmax";
+              options.activations =
+                  recipe->clip ? recipe->clip->activations : "minmax";
+              if (recipe->clip)
+                options.percentile = recipe->clip->percentile;
+              options.statsFile = statsDir;
               pm.addPass(qc::createQcClip(options));
             },
             &skipped)))

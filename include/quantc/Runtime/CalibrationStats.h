@@ -3,9 +3,9 @@
 // What a calibration run collects for each observed tensor (a `qc.observe`
 // that qc-instrument put on a quantized layer's activation input), and the
 // statistics directory that qc-clip, qc-smooth, qc-gptq, qc-bias-correct and
-// qc-allocate-bits read. No MLIR here: the JIT-compiled model calls
-// quantc_observe (below) for every observation, and the passes read the
-// directory back.
+// qc-allocate-bits read. No MLIR here: the calibration driver accumulates
+// the tensors the instrumented model returns (qc-observations-to-results),
+// and the passes read the directory back.
 //
 // A tensor is seen as rows x channels: the channel axis is the last one (the
 // reduction axis of the layer it feeds), every other dimension is a row.
@@ -99,16 +99,5 @@ private:
 std::string activationStatsKey(const std::string &layerName);
 
 } // namespace quantc
-
-extern "C" {
-/// Where quantc_observe records (set by the calibration driver; null means
-/// observations are dropped).
-void quantc_set_observer(quantc::CalibrationStats *stats);
-/// Called by the code qc.observe lowers to: `name` is a NUL-terminated key,
-/// `data` points to rows x channels contiguous f32 values, `flags` bit 0 asks
-/// for XᵀX.
-void quantc_observe(const char *name, const float *data, int64_t rows,
-                    int64_t channels, int64_t flags);
-}
 
 #endif // QUANTC_RUNTIME_CALIBRATIONSTATS_H

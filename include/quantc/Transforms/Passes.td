@@ -87,7 +87,9 @@ def QcObservationsToResults : Pass<"qc-observations-to-results", "::mlir::Module
     Option<"dropFakeQuant", "drop-fake-quant", "bool", /*default=*/"true",
            "Replace qc.fake_quant by its operand (calibrate the float model)">
   ];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {

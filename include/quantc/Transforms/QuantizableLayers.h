@@ -84,6 +84,27 @@ matchQuantizableLayer(mlir::linalg::LinalgOp op, std::string &whyNot,
                       llvm::function_ref<bool(mlir::Value)> isWeightSource =
                           isFloatConstant);
 
+/// A quantized weight: a qc.fake_quant of a float constant (what qc-quantize
+/// puts on the weights of the layers a recipe quantizes).
+bool isQuantizedWeight(mlir::Value value);
+
+/// A quantized layer and the key of its activation statistics.
+struct QuantizedLayer {
+  QuantizableLayer layer;
+  /// quantc::activationStatsKey(name), with "#2", "#3", ... appended to the
+  /// name for later layers of the same name, in program order.
+  std::string statsKey;
+  /// The float activation the layer's activation quantizer sees: the operand
+  /// of its qc.fake_quant, or the activation operand itself (weight-only).
+  mlir::Value activation;
+};
+
+/// Every layer under `root` whose weight is quantized (isQuantizedWeight), in
+/// program order. qc-instrument names its observations with these keys and
+/// every pass that reads calibration statistics finds them with this, so the
+/// two always agree.
+std::vector<QuantizedLayer> findQuantizedLayers(mlir::Operation *root);
+
 /// A float constant's elements as f32 (dense or dense_resource; f32, f16,
 /// bf16), nullopt for anything else.
 std::optional<std::vector<float>> readFloatElements(mlir::Attribute attr);

@@ -1,0 +1,50 @@
+//===- Calibration.h - quant-compile's calibration run -----------*- C++ -*-===//
+//
+// Runs a copy of the quantized module, instrumented (qc-instrument,
+// qc-observations-to-results), through the JIT once per calibration sample
+// and accumulates the observed activations into CalibrationStats. Samples
+// come from a directory (DIR/<sample>/<input name>.npy, samples in name
+// order) or are synthetic (synthetic:N, seeded). Memory: the statistics plus
+// one sample's inputs and activations, whatever N is.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTC_TOOLS_QUANT_COMPILE_CALIBRATION_H
+#define QUANTC_TOOLS_QUANT_COMPILE_CALIBRATION_H
+
+#include "quantc/Runtime/CalibrationStats.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
+
+namespace llvm {
+class raw_ostream;
+} // namespace llvm
+
+namespace quantc {
+
+struct CalibrationOptions {
+  /// "DIR" or "synthetic:N".
+  std::string source;
+  /// Collect XᵀX (GPTQ, bit allocation).
+  bool hessian = true;
+  /// Seed of synthetic samples.
+  uint64_t seed = 0;
+  int threads = 0;
+  /// Where the progress line goes (a bar on a terminal, a line per tenth of
+  /// the samples otherwise); null for none.
+  llvm::raw_ostream *progress = nullptr;
+};
+
+/// Calibrates `module` (left unchanged) and returns the statistics.
+llvm::Expected<CalibrationStats> calibrate(mlir::ModuleOp module,
+                                           const CalibrationOptions &options);
+
+} // namespace quantc
+
+#endif // QUANTC_TOOLS_QUANT_COMPILE_CALIBRATION_H
