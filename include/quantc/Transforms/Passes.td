@@ -95,10 +95,15 @@ def QcObservationsToResults : Pass<"qc-observations-to-results", "::mlir::Module
 def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {
   let summary = "Choose clipping ratios: MSE search for weights, minmax/percentile/MSE/entropy for activations";
   let description = [{
-    Weights: per block/channel MSE-optimal clip ratio (coarse grid, then
-    refine) through the format library. Activations: from the calibration
-    statistics file, minmax, percentile, MSE over the histogram, or entropy
-    (KL). The chosen ratio is written into the `clip` field of the format.
+    Weights: the MSE-optimal clip ratio of each quantized constant (coarse
+    grid, then refine) through the format library, written into the `clip`
+    field of its format. Activations: from the calibration statistics
+    directory (`stats=DIR`, quant-compile --calib), the amax by minmax,
+    percentile, MSE over the |x| histogram or entropy (KL), written as the
+    static `amax` of every per-tensor (or second-level-scaled) activation
+    format, which fixes its scale at compile time. Per-block activation
+    scales stay dynamic (a warning says so when a method other than minmax
+    was asked for).
   }];
   let options = [
     Option<"weights", "weights", "std::string", /*default=*/"\"mse\"",
@@ -108,7 +113,7 @@ def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {
     Option<"percentile", "percentile", "double", /*default=*/"99.99",
            "The percentile for activations=percentile">,
     Option<"statsFile", "stats", "std::string", /*default=*/"\"\"",
-           "The calibration statistics file (needed for activations)">
+           "The calibration statistics directory (needed for activations)">
   ];
   let dependentDialects = ["::mlir::qc::QcDialect"];
 }
