@@ -183,8 +183,8 @@ double entropyAmax(const quantc::TensorStats &stats, int levels) {
     for (int i = edge; i < bins; ++i)
       outliers += h[i];
     p[edge - 1] += outliers;
-    // Q: the first `edge` bins merged into `levels` groups, each group's
-    // count spread over its non-empty bins.
+    // Q: the first `edge` bins (without the outliers) merged into `levels`
+    // groups, each group's count spread over the bins where P is non-zero.
     q.assign(edge, 0.0);
     for (int g = 0; g < levels; ++g) {
       int begin = static_cast<int>(static_cast<int64_t>(g) * edge / levels);
@@ -193,10 +193,10 @@ double entropyAmax(const quantc::TensorStats &stats, int levels) {
       int nonEmpty = 0;
       for (int i = begin; i < end; ++i) {
         total += h[i];
-        nonEmpty += h[i] != 0;
+        nonEmpty += p[i] != 0;
       }
       for (int i = begin; i < end; ++i)
-        if (h[i] != 0)
+        if (p[i] != 0)
           q[i] = total / nonEmpty;
     }
     double pSum = 0, qSum = 0;
