@@ -41,6 +41,9 @@ def main():
     ap.add_argument("--quant-run-args", default="",
                     help="extra quant-run arguments for every row (e.g. another --input)")
     ap.add_argument("--no-float", action="store_true", help="skip the float quant-run row")
+    ap.add_argument("--calib", metavar="DIR|synthetic:N",
+                    help="calibrate every recipe (quant-compile --calib; e.g. the decoder's "
+                         "cached calib/ directory)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--markdown", metavar="FILE")
     args = ap.parse_args()
@@ -57,6 +60,8 @@ def main():
             model = os.path.join(args.out, re.sub(r"\W", "_", os.path.basename(recipe)) + ".mlir")
             compile_cmd = [os.path.join(args.bin, "quant-compile"), args.model, "--recipe", recipe,
                            "--emit", "mlir", "-o", model]
+            if args.calib:
+                compile_cmd += ["--calib", args.calib]
             result = subprocess.run(compile_cmd, capture_output=True, text=True)
             sys.stderr.write(result.stderr)
             if result.returncode != 0:

@@ -5,6 +5,7 @@
 #include "quantc/Runtime/Jit.h"
 #include "quantc/Runtime/Npy.h"
 #include "quantc/Transforms/Passes.h"
+#include "quantc/Transforms/QuantizableLayers.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -361,4 +362,99 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
     progress.update(sample + 1);
   }
   return stats;
+}
+
+llvm::Expected<Fidelity>
+quantc::measureFidelity(ModuleOp module, const CalibrationOptions &options,
+                        size_t maxSamples) {
+  // Observe every quantized layer's output, then make a float and a
+  // quantized copy that both return the observations.
+  OwningOpRef<ModuleOp> observed(cast<ModuleOp>(module->clone()));
+  auto main = observed->lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return makeError("the fidelity run needs the model's function @main");
+  unsigned modelResults = main.getNumResults();
+  std::vector<std::string> outputNames;
+  for (unsigned i = 0; i < modelResults; ++i) {
+    auto name = main.getResultAttrOfType<StringAttr>(i, "qc.name");
+    outputNames.push_back(name ? name.str() : std::to_string(i));
+  }
+  std::vector<QuantizedLayer> layers = findQuantizedLayers(*observed);
+  for (QuantizedLayer &quantized : layers) {
+    Operation *op = quantized.layer.op;
+    OpBuilder b(op->getContext());
+    b.setInsertionPointAfter(op);
+    Value result = op->getResult(0);
+    if (!isa<RankedTensorType>(result.getType()) ||
+        !cast<RankedTensorType>(result.getType()).getElementType().isF32())
+      continue;
+    qc::ObserveOp::create(b, op->getLoc(),
+                          b.getStringAttr(reportName(quantized)), result,
+                          b.getStrArrayAttr({}), b.getI64IntegerAttr(-1));
+  }
+  llvm::Expected<SampleSource> source =
+      SampleSource::open(options.source, main, options.seed);
+  if (!source)
+    return source.takeError();
+
+  // The keys of the observations, in result order, are read before the JIT
+  // drops the result attributes; both copies return them in the same order.
+  std::vector<std::string> keys;
+  auto build = [&](bool dropFakeQuant)
+      -> llvm::Expected<std::unique_ptr<JitFunction>> {
+    OwningOpRef<ModuleOp> copy(cast<ModuleOp>(observed->clone()));
+    PassManager pm(copy->getContext());
+    qc::QcObservationsToResultsOptions toResults;
+    toResults.dropFakeQuant = dropFakeQuant;
+    pm.addPass(qc::createQcObservationsToResults(toResults));
+    if (failed(pm.run(*copy)))
+      return makeError("preparing the fidelity run failed (see above)");
+    keys.clear();
+    for (const Observation &o :
+         readObservations(copy->lookupSymbol<func::FuncOp>("main")))
+      keys.push_back(o.key);
+    JitOptions jit;
+    jit.caller = "the fidelity run";
+    jit.threads = options.threads;
+    return JitFunction::compile(*copy, jit);
+  };
+  auto floatModel = build(true);
+  if (!floatModel)
+    return floatModel.takeError();
+  auto quantModel = build(false);
+  if (!quantModel)
+    return quantModel.takeError();
+
+  size_t samples = std::min(maxSamples, source->size());
+  size_t results = modelResults + keys.size();
+  std::vector<double> signal(results, 0.0), noise(results, 0.0);
+  std::vector<HostTensor> inputs, reference, quantized;
+  for (size_t sample = 0; sample < samples; ++sample) {
+    if (llvm::Error error =
+            source->read(sample, (*floatModel)->inputs(), inputs))
+      return std::move(error);
+    if (llvm::Error error = (*floatModel)->run(inputs, reference))
+      return std::move(error);
+    if (llvm::Error error = (*quantModel)->run(inputs, quantized))
+      return std::move(error);
+    for (size_t r = 0; r < results; ++r) {
+      std::vector<float> a = toFloat32(reference[r]);
+      std::vector<float> q = toFloat32(quantized[r]);
+      for (size_t i = 0; i < a.size(); ++i) {
+        double d = static_cast<double>(a[i]) - q[i];
+        signal[r] += static_cast<double>(a[i]) * a[i];
+        noise[r] += d * d;
+      }
+    }
+  }
+  auto sqnr = [&](size_t r) {
+    return noise[r] == 0 ? INFINITY : 10.0 * std::log10(signal[r] / noise[r]);
+  };
+  Fidelity fidelity;
+  fidelity.samples = samples;
+  for (unsigned r = 0; r < modelResults; ++r)
+    fidelity.modelOutputSqnr.emplace_back(outputNames[r], sqnr(r));
+  for (size_t k = 0; k < keys.size(); ++k)
+    fidelity.layerOutputSqnr.emplace(keys[k], sqnr(modelResults + k));
+  return fidelity;
 }

@@ -11,6 +11,8 @@
 #ifndef QUANTC_TOOLS_QUANT_COMPILE_CALIBRATION_H
 #define QUANTC_TOOLS_QUANT_COMPILE_CALIBRATION_H
 
+#include "Report.h"
+
 #include "quantc/Runtime/CalibrationStats.h"
 
 #include "llvm/Support/Error.h"
@@ -44,6 +46,14 @@ struct CalibrationOptions {
 /// Calibrates `module` (left unchanged) and returns the statistics.
 llvm::Expected<CalibrationStats> calibrate(mlir::ModuleOp module,
                                            const CalibrationOptions &options);
+
+/// Runs the fake-quantized `module` (before qc-fold-weights: the same
+/// numerics as the packed model) and its float version side by side on the
+/// first `maxSamples` calibration samples, and measures each quantized
+/// layer's output SQNR and the model outputs' SQNR.
+llvm::Expected<Fidelity> measureFidelity(mlir::ModuleOp module,
+                                         const CalibrationOptions &options,
+                                         size_t maxSamples);
 
 } // namespace quantc
 

@@ -35,6 +35,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
@@ -97,6 +98,12 @@ static cl::opt<std::string> calibStatsDir(
              "calibrating"),
     cl::cat(compileCategory));
 
+static cl::opt<std::string> reportPath(
+    "report", cl::value_desc("REPORT.md"),
+    cl::desc("Write what was decided and measured per layer and for the "
+             "model (Markdown; JSON and a PNG plot beside it)"),
+    cl::cat(compileCategory));
+
 static cl::list<std::string> inputShapes(
     "input-shape", cl::value_desc("name=DIMS"),
     cl::desc("Fix the shape of a graph input, e.g. x=1x3x224x224 "
@@ -155,6 +162,9 @@ static LogicalResult printDiagnostic(Diagnostic &diagnostic) {
   return success();
 }
 
+/// Compile time per stage, and everything else --report prints.
+static quantc::Report report;
+
 /// Runs `addPasses`'s passes on `module`. A pass that reports "not
 /// implemented yet" is skipped with a note (the module is unchanged: stubs
 /// fail before touching it); any other failure is an error.
@@ -166,6 +176,13 @@ runStage(ModuleOp module, llvm::StringRef stage,
   addPasses(pm);
   std::vector<std::string> errors;
   LogicalResult result = success();
+  auto start = std::chrono::steady_clock::now();
+  auto recordTime = llvm::make_scope_exit([&] {
+    report.addStageTime(stage.str(),
+                        std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+  });
   {
     ScopedDiagnosticHandler handler(
         module.getContext(), [&](Diagnostic &diagnostic) {
@@ -290,10 +307,14 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
   } else {
+    auto start = std::chrono::steady_clock::now();
     module = quantc::importOnnxModel(inputFilename, context, importOptions,
                                      error);
     if (!module)
       return reportError(error);
+    report.addStageTime("import", std::chrono::duration<double>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count());
   }
 
   // 1. The recipe as fake-quantization.
@@ -350,6 +371,7 @@ int main(int argc, char **argv) {
                        "{2:f1} s",
                        stats->all().size(), stats->samples, seconds)
              .str());
+    report.addStageTime("calibration", seconds);
   } else if (!calibStatsDir.empty()) {
     statsDir = calibStatsDir; // statistics of an earlier run
   }
@@ -382,6 +404,32 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  // What the report says about the layers, measured while the quantized
+  // constants are still floats; the fidelity run compares the fake-quantized
+  // model (the packed model's numerics) with the float one on calibration
+  // samples.
+  if (!reportPath.empty()) {
+    report.model = inputFilename;
+    report.recipe = recipeName;
+    report.calibration = calibSpec;
+    report.collectLayers(*module);
+    if (!calibSpec.empty()) {
+      quantc::CalibrationOptions options;
+      options.source = calibSpec;
+      auto start = std::chrono::steady_clock::now();
+      llvm::Expected<quantc::Fidelity> fidelity =
+          quantc::measureFidelity(*module, options, /*maxSamples=*/8);
+      if (!fidelity)
+        return reportError("the report's fidelity run: " +
+                           llvm::toString(fidelity.takeError()));
+      report.setFidelity(*fidelity);
+      report.addStageTime("fidelity run (report)",
+                          std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+    }
+  }
+
   // 5. Packed weights and qc.matmul.
   if (failed(runStage(*module, "qc-fold-weights", [&](PassManager &pm) {
         pm.addPass(qc::createQcFoldWeights());
@@ -397,5 +445,13 @@ int main(int argc, char **argv) {
           }))
     return reportError(outputFilename + ": cannot write (" +
                        llvm::toString(std::move(writeError)) + ")");
+
+  if (!reportPath.empty()) {
+    std::string plotNote;
+    if (!report.write(reportPath, error, plotNote))
+      return reportError("--report: " + error);
+    if (!plotNote.empty())
+      note(plotNote);
+  }
   return 0;
 }
