@@ -21,8 +21,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 
+#include <cctype>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 using namespace mlir;
@@ -100,19 +102,14 @@ Value matmul2d(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       .getResult(0);
 }
 
-LogicalResult lowerMatMul(OnnxNodeContext &ctx) {
+} // namespace
+
+FailureOr<Value> buildNumpyMatMul(OnnxNodeContext &ctx, Value lhs, Value rhs) {
   OpBuilder &b = ctx.builder();
   Location loc = ctx.loc();
-  OnnxDType dtype = ctx.inputDType(0);
-  if (ctx.inputDType(1) != dtype)
-    return ctx.emitError("inputs have different element types (" +
-                         onnxDTypeName(dtype) + " and " +
-                         onnxDTypeName(ctx.inputDType(1)) + ")");
-  if (!isOnnxFloat(dtype) && !isOnnxInteger(dtype))
-    return ctx.emitError("element type " + onnxDTypeName(dtype) +
-                         " is not supported");
-  Value lhs = ctx.input(0), rhs = ctx.input(1);
-  SmallVector<int64_t> lhsShape(ctx.inputShape(0)), rhsShape(ctx.inputShape(1));
+  SmallVector<int64_t> lhsShape(cast<RankedTensorType>(lhs.getType()).getShape());
+  SmallVector<int64_t> rhsShape(cast<RankedTensorType>(rhs.getType()).getShape());
+  SmallVector<int64_t> lhsOriginal(lhsShape), rhsOriginal(rhsShape);
   if (lhsShape.empty() || rhsShape.empty())
     return ctx.emitError("MatMul inputs must have rank >= 1");
   // numpy: a 1-D operand gains a unit dim that the result drops again.
@@ -128,19 +125,17 @@ LogicalResult lowerMatMul(OnnxNodeContext &ctx) {
   int64_t m = lhsShape[lhsShape.size() - 2], k = lhsShape.back();
   int64_t n = rhsShape.back();
   if (rhsShape[rhsShape.size() - 2] != k)
-    return ctx.emitError("inner dimensions differ: " +
-                         shapeText(ctx.inputShape(0)) + " x " +
-                         shapeText(ctx.inputShape(1)));
+    return ctx.emitError("inner dimensions differ: " + shapeText(lhsOriginal) +
+                         " x " + shapeText(rhsOriginal));
   ArrayRef<int64_t> lhsBatch = ArrayRef<int64_t>(lhsShape).drop_back(2);
   ArrayRef<int64_t> rhsBatch = ArrayRef<int64_t>(rhsShape).drop_back(2);
   std::optional<SmallVector<int64_t>> batch =
       broadcastShapes({lhsBatch, rhsBatch});
   if (!batch)
     return ctx.emitError("batch dimensions do not broadcast: " +
-                         shapeText(ctx.inputShape(0)) + " x " +
-                         shapeText(ctx.inputShape(1)));
+                         shapeText(lhsOriginal) + " x " + shapeText(rhsOriginal));
   int64_t batchCount = numElementsOf(*batch);
-  Type elementType = ctx.inputType(0).getElementType();
+  Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
 
   Value result;
   if (numElementsOf(rhsBatch) == 1 && rhsBatch.size() <= batch->size()) {
@@ -174,7 +169,185 @@ LogicalResult lowerMatMul(OnnxNodeContext &ctx) {
     resultShape.push_back(m);
   if (!rhsVector)
     resultShape.push_back(n);
-  ctx.setOutput(0, reshapeTensor(b, loc, result, resultShape), dtype);
+  return reshapeTensor(b, loc, result, resultShape);
+}
+
+namespace {
+
+LogicalResult lowerMatMul(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (ctx.inputDType(1) != dtype)
+    return ctx.emitError("inputs have different element types (" +
+                         onnxDTypeName(dtype) + " and " +
+                         onnxDTypeName(ctx.inputDType(1)) + ")");
+  if (!isOnnxFloat(dtype) && !isOnnxInteger(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported");
+  FailureOr<Value> result = buildNumpyMatMul(ctx, ctx.input(0), ctx.input(1));
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result, dtype);
+  return success();
+}
+
+/// Einsum: one linalg.generic over every distinct subscript, the output's
+/// parallel and the rest reductions; a subscript repeated within an operand
+/// reads its diagonal. `...` stands for the same leading dims in every
+/// operand (size-1 dims broadcast). Without `->` the output is the
+/// ellipsis dims, then the subscripts seen once, in alphabetical order.
+LogicalResult lowerEinsum(OnnxNodeContext &ctx) {
+  std::string equation = ctx.attrString("equation", "");
+  if (ctx.failed())
+    return failure();
+  std::string text;
+  for (char ch : equation)
+    if (ch != ' ')
+      text.push_back(ch);
+  std::string lhsText = text, outText;
+  bool explicitOutput = false;
+  if (size_t arrow = text.find("->"); arrow != std::string::npos) {
+    lhsText = text.substr(0, arrow);
+    outText = text.substr(arrow + 2);
+    explicitOutput = true;
+  }
+  SmallVector<std::string> operandTexts;
+  for (StringRef part : llvm::split(lhsText, ','))
+    operandTexts.push_back(part.str());
+  unsigned numOperands = ctx.numInputs();
+  if (operandTexts.size() != numOperands)
+    return ctx.emitError("equation '" + equation + "' has " +
+                         Twine(operandTexts.size()) + " operands, the node " +
+                         Twine(numOperands));
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype) && !isOnnxInteger(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported");
+  // Letters map to loop dims; the ellipsis to dims named by '0'.. chars.
+  int64_t ellipsisRank = 0;
+  SmallVector<std::string> operandLabels;
+  for (unsigned i = 0; i < numOperands; ++i) {
+    if (ctx.inputDType(i) != dtype)
+      return ctx.emitError("operands have different element types");
+    const std::string &t = operandTexts[i];
+    int64_t rank = ctx.inputRank(i);
+    size_t dots = t.find("...");
+    int64_t letters = (int64_t)t.size() - (dots == std::string::npos ? 0 : 3);
+    if (dots == std::string::npos ? letters != rank : letters > rank)
+      return ctx.emitError("operand " + Twine(i) + " ('" + t + "') does not fit its rank " +
+                           Twine(rank));
+    if (dots != std::string::npos)
+      ellipsisRank = std::max(ellipsisRank, rank - letters);
+  }
+  auto expand = [&](const std::string &t, int64_t count) -> std::string {
+    size_t dots = t.find("...");
+    if (dots == std::string::npos)
+      return t;
+    std::string e;
+    for (int64_t j = ellipsisRank - count; j < ellipsisRank; ++j)
+      e.push_back(static_cast<char>('0' + j));
+    return t.substr(0, dots) + e + t.substr(dots + 3);
+  };
+  for (unsigned i = 0; i < numOperands; ++i) {
+    const std::string &t = operandTexts[i];
+    size_t dots = t.find("...");
+    int64_t count = dots == std::string::npos
+                        ? 0
+                        : ctx.inputRank(i) - ((int64_t)t.size() - 3);
+    operandLabels.push_back(expand(t, count));
+  }
+  for (const std::string &labels : operandLabels)
+    for (char ch : labels)
+      if (!std::isalpha(static_cast<unsigned char>(ch)) &&
+          !(ch >= '0' && ch < '0' + ellipsisRank))
+        return ctx.emitError("equation '" + equation + "' is malformed");
+  std::string outLabels;
+  if (explicitOutput) {
+    outLabels = expand(outText, outText.find("...") == std::string::npos
+                                    ? 0
+                                    : ellipsisRank);
+  } else {
+    for (int64_t j = 0; j < ellipsisRank; ++j)
+      outLabels.push_back(static_cast<char>('0' + j));
+    std::map<char, int> counts;
+    for (const std::string &labels : operandLabels)
+      for (char ch : labels)
+        if (std::isalpha(static_cast<unsigned char>(ch)))
+          ++counts[ch];
+    for (auto [ch, count] : counts)
+      if (count == 1)
+        outLabels.push_back(ch);
+  }
+  // Loop dims: output labels first, then the rest in order of appearance.
+  std::string loopLabels = outLabels;
+  for (const std::string &labels : operandLabels)
+    for (char ch : labels)
+      if (loopLabels.find(ch) == std::string::npos)
+        loopLabels.push_back(ch);
+  std::map<char, int64_t> sizes;
+  for (unsigned i = 0; i < numOperands; ++i) {
+    ArrayRef<int64_t> shape = ctx.inputShape(i);
+    for (auto [d, ch] : llvm::enumerate(operandLabels[i])) {
+      int64_t size = shape[d];
+      auto [it, inserted] = sizes.insert({ch, size});
+      if (!inserted && it->second != size) {
+        if (it->second == 1)
+          it->second = size;
+        else if (size != 1)
+          return ctx.emitError("subscript '" + Twine(ch) + "' has sizes " +
+                               Twine(it->second) + " and " + Twine(size));
+      }
+    }
+  }
+  for (char ch : outLabels)
+    if (!sizes.count(ch))
+      return ctx.emitError("output subscript '" + Twine(ch) +
+                           "' is not in any operand");
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  MLIRContext *context = b.getContext();
+  int64_t numLoops = loopLabels.size();
+  SmallVector<AffineMap> maps;
+  SmallVector<Value> inputs;
+  for (unsigned i = 0; i < numOperands; ++i) {
+    SmallVector<AffineExpr> exprs;
+    ArrayRef<int64_t> shape = ctx.inputShape(i);
+    for (auto [d, ch] : llvm::enumerate(operandLabels[i])) {
+      if (shape[d] == 1 && sizes[ch] != 1)
+        exprs.push_back(getAffineConstantExpr(0, context)); // broadcast
+      else
+        exprs.push_back(getAffineDimExpr(loopLabels.find(ch), context));
+    }
+    maps.push_back(AffineMap::get(numLoops, 0, exprs, context));
+    inputs.push_back(ctx.input(i));
+  }
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<int64_t> outShape;
+  for (size_t d = 0; d < outLabels.size(); ++d) {
+    outExprs.push_back(getAffineDimExpr(d, context));
+    outShape.push_back(sizes[outLabels[d]]);
+  }
+  maps.push_back(AffineMap::get(numLoops, 0, outExprs, context));
+  SmallVector<utils::IteratorType> iterators(outLabels.size(),
+                                             utils::IteratorType::parallel);
+  iterators.append(numLoops - outLabels.size(), utils::IteratorType::reduction);
+  Type elementType = ctx.inputType(0).getElementType();
+  Value init = zeroFilled(b, loc, outShape, elementType);
+  bool isFloat = isa<FloatType>(elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value product = args[0];
+        for (unsigned i = 1; i < numOperands; ++i)
+          product = isFloat ? arith::MulFOp::create(nb, l, product, args[i])
+                                  .getResult()
+                            : arith::MulIOp::create(nb, l, product, args[i])
+                                  .getResult();
+        Value acc = args[numOperands];
+        Value sum = isFloat ? arith::AddFOp::create(nb, l, acc, product).getResult()
+                            : arith::AddIOp::create(nb, l, acc, product).getResult();
+        linalg::YieldOp::create(nb, l, sum);
+      });
+  ctx.setOutput(0, generic.getResult(0), dtype);
   return success();
 }
 
@@ -1194,6 +1367,7 @@ LogicalResult lowerSoftmax(OnnxNodeContext &ctx, bool logarithmic) {
 void registerOnnxLinalgOps(OnnxOpRegistry &registry) {
   registry.add("MatMul", lowerMatMul);
   registry.add("Gemm", lowerGemm, nullptr, /*minOpset=*/7);
+  registry.add("Einsum", lowerEinsum, nullptr, 12);
 
   // Reshape-like ops fold through their lowerings, which bind a known output
   // when the input is known; shadows of specialized inputs propagate so.

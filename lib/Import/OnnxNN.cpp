@@ -179,12 +179,16 @@ SmallVector<int64_t> concat(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
 // Conv
 //===----------------------------------------------------------------------===//
 
-LogicalResult lowerConv(OnnxNodeContext &ctx) {
-  OnnxDType dtype = ctx.inputDType(0);
-  if (!isOnnxFloat(dtype))
-    return ctx.emitError("element type " + onnxDTypeName(dtype) +
-                         " is not supported (floating-point types only)");
-  SmallVector<int64_t> xShape(ctx.inputShape(0)), wShape(ctx.inputShape(1));
+} // namespace
+
+/// The convolution of `x` by `w` (+ `bias` per output channel if given) with
+/// the node's attributes, in the element type of x: float, or integer with
+/// wrapping integer arithmetic (ConvInteger / QLinearConv accumulate in i32).
+FailureOr<Value> buildOnnxConv(OnnxNodeContext &ctx, Value x, Value weightIn,
+                               Value bias) {
+  SmallVector<int64_t> xShape(cast<RankedTensorType>(x.getType()).getShape());
+  SmallVector<int64_t> wShape(
+      cast<RankedTensorType>(weightIn.getType()).getShape());
   int64_t rank = xShape.size();
   if (rank < 3 || rank > 5 || (int64_t)wShape.size() != rank)
     return ctx.emitError("only 1-D, 2-D and 3-D convolutions are supported");
@@ -212,7 +216,6 @@ LogicalResult lowerConv(OnnxNodeContext &ctx) {
   OpBuilder &b = ctx.builder();
   Location loc = ctx.loc();
   MLIRContext *context = ctx.getContext();
-  Value x = ctx.input(0);
   Type elementType = cast<RankedTensorType>(x.getType()).getElementType();
   Value zero = createScalarConstant(b, loc, elementType, 0.0);
   SmallVector<int64_t> lows(2, 0), highs(2, 0);
@@ -226,14 +229,14 @@ LogicalResult lowerConv(OnnxNodeContext &ctx) {
   x = reshapeTensor(b, loc, x,
                     concat({n, group, cg}, ArrayRef<int64_t>(xPadded).drop_front(2)));
   Value weight =
-      reshapeTensor(b, loc, ctx.input(1), concat({group, mg, cg}, kernel));
+      reshapeTensor(b, loc, weightIn, concat({group, mg, cg}, kernel));
   SmallVector<int64_t> groupedOut = concat({n, group, mg}, w.out);
   Value init;
-  if (ctx.hasInput(2)) {
+  if (bias) {
     SmallVector<int64_t> biasShape = {1, group, mg};
     biasShape.append(k, 1);
-    Value bias = reshapeTensor(b, loc, ctx.input(2), biasShape);
-    init = broadcastTo(b, loc, bias, groupedOut);
+    init = broadcastTo(b, loc, reshapeTensor(b, loc, bias, biasShape),
+                       groupedOut);
   } else {
     init = createFilledTensor(b, loc, groupedOut, zero);
   }
@@ -257,12 +260,185 @@ LogicalResult lowerConv(OnnxNodeContext &ctx) {
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, ValueRange{x, weight}, ValueRange{init},
       maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value prod = arith::MulFOp::create(nb, l, args[0], args[1]);
-        Value sum = arith::AddFOp::create(nb, l, args[2], prod);
+        Value sum;
+        if (isa<FloatType>(elementType)) {
+          Value prod = arith::MulFOp::create(nb, l, args[0], args[1]);
+          sum = arith::AddFOp::create(nb, l, args[2], prod);
+        } else {
+          Value prod = arith::MulIOp::create(nb, l, args[0], args[1]);
+          sum = arith::AddIOp::create(nb, l, args[2], prod);
+        }
         linalg::YieldOp::create(nb, l, sum);
       });
-  Value result = reshapeTensor(b, loc, generic.getResult(0), outShape);
-  ctx.setOutput(0, result);
+  return reshapeTensor(b, loc, generic.getResult(0), outShape);
+}
+
+namespace {
+
+LogicalResult lowerConv(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported (floating-point types only)");
+  FailureOr<Value> result = buildOnnxConv(
+      ctx, ctx.input(0), ctx.input(1), ctx.hasInput(2) ? ctx.input(2) : Value());
+  if (mlir::failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+
+/// ConvTranspose: out[n, m, o] = B[m] + sum over c, k of X[n, c, i] *
+/// W[c, m, k] where o = i * stride + k * dilation - pad_begin, as one
+/// linalg.generic whose body finds i from o and k (skipping positions that
+/// are not on the stride grid or outside the input).
+LogicalResult lowerConvTranspose(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported (floating-point types only)");
+  SmallVector<int64_t> xShape(ctx.inputShape(0)), wShape(ctx.inputShape(1));
+  int64_t rank = xShape.size();
+  if (rank < 3 || (int64_t)wShape.size() != rank)
+    return ctx.emitError("input and weight must have the same rank >= 3");
+  int64_t k = rank - 2;
+  int64_t group = ctx.attrInt("group", 1);
+  SmallVector<int64_t> kernel = ctx.attrInts(
+      "kernel_shape", ArrayRef<int64_t>(wShape).drop_front(2));
+  SmallVector<int64_t> strides = ctx.attrInts("strides", SmallVector<int64_t>(k, 1));
+  SmallVector<int64_t> dilations =
+      ctx.attrInts("dilations", SmallVector<int64_t>(k, 1));
+  SmallVector<int64_t> pads = ctx.attrInts("pads", SmallVector<int64_t>(2 * k, 0));
+  SmallVector<int64_t> outputPadding =
+      ctx.attrInts("output_padding", SmallVector<int64_t>(k, 0));
+  std::optional<SmallVector<int64_t>> outputShapeAttr =
+      ctx.optionalAttrInts("output_shape");
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  if (ctx.failed())
+    return failure();
+  if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(wShape).drop_front(2))
+    return ctx.emitError("kernel_shape differs from the weight's shape");
+  if ((int64_t)strides.size() != k || (int64_t)dilations.size() != k ||
+      (int64_t)pads.size() != 2 * k || (int64_t)outputPadding.size() != k)
+    return ctx.emitError("strides, dilations, output_padding (" + Twine(k) +
+                         " values) or pads (" + Twine(2 * k) +
+                         ") have the wrong length");
+  int64_t n = xShape[0], c = xShape[1];
+  if (group < 1 || c % group != 0 || wShape[0] != c)
+    return ctx.emitError("group " + Twine(group) +
+                         " does not fit the input/weight channels");
+  int64_t cg = c / group, mg = wShape[1], m = mg * group;
+  if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" &&
+      autoPad != "SAME_LOWER" && autoPad != "VALID")
+    return ctx.emitError("auto_pad '" + autoPad + "' is not supported");
+  SmallVector<int64_t> out(k), padBegin(k);
+  for (int64_t i = 0; i < k; ++i) {
+    int64_t full = strides[i] * (xShape[2 + i] - 1) + outputPadding[i] +
+                   (kernel[i] - 1) * dilations[i] + 1;
+    std::optional<int64_t> target;
+    if (outputShapeAttr) {
+      ArrayRef<int64_t> shape = *outputShapeAttr;
+      if ((int64_t)shape.size() == rank)
+        shape = shape.drop_front(2);
+      if ((int64_t)shape.size() != k)
+        return ctx.emitError("output_shape must have " + Twine(k) + " values");
+      target = shape[i];
+    } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      target = xShape[2 + i] * strides[i];
+    }
+    if (target) {
+      // ONNX's formula with floor division (total < 0 when output_shape
+      // asks for more than the input covers: the extra goes at the end).
+      int64_t total = full - *target;
+      int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      padBegin[i] = autoPad == "SAME_UPPER" ? half : total - half;
+      out[i] = *target;
+    } else {
+      if (autoPad == "VALID")
+        pads[i] = pads[k + i] = 0;
+      padBegin[i] = pads[i];
+      out[i] = full - pads[i] - pads[k + i];
+    }
+    if (out[i] <= 0)
+      return ctx.emitError("output dim " + Twine(2 + i) + " would be " +
+                           Twine(out[i]));
+  }
+  SmallVector<int64_t> outShape = concat({n, m}, out);
+  if (mlir::failed(checkOutputShape(ctx, outShape)))
+    return failure();
+
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  MLIRContext *context = ctx.getContext();
+  Value x = reshapeTensor(b, loc, ctx.input(0),
+                          concat({n, group, cg}, ArrayRef<int64_t>(xShape).drop_front(2)));
+  Type elementType = ctx.inputType(0).getElementType();
+  Value zero = createScalarConstant(b, loc, elementType, 0.0);
+  Value weight =
+      reshapeTensor(b, loc, ctx.input(1), concat({group, cg, mg}, kernel));
+  SmallVector<int64_t> groupedOut = concat({n, group, mg}, out);
+  Value init;
+  if (ctx.hasInput(2)) {
+    SmallVector<int64_t> biasShape = {1, group, mg};
+    biasShape.append(k, 1);
+    init = broadcastTo(b, loc, reshapeTensor(b, loc, ctx.input(2), biasShape),
+                       groupedOut);
+  } else {
+    init = createFilledTensor(b, loc, groupedOut, zero);
+  }
+  // Loops: n, g, m, o_0..o_{k-1}, c, k_0..k_{k-1}.
+  int64_t numLoops = 3 + k + 1 + k;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, context); };
+  SmallVector<AffineExpr> wExprs = {d(1), d(3 + k), d(2)};
+  SmallVector<AffineExpr> outExprs = {d(0), d(1), d(2)};
+  for (int64_t i = 0; i < k; ++i) {
+    wExprs.push_back(d(4 + k + i));
+    outExprs.push_back(d(3 + i));
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, wExprs, context),
+                                 AffineMap::get(numLoops, 0, outExprs, context)};
+  SmallVector<utils::IteratorType> iterators(3 + k, utils::IteratorType::parallel);
+  iterators.append(1 + k, utils::IteratorType::reduction);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{weight}, ValueRange{init},
+      maps, iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto index = [&](int64_t dim) -> Value {
+          return linalg::IndexOp::create(nb, l, dim);
+        };
+        auto cst = [&](int64_t v) -> Value {
+          return arith::ConstantIndexOp::create(nb, l, v);
+        };
+        SmallVector<Value> source = {index(0), index(1), index(3 + k)};
+        Value valid;
+        for (int64_t i = 0; i < k; ++i) {
+          // i * stride = o + pad_begin - k * dilation.
+          Value scaled = arith::SubIOp::create(
+              nb, l, arith::AddIOp::create(nb, l, index(3 + i), cst(padBegin[i])),
+              arith::MulIOp::create(nb, l, index(4 + k + i), cst(dilations[i])));
+          Value position = arith::DivSIOp::create(nb, l, scaled, cst(strides[i]));
+          Value onGrid = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::eq,
+              arith::RemSIOp::create(nb, l, scaled, cst(strides[i])), cst(0));
+          Value inside = arith::AndIOp::create(
+              nb, l,
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, scaled,
+                                    cst(0)),
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, position,
+                                    cst(xShape[2 + i])));
+          Value ok = arith::AndIOp::create(nb, l, onGrid, inside);
+          valid = valid ? arith::AndIOp::create(nb, l, valid, ok).getResult() : ok;
+          Value clamped = arith::MaxSIOp::create(nb, l, position, cst(0));
+          clamped = arith::MinSIOp::create(nb, l, clamped, cst(xShape[2 + i] - 1));
+          source.push_back(clamped);
+        }
+        Value element = tensor::ExtractOp::create(nb, l, x, source);
+        element = arith::SelectOp::create(nb, l, valid, element, zero);
+        Value prod = arith::MulFOp::create(nb, l, element, args[0]);
+        linalg::YieldOp::create(nb, l,
+                                arith::AddFOp::create(nb, l, args[1], prod).getResult());
+      });
+  ctx.setOutput(0, reshapeTensor(b, loc, generic.getResult(0), outShape));
   return success();
 }
 
@@ -637,6 +813,7 @@ LogicalResult lowerLayerNorm(OnnxNodeContext &ctx) {
 
 void registerOnnxNNOps(OnnxOpRegistry &registry) {
   registry.add("Conv", lowerConv);
+  registry.add("ConvTranspose", lowerConvTranspose);
   registry.add("MaxPool",
                [](OnnxNodeContext &ctx) { return lowerPool(ctx, true); });
   registry.add("AveragePool",

@@ -109,6 +109,19 @@ mlir::Value buildReduction(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value buildSoftmax(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Value input, int64_t axis, bool logarithmic);
 
+/// numpy matmul of two tensors of one element type (1-D operands, batch
+/// broadcasting), accumulating in that type; an error on `ctx` if the shapes
+/// do not fit (lib/Import/OnnxLinalg.cpp).
+mlir::FailureOr<mlir::Value> buildNumpyMatMul(OnnxNodeContext &ctx,
+                                              mlir::Value lhs, mlir::Value rhs);
+
+/// Conv's convolution of `x` by `w` (+ `bias` per output channel if not
+/// null) under the node's attributes (strides, pads, dilations, group,
+/// auto_pad), in x's element type; float or integer (wrapping) arithmetic
+/// (lib/Import/OnnxNN.cpp).
+mlir::FailureOr<mlir::Value> buildOnnxConv(OnnxNodeContext &ctx, mlir::Value x,
+                                           mlir::Value w, mlir::Value bias);
+
 /// Converts a scalar of ONNX type `from` to `to` with ONNX Cast semantics
 /// (sign- or zero-extension by the source's signedness, to bool is != 0).
 mlir::Value convertScalar(mlir::OpBuilder &b, mlir::Location loc,

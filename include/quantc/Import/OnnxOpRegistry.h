@@ -11,6 +11,8 @@
 //   lib/Import/OnnxIndexing.cpp      void registerOnnxIndexingOps(OnnxOpRegistry &)
 //   lib/Import/OnnxLoss.cpp          void registerOnnxLossOps(OnnxOpRegistry &)
 //   lib/Import/OnnxResize.cpp        void registerOnnxResizeOps(OnnxOpRegistry &)
+//   lib/Import/OnnxQuantize.cpp      void registerOnnxQuantizeOps(OnnxOpRegistry &)
+//   lib/Import/OnnxRecurrent.cpp     void registerOnnxRecurrentOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
