@@ -455,6 +455,13 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
                                 arith::MaxUIOp::create(b, acc[0], magnitude)};
                           })[0];
     Value amax = arith::BitcastOp::create(b, f32, amaxBits);
+    if (act.staticAmax > 0.0f) {
+      // A calibrated per-tensor amax; a row with NaN/Inf still gets the
+      // non-finite scale quantc::quantize gives it.
+      Value finite = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                           amaxBits, c32(0x7F800000));
+      amax = arith::SelectOp::create(b, finite, cf32(act.staticAmax), amax);
+    }
     if (act.clipRatio != 1.0f)
       amax = fmul(amax, cf32(act.clipRatio));
     Value isZero =
