@@ -1,7 +1,8 @@
 //===- quant-compile.cpp - ONNX model -> quantized, compiled model --------===//
 //
-// quant-compile MODEL.onnx --recipe R [--calib DIR|synthetic:N]
-//               [--input-shape NAME=DIMS ...] --emit mlir -o OUT.mlir
+// quant-compile MODEL.onnx|MODEL.mlir [--recipe R] [--calib DIR|synthetic:N]
+//               [--input-shape NAME=DIMS ...] [--target CPU]
+//               [--emit so|obj|llvm|mlir] -o OUT
 //
 // Assembles the quantization pipeline of docs/quantization-pipeline.md; every
 // stage is a pass quant-opt runs alone:
@@ -12,10 +13,12 @@
 //   qc-clip{...}                     when the recipe clips
 //   qc-fold-weights, canonicalize    packed weights, qc.matmul
 //
-// Stages the recipe asks for whose pass is still a stub ("not implemented
-// yet") are skipped with a note, so the driver keeps working while the
-// accuracy passes land one by one. The default output, a shared library with
-// a C API, is issue 3's AOT writer; until it exists --emit so is an error.
+// Without --recipe the float model is compiled. Stages the recipe asks for
+// whose pass is still a stub ("not implemented yet") are skipped with a note,
+// so the driver keeps working while the accuracy passes land one by one. The
+// result is written as MLIR, or compiled ahead of time by
+// quantc/Target/AotLibrary.h into LLVM IR, an object or a shared library with
+// the C API of quantc/Runtime/quantc_model.h and a header beside it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +26,7 @@
 
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
+#include "quantc/Target/AotLibrary.h"
 #include "quantc/Transforms/Passes.h"
 #include "quantc/Transforms/Recipes.h"
 
@@ -42,6 +46,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -55,14 +60,15 @@ namespace cl = llvm::cl;
 
 static const char *const kOverview = R"(quantize and compile an ONNX model
 
-  quant-compile MODEL.onnx --recipe R [--calib DIR|synthetic:N]
-                [--input-shape NAME=DIMS ...] --emit mlir -o OUT.mlir
+  quant-compile MODEL.onnx|MODEL.mlir [--recipe R] [--calib DIR|synthetic:N]
+                [--input-shape NAME=DIMS ...] [--target CPU] [--entry NAME]
+                [--emit so|obj|llvm|mlir] -o OUT
 
 Imports the model (or reads float MLIR from quant-translate), applies the
 recipe (qc-quantize), runs the accuracy passes the recipe asks for
 (qc-rotate, qc-clip) where they are implemented, then packs the quantized
 weights at compile time (qc-fold-weights): quantized layers become qc.matmul
-on !qc.packed weights. `quant-run OUT.mlir --entry main` runs the result.
+on !qc.packed weights. Without --recipe the model stays in float.
 
 Recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4,
 w4a4-nvfp4, w4a4-nvint4, or a JSON recipe file (see
@@ -72,6 +78,30 @@ include/quantc/Transforms/Recipes.h): {"weights": "nvfp4", "activations":
 
 Layers a format cannot quantize (a reduction dimension that is not a multiple
 of the block size) stay in float with a warning naming them.
+
+Output (--emit; by default from the extension of -o: .so, .o, .ll, .mlir;
+else so):
+  so    a shared library holding the model's code, its weights (packed
+        weights stay packed) and quantc's runtime, exporting only the C API
+        of quantc_model.h (quantc_model_create / _run / _destroy,
+        introspection, threads, quantc_model_last_error). It needs only libc,
+        libm and libstdc++. A header OUT-stem.h is written beside it: the C
+        API and the model's inputs and outputs (names, dtypes, shapes) as
+        macros. Run it with `quant-run OUT.so` or link it (examples/).
+  obj   the same code as a position-independent object (and the header);
+        link it with libQuantcModelRuntime.a for the C API.
+  llvm  the optimised LLVM IR, as text.
+  mlir  the quantized MLIR; `quant-run OUT.mlir --entry main` runs it.
+so, obj and llvm are lowered exactly as quant-run lowers a model (the same
+kernels and pipeline), then optimised at O3 for --target:
+  x86-64, x86-64-v3 (AVX2, FMA), x86-64-v4 (AVX-512),
+  x86-64-v4-vnni (AVX-512 with VNNI, BF16, VBMI), native (this machine).
+The qc.matmul kernels are generated for that target too (qc-lower-cpu).
+
+Files appear whole or not at all: each is written under a temporary name and
+renamed at the end, so a failure (an unwritable path, an operation the CPU
+pipeline cannot lower, a link error) leaves no output. Errors are one line,
+`quant-compile: error: ...` naming the file, and exit code 1.
 )";
 
 static cl::OptionCategory compileCategory("quant-compile options");
@@ -82,7 +112,8 @@ static cl::opt<std::string> inputFilename(cl::Positional,
 
 static cl::opt<std::string>
     recipeName("recipe", cl::value_desc("name|file.json"),
-               cl::desc("The quantization recipe (required)"),
+               cl::desc("The quantization recipe (default: none, the model "
+                        "is compiled in float)"),
                cl::cat(compileCategory));
 
 static cl::opt<std::string> calibSpec(
@@ -111,10 +142,30 @@ static cl::list<std::string> inputShapes(
     cl::cat(compileCategory));
 
 static cl::opt<std::string>
-    emitKind("emit", cl::init("so"), cl::value_desc("so|mlir"),
-             cl::desc("What to write: a shared library (default) or the "
-                      "quantized MLIR"),
+    emitKind("emit", cl::value_desc("so|obj|llvm|mlir"),
+             cl::desc("What to write: a shared library with the C API, an "
+                      "object, LLVM IR or the quantized MLIR (default: from "
+                      "the extension of -o, else so)"),
              cl::cat(compileCategory));
+
+static cl::opt<std::string> cpuTarget(
+    "target", cl::init("native"),
+    cl::value_desc("x86-64|x86-64-v3|x86-64-v4|x86-64-v4-vnni|native"),
+    cl::desc("The CPU to compile for (so, obj, llvm): kernels and "
+             "optimisation (default native, this machine)"),
+    cl::cat(compileCategory));
+
+static cl::opt<std::string>
+    entryName("entry", cl::init("main"), cl::value_desc("name"),
+              cl::desc("The function to compile (so, obj, llvm; default "
+                       "main, the ONNX importer's)"),
+              cl::cat(compileCategory));
+
+static cl::opt<std::string> linkerDriver(
+    "linker", cl::Hidden, cl::value_desc("path"),
+    cl::desc("The compiler driver that links shared libraries (default "
+             "clang-22 with lld)"),
+    cl::cat(compileCategory));
 
 static cl::opt<std::string> outputFilename("o", cl::value_desc("file"),
                                            cl::desc("Output file (required; "
@@ -164,6 +215,28 @@ static LogicalResult printDiagnostic(Diagnostic &diagnostic) {
 
 /// Compile time per stage, and everything else --report prints.
 static quantc::Report report;
+
+/// printDiagnostic with the operation's place first: the ONNX node
+/// ("node 'fc1': ...") or the MLIR file position ("f.mlir:12:8: ...").
+static LogicalResult printLocatedDiagnostic(Diagnostic &diagnostic) {
+  std::string place;
+  Location location = diagnostic.getLocation();
+  if (auto fused = dyn_cast<FusedLoc>(location))
+    if (!fused.getLocations().empty())
+      location = fused.getLocations().front();
+  if (auto name = dyn_cast<NameLoc>(location))
+    place = "node '" + name.getName().str() + "': ";
+  else if (auto file = dyn_cast<FileLineColLoc>(location))
+    place = file.getFilename().str() + ":" + std::to_string(file.getLine()) +
+            ":" + std::to_string(file.getColumn()) + ": ";
+  if (!place.empty()) {
+    std::string message = place + diagnostic.str();
+    Diagnostic located(diagnostic.getLocation(), diagnostic.getSeverity());
+    located << message;
+    return printDiagnostic(located);
+  }
+  return printDiagnostic(diagnostic);
+}
 
 /// Runs `addPasses`'s passes on `module`. A pass that reports "not
 /// implemented yet" is skipped with a note (the module is unchanged: stubs
@@ -252,34 +325,88 @@ static bool checkCalibSpec(const std::string &spec, std::string &error) {
   return true;
 }
 
+/// --emit's default for an output file name.
+static std::string emitKindForOutput(llvm::StringRef path) {
+  llvm::StringRef extension = llvm::sys::path::extension(path);
+  if (extension == ".o")
+    return "obj";
+  if (extension == ".ll")
+    return "llvm";
+  if (extension == ".mlir")
+    return "mlir";
+  return "so";
+}
+
+/// Writes `module` as --emit says: MLIR text, or through the AOT writer an
+/// object, LLVM IR or a shared library (with its header). `recipe` is null
+/// for the float model. Returns the exit code.
+static int emitModule(MLIRContext &context, ModuleOp module,
+                      const quantc::Recipe *recipe) {
+  if (emitKind == "mlir") {
+    if (llvm::Error writeError = llvm::writeToOutput(
+            outputFilename, [&](llvm::raw_ostream &os) -> llvm::Error {
+              module.print(os);
+              os << "\n";
+              return llvm::Error::success();
+            }))
+      return reportError(outputFilename + ": cannot write (" +
+                         llvm::toString(std::move(writeError)) + ")");
+    return 0;
+  }
+  quantc::AotOptions options;
+  options.entry = entryName;
+  options.cpuTarget = cpuTarget;
+  options.linker = linkerDriver;
+  options.emit = emitKind == "so"    ? quantc::AotEmit::SharedLibrary
+                 : emitKind == "obj" ? quantc::AotEmit::Object
+                                     : quantc::AotEmit::LLVMIR;
+  options.description = llvm::sys::path::filename(inputFilename).str() +
+                        (recipe ? ", recipe " + recipeName : ", float");
+  if (emitKind != "llvm" && outputFilename != "-") {
+    llvm::SmallString<256> header(outputFilename);
+    llvm::sys::path::replace_extension(header, ".h");
+    options.headerPath = header.str().str();
+  }
+  // Lowering diagnostics (an op the CPU pipeline cannot lower) print one
+  // line each before the error, with the node or line they are about.
+  ScopedDiagnosticHandler handler(&context, printLocatedDiagnostic);
+  if (llvm::Error aotError =
+          quantc::writeAotArtifact(module, outputFilename, options))
+    return reportError(inputFilename + ": " +
+                       llvm::toString(std::move(aotError)));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(compileCategory);
   cl::ParseCommandLineOptions(argc, argv, kOverview);
 
   if (inputFilename.empty())
-    return reportError("no input model (quant-compile MODEL.onnx --recipe R "
-                       "--emit mlir -o OUT.mlir)");
-  if (recipeName.empty())
-    return reportError("--recipe is required (" +
-                       llvm::join(quantc::namedRecipes(), ", ") +
-                       ", or a recipe .json file)");
-  if (emitKind != "so" && emitKind != "mlir")
-    return reportError("--emit " + emitKind + ": expected so or mlir");
-  if (emitKind == "so")
-    return reportError("not yet: shared library output lands with issue 3's "
-                       "AOT writer; use --emit mlir and run the result with "
-                       "quant-run");
+    return reportError("no input model (quant-compile MODEL.onnx [--recipe R] "
+                       "-o OUT.so)");
   if (outputFilename.empty())
     return reportError("-o OUT is required");
+  if (emitKind.empty())
+    emitKind = emitKindForOutput(outputFilename);
+  if (emitKind != "so" && emitKind != "obj" && emitKind != "llvm" &&
+      emitKind != "mlir")
+    return reportError("--emit " + emitKind + ": expected so, obj, llvm or "
+                                              "mlir");
 
   std::string error;
-  std::optional<quantc::Recipe> recipe =
-      quantc::loadRecipe(recipeName, error);
-  if (!recipe)
-    return reportError(error);
+  std::optional<quantc::Recipe> recipe;
+  if (!recipeName.empty()) {
+    recipe = quantc::loadRecipe(recipeName, error);
+    if (!recipe)
+      return reportError(error);
+  }
   if (!calibSpec.empty() && !checkCalibSpec(calibSpec, error))
     return reportError(error);
+  if (!recipe &&
+      (!calibSpec.empty() || !calibStatsDir.empty() || !reportPath.empty()))
+    return reportError("--calib, --calib-stats and --report are about a "
+                       "quantization recipe; give --recipe");
 
   quantc::OnnxImportOptions importOptions;
   for (const std::string &spec : inputShapes)
@@ -316,6 +443,10 @@ int main(int argc, char **argv) {
                                       std::chrono::steady_clock::now() - start)
                                       .count());
   }
+
+  // Without a recipe the float model is the result.
+  if (!recipe)
+    return emitModule(context, *module, nullptr);
 
   // 1. The recipe as fake-quantization.
   if (failed(runStage(*module, "qc-quantize", [&](PassManager &pm) {
@@ -437,14 +568,8 @@ int main(int argc, char **argv) {
       })))
     return 1;
 
-  if (llvm::Error writeError = llvm::writeToOutput(
-          outputFilename, [&](llvm::raw_ostream &os) -> llvm::Error {
-            module->print(os);
-            os << "\n";
-            return llvm::Error::success();
-          }))
-    return reportError(outputFilename + ": cannot write (" +
-                       llvm::toString(std::move(writeError)) + ")");
+  if (int status = emitModule(context, *module, &*recipe))
+    return status;
 
   if (!reportPath.empty()) {
     std::string plotNote;
