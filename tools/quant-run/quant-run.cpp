@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledLibrary.h"
 #include "CudaDevice.h"
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
@@ -59,6 +60,8 @@ static const char *const kOverview = R"(run an ONNX model or one function of an 
             --output-dir out/ [--benchmark N] [--print-ir-after-lowering]
   quant-run model.onnx [--input NAME=FILE.npy|FILE.pb ...] [--input-dir D] \
             [--input-shape NAME=DIMS ...] --output-dir out/
+  quant-run model.so [--input NAME=FILE.npy|FILE.pb ...] [--input-dir D] \
+            --output-dir out/ [--benchmark N]
 
 The function is lowered to LLVM with quantc's CPU pipeline (the one
 `quant-opt --quantc-lower-to-llvm` runs), compiled in memory and called once.
@@ -93,6 +96,11 @@ ONNX test data. Dynamic input dims are taken from the given files (or from
 --input-shape), and lowerings that need a constant input (Reshape's shape,
 Range's bounds) may take the given value of a small input. Unsigned results
 (`qc.dtype = "uint8"`) are written as uint8.
+
+Compiled models (*.so, from `quant-compile -o model.so`) are loaded with
+dlopen and run through their C API (quantc_model.h): inputs and outputs as
+the library declares them, bound and written as for ONNX models (--input,
+--input-dir, --output-dir); --threads sets the library's own thread pool.
 
 Errors are one line, `quant-run: error: FILE: problem`, and exit code 1;
 MLIR's own diagnostics (file:line:col) come first where there are any.
@@ -145,6 +153,9 @@ static cl::opt<bool> printIrAfterLowering(
     "print-ir-after-lowering",
     cl::desc("Print the LLVM-dialect module that is compiled to stdout"),
     cl::cat(quantRunCategory));
+
+/// --threads (taken out of the arguments in main), 0 if not given.
+static int requestedThreads = 0;
 
 //===----------------------------------------------------------------------===//
 // Errors
@@ -317,20 +328,24 @@ static bool checkResultFiles(const EntrySignature &signature,
   return true;
 }
 
+/// A compiled function's run(): JIT or compiled library.
+using RunFunction = llvm::function_ref<llvm::Error(
+    llvm::ArrayRef<HostTensor>, std::vector<HostTensor> &)>;
+
 /// Calls the compiled function once, or with --benchmark N one warm-up call
 /// and N timed calls, printing their median and minimum.
-static llvm::Error callFunction(quantc::JitFunction &function,
+static llvm::Error callFunction(RunFunction run,
                                 llvm::ArrayRef<HostTensor> inputs,
                                 std::vector<HostTensor> &outputs) {
-  if (llvm::Error error = function.run(inputs, outputs))
+  if (llvm::Error error = run(inputs, outputs))
     return error;
   if (benchmarkRuns == 0)
     return llvm::Error::success();
 
   std::vector<double> microseconds;
-  for (unsigned run = 0; run < benchmarkRuns; ++run) {
+  for (unsigned repetition = 0; repetition < benchmarkRuns; ++repetition) {
     auto start = std::chrono::steady_clock::now();
-    if (llvm::Error error = function.run(inputs, outputs))
+    if (llvm::Error error = run(inputs, outputs))
       return error;
     auto stop = std::chrono::steady_clock::now();
     microseconds.push_back(
@@ -438,7 +453,85 @@ importOnnxModel(MLIRContext &context, std::vector<std::string> &defaults) {
   return module;
 }
 
+/// Reads the inputs `signature` declares from --input / --input-dir files,
+/// checked against it; errors are reported here.
+static std::optional<std::vector<HostTensor>>
+readInputs(const EntrySignature &signature,
+           const std::vector<std::string> &defaults) {
+  std::string error;
+  std::optional<std::vector<std::string>> inputFiles =
+      assignInputFiles(signature, entryName, defaults, error);
+  if (!inputFiles) {
+    reportError(inputFilename, error);
+    return std::nullopt;
+  }
+  std::vector<HostTensor> inputs;
+  for (auto [file, argument] : llvm::zip(*inputFiles, signature.arguments)) {
+    std::optional<HostTensor> tensor =
+        readInput(file, argument, entryName, error);
+    if (!tensor) {
+      llvm::errs() << "quant-run: error: " << error << "\n";
+      return std::nullopt;
+    }
+    inputs.push_back(std::move(*tensor));
+  }
+  return inputs;
+}
+
+/// quant-run MODEL.so: a model compiled by quant-compile, through its C API.
+static int runCompiledLibrary() {
+  if (entryName.empty())
+    entryName = "main";
+  if (entryName != "main")
+    return reportError(inputFilename, "a compiled model has one entry; "
+                                      "--entry does not apply");
+  if (!inputShapeSpecs.empty() || printIrAfterLowering)
+    return reportError(inputFilename, "--input-shape and "
+                                      "--print-ir-after-lowering do not apply "
+                                      "to a compiled model");
+  if (quantrun::runsOnCuda())
+    return reportError(inputFilename, "a compiled model runs on the CPU; "
+                                      "--device cuda does not apply");
+  auto library = quantrun::CompiledLibrary::load(inputFilename);
+  if (!library) {
+    llvm::errs() << "quant-run: error: "
+                 << llvm::toString(library.takeError()) << "\n";
+    return 1;
+  }
+  if (requestedThreads > 0)
+    if (llvm::Error error = (*library)->setNumThreads(requestedThreads))
+      return reportError(inputFilename, llvm::toString(std::move(error)));
+  const EntrySignature &signature = (*library)->signature();
+  std::string error;
+  if (!checkResultFiles(signature, error))
+    return reportError(inputFilename, error);
+  std::vector<std::string> defaults;
+  if (!inputDir.empty()) {
+    for (size_t index = 0; index < signature.arguments.size(); ++index) {
+      llvm::SmallString<256> path(inputDir);
+      llvm::sys::path::append(path, "input_" + std::to_string(index) + ".pb");
+      defaults.push_back(path.str().str());
+    }
+  }
+  std::optional<std::vector<HostTensor>> inputs = readInputs(signature, defaults);
+  if (!inputs)
+    return 1;
+  std::vector<HostTensor> outputs;
+  auto run = [&](llvm::ArrayRef<HostTensor> in, std::vector<HostTensor> &out) {
+    return (*library)->run(in, out);
+  };
+  if (llvm::Error callError = callFunction(run, *inputs, outputs))
+    return reportError(inputFilename, llvm::toString(std::move(callError)));
+  if (!writeResults(signature.results, outputs, error)) {
+    llvm::errs() << "quant-run: error: " << error << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 static int runQuantRun() {
+  if (llvm::StringRef(inputFilename).ends_with(".so"))
+    return runCompiledLibrary();
   DialectRegistry registry;
   quantc::registerQuantcDialects(registry);
   quantrun::registerDeviceDialects(registry);
@@ -494,20 +587,10 @@ static int runQuantRun() {
     return reportError(inputFilename, error);
 
   // Inputs are read and checked before the (slower) compilation.
-  std::optional<std::vector<std::string>> inputFiles =
-      assignInputFiles(*signature, entryName, inputDefaults, error);
-  if (!inputFiles)
-    return reportError(inputFilename, error);
-  std::vector<HostTensor> inputs;
-  for (auto [file, argument] : llvm::zip(*inputFiles, signature->arguments)) {
-    std::optional<HostTensor> tensor =
-        readInput(file, argument, entryName, error);
-    if (!tensor) {
-      llvm::errs() << "quant-run: error: " << error << "\n";
-      return 1;
-    }
-    inputs.push_back(std::move(*tensor));
-  }
+  std::optional<std::vector<HostTensor>> inputs =
+      readInputs(*signature, inputDefaults);
+  if (!inputs)
+    return 1;
 
   if (llvm::Error lowerError =
           quantc::lowerEntryToLLVM(*module, *signature, options))
@@ -517,7 +600,10 @@ static int runQuantRun() {
   if (!function)
     return reportError(inputFilename, llvm::toString(function.takeError()));
   std::vector<HostTensor> outputs;
-  if (llvm::Error callError = callFunction(**function, inputs, outputs))
+  auto run = [&](llvm::ArrayRef<HostTensor> in, std::vector<HostTensor> &out) {
+    return (*function)->run(in, out);
+  };
+  if (llvm::Error callError = callFunction(run, *inputs, outputs))
     return reportError(inputFilename, llvm::toString(std::move(callError)));
 
   if (!writeResults(signature->results, outputs, error)) {
@@ -552,6 +638,7 @@ int main(int argc, char **argv) {
       return reportError("--threads", "expects a positive number, got '" +
                                           value + "'");
     quantc_set_num_threads(threads);
+    requestedThreads = threads;
   }
   cl::ParseCommandLineOptions(static_cast<int>(arguments.size()),
                               arguments.data(), kOverview);
