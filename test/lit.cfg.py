@@ -20,6 +20,13 @@ llvm_config.use_default_substitutions()
 python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%lit_tools", os.path.join(config.test_source_root, "lit-tools")))
+# Compiled models (quant-compile -o model.so) are linked and tested with
+# LLVM 22's clang, llvm-nm, llvm-readelf and llvm-objdump; %quantc_lib holds
+# libQuantcModelRuntime.a for linking objects by hand.
+for _tool in ["clang", "llvm-nm", "llvm-readelf", "llvm-objdump"]:
+    config.substitutions.append(("%" + _tool, os.path.join(config.llvm_tools_dir, _tool)))
+config.substitutions.append(("%quantc_lib", os.path.join(config.quantc_obj_root, "lib")))
+config.substitutions.append(("%quantc_src", config.quantc_src_root))
 # The Python package is built into <build>/python.
 config.substitutions.append(("%quantc_pythonpath", os.path.join(config.quantc_obj_root, "python")))
 
