@@ -188,6 +188,46 @@ def external_outside(path):
                  [vi("x", F32, [1, 4])], [vi("y", F32, [1, 8])], [w], check=False)
 
 
+def huge_node_dim():
+    """A node whose output would have a dim over 2^31 (ConstantOfShape)."""
+    shape = numpy_helper.from_array(np.array([3000000000], np.int64), "s")
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["c"], name="fill"),
+             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    return model(nodes, [vi("x", F32, [1])], [vi("y", F32, ["n"])], [shape], check=False)
+
+
+def wrong_rank_lowering():
+    """GatherElements whose indices' rank differs from the data's: libonnx's
+    shape inference lets it through, the lowering must not."""
+    node = helper.make_node("GatherElements", ["x", "i"], ["y"], name="gather_rows")
+    return model([node], [vi("x", F32, [2, 3]), vi("i", I64, [2])], [vi("y", F32, [2])],
+                 opset=13, check=False)
+
+
+def external_absolute(path):
+    """External data at an absolute path."""
+    w = numpy_helper.from_array(np.zeros((4, 8), dtype=np.float32), "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "/etc/hostname"
+    return model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+                 [vi("x", F32, [1, 4])], [vi("y", F32, [1, 8])], [w], check=False)
+
+
+def external_short(path):
+    """External data whose file is shorter than the tensor."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(path)), "short.bin"), "wb") as f:
+        f.write(bytes(64))
+    w = numpy_helper.from_array(np.zeros((4, 8), dtype=np.float32), "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "short.bin"
+    return model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+                 [vi("x", F32, [1, 4])], [vi("y", F32, [1, 8])], [w], check=False)
+
+
 def truncated(path):
     data = add().SerializeToString()
     with open(path, "wb") as f:
@@ -267,7 +307,9 @@ MODELS = {
     "missing-initializer": missing_initializer, "cyclic": cyclic,
     "wrong-rank": wrong_rank, "if": if_model, "opset21": opset21, "opset6-add": opset6_add, "huge-dim": huge_dim,
     "external-data": external_data, "external-outside": external_outside,
-    "truncated": truncated,
+    "truncated": truncated, "huge-node-dim": huge_node_dim,
+    "wrong-rank-lowering": wrong_rank_lowering, "external-absolute": external_absolute,
+    "external-short": external_short,
 }
 WRITERS = {"external-data", "truncated"}
 
