@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs the whole fast suite
 # (lit + FileCheck, numerics through quant-run/quant-tensor, GoogleTest unit
-# tests) and ends with the line "N passed, N failed".
+# tests), prints the ONNX node-test conformance counts, and ends with the
+# line "N passed, N failed".
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${QUANTC_BUILD_DIR:-$root/build}"
@@ -30,6 +31,25 @@ for kind in Failed "Unexpectedly Passed" Unresolved Timed\ Out; do
   failed=$(( failed + $(count "$kind" || true) + 0 ))
 done
 skipped=$(( $(count Unsupported || true) + 0 ))
+
+# ONNX conformance (integration_test/onnx-node): the counts are printed on
+# every run; a wrong answer, a crash, or a test of expected-pass.txt that no
+# longer passes counts as one failure.
+node_data=/usr/share/libonnx-testdata/data/node
+if [ -d "$node_data" ] && [ -x "$build/bin/quant-run" ]; then
+  node_work="$build/onnx-node-work"
+  rm -rf "$node_work"
+  if /usr/bin/python3 "$root/integration_test/onnx-node/run_node_tests.py" \
+      --quant-run "$build/bin/quant-run" --work-dir "$node_work" --quiet \
+      --expected-pass "$root/integration_test/onnx-node/expected-pass.txt"; then
+    passed=$(( passed + 1 ))
+  else
+    failed=$(( failed + 1 ))
+  fi
+  rm -rf "$node_work"
+else
+  echo "ONNX node tests: skipped (no $node_data)"
+fi
 echo "total: $(( $(date +%s) - start )) s; skipped (unsupported here): $skipped"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
