@@ -162,7 +162,9 @@ public:
   LogicalResult importSubgraph(OnnxNodeContext &ctx,
                                const onnx::GraphProto &graph, ValueRange inputs,
                                SmallVectorImpl<Value> &outputs,
-                               SmallVectorImpl<OnnxDType> &outputDTypes);
+                               SmallVectorImpl<OnnxDType> &outputDTypes,
+                               ArrayRef<std::shared_ptr<const KnownTensor>>
+                                   knownInputs = {});
   std::string nodeErrorPrefix(const onnx::NodeProto &node, int64_t opset) const;
   Location nodeLocation(const onnx::NodeProto &node);
 
@@ -549,7 +551,8 @@ LogicalResult OnnxGraphImporter::bindOutputs(OnnxNodeContext &ctx) {
 
 LogicalResult OnnxGraphImporter::importSubgraph(
     OnnxNodeContext &ctx, const onnx::GraphProto &graph, ValueRange inputs,
-    SmallVectorImpl<Value> &outputs, SmallVectorImpl<OnnxDType> &outputDTypes) {
+    SmallVectorImpl<Value> &outputs, SmallVectorImpl<OnnxDType> &outputDTypes,
+    ArrayRef<std::shared_ptr<const KnownTensor>> knownInputs) {
   if (static_cast<int>(inputs.size()) != graph.input_size())
     return ctx.emitError("subgraph '" + graph.name() + "' takes " +
                          std::to_string(graph.input_size()) +
@@ -565,6 +568,15 @@ LogicalResult OnnxGraphImporter::importSubgraph(
   recordInferredTypes(mutableGraph, scope);
   for (auto [index, input] : llvm::enumerate(inputs)) {
     ValueInfo info;
+    if (index < knownInputs.size() && knownInputs[index]) {
+      // A value known at import time (a Loop's iteration number when the
+      // loop is unrolled): materialized where a lowering needs a Value.
+      info.known = knownInputs[index];
+      info.shape.assign(info.known->shape.begin(), info.known->shape.end());
+      info.dtype = info.known->dtype;
+      scope.values[mutableGraph.input(index).name()] = std::move(info);
+      continue;
+    }
     info.value = input;
     auto type = cast<RankedTensorType>(input.getType());
     info.shape.assign(type.getShape().begin(), type.getShape().end());
@@ -1033,8 +1045,10 @@ const onnx::GraphProto *OnnxNodeContext::attrGraph(llvm::StringRef name) {
 
 LogicalResult OnnxNodeContext::importSubgraph(
     const onnx::GraphProto &graph, ValueRange inputs,
-    SmallVectorImpl<Value> &outputs, SmallVectorImpl<OnnxDType> &outputDTypes) {
-  return importer.importSubgraph(*this, graph, inputs, outputs, outputDTypes);
+    SmallVectorImpl<Value> &outputs, SmallVectorImpl<OnnxDType> &outputDTypes,
+    ArrayRef<std::shared_ptr<const KnownTensor>> knownInputs) {
+  return importer.importSubgraph(*this, graph, inputs, outputs, outputDTypes,
+                                 knownInputs);
 }
 
 //===----------------------------------------------------------------------===//

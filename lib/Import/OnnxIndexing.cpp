@@ -3,7 +3,7 @@
 // Ops whose output elements are input elements picked by position: the
 // element-wise gathers (GatherElements, GatherND), scatters (ScatterElements,
 // ScatterND), masks and layout changes (Trilu, EyeLike, Tile, DepthToSpace,
-// SpaceToDepth), Split, CumSum, Hardmax and TopK.
+// SpaceToDepth, OneHot, ReverseSequence), Split, CumSum, Hardmax and TopK.
 //
 // Most are one linalg.generic over the output (buildIndexedTensor) whose body
 // computes the source coordinates and reads them with tensor.extract. Index
@@ -888,6 +888,103 @@ LogicalResult lowerScatterND(OnnxNodeContext &ctx) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// OneHot / ReverseSequence
+//===----------------------------------------------------------------------===//
+
+/// OneHot: `depth` (known at import time, like a shape) inserted at `axis`;
+/// values[1] where the (integer-truncated, negative-wrapped) index equals
+/// the position, values[0] elsewhere.
+LogicalResult lowerOneHot(OnnxNodeContext &ctx) {
+  ArrayRef<int64_t> indexShape = ctx.inputShape(0);
+  std::optional<double> depthValue = ctx.constantScalar(1);
+  if (!depthValue)
+    return ctx.emitError("input 1 (depth) must be a scalar known at import time");
+  int64_t depth = static_cast<int64_t>(*depthValue);
+  if (depth < 1)
+    return ctx.emitError("depth must be >= 1");
+  if (numElementsOf(ctx.inputShape(2)) != 2)
+    return ctx.emitError("values must hold two elements [off, on]");
+  int64_t outRank = indexShape.size() + 1;
+  FailureOr<int64_t> axis = normalizeAxis(ctx, ctx.attrInt("axis", -1), outRank);
+  if (failed(axis))
+    return failure();
+  OnnxDType indexDType = ctx.inputDType(0);
+  SmallVector<int64_t> shape(indexShape);
+  shape.insert(shape.begin() + *axis, depth);
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value indices = ctx.input(0);
+  Value values = reshapeTensor(b, loc, ctx.input(2), {2});
+  Type valueType = ctx.inputType(2).getElementType();
+  Value result = buildIndexedTensor(
+      b, loc, shape, valueType,
+      [&](OpBuilder &nb, Location l, ValueRange coords) -> Value {
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < outRank; ++d)
+          if (d != *axis)
+            at.push_back(coords[d]);
+        Value index = tensor::ExtractOp::create(nb, l, indices, at);
+        index = convertScalar(nb, l, index, indexDType, OnnxDType::Int64);
+        Value depthValue = createIntConstant(nb, l, nb.getI64Type(), depth);
+        Value negative = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::slt, index,
+            createIntConstant(nb, l, nb.getI64Type(), 0));
+        index = arith::SelectOp::create(
+            nb, l, negative, arith::AddIOp::create(nb, l, index, depthValue),
+            index);
+        Value position = arith::IndexCastOp::create(nb, l, nb.getI64Type(),
+                                                    coords[*axis]);
+        Value hot = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                          index, position);
+        Value which = arith::SelectOp::create(nb, l, hot, constantIndex(nb, l, 1),
+                                              constantIndex(nb, l, 0));
+        return tensor::ExtractOp::create(nb, l, values, ValueRange{which});
+      });
+  ctx.setOutput(0, result, ctx.inputDType(2));
+  return success();
+}
+
+/// ReverseSequence: along time_axis, the first sequence_lens[b] elements of
+/// each batch entry b reversed, the rest copied.
+LogicalResult lowerReverseSequence(OnnxNodeContext &ctx) {
+  ArrayRef<int64_t> shape = ctx.inputShape(0);
+  int64_t timeAxis = ctx.attrInt("time_axis", 0);
+  int64_t batchAxis = ctx.attrInt("batch_axis", 1);
+  if (ctx.failed())
+    return failure();
+  if (shape.size() < 2 || !((timeAxis == 0 && batchAxis == 1) ||
+                            (timeAxis == 1 && batchAxis == 0)))
+    return ctx.emitError("time_axis and batch_axis must be 0 and 1 (either "
+                         "way) of an input of rank >= 2");
+  if (failed(requireIndexInput(ctx, 1, "sequence_lens")) ||
+      ctx.inputShape(1) != ArrayRef<int64_t>{shape[batchAxis]})
+    return ctx.emitError("sequence_lens must be int64 of shape [batch]");
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value input = ctx.input(0);
+  Value lengths = ctx.input(1);
+  int64_t maxLength = shape[timeAxis];
+  Value result = buildIndexedTensor(
+      b, loc, shape, ctx.inputType(0).getElementType(),
+      [&](OpBuilder &nb, Location l, ValueRange coords) -> Value {
+        Value t = coords[timeAxis];
+        Value length = tensor::ExtractOp::create(nb, l, lengths,
+                                                 ValueRange{coords[batchAxis]});
+        length = arith::IndexCastOp::create(nb, l, nb.getIndexType(), length);
+        length = arith::MinSIOp::create(nb, l, length, constantIndex(nb, l, maxLength));
+        Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, t,
+                                             length);
+        Value mirrored = arith::SubIOp::create(
+            nb, l, arith::SubIOp::create(nb, l, length, constantIndex(nb, l, 1)), t);
+        SmallVector<Value> at(coords.begin(), coords.end());
+        at[timeAxis] = arith::SelectOp::create(nb, l, inside, mirrored, t);
+        return tensor::ExtractOp::create(nb, l, input, at);
+      });
+  ctx.setOutput(0, result, ctx.inputDType(0));
+  return success();
+}
+
 } // namespace
 
 void registerOnnxIndexingOps(OnnxOpRegistry &registry) {
@@ -910,6 +1007,8 @@ void registerOnnxIndexingOps(OnnxOpRegistry &registry) {
   registry.add("ScatterElements", lowerScatterElements, nullptr, 11);
   registry.add("Scatter", lowerScatterElements, nullptr, 9, 10);
   registry.add("ScatterND", lowerScatterND, nullptr, 11);
+  registry.add("OneHot", lowerOneHot, nullptr, 9);
+  registry.add("ReverseSequence", lowerReverseSequence, nullptr, 10);
 }
 
 } // namespace quantc

@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 #include "llvm/ADT/APInt.h"
@@ -442,6 +443,64 @@ LogicalResult lowerConvTranspose(OnnxNodeContext &ctx) {
   return success();
 }
 
+/// LRN: x / (bias + alpha / size * sum of x^2 over the channel window
+/// [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta.
+LogicalResult lowerLRN(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported (floating-point types only)");
+  int64_t size = ctx.requireAttrInt("size");
+  float alpha = ctx.attrFloat("alpha", 1e-4f);
+  float beta = ctx.attrFloat("beta", 0.75f);
+  float bias = ctx.attrFloat("bias", 1.0f);
+  if (ctx.failed())
+    return failure();
+  ArrayRef<int64_t> shape = ctx.inputShape(0);
+  if (shape.size() < 3 || size < 1)
+    return ctx.emitError("needs an input of rank >= 3 and size >= 1");
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value x = ctx.input(0);
+  Type elementType = ctx.inputType(0).getElementType();
+  int64_t channels = shape[1];
+  int64_t before = (size - 1) / 2, after = size - 1 - before;
+  Value result = buildIndexedTensor(
+      b, loc, shape, elementType,
+      [&](OpBuilder &nb, Location l, ValueRange coords) -> Value {
+        auto cst = [&](int64_t v) -> Value {
+          return arith::ConstantIndexOp::create(nb, l, v);
+        };
+        Value lo = arith::MaxSIOp::create(
+            nb, l, arith::SubIOp::create(nb, l, coords[1], cst(before)), cst(0));
+        Value hi = arith::MinSIOp::create(
+            nb, l, arith::AddIOp::create(nb, l, coords[1], cst(after + 1)),
+            cst(channels));
+        Value zero = createScalarConstant(nb, l, elementType, 0.0);
+        auto loop = scf::ForOp::create(
+            nb, l, lo, hi, cst(1), ValueRange{zero},
+            [&](OpBuilder &lb, Location ll, Value c, ValueRange acc) {
+              SmallVector<Value> at(coords.begin(), coords.end());
+              at[1] = c;
+              Value v = tensor::ExtractOp::create(lb, ll, x, at);
+              Value sq = arith::MulFOp::create(lb, ll, v, v);
+              scf::YieldOp::create(lb, ll,
+                                   arith::AddFOp::create(lb, ll, acc[0], sq).getResult());
+            });
+        Value scaled = arith::MulFOp::create(
+            nb, l, loop.getResult(0),
+            createScalarConstant(nb, l, elementType, alpha / size));
+        Value base = arith::AddFOp::create(
+            nb, l, scaled, createScalarConstant(nb, l, elementType, bias));
+        Value denominator = math::PowFOp::create(
+            nb, l, base, createScalarConstant(nb, l, elementType, beta));
+        Value element = tensor::ExtractOp::create(nb, l, x, coords);
+        return arith::DivFOp::create(nb, l, element, denominator);
+      });
+  ctx.setOutput(0, result);
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Pooling
 //===----------------------------------------------------------------------===//
@@ -646,15 +705,18 @@ LogicalResult lowerBatchNorm(OnnxNodeContext &ctx) {
   if (!isOnnxFloat(dtype))
     return ctx.emitError("element type " + onnxDTypeName(dtype) +
                          " is not supported (floating-point types only)");
-  if (ctx.attrInt("training_mode", 0) != 0)
-    return ctx.emitError("training_mode is not supported (inference only)");
+  // Opset 14+ training_mode: normalize with the batch statistics and
+  // return the updated running mean / variance. Earlier opsets' extra
+  // outputs (saved mean / variance for the gradient) are not supported.
+  bool training = ctx.attrInt("training_mode", 0) != 0;
   if (ctx.attrInt("spatial", 1) != 1)
     return ctx.emitError("spatial = 0 is not supported");
   for (unsigned i = 1; i < ctx.numOutputs(); ++i)
-    if (ctx.hasOutput(i))
-      return ctx.emitError("the training outputs (running mean/var) are not "
-                           "supported (training_mode)");
+    if (ctx.hasOutput(i) && (!training || i > 2 || ctx.opset() < 14))
+      return ctx.emitError("output " + Twine(i) +
+                           " (training statistics) is not supported");
   float epsilon = ctx.attrFloat("epsilon", 1e-5f);
+  float momentum = ctx.attrFloat("momentum", 0.9f);
   if (ctx.failed())
     return failure();
   SmallVector<int64_t> shape(ctx.inputShape(0));
@@ -674,6 +736,41 @@ LogicalResult lowerBatchNorm(OnnxNodeContext &ctx) {
   if (ctx.inputType(1).getElementType() != elementType ||
       ctx.inputType(3).getElementType() != elementType)
     return ctx.emitError("mixed element types are not supported");
+  if (training) {
+    // Batch mean and (population) variance over every axis but 1.
+    SmallVector<int64_t> axes = {0};
+    for (int64_t d = 2; d < rank; ++d)
+      axes.push_back(d);
+    Value mean = meanOver(b, loc, x, axes);
+    SmallVector<int64_t> statShape(cast<RankedTensorType>(mean.getType()).getShape());
+    Value squared = buildElementwise(
+        b, loc, {x, mean}, shape, elementType,
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value d = arith::SubFOp::create(nb, l, a[0], a[1]);
+          return arith::MulFOp::create(nb, l, d, d);
+        });
+    Value var = meanOver(b, loc, squared, axes);
+    auto running = [&](unsigned index, Value batch) {
+      Value old = reshapeTensor(b, loc, ctx.input(index), statShape);
+      Value updated = buildElementwise(
+          b, loc, {old, batch}, statShape, elementType,
+          [momentum](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            Type t = a[0].getType();
+            Value keep = arith::MulFOp::create(
+                nb, l, a[0], createScalarConstant(nb, l, t, momentum));
+            Value take = arith::MulFOp::create(
+                nb, l, a[1], createScalarConstant(nb, l, t, 1.0 - momentum));
+            return arith::AddFOp::create(nb, l, keep, take);
+          });
+      return reshapeTensor(b, loc, updated, {shape[1]});
+    };
+    if (ctx.hasOutput(1))
+      ctx.setOutput(1, running(3, mean));
+    if (ctx.hasOutput(2))
+      ctx.setOutput(2, running(4, var));
+    operands[3] = mean;
+    operands[4] = var;
+  }
   Value result = buildElementwise(
       b, loc, operands, shape, elementType,
       [epsilon](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -741,6 +838,47 @@ Value scaleShift(OpBuilder &b, Location loc, Value normalized, Value scale,
           r = arith::AddFOp::create(nb, l, r, a[2]);
         return r;
       });
+}
+
+/// MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9)
+/// over `axes` (default 0, 2, 3), as ONNX's function body defines it.
+LogicalResult lowerMeanVarianceNorm(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported (floating-point types only)");
+  SmallVector<int64_t> axesAttr = ctx.attrInts("axes", {0, 2, 3});
+  if (ctx.failed())
+    return failure();
+  SmallVector<int64_t> shape(ctx.inputShape(0));
+  FailureOr<SmallVector<int64_t>> axes =
+      normalizeAxes(ctx, axesAttr, shape.size());
+  if (mlir::failed(axes))
+    return failure();
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value x = ctx.input(0);
+  Type elementType = ctx.inputType(0).getElementType();
+  Value mean = meanOver(b, loc, x, *axes);
+  Value squares = buildElementwise(
+      b, loc, x, shape, elementType,
+      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        return arith::MulFOp::create(nb, l, a[0], a[0]);
+      });
+  Value meanOfSquares = meanOver(b, loc, squares, *axes);
+  Value result = buildElementwise(
+      b, loc, {x, mean, meanOfSquares}, shape, elementType,
+      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Type t = a[0].getType();
+        Value variance = arith::SubFOp::create(
+            nb, l, a[2], arith::MulFOp::create(nb, l, a[1], a[1]));
+        Value std = arith::AddFOp::create(nb, l, math::SqrtOp::create(nb, l, variance),
+                                          createScalarConstant(nb, l, t, 1e-9));
+        return arith::DivFOp::create(
+            nb, l, arith::SubFOp::create(nb, l, a[0], a[1]), std);
+      });
+  ctx.setOutput(0, result);
+  return success();
 }
 
 LogicalResult lowerInstanceNorm(OnnxNodeContext &ctx) {
@@ -814,6 +952,7 @@ LogicalResult lowerLayerNorm(OnnxNodeContext &ctx) {
 void registerOnnxNNOps(OnnxOpRegistry &registry) {
   registry.add("Conv", lowerConv);
   registry.add("ConvTranspose", lowerConvTranspose);
+  registry.add("LRN", lowerLRN);
   registry.add("MaxPool",
                [](OnnxNodeContext &ctx) { return lowerPool(ctx, true); });
   registry.add("AveragePool",
@@ -824,6 +963,7 @@ void registerOnnxNNOps(OnnxOpRegistry &registry) {
                [](OnnxNodeContext &ctx) { return lowerGlobalPool(ctx, false); });
   registry.add("BatchNormalization", lowerBatchNorm, nullptr, /*minOpset=*/6);
   registry.add("InstanceNormalization", lowerInstanceNorm, nullptr, 6);
+  registry.add("MeanVarianceNormalization", lowerMeanVarianceNorm, nullptr, 9);
   registry.add("LayerNormalization", lowerLayerNorm, nullptr, 17);
 }
 

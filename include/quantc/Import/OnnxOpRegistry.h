@@ -13,6 +13,7 @@
 //   lib/Import/OnnxResize.cpp        void registerOnnxResizeOps(OnnxOpRegistry &)
 //   lib/Import/OnnxQuantize.cpp      void registerOnnxQuantizeOps(OnnxOpRegistry &)
 //   lib/Import/OnnxRecurrent.cpp     void registerOnnxRecurrentOps(OnnxOpRegistry &)
+//   lib/Import/OnnxSignal.cpp        void registerOnnxSignalOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
@@ -273,10 +274,14 @@ public:
   /// types in `outputDTypes`. A control-flow lowering creates the region
   /// (scf.if, scf.for, ...), sets the insertion point inside it, calls this,
   /// and yields `outputs`. Known-constant outer values stay known inside.
-  mlir::LogicalResult importSubgraph(const onnx::GraphProto &graph,
-                                     mlir::ValueRange inputs,
-                                     llvm::SmallVectorImpl<mlir::Value> &outputs,
-                                     llvm::SmallVectorImpl<OnnxDType> &outputDTypes);
+  /// A non-null `knownInputs[i]` binds graph input i to that host value
+  /// instead (inputs[i] is then ignored and may be null): an unrolled Loop
+  /// passes its iteration number so, and the body's shape logic folds.
+  mlir::LogicalResult importSubgraph(
+      const onnx::GraphProto &graph, mlir::ValueRange inputs,
+      llvm::SmallVectorImpl<mlir::Value> &outputs,
+      llvm::SmallVectorImpl<OnnxDType> &outputDTypes,
+      llvm::ArrayRef<std::shared_ptr<const KnownTensor>> knownInputs = {});
 
   /// Known constants larger than this are not decoded to the host by default.
   static constexpr int64_t kDefaultMaxKnown = 1 << 16;
