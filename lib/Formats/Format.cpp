@@ -1349,10 +1349,9 @@ BlockScale computeAsymmetricScale(float lo, float hi, const Format &f) {
   return scale;
 }
 
-uint8_t encodeAsymmetric(float x, const BlockScale &scale, int bits) {
+uint8_t encodeAsymmetric(float x, float scale, uint8_t zeroPoint, int bits) {
   float maxCode = static_cast<float>((1 << bits) - 1);
-  float code =
-      std::nearbyint(x / scale.effective) + static_cast<float>(scale.zeroPoint);
+  float code = std::nearbyint(x / scale) + static_cast<float>(zeroPoint);
   code = std::min(std::max(code, 0.0f), maxCode);
   return static_cast<uint8_t>(code);
 }
@@ -1402,10 +1401,10 @@ scaleShape(const std::vector<int64_t> &shape, const Format &format,
   return layout->gridDims;
 }
 
-std::optional<QuantizedTensor> quantize(const float *data,
-                                        const std::vector<int64_t> &shape,
-                                        const Format &format,
-                                        std::string &error) {
+std::optional<QuantizedTensor>
+chooseScales(const float *data, const std::vector<int64_t> &shape,
+             const Format &format, std::optional<float> tensorScale,
+             std::string &error) {
   std::optional<ScaleLayout> layout = checkFormatAndShape(shape, format, error);
   if (!layout)
     return std::nullopt;
@@ -1435,51 +1434,87 @@ std::optional<QuantizedTensor> quantize(const float *data,
   if (format.staticAmax > 0.0f)
     tensorAmax = format.staticAmax;
   if (format.secondLevelScale)
-    q.tensorScale = computeSecondLevelScale(tensorAmax, e);
+    q.tensorScale = tensorScale ? *tensorScale
+                                : computeSecondLevelScale(tensorAmax, e);
 
   // Pass 2: one scale per block.
-  std::vector<BlockScale> scales(layout->numScales);
+  q.scales.resize(layout->numScales);
+  if (!format.symmetric)
+    q.zeroPoints.resize(layout->numScales);
   for (int64_t s = 0; s < layout->numScales; ++s) {
     const BlockStatistics &block = stats[s];
     if (block.nonFinite) {
-      scales[s].raw = nanScaleBits(format.scaleType);
+      q.scales[s] = nanScaleBits(format.scaleType);
       continue;
     }
+    BlockScale scale;
     if (format.symmetric) {
       float amax = block.amax;
       if (format.staticAmax > 0.0f && !format.secondLevelScale)
         amax = format.staticAmax; // per tensor: the one block is the tensor
       if (format.clipRatio != 1.0f)
         amax = amax * format.clipRatio;
-      scales[s] = computeSymmetricScale(amax, format, q.tensorScale);
+      scale = computeSymmetricScale(amax, format, q.tensorScale);
     } else {
       float lo = block.min, hi = block.max;
       if (format.clipRatio != 1.0f) {
         lo = lo * format.clipRatio;
         hi = hi * format.clipRatio;
       }
-      scales[s] = computeAsymmetricScale(lo, hi, format);
+      scale = computeAsymmetricScale(lo, hi, format);
+      q.zeroPoints[s] = scale.zeroPoint;
     }
+    q.scales[s] = scale.raw;
   }
-  q.scales.resize(layout->numScales);
-  for (int64_t s = 0; s < layout->numScales; ++s)
-    q.scales[s] = scales[s].raw;
-  if (!format.symmetric) {
-    q.zeroPoints.resize(layout->numScales);
-    for (int64_t s = 0; s < layout->numScales; ++s)
-      q.zeroPoints[s] = scales[s].zeroPoint;
+  return q;
+}
+
+float blockScaleValue(const QuantizedTensor &q, int64_t scaleIndex) {
+  return effectiveScale(q, q.scales[scaleIndex]);
+}
+
+uint8_t encodeInBlock(float value, float scale, uint8_t zeroPoint,
+                      const Format &format) {
+  if (format.symmetric)
+    return encodeElement(value / scale, format.element);
+  return encodeAsymmetric(value, scale, zeroPoint, format.element.bits);
+}
+
+float decodeInBlock(uint8_t code, float scale, uint8_t zeroPoint,
+                    const Format &format) {
+  if (format.symmetric)
+    return decodeElement(code, format.element) * scale;
+  return static_cast<float>(static_cast<int>(code) -
+                            static_cast<int>(zeroPoint)) *
+         scale;
+}
+
+std::optional<QuantizedTensor> quantize(const float *data,
+                                        const std::vector<int64_t> &shape,
+                                        const Format &format,
+                                        std::string &error) {
+  std::optional<QuantizedTensor> q =
+      chooseScales(data, shape, format, std::nullopt, error);
+  if (!q)
+    return std::nullopt;
+  std::optional<ScaleLayout> layout = buildScaleLayout(shape, format, error);
+  // The scale every code is divided by, as the decoder multiplies with it
+  // (what computeSymmetricScale / computeAsymmetricScale call `effective`).
+  std::vector<float> scales(layout->numScales);
+  std::vector<uint8_t> zeroPoints(layout->numScales, 0);
+  for (int64_t s = 0; s < layout->numScales; ++s) {
+    scales[s] = blockScaleValue(*q, s);
+    if (!format.symmetric)
+      zeroPoints[s] = q->zeroPoints[s];
   }
 
   // Pass 3: the codes. A NaN block keeps code 0 everywhere; its NaN scale
   // makes every decoded value NaN.
-  q.codes.assign(layout->numElements, 0);
+  q->codes.assign(layout->numElements, 0);
   forEachElement(*layout, [&](int64_t i, int64_t s) {
-    if (stats[s].nonFinite)
+    if (std::isnan(scales[s]))
       return;
-    if (format.symmetric)
-      q.codes[i] = encodeElement(data[i] / scales[s].effective, e);
-    else
-      q.codes[i] = encodeAsymmetric(data[i], scales[s], e.bits);
+    q->codes[i] = encodeInBlock(data[i], scales[s], zeroPoints[s], format);
   });
   return q;
 }
@@ -1497,14 +1532,9 @@ std::vector<float> dequantize(const QuantizedTensor &q) {
   for (int64_t s = 0; s < layout->numScales; ++s)
     scales[s] = effectiveScale(q, q.scales[s]);
   std::vector<float> out(layout->numElements);
-  const ElementType &e = q.format.element;
   forEachElement(*layout, [&](int64_t i, int64_t s) {
-    if (q.format.symmetric)
-      out[i] = decodeElement(q.codes[i], e) * scales[s];
-    else
-      out[i] = static_cast<float>(static_cast<int>(q.codes[i]) -
-                                  static_cast<int>(q.zeroPoints[s])) *
-               scales[s];
+    out[i] = decodeInBlock(q.codes[i], scales[s],
+                           q.format.symmetric ? 0 : q.zeroPoints[s], q.format);
   });
   return out;
 }

@@ -200,6 +200,28 @@ std::optional<QuantizedTensor> quantize(const float *data,
                                         std::string &error);
 /// Decodes every element: code value x block scale (x tensor scale).
 std::vector<float> dequantize(const QuantizedTensor &q);
+
+/// The first half of quantize(): the scales (and zero points, and the NV
+/// tensor scale) it chooses for `data`, with `codes` left empty. Given a
+/// `tensorScale`, formats with a second-level scale use it instead of
+/// deriving it from `data`; other formats ignore it. Algorithms that choose
+/// codes themselves (GPTQ) fix scales with this and encode with
+/// encodeInBlock, so their output is exactly what quantize() would store.
+std::optional<QuantizedTensor>
+chooseScales(const float *data, const std::vector<int64_t> &shape,
+             const Format &format, std::optional<float> tensorScale,
+             std::string &error);
+/// The value the codes of scale `scaleIndex` (C order of the scale grid) of
+/// `q` are multiplied with: the decoded scale, times the tensor scale for NV
+/// formats. NaN for a block that held NaN or Inf.
+float blockScaleValue(const QuantizedTensor &q, int64_t scaleIndex);
+/// The code quantize() gives `value` in a block of scale value `scale`
+/// (blockScaleValue) and zero point `zeroPoint` (asymmetric formats only).
+uint8_t encodeInBlock(float value, float scale, uint8_t zeroPoint,
+                      const Format &format);
+/// The value dequantize() decodes `code` to in such a block.
+float decodeInBlock(uint8_t code, float scale, uint8_t zeroPoint,
+                    const Format &format);
 /// quantize then dequantize.
 std::optional<std::vector<float>> fakeQuantize(const float *data,
                                                const std::vector<int64_t> &shape,
