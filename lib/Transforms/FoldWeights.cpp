@@ -14,6 +14,12 @@
 // Discardable attributes of the layer and of the weight's fake_quant (the
 // decisions and measurements of earlier passes) move to the qc.matmul.
 //
+// A weight that an earlier pass already quantized, `qc.dequantize` of a
+// canonical `qc.constant` [N, K] (qc-gptq's codes and scales), is taken as
+// it is: its bytes become the qc.matmul's weight unchanged. Re-quantizing
+// its dequantized values would not reproduce them (GPTQ fixes a block's
+// scale before the block's later columns move).
+//
 // Numerics: qc.matmul is defined as "dequantize W, fake-quantize x, sum over
 // K in order in f32" (its reference lowering), which is what the fake-quant
 // graph computes, so the two agree bit for bit. Hence only f32 layers that
@@ -49,6 +55,21 @@ static FakeQuantOp constantFakeQuant(Value value) {
   if (fakeQuant && quantc::isFloatConstant(fakeQuant.getInput()))
     return fakeQuant;
   return nullptr;
+}
+
+/// `value` as qc.dequantize of a packed constant in the canonical layout: a
+/// weight quantized already (qc-gptq).
+static DequantizeOp packedConstantDequantize(Value value) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
+  if (!dequantize || !dequantize.getInput().getDefiningOp<qc::ConstantOp>())
+    return nullptr;
+  if (cast<PackedType>(dequantize.getInput().getType()).getLayout())
+    return nullptr;
+  return dequantize;
+}
+
+static bool isQuantizedWeight(Value value) {
+  return constantFakeQuant(value) || packedConstantDequantize(value);
 }
 
 static DenseElementsAttr floatConstant(RankedTensorType type,
@@ -92,9 +113,7 @@ struct QcFoldWeightsPass
     for (linalg::LinalgOp op : layers) {
       std::string whyNot;
       std::optional<quantc::QuantizableLayer> layer =
-          quantc::matchQuantizableLayer(op, whyNot, [](Value v) {
-            return static_cast<bool>(constantFakeQuant(v));
-          });
+          quantc::matchQuantizableLayer(op, whyNot, isQuantizedWeight);
       if (layer && failed(foldIntoMatmul(*layer, sizes)))
         return signalPassFailure();
     }
@@ -108,6 +127,14 @@ struct QcFoldWeightsPass
         leftovers.push_back(op);
     });
     for (FakeQuantOp op : leftovers)
+      if (failed(foldToFloatConstant(op, sizes)))
+        return signalPassFailure();
+    SmallVector<DequantizeOp> quantizedLeftovers;
+    module.walk([&](DequantizeOp op) {
+      if (!op.use_empty() && packedConstantDequantize(op.getResult()))
+        quantizedLeftovers.push_back(op);
+    });
+    for (DequantizeOp op : quantizedLeftovers)
       if (failed(foldToFloatConstant(op, sizes)))
         return signalPassFailure();
 
@@ -190,9 +217,12 @@ struct QcFoldWeightsPass
     Value weight = op.getDpsInputs()[layer.weightInput];
     quantc::LayoutTrace trace = quantc::traceLayoutChain(weight, tracedDims);
     FakeQuantOp fakeQuant = constantFakeQuant(trace.source);
-    if (!fakeQuant)
+    DequantizeOp quantizedWeight = packedConstantDequantize(trace.source);
+    if (!fakeQuant && !quantizedWeight)
       return success();
-    auto sourceType = cast<RankedTensorType>(fakeQuant.getType());
+    Operation *weightOp = fakeQuant ? fakeQuant.getOperation()
+                                    : quantizedWeight.getOperation();
+    auto sourceType = cast<RankedTensorType>(weightOp->getResult(0).getType());
     ArrayRef<int64_t> sourceShape = sourceType.getShape();
     int64_t dk = trace.dims[0], dn = trace.dims[1];
     if (dk < 0 || dn < 0 || dk == dn)
@@ -204,57 +234,35 @@ struct QcFoldWeightsPass
       if (static_cast<int64_t>(dim) != dk && static_cast<int64_t>(dim) != dn &&
           size != 1)
         return success();
-    quantc::Format format = fakeQuant.getFormat().getValue();
-    int64_t sourceRank = sourceShape.size();
-    if (format.granularity == quantc::Granularity::Block2D &&
-        (dk != sourceRank - 1 || dn != sourceRank - 2))
-      return success();
-    if (format.granularity != quantc::Granularity::PerTensor &&
-        format.granularity != quantc::Granularity::Block2D &&
-        normalizeAxis(format.axis, sourceRank) != dk)
-      return success(); // quantized along another axis than this layer's K
-
-    auto constant = fakeQuant.getInput().getDefiningOp<arith::ConstantOp>();
-    std::optional<std::vector<float>> values =
-        quantc::readFloatElements(constant.getValue());
-    if (!values)
-      return fakeQuant.emitError()
-             << "qc-fold-weights: cannot read the weight constant of layer '"
-             << layer.name << "'";
-    int64_t n = sourceShape[dn], k = sourceShape[dk];
-    SmallVector<int64_t> strides(sourceRank, 1);
-    for (int64_t i = sourceRank - 2; i >= 0; --i)
-      strides[i] = strides[i + 1] * sourceShape[i + 1];
-    std::vector<float> matrix(n * k);
-    for (int64_t row = 0; row < n; ++row)
-      for (int64_t col = 0; col < k; ++col)
-        matrix[row * k + col] = (*values)[row * strides[dn] + col * strides[dk]];
-    if (format.granularity != quantc::Granularity::PerTensor &&
-        format.granularity != quantc::Granularity::Block2D)
-      format.axis = -1;
-    std::string error;
-    std::optional<quantc::QuantizedTensor> quantized =
-        quantc::quantize(matrix.data(), {n, k}, format, error);
-    if (!quantized)
-      return fakeQuant.emitError() << "qc-fold-weights: layer '" << layer.name
-                                   << "': " << error;
-    std::vector<uint8_t> bytes = quantc::pack(*quantized);
-
     MLIRContext *ctx = op.getContext();
     Location loc = operation->getLoc();
     OpBuilder b(operation);
-    auto packedType = PackedType::get(ctx, {n, k}, FormatAttr::get(ctx, format),
-                                      StringAttr());
-    if (static_cast<int64_t>(bytes.size()) != packedType.getSizeInBytes())
-      return fakeQuant.emitError()
-             << "qc-fold-weights: packed " << bytes.size() << " bytes, "
-             << packedType << " needs " << packedType.getSizeInBytes();
-    auto packed = qc::ConstantOp::create(
-        b, loc, packedType,
-        DenseElementsAttr::getFromRawBuffer(
-            packedType.getStorageType(),
-            ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                           bytes.size())));
+    int64_t n = sourceShape[dn], k = sourceShape[dk];
+    Value packed;
+    Operation *constant;
+    int64_t packedBytes;
+    if (quantizedWeight) {
+      // Already [N, K] along K: ship the constant as it is.
+      auto packedType = cast<PackedType>(quantizedWeight.getInput().getType());
+      quantc::Format format = packedType.getFormat().getValue();
+      if (dk != 1 || dn != 0 ||
+          (format.granularity != quantc::Granularity::PerTensor &&
+           format.granularity != quantc::Granularity::Block2D &&
+           normalizeAxis(format.axis, 2) != 1))
+        return success();
+      packed = quantizedWeight.getInput();
+      constant = packed.getDefiningOp();
+      packedBytes = packedType.getSizeInBytes();
+    } else {
+      FailureOr<Value> quantized = quantizeWeight(layer, fakeQuant, dk, dn, b);
+      if (failed(quantized))
+        return failure();
+      if (!*quantized)
+        return success();
+      packed = *quantized;
+      constant = fakeQuant.getInput().getDefiningOp();
+      packedBytes = cast<PackedType>(packed.getType()).getSizeInBytes();
+    }
 
     Value x = op.getDpsInputs()[layer.activationInput];
     FormatAttr act;
@@ -295,7 +303,7 @@ struct QcFoldWeightsPass
     // fake_quant (qc.rotation, qc.weight_qsnr, ...) stays with the layer.
     for (NamedAttribute attr : operation->getDiscardableAttrs())
       matmul->setAttr(attr.getName(), attr.getValue());
-    for (NamedAttribute attr : fakeQuant->getDiscardableAttrs())
+    for (NamedAttribute attr : weightOp->getDiscardableAttrs())
       if (!matmul->hasAttr(attr.getName()))
         matmul->setAttr(attr.getName(), attr.getValue());
     Value product = matmul.getResult();
@@ -305,7 +313,7 @@ struct QcFoldWeightsPass
 
     for (Operation *chainOp : llvm::reverse(layer.weight.ops))
       maybeDead.insert(chainOp);
-    maybeDead.insert(fakeQuant);
+    maybeDead.insert(weightOp);
     maybeDead.insert(constant);
     maybeDead.insert(fill);
     operation->getResult(0).replaceAllUsesWith(product);
@@ -314,8 +322,68 @@ struct QcFoldWeightsPass
     ++sizes.layers;
     sizes.floatBytes +=
         n * k * static_cast<int64_t>(sourceType.getElementTypeBitWidth() / 8);
-    sizes.packedBytes += static_cast<int64_t>(bytes.size());
+    sizes.packedBytes += packedBytes;
     return success();
+  }
+
+  /// The packed [N, K] constant of fake_quant(constant W), W's dimension
+  /// `dk` being K and `dn` being N; a null value when the format does not
+  /// run along K as qc.matmul needs.
+  FailureOr<Value> quantizeWeight(quantc::QuantizableLayer &layer,
+                                  FakeQuantOp fakeQuant, int64_t dk,
+                                  int64_t dn, OpBuilder &b) {
+    auto sourceType = cast<RankedTensorType>(fakeQuant.getType());
+    ArrayRef<int64_t> sourceShape = sourceType.getShape();
+    quantc::Format format = fakeQuant.getFormat().getValue();
+    int64_t sourceRank = sourceShape.size();
+    if (format.granularity == quantc::Granularity::Block2D &&
+        (dk != sourceRank - 1 || dn != sourceRank - 2))
+      return Value();
+    if (format.granularity != quantc::Granularity::PerTensor &&
+        format.granularity != quantc::Granularity::Block2D &&
+        normalizeAxis(format.axis, sourceRank) != dk)
+      return Value(); // quantized along another axis than this layer's K
+
+    auto constant = fakeQuant.getInput().getDefiningOp<arith::ConstantOp>();
+    std::optional<std::vector<float>> values =
+        quantc::readFloatElements(constant.getValue());
+    if (!values)
+      return fakeQuant.emitError()
+             << "qc-fold-weights: cannot read the weight constant of layer '"
+             << layer.name << "'";
+    int64_t n = sourceShape[dn], k = sourceShape[dk];
+    SmallVector<int64_t> strides(sourceRank, 1);
+    for (int64_t i = sourceRank - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * sourceShape[i + 1];
+    std::vector<float> matrix(n * k);
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t col = 0; col < k; ++col)
+        matrix[row * k + col] = (*values)[row * strides[dn] + col * strides[dk]];
+    if (format.granularity != quantc::Granularity::PerTensor &&
+        format.granularity != quantc::Granularity::Block2D)
+      format.axis = -1;
+    std::string error;
+    std::optional<quantc::QuantizedTensor> quantized =
+        quantc::quantize(matrix.data(), {n, k}, format, error);
+    if (!quantized)
+      return fakeQuant.emitError() << "qc-fold-weights: layer '" << layer.name
+                                   << "': " << error;
+    std::vector<uint8_t> bytes = quantc::pack(*quantized);
+
+    MLIRContext *ctx = fakeQuant.getContext();
+    auto packedType = PackedType::get(ctx, {n, k}, FormatAttr::get(ctx, format),
+                                      StringAttr());
+    if (static_cast<int64_t>(bytes.size()) != packedType.getSizeInBytes())
+      return fakeQuant.emitError()
+             << "qc-fold-weights: packed " << bytes.size() << " bytes, "
+             << packedType << " needs " << packedType.getSizeInBytes();
+    return qc::ConstantOp::create(
+               b, layer.op->getLoc(), packedType,
+               DenseElementsAttr::getFromRawBuffer(
+                   packedType.getStorageType(),
+                   ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                                  bytes.size())))
+        .getResult();
   }
 
   /// fake_quant(constant) -> the quantized float constant.
@@ -334,6 +402,32 @@ struct QcFoldWeightsPass
     OpBuilder b(op);
     Value folded = arith::ConstantOp::create(b, op.getLoc(), type,
                                              floatConstant(type, *quantized));
+    op.getResult().replaceAllUsesWith(folded);
+    maybeDead.insert(constant);
+    maybeDead.remove(op);
+    op.erase();
+    ++sizes.foldedToFloat;
+    return success();
+  }
+
+  /// dequantize(packed constant) -> the float constant it decodes to.
+  LogicalResult foldToFloatConstant(DequantizeOp op, Sizes &sizes) {
+    auto packedType = cast<PackedType>(op.getInput().getType());
+    auto constant = op.getInput().getDefiningOp<qc::ConstantOp>();
+    auto bytes = dyn_cast<DenseElementsAttr>(constant.getValue());
+    if (!bytes)
+      return op.emitError() << "qc-fold-weights: cannot read the packed constant";
+    ArrayRef<char> raw = bytes.getRawData();
+    std::string error;
+    std::optional<quantc::QuantizedTensor> quantized = quantc::unpack(
+        reinterpret_cast<const uint8_t *>(raw.data()), raw.size(),
+        packedType.getShape().vec(), packedType.getFormat().getValue(), error);
+    if (!quantized)
+      return op.emitError() << "qc-fold-weights: " << error;
+    auto type = cast<RankedTensorType>(op.getType());
+    OpBuilder b(op);
+    Value folded = arith::ConstantOp::create(
+        b, op.getLoc(), type, floatConstant(type, quantc::dequantize(*quantized)));
     op.getResult().replaceAllUsesWith(folded);
     maybeDead.insert(constant);
     maybeDead.remove(op);

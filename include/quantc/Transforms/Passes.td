@@ -151,4 +151,36 @@ def QcFoldWeights : Pass<"qc-fold-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qc::QcDialect"];
 }
 
+def QcGptq : Pass<"qc-gptq", "::mlir::ModuleOp"> {
+  let summary = "GPTQ: round weights with error compensation from calibration Hessians, any format";
+  let description = [{
+    For every quantized contraction whose weight is `qc.fake_quant` of a
+    constant, reads the layer input's XᵀX from the calibration statistics
+    directory (`stats=DIR`, quantc/Runtime/CalibrationStats.h) and quantizes
+    the weight with GPTQ (quantc/Formats/Gptq.h) in the fake_quant's own
+    format. The fake_quant becomes `qc.dequantize(qc.constant)` of exactly
+    the codes and scales GPTQ chose (qc-fold-weights ships that constant as
+    it is), and the layer records `qc.rounding = "gptq"` with the predicted
+    layer output SQNR on the calibration data (`qc.layer_sqnr`, and
+    `qc.layer_sqnr_rtn` for round-to-nearest). A layer without statistics
+    keeps round-to-nearest, with a warning naming it; so does one where GPTQ
+    would not beat round-to-nearest on its own Hessian. Run it after
+    qc-rotate and qc-clip (rotated weights with statistics collected after
+    rotation are in the same basis) and before qc-fold-weights.
+  }];
+  let options = [
+    Option<"statsDir", "stats", "std::string", /*default=*/"\"\"",
+           "The calibration statistics directory (required)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening: this fraction of mean(diag H) is added to the diagonal">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy batch update">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "Quantize columns in order of decreasing H[j][j]">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD
