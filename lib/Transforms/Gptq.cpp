@@ -75,7 +75,7 @@ struct QcGptqPass : mlir::qc::impl::QcGptqBase<QcGptqPass> {
     double gainSum = 0;
     for (quantc::LayerWeight &weight : weights) {
       std::string whyNot;
-      Location loc = weight.layers.front().op->getLoc();
+      Location loc = weight.layers.front().layer.op->getLoc();
       std::optional<std::vector<double>> hessian =
           quantc::layerHessian(weight, *stats, whyNot);
       if (!hessian) {
@@ -122,8 +122,8 @@ struct QcGptqPass : mlir::qc::impl::QcGptqBase<QcGptqPass> {
         return FloatAttr::get(Float64Type::get(ctx), v);
       };
       bool useGptq = gptqError < nearestError;
-      for (quantc::QuantizableLayer &layer : weight.layers) {
-        Operation *op = layer.op.getOperation();
+      for (quantc::QuantizedLayer &layer : weight.layers) {
+        Operation *op = layer.layer.op.getOperation();
         // The fake_quant goes away: what earlier passes recorded on it
         // (qc.weight_qsnr, ...) moves to the layer, as qc-fold-weights does.
         if (useGptq)

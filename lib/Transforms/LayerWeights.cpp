@@ -69,29 +69,24 @@ std::vector<LayerWeight>
 collectLayerWeights(ModuleOp module, std::vector<std::string> &skipped) {
   llvm::MapVector<Operation *, LayerWeight> byFakeQuant;
   std::vector<Operation *> rejected;
-  module.walk([&](linalg::LinalgOp op) {
-    if (!linalg::isaContractionOpInterface(op))
-      return;
-    std::string whyNot;
-    std::optional<QuantizableLayer> layer = matchQuantizableLayer(
-        op, whyNot,
-        [](Value v) { return static_cast<bool>(constantFakeQuant(v)); });
-    if (!layer)
-      return;
-    qc::FakeQuantOp fakeQuant = constantFakeQuant(layer->weight.source);
+  for (QuantizedLayer &quantized : findQuantizedLayers(module)) {
+    const QuantizableLayer &layer = quantized.layer;
+    if (layer.kind != LayerKind::Contraction)
+      continue;
+    qc::FakeQuantOp fakeQuant = constantFakeQuant(layer.weight.source);
     LayerWeight &weight = byFakeQuant[fakeQuant];
     if (!weight.fakeQuant) {
       weight.fakeQuant = fakeQuant;
       weight.constant = fakeQuant.getInput().getDefiningOp<arith::ConstantOp>();
       weight.sourceShape =
           cast<RankedTensorType>(fakeQuant.getType()).getShape().vec();
-      weight.reductionDim = layer->weight.dims.front();
-    } else if (weight.reductionDim != layer->weight.dims.front()) {
+      weight.reductionDim = layer.weight.dims.front();
+    } else if (weight.reductionDim != layer.weight.dims.front()) {
       rejected.push_back(fakeQuant);
     }
-    weight.name += (weight.name.empty() ? "" : ", ") + layer->name;
-    weight.layers.push_back(*layer);
-  });
+    weight.name += (weight.name.empty() ? "" : ", ") + layer.name;
+    weight.layers.push_back(quantized);
+  }
 
   std::vector<LayerWeight> weights;
   for (auto &[op, weight] : byFakeQuant) {
@@ -146,8 +141,8 @@ layerHessian(const LayerWeight &weight, const CalibrationStats &stats,
              std::string &whyNot) {
   const int64_t k = weight.columns;
   std::vector<double> sum;
-  for (const QuantizableLayer &layer : weight.layers) {
-    std::string key = activationStatsKey(layer.name);
+  for (const QuantizedLayer &layer : weight.layers) {
+    const std::string &key = layer.statsKey;
     const TensorStats *tensor = stats.lookup(key);
     if (!tensor) {
       whyNot = "no calibration statistics for '" + key + "'";
@@ -155,15 +150,6 @@ layerHessian(const LayerWeight &weight, const CalibrationStats &stats,
     }
     if (tensor->xtx.empty()) {
       whyNot = "the statistics of '" + key + "' have no XᵀX";
-      return std::nullopt;
-    }
-    linalg::LinalgOp op = layer.op;
-    Value activation = op.getDpsInputs()[layer.activationInput];
-    int64_t rank = cast<RankedTensorType>(activation.getType()).getRank();
-    if (layer.activationAxis != rank - 1) {
-      whyNot = "its activation reduces over axis " +
-               std::to_string(layer.activationAxis) +
-               ", statistics are per last-axis channel";
       return std::nullopt;
     }
     if (tensor->channels != k ||

@@ -6,7 +6,8 @@
 // on (K the reduction axis, every other dimension of the constant a row, in
 // C order), the fake_quant's format restated along that matrix's last axis,
 // and the layer input's XᵀX from the calibration statistics
-// (CalibrationStats.h, key activationStatsKey(layer name)).
+// (CalibrationStats.h, under the key findQuantizedLayers gives the layer, as
+// qc-instrument does).
 //
 // A weight constant read by several layers (each through its own
 // fake_quant, as qc-quantize makes them) is one matrix per fake_quant; when
@@ -37,8 +38,9 @@ namespace quantc {
 struct LayerWeight {
   mlir::qc::FakeQuantOp fakeQuant;
   mlir::arith::ConstantOp constant;
-  /// The layers reading the fake_quant (through their layout chains).
-  std::vector<QuantizableLayer> layers;
+  /// The layers reading the fake_quant (through their layout chains), with
+  /// their statistics keys.
+  std::vector<QuantizedLayer> layers;
   /// "a, b" for messages: the names of `layers`.
   std::string name;
   /// The constant's shape and its reduction dimension.
