@@ -1,11 +1,13 @@
 //===- Clip.cpp - qc-clip -------------------------------------------------===//
 //
-// Chooses clipping ratios for quantized tensors. For a constant weight the
-// search is exact and cheap: every candidate ratio is applied through the
-// format library and the one with the least squared error wins (a coarse
-// grid, then a finer one around the best). The ratio is written into the
-// `clip` field of the qc.fake_quant's format, so every later stage (folding,
-// kernels, reports) quantizes with it.
+// Chooses clipping for quantized tensors. For a constant weight the search
+// is exact and cheap: candidate ratios are applied through the format library
+// and the least squared error wins (a coarse grid, then a finer one around
+// the best). With per-channel or per-block scales every scale group gets its
+// own ratio; clamping a group at ratio * amax and quantizing it with minmax
+// scales is exactly quantizing it with that clip ratio, so the choice is
+// baked into a clamped copy of the constant. A per-tensor scale's ratio (and
+// that of f16/bf16 constants) goes into the `clip` field of the format.
 //
 // Activations are clipped from calibration statistics (`stats=DIR`, written
 // by quant-compile --calib): the chosen amax becomes the format's static
@@ -96,6 +98,105 @@ float searchClipRatio(const std::vector<float> &x,
     if (step != 0)
       consider(coarse + step * 0.01f);
   return best;
+}
+
+/// For each element of a tensor of `shape`, the index of the scale group
+/// `format` gives it: 0 for per-tensor, the slice along the axis for
+/// per-axis, the block for blocks; nullopt for 2-D blocks.
+std::optional<std::vector<int64_t>> scaleGroups(const std::vector<int64_t> &shape,
+                                                const quantc::Format &format) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  std::vector<int64_t> groups(n, 0);
+  if (format.granularity == quantc::Granularity::PerTensor)
+    return groups;
+  if (format.granularity == quantc::Granularity::Block2D || shape.empty())
+    return std::nullopt;
+  int64_t rank = shape.size();
+  int64_t axis = format.axis < 0 ? format.axis + rank : format.axis;
+  if (axis < 0 || axis >= rank)
+    return std::nullopt;
+  int64_t len = shape[axis], inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d)
+    inner *= shape[d];
+  int64_t block = format.granularity == quantc::Granularity::Block
+                      ? format.blockSize
+                      : len;
+  if (block <= 0 || len % block != 0)
+    return std::nullopt;
+  int64_t blocksPerSlice = len / block;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t o = i / (len * inner), along = (i / inner) % len, in = i % inner;
+    groups[i] = (o * blocksPerSlice + along / block) * inner + in;
+  }
+  return groups;
+}
+
+/// Per scale group (block or channel) MSE clipping: every group is clamped
+/// at ratio * its amax, the ratio chosen per group from 1.00, 0.95, ..., 0.50
+/// and then +-0.04 in steps of 0.01 around the best, by quantizing the whole
+/// clamped tensor through the format library once per candidate (errors
+/// measured against the unclipped values). Clamping at c * amax and
+/// quantizing with minmax scales is exactly quantizing with the clip ratio c,
+/// so the result needs no per-block ratio in the format: it is the clamped
+/// constant. Returns the clamped values, or nullopt when the format has no
+/// groups to clip separately.
+std::optional<std::vector<float>>
+clipPerGroup(const std::vector<float> &x, const std::vector<int64_t> &shape,
+             const quantc::Format &format) {
+  std::optional<std::vector<int64_t>> groups = scaleGroups(shape, format);
+  if (!groups)
+    return std::nullopt;
+  int64_t numGroups = 0;
+  for (int64_t g : *groups)
+    numGroups = std::max(numGroups, g + 1);
+  std::vector<float> amax(numGroups, 0.0f);
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::isfinite(x[i]))
+      amax[(*groups)[i]] = std::max(amax[(*groups)[i]], std::fabs(x[i]));
+
+  std::vector<float> best(numGroups, 1.0f);
+  std::vector<double> bestError(numGroups, INFINITY);
+  std::vector<float> clamped(x.size());
+  std::vector<double> error(numGroups);
+  // Evaluates ratio(g) for every group at once.
+  auto evaluate = [&](llvm::function_ref<float(int64_t)> ratio) {
+    for (size_t i = 0; i < x.size(); ++i) {
+      int64_t g = (*groups)[i];
+      float bound = amax[g] * ratio(g);
+      clamped[i] = std::isfinite(x[i]) ? std::clamp(x[i], -bound, bound) : x[i];
+    }
+    std::string message;
+    std::optional<std::vector<float>> q =
+        quantc::fakeQuantize(clamped.data(), shape, format, message);
+    if (!q)
+      return;
+    std::fill(error.begin(), error.end(), 0.0);
+    for (size_t i = 0; i < x.size(); ++i) {
+      double d = static_cast<double>(x[i]) - (*q)[i];
+      error[(*groups)[i]] += d * d;
+    }
+    for (int64_t g = 0; g < numGroups; ++g) {
+      float r = ratio(g);
+      if (r > 0.0f && r <= 1.0f && error[g] < bestError[g]) {
+        bestError[g] = error[g];
+        best[g] = r;
+      }
+    }
+  };
+  for (int step = 20; step >= 10; --step)
+    evaluate([&](int64_t) { return step * 0.05f; });
+  std::vector<float> coarse = best;
+  for (int step = -4; step <= 4; ++step)
+    if (step != 0)
+      evaluate([&](int64_t g) { return coarse[g] + step * 0.01f; });
+  for (size_t i = 0; i < x.size(); ++i) {
+    int64_t g = (*groups)[i];
+    float bound = amax[g] * best[g];
+    clamped[i] = std::isfinite(x[i]) ? std::clamp(x[i], -bound, bound) : x[i];
+  }
+  return clamped;
 }
 
 //===----------------------------------------------------------------------===//
@@ -337,24 +438,68 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
       const quantc::Format &format = op.getFormat().getValue();
       if (format.clipRatio != 1.0f)
         return; // chosen explicitly
+      auto constant = op.getInput().getDefiningOp<arith::ConstantOp>();
       std::optional<std::vector<float>> values = constantValues(op.getInput());
       if (!values)
-        return; // activations: see above
+        return; // activations: see clipActivations
       std::vector<int64_t> shape(
           cast<RankedTensorType>(op.getType()).getShape());
-      double bestError, minmaxError;
-      float ratio =
-          searchClipRatio(*values, shape, format, bestError, minmaxError);
       double signal = 0;
       for (float v : *values)
         signal += static_cast<double>(v) * v;
-      // Record the measurement for reports, whatever the decision.
-      op->setAttr("qc.weight_qsnr_minmax",
-                  FloatAttr::get(Float64Type::get(op.getContext()),
-                                 qsnr(signal, minmaxError)));
-      op->setAttr("qc.weight_qsnr",
-                  FloatAttr::get(Float64Type::get(op.getContext()),
-                                 qsnr(signal, bestError)));
+      double minmaxError = squaredError(*values, shape, format);
+      auto record = [&](double bestError) {
+        // The measurement for reports, whatever the decision.
+        op->setAttr("qc.weight_qsnr_minmax",
+                    FloatAttr::get(Float64Type::get(op.getContext()),
+                                   qsnr(signal, minmaxError)));
+        op->setAttr("qc.weight_qsnr",
+                    FloatAttr::get(Float64Type::get(op.getContext()),
+                                   qsnr(signal, bestError)));
+      };
+
+      // f32 weights with per-channel or per-block scales: one ratio per
+      // scale group, baked into a clamped constant.
+      auto type = cast<RankedTensorType>(constant.getType());
+      if (type.getElementType().isF32() &&
+          format.granularity != quantc::Granularity::PerTensor) {
+        if (std::optional<std::vector<float>> clamped =
+                clipPerGroup(*values, shape, format)) {
+          std::string message;
+          std::optional<std::vector<float>> q =
+              quantc::fakeQuantize(clamped->data(), shape, format, message);
+          double clippedError = INFINITY;
+          if (q) {
+            clippedError = 0;
+            for (size_t i = 0; i < values->size(); ++i) {
+              double d = static_cast<double>((*values)[i]) - (*q)[i];
+              clippedError += d * d;
+            }
+          }
+          // NVFP4's per-tensor scale follows the clamped tensor's amax, so
+          // the per-group choices interact slightly; keep minmax if the
+          // whole came out worse.
+          if (clippedError < minmaxError) {
+            OpBuilder b(op);
+            auto clampedConstant = arith::ConstantOp::create(
+                b, constant.getLoc(),
+                DenseElementsAttr::get(type, llvm::ArrayRef<float>(*clamped)));
+            op.getInputMutable().assign(clampedConstant);
+            op->setAttr("qc.clip", StringAttr::get(op.getContext(),
+                                                    "mse per scale group"));
+            record(clippedError);
+            return;
+          }
+          record(minmaxError);
+          return;
+        }
+      }
+
+      // One ratio for the tensor, written into the format.
+      double bestError;
+      float ratio =
+          searchClipRatio(*values, shape, format, bestError, minmaxError);
+      record(bestError);
       if (ratio == 1.0f)
         return;
       quantc::Format clipped = format;
