@@ -1,4 +1,4 @@
-//===- OnnxResize.cpp - ONNX Resize / Upsample -> linalg ------------------===//
+//===- OnnxResize.cpp - ONNX Resize / Upsample / GridSample -> linalg -----===//
 //
 // Resize (opset 10+) and Upsample (opset 7-9): nearest (the four
 // nearest_modes), linear and cubic (cubic_coeff_a, exclude_outside)
@@ -15,6 +15,9 @@
 // A dimension whose weights are all one-hot (nearest, or an identity axis)
 // takes one tap, so an NCHW resize costs 4 taps for linear, 16 for cubic.
 //
+// GridSample (2-D) samples at run-time points, so its coordinates, padding
+// and taps are computed per output element in the IR.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Import/OnnxLowering.h"
@@ -22,6 +25,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <algorithm>
@@ -400,11 +404,168 @@ LogicalResult lowerResize(OnnxNodeContext &ctx) {
   return success();
 }
 
+/// GridSample (opset 16, 2-D): out[n, c, h, w] samples X[n, c] at the
+/// normalized point grid[n, h, w] = (x, y) in [-1, 1], as PyTorch's
+/// grid_sampler_2d does (ONNX's expected outputs come from it): bilinear,
+/// nearest (ties to even) or bicubic (A = -0.75), with zeros, border or
+/// reflection padding and align_corners.
+LogicalResult lowerGridSample(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype) || ctx.inputDType(1) != dtype)
+    return ctx.emitError("X and grid must have the same floating-point type");
+  ArrayRef<int64_t> xShape = ctx.inputShape(0);
+  ArrayRef<int64_t> gridShape = ctx.inputShape(1);
+  if (xShape.size() != 4 || gridShape.size() != 4 || gridShape[3] != 2 ||
+      gridShape[0] != xShape[0])
+    return ctx.emitError("only 2-D sampling is supported: X [N, C, H, W], "
+                         "grid [N, H_out, W_out, 2]");
+  std::string mode = ctx.attrString("mode", "bilinear");
+  std::string padding = ctx.attrString("padding_mode", "zeros");
+  bool alignCorners = ctx.attrInt("align_corners", 0) != 0;
+  if (ctx.failed())
+    return failure();
+  if (mode == "linear")
+    mode = "bilinear";
+  if (mode == "cubic")
+    mode = "bicubic";
+  if (mode != "bilinear" && mode != "nearest" && mode != "bicubic")
+    return ctx.emitError("mode '" + mode + "' is not supported");
+  if (padding != "zeros" && padding != "border" && padding != "reflection")
+    return ctx.emitError("padding_mode '" + padding + "' is not supported");
+  int64_t height = xShape[2], width = xShape[3];
+  SmallVector<int64_t> outShape = {xShape[0], xShape[1], gridShape[1],
+                                   gridShape[2]};
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value x = ctx.input(0);
+  Value grid = ctx.input(1);
+  Type elementType = ctx.inputType(0).getElementType();
+  Value result = buildIndexedTensor(
+      b, loc, outShape, elementType,
+      [&](OpBuilder &nb, Location l, ValueRange coords) -> Value {
+        auto c = [&](double v) { return createScalarConstant(nb, l, elementType, v); };
+        auto add = [&](Value p, Value q) -> Value { return arith::AddFOp::create(nb, l, p, q); };
+        auto sub = [&](Value p, Value q) -> Value { return arith::SubFOp::create(nb, l, p, q); };
+        auto mul = [&](Value p, Value q) -> Value { return arith::MulFOp::create(nb, l, p, q); };
+        auto clampTo = [&](Value v, double hi) -> Value {
+          return arith::MinimumFOp::create(
+              nb, l, arith::MaximumFOp::create(nb, l, v, c(0.0)), c(hi));
+        };
+        // Grid coordinate -> pixel coordinate.
+        auto unnormalize = [&](Value g, int64_t size) -> Value {
+          if (alignCorners)
+            return mul(mul(add(g, c(1.0)), c(0.5)), c(size - 1));
+          return mul(sub(mul(add(g, c(1.0)), c(size)), c(1.0)), c(0.5));
+        };
+        auto reflect = [&](Value v, double twiceLow, double twiceHigh) -> Value {
+          if (twiceLow == twiceHigh)
+            return c(0.0);
+          double low = twiceLow / 2, span = (twiceHigh - twiceLow) / 2;
+          Value in = math::AbsFOp::create(nb, l, sub(v, c(low)));
+          Value extra = arith::RemFOp::create(nb, l, in, c(span));
+          Value flips = math::FloorOp::create(
+              nb, l, arith::DivFOp::create(nb, l, in, c(span)));
+          Value odd = arith::CmpFOp::create(
+              nb, l, arith::CmpFPredicate::ONE,
+              arith::RemFOp::create(nb, l, flips, c(2.0)), c(0.0));
+          return arith::SelectOp::create(nb, l, odd, add(sub(c(span), extra), c(low)),
+                                         add(extra, c(low)));
+        };
+        // The padding mode applied to a pixel coordinate.
+        auto pad = [&](Value v, int64_t size) -> Value {
+          if (padding == "border")
+            return clampTo(v, size - 1);
+          if (padding == "reflection") {
+            v = alignCorners ? reflect(v, 0, 2.0 * (size - 1))
+                             : reflect(v, -1, 2.0 * size - 1);
+            return clampTo(v, size - 1);
+          }
+          return v;
+        };
+        // X[n, c, yi, xi] for integer-valued float coordinates, 0 outside.
+        auto read = [&](Value xf, Value yf) -> Value {
+          Type i64 = nb.getI64Type();
+          Value xi = arith::FPToSIOp::create(nb, l, i64, xf);
+          Value yi = arith::FPToSIOp::create(nb, l, i64, yf);
+          auto inside = [&](Value v, int64_t size) -> Value {
+            Value ge = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGE, v, c(0.0));
+            Value lt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OLT, v,
+                                             c(static_cast<double>(size)));
+            return arith::AndIOp::create(nb, l, ge, lt);
+          };
+          Value valid = arith::AndIOp::create(nb, l, inside(xf, width),
+                                              inside(yf, height));
+          Value xIndex = wrapAndClampIndex(nb, l, xi, width);
+          Value yIndex = wrapAndClampIndex(nb, l, yi, height);
+          Value v = tensor::ExtractOp::create(
+              nb, l, x, ValueRange{coords[0], coords[1], yIndex, xIndex});
+          return arith::SelectOp::create(nb, l, valid, v, c(0.0));
+        };
+        Value zeroIndex = arith::ConstantIndexOp::create(nb, l, 0);
+        Value oneIndex = arith::ConstantIndexOp::create(nb, l, 1);
+        Value gx = tensor::ExtractOp::create(
+            nb, l, grid, ValueRange{coords[0], coords[2], coords[3], zeroIndex});
+        Value gy = tensor::ExtractOp::create(
+            nb, l, grid, ValueRange{coords[0], coords[2], coords[3], oneIndex});
+        Value ix = unnormalize(gx, width), iy = unnormalize(gy, height);
+        if (mode == "nearest") {
+          ix = math::RoundEvenOp::create(nb, l, pad(ix, width));
+          iy = math::RoundEvenOp::create(nb, l, pad(iy, height));
+          return read(ix, iy);
+        }
+        if (mode == "bilinear") {
+          ix = pad(ix, width);
+          iy = pad(iy, height);
+          Value x0 = math::FloorOp::create(nb, l, ix);
+          Value y0 = math::FloorOp::create(nb, l, iy);
+          Value x1 = add(x0, c(1.0)), y1 = add(y0, c(1.0));
+          Value wx1 = sub(ix, x0), wx0 = sub(x1, ix);
+          Value wy1 = sub(iy, y0), wy0 = sub(y1, iy);
+          Value sum = mul(mul(wx0, wy0), read(x0, y0));
+          sum = add(sum, mul(mul(wx1, wy0), read(x1, y0)));
+          sum = add(sum, mul(mul(wx0, wy1), read(x0, y1)));
+          return add(sum, mul(mul(wx1, wy1), read(x1, y1)));
+        }
+        // Bicubic: 4x4 taps around the unpadded point, padding per tap.
+        const double a = -0.75;
+        auto near = [&](Value t) -> Value { // |t| <= 1
+          return add(mul(mul(sub(mul(c(a + 2), t), c(a + 3)), t), t), c(1.0));
+        };
+        auto far = [&](Value t) -> Value { // 1 < |t| < 2
+          return sub(mul(add(mul(sub(mul(c(a), t), c(5 * a)), t), c(8 * a)), t),
+                     c(4 * a));
+        };
+        auto weights = [&](Value t) -> SmallVector<Value> {
+          return {far(add(t, c(1.0))), near(t), near(sub(c(1.0), t)),
+                  far(sub(c(2.0), t))};
+        };
+        Value x0 = math::FloorOp::create(nb, l, ix);
+        Value y0 = math::FloorOp::create(nb, l, iy);
+        SmallVector<Value> wx = weights(sub(ix, x0)), wy = weights(sub(iy, y0));
+        Value sum;
+        for (int64_t i = 0; i < 4; ++i) {
+          Value row;
+          Value ty = pad(add(y0, c(i - 1.0)), height);
+          for (int64_t j = 0; j < 4; ++j) {
+            Value tx = pad(add(x0, c(j - 1.0)), width);
+            Value term = mul(wx[j], read(tx, ty));
+            row = row ? add(row, term) : term;
+          }
+          Value term = mul(wy[i], row);
+          sum = sum ? add(sum, term) : term;
+        }
+        return sum;
+      });
+  ctx.setOutput(0, result, dtype);
+  return success();
+}
+
 } // namespace
 
 void registerOnnxResizeOps(OnnxOpRegistry &registry) {
   registry.add("Resize", lowerResize, nullptr, 10);
   registry.add("Upsample", lowerResize, nullptr, 7, 9);
+  registry.add("GridSample", lowerGridSample, nullptr, 16);
 }
 
 } // namespace quantc

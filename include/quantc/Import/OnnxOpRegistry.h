@@ -14,6 +14,7 @@
 //   lib/Import/OnnxQuantize.cpp      void registerOnnxQuantizeOps(OnnxOpRegistry &)
 //   lib/Import/OnnxRecurrent.cpp     void registerOnnxRecurrentOps(OnnxOpRegistry &)
 //   lib/Import/OnnxSignal.cpp        void registerOnnxSignalOps(OnnxOpRegistry &)
+//   lib/Import/OnnxTraining.cpp      void registerOnnxTrainingOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
