@@ -351,6 +351,77 @@ LogicalResult lowerEinsum(OnnxNodeContext &ctx) {
   return success();
 }
 
+/// Det of [..., M, M]: Gaussian elimination with partial pivoting, unrolled
+/// at import time on f64 scalars, one matrix per linalg.generic element (so
+/// M is limited to kMaxDetSize).
+constexpr int64_t kMaxDetSize = 8;
+
+LogicalResult lowerDet(OnnxNodeContext &ctx) {
+  OnnxDType dtype = ctx.inputDType(0);
+  if (!isOnnxFloat(dtype))
+    return ctx.emitError("element type " + onnxDTypeName(dtype) +
+                         " is not supported (floating-point types only)");
+  ArrayRef<int64_t> shape = ctx.inputShape(0);
+  int64_t rank = shape.size();
+  if (rank < 2 || shape[rank - 1] != shape[rank - 2])
+    return ctx.emitError("the input must be [..., M, M]");
+  int64_t m = shape.back();
+  if (m > kMaxDetSize)
+    return ctx.emitError("matrices larger than " + std::to_string(kMaxDetSize) +
+                         "x" + std::to_string(kMaxDetSize) +
+                         " are not supported");
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Value x = ctx.input(0);
+  Value result = buildIndexedTensor(
+      b, loc, shape.drop_back(2), ctx.inputType(0).getElementType(),
+      [&](OpBuilder &nb, Location l, ValueRange coords) -> Value {
+        Type f64 = nb.getF64Type();
+        auto cst = [&](double v) { return createScalarConstant(nb, l, f64, v); };
+        SmallVector<SmallVector<Value>> a(m, SmallVector<Value>(m));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < m; ++j) {
+            SmallVector<Value> at(coords.begin(), coords.end());
+            at.push_back(arith::ConstantIndexOp::create(nb, l, i));
+            at.push_back(arith::ConstantIndexOp::create(nb, l, j));
+            a[i][j] = convertScalar(nb, l, tensor::ExtractOp::create(nb, l, x, at),
+                                    dtype, OnnxDType::Double);
+          }
+        Value det = cst(1.0);
+        for (int64_t k = 0; k < m; ++k) {
+          // Compare-and-swap rows below k into row k: the largest |a[i][k]|
+          // ends up as the pivot; each swap flips the sign.
+          for (int64_t i = k + 1; i < m; ++i) {
+            Value larger = arith::CmpFOp::create(
+                nb, l, arith::CmpFPredicate::OGT, math::AbsFOp::create(nb, l, a[i][k]),
+                math::AbsFOp::create(nb, l, a[k][k]));
+            for (int64_t j = k; j < m; ++j) {
+              Value top = arith::SelectOp::create(nb, l, larger, a[i][j], a[k][j]);
+              Value bottom = arith::SelectOp::create(nb, l, larger, a[k][j], a[i][j]);
+              a[k][j] = top;
+              a[i][j] = bottom;
+            }
+            det = arith::SelectOp::create(nb, l, larger,
+                                          arith::NegFOp::create(nb, l, det), det);
+          }
+          Value pivot = a[k][k];
+          det = arith::MulFOp::create(nb, l, det, pivot);
+          Value zeroPivot = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                                  pivot, cst(0.0));
+          for (int64_t i = k + 1; i < m; ++i) {
+            Value factor = arith::DivFOp::create(nb, l, a[i][k], pivot);
+            factor = arith::SelectOp::create(nb, l, zeroPivot, cst(0.0), factor);
+            for (int64_t j = k + 1; j < m; ++j)
+              a[i][j] = arith::SubFOp::create(
+                  nb, l, a[i][j], arith::MulFOp::create(nb, l, factor, a[k][j]));
+          }
+        }
+        return convertScalar(nb, l, det, OnnxDType::Double, dtype);
+      });
+  ctx.setOutput(0, result, dtype);
+  return success();
+}
+
 /// Y = alpha * A' B' + beta * C
 LogicalResult lowerGemm(OnnxNodeContext &ctx) {
   OpBuilder &b = ctx.builder();
@@ -1368,6 +1439,7 @@ void registerOnnxLinalgOps(OnnxOpRegistry &registry) {
   registry.add("MatMul", lowerMatMul);
   registry.add("Gemm", lowerGemm, nullptr, /*minOpset=*/7);
   registry.add("Einsum", lowerEinsum, nullptr, 12);
+  registry.add("Det", lowerDet, nullptr, 11);
 
   // Reshape-like ops fold through their lowerings, which bind a known output
   // when the input is known; shadows of specialized inputs propagate so.

@@ -512,8 +512,6 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   if (!(isFloat || (isMax && isOnnxInteger(dtype))))
     return ctx.emitError("element type " + onnxDTypeName(dtype) +
                          " is not supported");
-  if (isMax && ctx.numOutputs() > 1 && ctx.hasOutput(1))
-    return ctx.emitError("the Indices output is not supported");
   SmallVector<int64_t> xShape(ctx.inputShape(0));
   int64_t rank = xShape.size();
   if (rank < 3)
@@ -524,8 +522,8 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   SmallVector<int64_t> kernel = ctx.attrInts("kernel_shape");
   bool hasDilations = isMax ? ctx.opset() >= 10 : ctx.opset() >= 19;
   bool countIncludePad = !isMax && ctx.attrInt("count_include_pad", 0) != 0;
-  if (isMax && ctx.attrInt("storage_order", 0) != 0 && ctx.hasOutput(1))
-    return ctx.emitError("storage_order is not supported");
+  // storage_order = 1: Indices count the spatial dims column-major.
+  bool columnMajor = isMax && ctx.attrInt("storage_order", 0) != 0;
   if (ctx.failed())
     return failure();
   auto wOr = readWindow(ctx, ArrayRef<int64_t>(xShape).drop_front(2), kernel,
@@ -590,6 +588,55 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
         linalg::YieldOp::create(nb, l, r);
       });
   Value result = generic.getResult(0);
+  if (isMax && ctx.numOutputs() > 1 && ctx.hasOutput(1)) {
+    // Indices: the flat index into X (spatial dims row-major, or
+    // column-major for storage_order = 1) of each window's first maximum,
+    // found by a second reduction carrying (max, index).
+    Value indexInit = createFilledTensor(
+        b, loc, outShape, createIntConstant(b, loc, b.getI64Type(), 0));
+    Value valueInit = createFilledTensor(b, loc, outShape, padValue);
+    SmallVector<AffineMap> argMaps = {maps[0], maps[1], maps[2], maps[2]};
+    auto argGeneric = linalg::GenericOp::create(
+        b, loc, TypeRange{valueInit.getType(), indexInit.getType()},
+        ValueRange{x, window}, ValueRange{valueInit, indexInit}, argMaps,
+        iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+          auto idx = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(nb, l, v);
+          };
+          Value flat = linalg::IndexOp::create(nb, l, 0);
+          flat = arith::AddIOp::create(
+              nb, l, arith::MulIOp::create(nb, l, flat, idx(xShape[1])),
+              linalg::IndexOp::create(nb, l, 1));
+          for (int64_t step = 0; step < k; ++step) {
+            int64_t i = columnMajor ? k - 1 - step : step;
+            Value pos = arith::AddIOp::create(
+                nb, l,
+                arith::MulIOp::create(nb, l, linalg::IndexOp::create(nb, l, 2 + i),
+                                      idx(w.strides[i])),
+                arith::MulIOp::create(nb, l,
+                                      linalg::IndexOp::create(nb, l, 2 + k + i),
+                                      idx(w.dilations[i])));
+            pos = arith::SubIOp::create(nb, l, pos, idx(w.padsBegin[i]));
+            flat = arith::AddIOp::create(
+                nb, l, arith::MulIOp::create(nb, l, flat, idx(xShape[2 + i])), pos);
+          }
+          Value greater =
+              isFloat ? arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                              args[0], args[2])
+                            .getResult()
+                      : arith::CmpIOp::create(nb, l,
+                                              isUnsigned ? arith::CmpIPredicate::ugt
+                                                         : arith::CmpIPredicate::sgt,
+                                              args[0], args[2])
+                            .getResult();
+          Value flatI64 = arith::IndexCastOp::create(nb, l, nb.getI64Type(), flat);
+          linalg::YieldOp::create(
+              nb, l,
+              ValueRange{arith::SelectOp::create(nb, l, greater, args[0], args[2]),
+                         arith::SelectOp::create(nb, l, greater, flatI64, args[3])});
+        });
+    ctx.setOutput(1, argGeneric.getResult(1), OnnxDType::Int64);
+  }
   if (!isMax) {
     // Per-dim window counts (the window is a box), multiplied out on the host.
     std::vector<double> counts(1, 1.0);

@@ -137,9 +137,10 @@ def unsupported():
 
 
 def unsupported_std():
-    """A standard op with no lowering (Det)."""
-    return model([helper.make_node("Det", ["x"], ["y"], name="det")],
-                 [vi("x", F32, [3, 3])], [vi("y", F32, [])])
+    """A standard op with no lowering (Unique: its output shape depends on the
+    data)."""
+    return model([helper.make_node("Unique", ["x"], ["y"], name="uniq")],
+                 [vi("x", F32, [3, 3])], [vi("y", F32, ["n"])])
 
 
 def missing_initializer():
