@@ -52,6 +52,7 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
     channels = newChannels;
     channelAmax.assign(channels, 0.0);
     channelMean.assign(channels, 0.0);
+    channelMeanSquare.assign(channels, 0.0);
     histogram.assign(kHistogramBins, 0);
     min = std::numeric_limits<double>::infinity();
     max = -std::numeric_limits<double>::infinity();
@@ -62,7 +63,7 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
     return;
 
   double blockAmax = 0;
-  std::vector<double> sums(channels, 0.0);
+  std::vector<double> sums(channels, 0.0), squares(channels, 0.0);
   for (int64_t r = 0; r < newRows; ++r) {
     const float *row = data + r * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -75,6 +76,7 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
       blockAmax = std::max(blockAmax, a);
       channelAmax[c] = std::max(channelAmax[c], a);
       sums[c] += v;
+      squares[c] += v * v;
     }
   }
   amax = std::max(amax, blockAmax);
@@ -91,8 +93,10 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
   }
   // Running means, weighted by rows.
   double total = static_cast<double>(rows + newRows);
-  for (int64_t c = 0; c < channels; ++c)
+  for (int64_t c = 0; c < channels; ++c) {
     channelMean[c] = (channelMean[c] * rows + sums[c]) / total;
+    channelMeanSquare[c] = (channelMeanSquare[c] * rows + squares[c]) / total;
+  }
   rows += newRows;
   ++observations;
 
@@ -181,6 +185,7 @@ bool CalibrationStats::write(const std::string &dir, std::string &error) const {
     entry["amax"] = stats.amax;
     entry["channel_amax"] = llvm::json::Array(stats.channelAmax);
     entry["channel_mean"] = llvm::json::Array(stats.channelMean);
+    entry["channel_mean_square"] = llvm::json::Array(stats.channelMeanSquare);
     entry["histogram_range"] = stats.histogramRange;
     llvm::json::Array histogram;
     for (uint64_t count : stats.histogram)
@@ -284,12 +289,14 @@ CalibrationStats::read(const std::string &dir, std::string &error) {
     stats.histogramRange = entry->getNumber("histogram_range").value_or(0);
     if (!readNumbers(*entry, "channel_amax", stats.channelAmax) ||
         !readNumbers(*entry, "channel_mean", stats.channelMean) ||
+        !readNumbers(*entry, "channel_mean_square", stats.channelMeanSquare) ||
         !readNumbers(*entry, "histogram", stats.histogram))
       return bad("expected arrays of numbers");
     auto sized = [&](const auto &v) {
       return v.empty() || static_cast<int64_t>(v.size()) == stats.channels;
     };
-    if (!sized(stats.channelAmax) || !sized(stats.channelMean))
+    if (!sized(stats.channelAmax) || !sized(stats.channelMean) ||
+        !sized(stats.channelMeanSquare))
       return bad("per-channel arrays must have \"channels\" entries");
     if (!stats.histogram.empty() &&
         (stats.histogram.size() != kHistogramBins || !(stats.histogramRange > 0)))

@@ -140,11 +140,14 @@ std::optional<std::vector<int64_t>> scaleGroups(const std::vector<int64_t> &shap
 /// measured against the unclipped values). Clamping at c * amax and
 /// quantizing with minmax scales is exactly quantizing with the clip ratio c,
 /// so the result needs no per-block ratio in the format: it is the clamped
-/// constant. Returns the clamped values, or nullopt when the format has no
-/// groups to clip separately.
+/// constant. With `importance` (one weight per element: the mean square of
+/// the input it multiplies, from calibration) the squared errors are weighed
+/// by it, which approximates the layer's output error. Returns the clamped
+/// values, or nullopt when the format has no groups to clip separately.
 std::optional<std::vector<float>>
 clipPerGroup(const std::vector<float> &x, const std::vector<int64_t> &shape,
-             const quantc::Format &format) {
+             const quantc::Format &format,
+             const std::vector<float> *importance) {
   std::optional<std::vector<int64_t>> groups = scaleGroups(shape, format);
   if (!groups)
     return std::nullopt;
@@ -175,7 +178,7 @@ clipPerGroup(const std::vector<float> &x, const std::vector<int64_t> &shape,
     std::fill(error.begin(), error.end(), 0.0);
     for (size_t i = 0; i < x.size(); ++i) {
       double d = static_cast<double>(x[i]) - (*q)[i];
-      error[(*groups)[i]] += d * d;
+      error[(*groups)[i]] += d * d * (importance ? (*importance)[i] : 1.0f);
     }
     for (int64_t g = 0; g < numGroups; ++g) {
       float r = ratio(g);
@@ -348,6 +351,7 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
                                  << " is outside (0, 100]";
       return signalPassFailure();
     }
+    std::optional<quantc::CalibrationStats> stats;
     if (statsFile.empty()) {
       if (activations != "minmax") {
         getOperation().emitError()
@@ -356,21 +360,20 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
                "--calib)";
         return signalPassFailure();
       }
-    } else if (failed(clipActivations())) {
-      return signalPassFailure();
+    } else {
+      std::string error;
+      stats = quantc::CalibrationStats::read(statsFile, error);
+      if (!stats) {
+        getOperation().emitError() << "qc-clip: " << error;
+        return signalPassFailure();
+      }
+      clipActivations(*stats);
     }
-    weightsPass();
+    weightsPass(stats ? &*stats : nullptr);
   }
 
   /// Static amax of every quantized layer's activation format.
-  LogicalResult clipActivations() {
-    std::string error;
-    std::optional<quantc::CalibrationStats> stats =
-        quantc::CalibrationStats::read(statsFile, error);
-    if (!stats) {
-      getOperation().emitError() << "qc-clip: " << error;
-      return failure();
-    }
+  void clipActivations(const quantc::CalibrationStats &stats) {
     for (quantc::QuantizedLayer &quantized :
          quantc::findQuantizedLayers(getOperation())) {
       quantc::QuantizableLayer &layer = quantized.layer;
@@ -392,7 +395,7 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
               << activations << " applies to per-tensor scales only";
         continue;
       }
-      const quantc::TensorStats *tensor = stats->lookup(quantized.statsKey);
+      const quantc::TensorStats *tensor = stats.lookup(quantized.statsKey);
       if (!tensor || tensor->rows == 0) {
         layer.op->emitWarning()
             << "qc-clip: layer '" << layer.name << "': no calibration "
@@ -428,12 +431,45 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
       format.staticAmax = static_cast<float>(amax);
       quant.setFormatAttr(FormatAttr::get(layer.op->getContext(), format));
     }
-    return success();
   }
 
-  void weightsPass() {
+  /// Per element of each quantized weight constant: the mean square of the
+  /// input channel it multiplies (calibration's channel_mean_square along
+  /// the layer's reduction axis).
+  llvm::DenseMap<Operation *, std::vector<float>>
+  weightImportance(const quantc::CalibrationStats &stats) {
+    llvm::DenseMap<Operation *, std::vector<float>> importance;
+    for (quantc::QuantizedLayer &quantized :
+         quantc::findQuantizedLayers(getOperation())) {
+      quantc::QuantizableLayer &layer = quantized.layer;
+      auto quant = layer.weight.source.getDefiningOp<FakeQuantOp>();
+      const quantc::TensorStats *tensor = stats.lookup(quantized.statsKey);
+      if (!quant || importance.count(quant) || !tensor ||
+          static_cast<int64_t>(tensor->channelMeanSquare.size()) !=
+              layer.reductionSize)
+        continue;
+      auto type = cast<RankedTensorType>(quant.getType());
+      int64_t axis = layer.weight.dims.front();
+      if (axis < 0 || type.getDimSize(axis) != layer.reductionSize)
+        continue;
+      int64_t inner = 1;
+      for (int64_t d = axis + 1; d < type.getRank(); ++d)
+        inner *= type.getDimSize(d);
+      std::vector<float> weights(type.getNumElements());
+      for (int64_t i = 0; i < type.getNumElements(); ++i)
+        weights[i] = static_cast<float>(
+            tensor->channelMeanSquare[(i / inner) % layer.reductionSize]);
+      importance[quant] = std::move(weights);
+    }
+    return importance;
+  }
+
+  void weightsPass(const quantc::CalibrationStats *stats) {
     if (weights == "minmax")
       return;
+    llvm::DenseMap<Operation *, std::vector<float>> importance;
+    if (stats)
+      importance = weightImportance(*stats);
     getOperation().walk([&](FakeQuantOp op) {
       const quantc::Format &format = op.getFormat().getValue();
       if (format.clipRatio != 1.0f)
@@ -463,31 +499,43 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
       auto type = cast<RankedTensorType>(constant.getType());
       if (type.getElementType().isF32() &&
           format.granularity != quantc::Granularity::PerTensor) {
+        auto weighing = importance.find(op);
+        const std::vector<float> *weights =
+            weighing == importance.end() ? nullptr : &weighing->second;
         if (std::optional<std::vector<float>> clamped =
-                clipPerGroup(*values, shape, format)) {
+                clipPerGroup(*values, shape, format, weights)) {
           std::string message;
           std::optional<std::vector<float>> q =
               quantc::fakeQuantize(clamped->data(), shape, format, message);
-          double clippedError = INFINITY;
-          if (q) {
+          // Compare with minmax under the same (weighed) error: NVFP4's
+          // per-tensor scale follows the clamped tensor's amax, so the
+          // per-group choices interact slightly.
+          std::optional<std::vector<float>> q0 =
+              quantc::fakeQuantize(values->data(), shape, format, message);
+          double clippedError = INFINITY, clippedPlain = 0, minmaxWeighed = 0;
+          if (q && q0) {
             clippedError = 0;
             for (size_t i = 0; i < values->size(); ++i) {
+              double w = weights ? (*weights)[i] : 1.0;
               double d = static_cast<double>((*values)[i]) - (*q)[i];
-              clippedError += d * d;
+              double d0 = static_cast<double>((*values)[i]) - (*q0)[i];
+              clippedError += w * d * d;
+              clippedPlain += d * d;
+              minmaxWeighed += w * d0 * d0;
             }
           }
-          // NVFP4's per-tensor scale follows the clamped tensor's amax, so
-          // the per-group choices interact slightly; keep minmax if the
-          // whole came out worse.
-          if (clippedError < minmaxError) {
+          if (clippedError < minmaxWeighed) {
             OpBuilder b(op);
             auto clampedConstant = arith::ConstantOp::create(
                 b, constant.getLoc(),
                 DenseElementsAttr::get(type, llvm::ArrayRef<float>(*clamped)));
             op.getInputMutable().assign(clampedConstant);
-            op->setAttr("qc.clip", StringAttr::get(op.getContext(),
-                                                    "mse per scale group"));
-            record(clippedError);
+            op->setAttr("qc.clip",
+                        StringAttr::get(op.getContext(),
+                                        weights ? "mse per scale group, "
+                                                  "weighed by input power"
+                                                : "mse per scale group"));
+            record(clippedPlain);
             return;
           }
           record(minmaxError);

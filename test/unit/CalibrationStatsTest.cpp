@@ -27,6 +27,8 @@ TEST(CalibrationStats, ScalarsAndChannelsOverTwoObservations) {
   EXPECT_DOUBLE_EQ(stats.channelMean[0], (1.0 + 3.0 - 5.0) / 3);
   EXPECT_DOUBLE_EQ(stats.channelMean[1], (-2.0 + 4.0 + 0.0) / 3);
   EXPECT_DOUBLE_EQ(stats.channelMean[2], (0.5 - 0.5 + 1.0) / 3);
+  EXPECT_DOUBLE_EQ(stats.channelMeanSquare[0], (1.0 + 9.0 + 25.0) / 3);
+  EXPECT_DOUBLE_EQ(stats.channelMeanSquare[1], (4.0 + 16.0 + 0.0) / 3);
   // XᵀX = Σ rows xᵀx, by hand.
   std::vector<double> expected = {
       1 + 9 + 25,   -2 + 12 + 0, 0.5 - 1.5 - 5,
@@ -91,6 +93,7 @@ TEST(CalibrationStats, DirectoryRoundTrip) {
     EXPECT_EQ(a->amax, b->amax);
     EXPECT_EQ(a->channelAmax, b->channelAmax);
     EXPECT_EQ(a->channelMean, b->channelMean);
+    EXPECT_EQ(a->channelMeanSquare, b->channelMeanSquare);
     EXPECT_EQ(a->histogram, b->histogram);
     EXPECT_EQ(a->histogramRange, b->histogramRange);
     EXPECT_EQ(a->xtx, b->xtx);

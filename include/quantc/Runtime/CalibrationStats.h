@@ -23,10 +23,12 @@
 //        "observations": 8, "rows": 512, "channels": 256,
 //        "min": -3.1, "max": 2.9, "amax": 3.1,
 //        "channel_amax": [...], "channel_mean": [...],
+//        "channel_mean_square": [...],
 //        "histogram_range": 4.0, "histogram": [2048 counts],
 //        "xtx": "layers.0_q_proj_input.xtx.npy"}}}
 //
-// ("histogram" and "xtx" may be absent; tests write such files by hand.)
+// ("histogram", "channel_mean_square" and "xtx" may be absent; tests write
+// such files by hand.)
 //
 // When quant-compile calibrates: after qc-quantize and qc-rotate, on a copy
 // of the module whose qc.fake_quant ops are removed (the float activations
@@ -54,9 +56,12 @@ struct TensorStats {
   int64_t channels = 0;
   /// Over every element seen.
   double min = 0, max = 0, amax = 0;
-  /// Per channel (the last axis): max |x| and the mean of x over all rows.
+  /// Per channel (the last axis): max |x|, and the mean of x and of x² over
+  /// all rows (the latter weighs a weight column's quantization error by the
+  /// power of the input it multiplies).
   std::vector<double> channelAmax;
   std::vector<double> channelMean;
+  std::vector<double> channelMeanSquare;
   /// kHistogramBins counts of |x| over [0, histogramRange]: bin i holds
   /// [i, i+1) * histogramRange / kHistogramBins (the last bin includes its
   /// upper edge). NaN/Inf elements are not counted.
