@@ -673,6 +673,89 @@ LogicalResult lowerPool(OnnxNodeContext &ctx, bool isMax) {
   return success();
 }
 
+/// MaxUnpool: zeros of the unpooled shape (or `output_shape`), with X[j]
+/// written at the flat index I[j] (MaxPool's Indices), in X's order.
+LogicalResult lowerMaxUnpool(OnnxNodeContext &ctx) {
+  SmallVector<int64_t> xShape(ctx.inputShape(0));
+  int64_t rank = xShape.size();
+  if (rank < 3 || ctx.inputShape(1) != ArrayRef<int64_t>(xShape))
+    return ctx.emitError("X and I must have the same shape [N, C, D...]");
+  if (ctx.inputDType(1) != OnnxDType::Int64)
+    return ctx.emitError("I must be int64");
+  int64_t k = rank - 2;
+  SmallVector<int64_t> kernel = ctx.attrInts("kernel_shape");
+  SmallVector<int64_t> strides = ctx.attrInts("strides", SmallVector<int64_t>(k, 1));
+  SmallVector<int64_t> pads = ctx.attrInts("pads", SmallVector<int64_t>(2 * k, 0));
+  if (ctx.failed())
+    return failure();
+  if ((int64_t)kernel.size() != k || (int64_t)strides.size() != k ||
+      (int64_t)pads.size() != 2 * k)
+    return ctx.emitError("kernel_shape, strides or pads has the wrong length");
+  SmallVector<int64_t> outShape = {xShape[0], xShape[1]};
+  for (int64_t i = 0; i < k; ++i)
+    outShape.push_back((xShape[2 + i] - 1) * strides[i] - pads[i] - pads[k + i] +
+                       kernel[i]);
+  // Indices count in the default unpooled shape; a larger output_shape
+  // pads that shape at the end (as ONNX's test data does).
+  SmallVector<int64_t> indexShape(outShape);
+  if (ctx.hasInput(2)) {
+    FailureOr<SmallVector<int64_t>> shape =
+        ctx.requireConstantInts(2, "output_shape");
+    if (mlir::failed(shape))
+      return failure();
+    if ((int64_t)shape->size() != rank)
+      return ctx.emitError("output_shape must have " + Twine(rank) + " values");
+    outShape = *shape;
+    for (int64_t d = 0; d < rank; ++d)
+      if (outShape[d] < indexShape[d])
+        return ctx.emitError("output_shape is smaller than the unpooled shape");
+  }
+  int64_t total = numElementsOf(outShape);
+  int64_t indexTotal = numElementsOf(indexShape);
+  OpBuilder &b = ctx.builder();
+  Location loc = ctx.loc();
+  Type elementType = ctx.inputType(0).getElementType();
+  Value zeros = createFilledTensor(b, loc, {total},
+                                   createScalarConstant(b, loc, elementType, 0.0));
+  Value x = ctx.input(0), indices = ctx.input(1);
+  SmallVector<Value> lower, upper, steps;
+  for (int64_t dim : xShape) {
+    lower.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    upper.push_back(arith::ConstantIndexOp::create(b, loc, dim));
+    steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lower, upper, steps, ValueRange{zeros},
+      [&](OpBuilder &nb, Location l, ValueRange ivs,
+          ValueRange args) -> scf::ValueVector {
+        Value index = tensor::ExtractOp::create(nb, l, indices, ivs);
+        Value flat = wrapAndClampIndex(nb, l, index, indexTotal);
+        if (indexShape != outShape) {
+          // Decode in the unpooled shape, encode in the output shape.
+          Value encoded = arith::ConstantIndexOp::create(nb, l, 0);
+          Value rest = flat;
+          SmallVector<Value> coords(rank);
+          for (int64_t d = rank - 1; d >= 0; --d) {
+            Value size = arith::ConstantIndexOp::create(nb, l, indexShape[d]);
+            coords[d] = arith::RemUIOp::create(nb, l, rest, size);
+            rest = arith::DivUIOp::create(nb, l, rest, size);
+          }
+          for (int64_t d = 0; d < rank; ++d)
+            encoded = arith::AddIOp::create(
+                nb, l,
+                arith::MulIOp::create(
+                    nb, l, encoded,
+                    arith::ConstantIndexOp::create(nb, l, outShape[d])),
+                coords[d]);
+          flat = encoded;
+        }
+        Value value = tensor::ExtractOp::create(nb, l, x, ivs);
+        return {tensor::InsertOp::create(nb, l, value, args[0], ValueRange{flat})};
+      });
+  ctx.setOutput(0, reshapeTensor(b, loc, nest.results[0], outShape));
+  return success();
+}
+
 LogicalResult lowerGlobalPool(OnnxNodeContext &ctx, bool isMax) {
   OnnxDType dtype = ctx.inputDType(0);
   if (!isOnnxFloat(dtype))
@@ -1000,6 +1083,7 @@ void registerOnnxNNOps(OnnxOpRegistry &registry) {
   registry.add("Conv", lowerConv);
   registry.add("ConvTranspose", lowerConvTranspose);
   registry.add("LRN", lowerLRN);
+  registry.add("MaxUnpool", lowerMaxUnpool, nullptr, 9);
   registry.add("MaxPool",
                [](OnnxNodeContext &ctx) { return lowerPool(ctx, true); });
   registry.add("AveragePool",

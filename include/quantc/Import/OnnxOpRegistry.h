@@ -15,6 +15,7 @@
 //   lib/Import/OnnxRecurrent.cpp     void registerOnnxRecurrentOps(OnnxOpRegistry &)
 //   lib/Import/OnnxSignal.cpp        void registerOnnxSignalOps(OnnxOpRegistry &)
 //   lib/Import/OnnxTraining.cpp      void registerOnnxTrainingOps(OnnxOpRegistry &)
+//   lib/Import/OnnxText.cpp          void registerOnnxTextOps(OnnxOpRegistry &)
 //
 // Adding a family: write lib/Import/Onnx<Family>.cpp defining
 // `void registerOnnx<Family>Ops(quantc::OnnxOpRegistry &)`, add one line
