@@ -183,4 +183,50 @@ def QcGptq : Pass<"qc-gptq", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QcAllocateBits : Pass<"qc-allocate-bits", "::mlir::ModuleOp"> {
+  let summary = "Choose each layer's weight format under a size or latency budget (exact knapsack on Hessian-weighted errors)";
+  let description = [{
+    For every quantized contraction whose weight is `qc.fake_quant` of a
+    constant and every candidate weight format (by default the formats the
+    CPU kernels implement), quantizes the weight (round-to-nearest, or GPTQ
+    with `gptq=true`) and measures the layer output error on the
+    calibration data, tr(ΔW·H·ΔWᵀ) with H the layer input's XᵀX, and the
+    packed size (the format library's, scales included). An exact
+    multiple-choice knapsack (quantc/Formats/BitAllocation.h) then picks one
+    format per layer minimizing the total error within the budget:
+    `budget=5` (or `5bits`) average bits per weight, `budget=2MiB` (B, KB,
+    KiB, MB, MiB) bytes, or `budget=300us` (us, ms) of roofline latency,
+    Σ max(bytes / bandwidth, 2·tokens·N·K / peak). The chosen format
+    replaces the fake_quant's; layers record `qc.weight_format` and
+    `qc.bits`. `frontier=FILE` writes the budget → predicted error curve
+    and every layer's candidates as JSON. Layers without statistics keep
+    their format (counted against the budget), with a warning. Run after
+    calibration and before qc-clip and qc-gptq.
+  }];
+  let options = [
+    Option<"statsDir", "stats", "std::string", /*default=*/"\"\"",
+           "The calibration statistics directory (required)">,
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "Average bits per weight (5, 5bits), bytes (2MiB) or latency (300us)">,
+    Option<"candidates", "candidates", "std::string",
+           /*default=*/"\"int8;mxint8;mxfp8_e4m3;mxfp6_e2m3;mxfp4;nvfp4;nvint4;int4_g32\"",
+           "Candidate weight formats, separated by ';' (or ',' when no spec has options)">,
+    Option<"useGptq", "gptq", "bool", /*default=*/"false",
+           "Measure each candidate's error after GPTQ rather than round-to-nearest">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "GPTQ dampening (with gptq=true)">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "GPTQ act-order (with gptq=true)">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"1",
+           "Rows of the activation per call, for the roofline latency">,
+    Option<"bandwidth", "bandwidth", "double", /*default=*/"20",
+           "Memory bandwidth in GB/s, for the roofline latency">,
+    Option<"peak", "peak", "double", /*default=*/"250",
+           "Peak arithmetic in GOP/s, for the roofline latency">,
+    Option<"frontierFile", "frontier", "std::string", /*default=*/"\"\"",
+           "Write the budget -> predicted error frontier here (JSON)">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD

@@ -1,0 +1,451 @@
+//===- AllocateBits.cpp - qc-allocate-bits: formats under a budget --------===//
+//
+// Sensitivity is measured, not modelled: every candidate format is applied
+// to every weight through the format library (or GPTQ), and its error is
+// the layer output error it causes on the calibration data,
+// tr(ΔW·H·ΔWᵀ) = Σ over calibration rows x of |x·ΔWᵀ|². Summing it over
+// layers treats an output error anywhere as equally bad (the usual Hessian
+// proxy of the loss); costs are the packed bytes the library reports, so
+// scales, zero points and NV tensor scales are counted. The knapsack is
+// exact (quantc/Formats/BitAllocation.h).
+//
+// The remark compares the result with the best uniform candidate within
+// the same budget, on the same predicted error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Transforms/Passes.h"
+
+#include "quantc/Formats/BitAllocation.h"
+#include "quantc/Formats/Gptq.h"
+#include "quantc/Transforms/LayerWeights.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCALLOCATEBITS
+#include "quantc/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+enum class BudgetKind { BitsPerWeight, Bytes, Seconds };
+
+struct Budget {
+  BudgetKind kind = BudgetKind::BitsPerWeight;
+  double value = 0;
+};
+
+/// "5", "5bits", "4.5 bits", "2MiB", "1500000B", "300us", "2ms".
+std::optional<Budget> parseBudget(StringRef text, std::string &error) {
+  StringRef trimmed = text.trim();
+  size_t numberEnd = 0;
+  while (numberEnd < trimmed.size() &&
+         (llvm::isDigit(trimmed[numberEnd]) || trimmed[numberEnd] == '.' ||
+          trimmed[numberEnd] == 'e' || trimmed[numberEnd] == 'E' ||
+          ((trimmed[numberEnd] == '-' || trimmed[numberEnd] == '+') &&
+           numberEnd > 0 &&
+           (trimmed[numberEnd - 1] == 'e' || trimmed[numberEnd - 1] == 'E'))))
+    ++numberEnd;
+  double number;
+  StringRef unit = trimmed.substr(numberEnd).trim();
+  if (numberEnd == 0 || trimmed.substr(0, numberEnd).getAsDouble(number) ||
+      !(number > 0) || !std::isfinite(number)) {
+    error = "budget '" + text.str() +
+            "' is not a positive number with an optional unit (bits, B, KB, "
+            "KiB, MB, MiB, us, ms)";
+    return std::nullopt;
+  }
+  Budget budget;
+  std::string lower = unit.lower();
+  if (lower.empty() || lower == "bits" || lower == "bit") {
+    budget = {BudgetKind::BitsPerWeight, number};
+  } else if (lower == "b") {
+    budget = {BudgetKind::Bytes, number};
+  } else if (lower == "kb") {
+    budget = {BudgetKind::Bytes, number * 1e3};
+  } else if (lower == "kib") {
+    budget = {BudgetKind::Bytes, number * 1024};
+  } else if (lower == "mb") {
+    budget = {BudgetKind::Bytes, number * 1e6};
+  } else if (lower == "mib") {
+    budget = {BudgetKind::Bytes, number * 1024 * 1024};
+  } else if (lower == "us") {
+    budget = {BudgetKind::Seconds, number * 1e-6};
+  } else if (lower == "ms") {
+    budget = {BudgetKind::Seconds, number * 1e-3};
+  } else {
+    error = "budget '" + text.str() + "': unknown unit '" + unit.str() +
+            "' (bits, B, KB, KiB, MB, MiB, us, ms)";
+    return std::nullopt;
+  }
+  return budget;
+}
+
+/// One candidate of one weight.
+struct Candidate {
+  int format = 0; // index into the candidate list
+  quantc::Format matrixFormat;
+  int64_t bytes = 0;
+  double seconds = 0;
+  double error = 0;
+};
+
+struct WeightChoices {
+  quantc::LayerWeight *weight = nullptr;
+  std::vector<Candidate> candidates;
+  double signal = 0; // tr(W·H·Wᵀ)
+};
+
+struct QcAllocateBitsPass
+    : mlir::qc::impl::QcAllocateBitsBase<QcAllocateBitsPass> {
+  using QcAllocateBitsBase::QcAllocateBitsBase;
+
+  double roofline(int64_t bytes, const quantc::LayerWeight &weight) const {
+    double memory = static_cast<double>(bytes) / (bandwidth * 1e9);
+    double compute = 2.0 * static_cast<double>(tokens) * weight.rows *
+                     weight.columns / (peak * 1e9);
+    return std::max(memory, compute);
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError() << "qc-allocate-bits: " << message;
+      signalPassFailure();
+    };
+    if (statsDir.empty())
+      return fail("stats=DIR is required (the calibration statistics "
+                  "directory with each layer's XᵀX)");
+    if (budget.empty())
+      return fail("budget=... is required (bits per weight, e.g. 5; bytes, "
+                  "e.g. 2MiB; or latency, e.g. 300us)");
+    std::string error;
+    std::optional<Budget> parsedBudget = parseBudget(budget, error);
+    if (!parsedBudget)
+      return fail(error);
+    if (!(bandwidth > 0) || !(peak > 0) || tokens <= 0)
+      return fail("bandwidth, peak and tokens must be positive");
+
+    // Candidate formats.
+    std::vector<quantc::Format> formats;
+    std::vector<std::string> formatNames;
+    SmallVector<StringRef> specs;
+    StringRef(candidates).split(specs,
+                                StringRef(candidates).contains(';') ? ';' : ',',
+                                -1, /*KeepEmpty=*/false);
+    for (StringRef spec : specs) {
+      std::optional<quantc::Format> format =
+          quantc::parseFormat(spec.trim().str(), error);
+      if (!format)
+        return fail("candidate '" + spec.trim() + "': " + error);
+      formats.push_back(*format);
+      formatNames.push_back(quantc::printFormat(*format));
+    }
+    if (formats.empty() || formats.size() > 255)
+      return fail("candidates: give 1 to 255 formats");
+
+    std::optional<quantc::CalibrationStats> stats =
+        quantc::CalibrationStats::read(statsDir, error);
+    if (!stats)
+      return fail(error);
+
+    std::vector<std::string> skipped;
+    std::vector<quantc::LayerWeight> weights =
+        quantc::collectLayerWeights(module, skipped);
+    for (const std::string &why : skipped)
+      mlir::emitWarning(module.getLoc())
+          << "qc-allocate-bits: layer " << why << "; it keeps its format";
+
+    // Measure every candidate on every weight with statistics.
+    std::vector<WeightChoices> choices;
+    int64_t fixedBytes = 0, totalElements = 0;
+    double fixedSeconds = 0;
+    for (quantc::LayerWeight &weight : weights) {
+      int64_t elements = weight.rows * weight.columns;
+      totalElements += elements;
+      Location loc = weight.layers.front().layer.op->getLoc();
+      std::string whyNot;
+      std::optional<std::vector<double>> hessian =
+          quantc::layerHessian(weight, *stats, whyNot);
+      std::optional<quantc::GptqHessian> prepared;
+      if (hessian && useGptq) {
+        quantc::GptqOptions options;
+        options.dampening = damp;
+        options.actOrder = actOrder;
+        prepared = quantc::prepareGptqHessian(hessian->data(), weight.columns,
+                                              options, whyNot);
+        if (!prepared)
+          hessian.reset();
+      }
+      if (!hessian) {
+        int64_t bytes =
+            quantc::packedSizeInBytes({weight.rows, weight.columns},
+                                      weight.format, error)
+                .value_or(elements * 4);
+        fixedBytes += bytes;
+        fixedSeconds += roofline(bytes, weight);
+        mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
+                               << "' keeps its format: " << whyNot;
+        continue;
+      }
+      WeightChoices choice;
+      choice.weight = &weight;
+      std::vector<float> zeros(weight.matrix.size(), 0.0f);
+      choice.signal = quantc::hessianWeightedError(
+          weight.matrix.data(), zeros.data(), weight.rows, weight.columns,
+          hessian->data());
+      for (size_t f = 0; f < formats.size(); ++f) {
+        quantc::Format format = formats[f];
+        if (format.granularity == quantc::Granularity::PerAxis ||
+            format.granularity == quantc::Granularity::Block)
+          format.axis = -1;
+        std::string unused;
+        std::optional<int64_t> bytes = quantc::packedSizeInBytes(
+            {weight.rows, weight.columns}, format, unused);
+        if (!bytes || !quantc::matrixFormat(
+                          weight, quantc::sourceFormat(weight, format), unused))
+          continue; // the reduction size does not fit the format's blocks
+        std::optional<std::vector<float>> quantized;
+        if (prepared) {
+          std::optional<quantc::GptqResult> result = quantc::gptqQuantize(
+              weight.matrix.data(), weight.rows, weight.columns, *prepared,
+              format, unused);
+          if (result)
+            quantized = std::move(result->dequantized);
+        } else {
+          quantized = quantc::fakeQuantize(weight.matrix.data(),
+                                           {weight.rows, weight.columns},
+                                           format, unused);
+        }
+        if (!quantized)
+          continue;
+        Candidate candidate;
+        candidate.format = static_cast<int>(f);
+        candidate.matrixFormat = format;
+        candidate.bytes = *bytes;
+        candidate.seconds = roofline(*bytes, weight);
+        candidate.error = quantc::hessianWeightedError(
+            weight.matrix.data(), quantized->data(), weight.rows,
+            weight.columns, hessian->data());
+        choice.candidates.push_back(candidate);
+      }
+      if (choice.candidates.empty()) {
+        int64_t bytes =
+            quantc::packedSizeInBytes({weight.rows, weight.columns},
+                                      weight.format, error)
+                .value_or(elements * 4);
+        fixedBytes += bytes;
+        fixedSeconds += roofline(bytes, weight);
+        mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
+                               << "' keeps its format: no candidate fits its "
+                                  "reduction size "
+                               << weight.columns;
+        continue;
+      }
+      choices.push_back(std::move(choice));
+    }
+    if (choices.empty()) {
+      mlir::emitRemark(module.getLoc())
+          << "qc-allocate-bits: no layer to allocate";
+      return;
+    }
+
+    // The knapsack, in the budget's currency.
+    bool bySize = parsedBudget->kind != BudgetKind::Seconds;
+    double total = parsedBudget->kind == BudgetKind::BitsPerWeight
+                       ? parsedBudget->value * totalElements / 8.0
+                       : parsedBudget->value;
+    double available = total - (bySize ? fixedBytes : fixedSeconds);
+    if (bySize)
+      available = std::floor(available);
+    std::vector<std::vector<quantc::KnapsackItem>> groups;
+    for (const WeightChoices &choice : choices) {
+      std::vector<quantc::KnapsackItem> items;
+      for (const Candidate &c : choice.candidates)
+        items.push_back({bySize ? static_cast<double>(c.bytes) : c.seconds,
+                         c.error});
+      groups.push_back(std::move(items));
+    }
+    std::optional<quantc::KnapsackSolution> solution =
+        quantc::solveMultipleChoiceKnapsack(groups, std::max(available, 0.0),
+                                            error);
+    if (!solution)
+      return fail("budget " + budget + ": " + error);
+
+    // The best uniform candidate within the same budget, for the remark.
+    double uniformError = std::numeric_limits<double>::infinity();
+    std::string uniformName;
+    for (size_t f = 0; f < formats.size(); ++f) {
+      double cost = 0, err = 0;
+      bool everywhere = true;
+      for (const WeightChoices &choice : choices) {
+        auto it = llvm::find_if(choice.candidates, [&](const Candidate &c) {
+          return c.format == static_cast<int>(f);
+        });
+        if (it == choice.candidates.end()) {
+          everywhere = false;
+          break;
+        }
+        cost += bySize ? static_cast<double>(it->bytes) : it->seconds;
+        err += it->error;
+      }
+      if (everywhere && cost <= available && err < uniformError) {
+        uniformError = err;
+        uniformName = formatNames[f];
+      }
+    }
+
+    // Apply.
+    MLIRContext *ctx = module.getContext();
+    int64_t chosenBytes = fixedBytes;
+    double chosenSeconds = fixedSeconds;
+    std::vector<int> histogram(formats.size(), 0);
+    for (size_t i = 0; i < choices.size(); ++i) {
+      WeightChoices &choice = choices[i];
+      const Candidate &c = choice.candidates[solution->choice[i]];
+      quantc::LayerWeight &weight = *choice.weight;
+      chosenBytes += c.bytes;
+      chosenSeconds += c.seconds;
+      ++histogram[c.format];
+      quantc::Format source = quantc::sourceFormat(weight, c.matrixFormat);
+      weight.fakeQuant.setFormatAttr(FormatAttr::get(ctx, source));
+      double bits = 8.0 * c.bytes / (weight.rows * weight.columns);
+      for (quantc::QuantizedLayer &layer : weight.layers) {
+        Operation *op = layer.layer.op.getOperation();
+        op->setAttr("qc.weight_format",
+                    StringAttr::get(ctx, formatNames[c.format]));
+        op->setAttr("qc.bits", FloatAttr::get(Float64Type::get(ctx), bits));
+      }
+    }
+
+    double signal = 0;
+    for (const WeightChoices &choice : choices)
+      signal += choice.signal;
+    auto predictedSqnr = [&](double err) {
+      return quantc::decibels(signal, err);
+    };
+    std::string mix;
+    for (size_t f = 0; f < formats.size(); ++f)
+      if (histogram[f])
+        mix += (mix.empty() ? "" : ", ") + std::to_string(histogram[f]) +
+               " " + formatNames[f];
+    InFlightDiagnostic remark = mlir::emitRemark(module.getLoc());
+    remark << "qc-allocate-bits: " << choices.size() << " weight(s), budget "
+           << budget << ": "
+           << llvm::formatv("{0:F3}", 8.0 * chosenBytes / totalElements).str()
+           << " bits/weight (" << chosenBytes << " bytes";
+    if (!bySize)
+      remark << llvm::formatv(", {0:F1} us", chosenSeconds * 1e6).str();
+    remark << "), predicted layer output SQNR "
+           << llvm::formatv("{0:F2}", predictedSqnr(solution->error)).str()
+           << " dB; " << mix;
+    if (!uniformName.empty())
+      remark << "; best uniform within budget: " << uniformName << " at "
+             << llvm::formatv("{0:F2}", predictedSqnr(uniformError)).str()
+             << " dB";
+    if (!solution->exactCosts)
+      remark << " (costs rounded up to "
+             << llvm::formatv("{0:G3}", solution->unit).str() << ")";
+
+    if (!frontierFile.empty() &&
+        failed(writeFrontier(choices, formatNames, groups, *solution, bySize,
+                             bySize ? fixedBytes : fixedSeconds,
+                             totalElements, signal)))
+      return signalPassFailure();
+  }
+
+  /// The JSON for reports: the frontier (budget -> least predicted error)
+  /// over the whole range of budgets, the chosen point, and every weight's
+  /// candidates.
+  LogicalResult
+  writeFrontier(const std::vector<WeightChoices> &choices,
+                const std::vector<std::string> &formatNames,
+                const std::vector<std::vector<quantc::KnapsackItem>> &groups,
+                const quantc::KnapsackSolution &solution, bool bySize,
+                double fixedCost, int64_t totalElements, double signal) {
+    double least = 0, most = 0;
+    for (const auto &group : groups) {
+      double lo = INFINITY, hi = 0;
+      for (const quantc::KnapsackItem &item : group) {
+        lo = std::min(lo, item.cost);
+        hi = std::max(hi, item.cost);
+      }
+      least += lo;
+      most += hi;
+    }
+    const int steps = 64;
+    std::vector<double> budgets;
+    for (int s = 0; s <= steps; ++s)
+      budgets.push_back(least + (most - least) * s / steps);
+    std::vector<double> errors = quantc::knapsackFrontier(groups, budgets);
+    llvm::json::Array points;
+    for (size_t s = 0; s < budgets.size(); ++s) {
+      if (!std::isfinite(errors[s]))
+        continue;
+      llvm::json::Object point;
+      double cost = budgets[s] + fixedCost;
+      if (bySize) {
+        point["bytes"] = cost;
+        point["bits_per_weight"] = 8.0 * cost / totalElements;
+      } else {
+        point["seconds"] = cost;
+      }
+      point["error"] = errors[s];
+      point["predicted_sqnr_db"] = quantc::decibels(signal, errors[s]);
+      points.push_back(std::move(point));
+    }
+    llvm::json::Array layers;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      const WeightChoices &choice = choices[i];
+      llvm::json::Array candidates;
+      for (const Candidate &c : choice.candidates) {
+        double bits =
+            8.0 * c.bytes / (choice.weight->rows * choice.weight->columns);
+        candidates.push_back(llvm::json::Object{
+            {"format", formatNames[c.format]},
+            {"bytes", c.bytes},
+            {"bits_per_weight", bits},
+            {"seconds", c.seconds},
+            {"error", c.error},
+            {"sqnr_db", quantc::decibels(choice.signal, c.error)}});
+      }
+      layers.push_back(llvm::json::Object{
+          {"name", choice.weight->name},
+          {"shape", llvm::json::Array{choice.weight->rows,
+                                      choice.weight->columns}},
+          {"chosen",
+           formatNames[choice.candidates[solution.choice[i]].format]},
+          {"candidates", std::move(candidates)}});
+    }
+    llvm::json::Object root{
+        {"budget", budget},
+        {"cost", bySize ? "bytes" : "seconds"},
+        {"chosen",
+         llvm::json::Object{{"cost", solution.cost + fixedCost},
+                            {"error", solution.error},
+                            {"predicted_sqnr_db",
+                             quantc::decibels(signal, solution.error)}}},
+        {"frontier", std::move(points)},
+        {"layers", std::move(layers)}};
+    std::error_code ec;
+    llvm::raw_fd_ostream os(frontierFile, ec);
+    if (ec)
+      return getOperation().emitError()
+             << "qc-allocate-bits: " << frontierFile << ": " << ec.message();
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+    return success();
+  }
+};
+
+} // namespace
