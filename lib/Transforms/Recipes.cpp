@@ -7,7 +7,10 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <cmath>
 
 using namespace quantc;
 using llvm::StringRef;
@@ -41,6 +44,8 @@ struct NamedRecipe {
   RotateMode rotate;
   /// Clipping: nullptr = none, else the weight method.
   const char *clipWeights;
+  /// Round the weights with qc-gptq.
+  bool gptq = false;
 };
 } // namespace
 
@@ -55,6 +60,12 @@ static const NamedRecipe kNamedRecipes[] = {
     {"w4a8-int4", "int4_g32", "int8_g32", RotateMode::Off, "mse"},
     {"w4a4-nvfp4", "nvfp4", "nvfp4", RotateMode::Off, "mse"},
     {"w4a4-nvint4", "nvint4", "nvint4", RotateMode::On, "mse"},
+    // GPTQ compensates rounding against the weights it is given: clipping
+    // them first (qc-clip bakes per-group ratios into the constant) would
+    // make it reproduce the clipped weights, so these clip nothing.
+    {"w4a16-nvfp4-gptq", "nvfp4", nullptr, RotateMode::Off, nullptr, true},
+    {"w4a16-mxfp4-gptq", "mxfp4", nullptr, RotateMode::Off, nullptr, true},
+    {"w4a8-int4-gptq", "int4_g32", "int8_g32", RotateMode::Off, nullptr, true},
 };
 
 std::vector<std::string> quantc::namedRecipes() {
@@ -78,6 +89,23 @@ static std::optional<Recipe> namedRecipe(StringRef name) {
       recipe.clip = ClipOptions();
       recipe.clip->weights = named.clipWeights;
     }
+    if (named.gptq)
+      recipe.gptq = GptqRecipeOptions();
+    return recipe;
+  }
+  // auto:BITS — qc-allocate-bits picks the formats (GPTQ-measured), int8
+  // until it runs (per row: every reduction size fits), then GPTQ rounds.
+  if (name.starts_with("auto:")) {
+    double bits;
+    if (name.drop_front(5).getAsDouble(bits) || !(bits > 0) ||
+        !std::isfinite(bits))
+      return std::nullopt;
+    Recipe recipe;
+    recipe.name = name.str();
+    recipe.defaults.weights = mustParse("int8");
+    recipe.gptq = GptqRecipeOptions();
+    recipe.allocate = AllocateOptions();
+    recipe.allocate->budget = name.drop_front(5).str();
     return recipe;
   }
   return std::nullopt;
@@ -204,9 +232,9 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     error = (fileName + ": a recipe must be a JSON object").str();
     return std::nullopt;
   }
-  static const StringRef rootKeys[] = {"base",   "weights", "activations",
-                                       "rotate", "clip",    "layers",
-                                       "skip"};
+  static const StringRef rootKeys[] = {
+      "base", "weights", "activations", "rotate", "clip",
+      "layers", "skip", "gptq", "allocate"};
   if (!checkKeys(*root, "", rootKeys))
     return std::nullopt;
 
@@ -220,7 +248,7 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     std::optional<Recipe> named = namedRecipe(*baseName);
     if (!named) {
       fail("base", "'" + *baseName + "' is not a named recipe (known: " +
-                       llvm::join(namedRecipes(), ", ") + ")");
+                       llvm::join(namedRecipes(), ", ") + ", auto:BITS)");
       return std::nullopt;
     }
     recipe = *named;
@@ -346,6 +374,100 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     }
   }
 
+  if (const llvm::json::Value *gptq = root->get("gptq")) {
+    if (gptq->getAsNull()) {
+      recipe.gptq.reset();
+    } else if (std::optional<bool> flag = gptq->getAsBoolean()) {
+      if (*flag)
+        recipe.gptq = recipe.gptq.value_or(GptqRecipeOptions());
+      else
+        recipe.gptq.reset();
+    } else if (const llvm::json::Object *object = gptq->getAsObject()) {
+      static const StringRef gptqKeys[] = {"damp", "block_size", "act_order"};
+      if (!checkKeys(*object, "gptq", gptqKeys))
+        return std::nullopt;
+      GptqRecipeOptions options = recipe.gptq.value_or(GptqRecipeOptions());
+      if (const llvm::json::Value *damp = object->get("damp")) {
+        std::optional<double> value = damp->getAsNumber();
+        if (!value || *value < 0) {
+          fail("gptq.damp", "expected a non-negative number");
+          return std::nullopt;
+        }
+        options.damp = *value;
+      }
+      if (const llvm::json::Value *block = object->get("block_size")) {
+        std::optional<int64_t> value = block->getAsInteger();
+        if (!value || *value <= 0) {
+          fail("gptq.block_size", "expected a positive integer");
+          return std::nullopt;
+        }
+        options.blockSize = *value;
+      }
+      if (const llvm::json::Value *actOrder = object->get("act_order")) {
+        std::optional<bool> value = actOrder->getAsBoolean();
+        if (!value) {
+          fail("gptq.act_order", "expected true or false");
+          return std::nullopt;
+        }
+        options.actOrder = *value;
+      }
+      recipe.gptq = options;
+    } else {
+      fail("gptq", "expected true, false, null or an object");
+      return std::nullopt;
+    }
+  }
+
+  if (const llvm::json::Value *allocate = root->get("allocate")) {
+    if (allocate->getAsNull()) {
+      recipe.allocate.reset();
+    } else if (const llvm::json::Object *object = allocate->getAsObject()) {
+      static const StringRef allocateKeys[] = {"budget", "candidates"};
+      if (!checkKeys(*object, "allocate", allocateKeys))
+        return std::nullopt;
+      AllocateOptions options = recipe.allocate.value_or(AllocateOptions());
+      if (const llvm::json::Value *budget = object->get("budget")) {
+        if (std::optional<StringRef> text = budget->getAsString())
+          options.budget = text->str();
+        else if (std::optional<double> number = budget->getAsNumber())
+          options.budget = llvm::formatv("{0}", *number).str();
+        else {
+          fail("allocate.budget", "expected bits per weight (5 or \"5\"), "
+                                  "bytes (\"2MiB\") or latency (\"300us\")");
+          return std::nullopt;
+        }
+      }
+      if (options.budget.empty()) {
+        fail("allocate.budget", "missing");
+        return std::nullopt;
+      }
+      if (const llvm::json::Value *candidates = object->get("candidates")) {
+        const llvm::json::Array *array = candidates->getAsArray();
+        if (!array) {
+          fail("allocate.candidates", "expected an array of format specs");
+          return std::nullopt;
+        }
+        options.candidates.clear();
+        for (auto [index, entry] : llvm::enumerate(*array)) {
+          std::string path =
+              "allocate.candidates[" + std::to_string(index) + "]";
+          std::optional<StringRef> spec = entry.getAsString();
+          std::string formatError;
+          if (!spec || !parseFormat(spec->str(), formatError)) {
+            fail(path, spec ? "'" + *spec + "' is not a format: " + formatError
+                            : std::string("expected a format spec"));
+            return std::nullopt;
+          }
+          options.candidates.push_back(spec->str());
+        }
+      }
+      recipe.allocate = options;
+    } else {
+      fail("allocate", "expected an object or null");
+      return std::nullopt;
+    }
+  }
+
   if (!recipe.defaults.weights && recipe.layers.empty()) {
     fail("weights", "missing: the recipe quantizes nothing (give \"weights\" "
                     "or \"layers\")");
@@ -368,7 +490,8 @@ std::optional<Recipe> quantc::loadRecipe(StringRef nameOrPath,
     return recipe;
   if (!nameOrPath.ends_with(".json") && !nameOrPath.contains('/')) {
     error = ("unknown recipe '" + nameOrPath + "' (named recipes: " +
-             llvm::join(namedRecipes(), ", ") + "; or a recipe .json file)")
+             llvm::join(namedRecipes(), ", ") +
+             ", auto:BITS; or a recipe .json file)")
                 .str();
     return std::nullopt;
   }

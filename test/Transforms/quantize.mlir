@@ -12,7 +12,7 @@
 
 // Errors name the recipe, the file and the key.
 // RUN: not quant-opt %s --qc-quantize=recipe=w3a3 2>&1 | FileCheck %s --check-prefix=UNKNOWN
-// UNKNOWN: error: qc-quantize: unknown recipe 'w3a3' (named recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4; or a recipe .json file)
+// UNKNOWN: error: qc-quantize: unknown recipe 'w3a3' (named recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq, auto:BITS; or a recipe .json file)
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.missing.json 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: error: qc-quantize: {{.*}}.missing.json: cannot read the recipe: {{.*}}
 // RUN: echo '{"weights": "nvfp4", "layers": [{"match": "fc*", "weights": "nvfp5"}]}' > %t.bad-format.json
@@ -20,7 +20,28 @@
 // BAD-FORMAT: error: qc-quantize: {{.*}}.bad-format.json: layers[0].weights: 'nvfp5' is not a format: {{.+}}
 // RUN: echo '{"weights": "nvfp4", "activation": "mxint8"}' > %t.bad-key.json
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-key.json 2>&1 | FileCheck %s --check-prefix=BAD-KEY
-// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip)
+// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip, gptq, allocate)
+// The accuracy passes' options (quant-compile runs qc-gptq / qc-allocate-bits
+// from them; qc-quantize only checks them).
+// RUN: echo '{"weights": "nvfp4", "gptq": {"damp": 0.1, "block_size": 64, "act_order": true}, "allocate": {"budget": 4.5, "candidates": ["mxfp4", "nvfp4"]}}' > %t.accuracy.json
+// RUN: quant-opt %s --qc-quantize=recipe=%t.accuracy.json -o /dev/null 2>&1 | FileCheck %s --check-prefix=ACCURACY
+// ACCURACY: remark: qc-quantize: recipe '{{.*}}.accuracy.json' quantized
+// RUN: echo '{"weights": "nvfp4", "gptq": {"damping": 0.1}}' > %t.bad-gptq.json
+// RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-gptq.json 2>&1 | FileCheck %s --check-prefix=BAD-GPTQ
+// BAD-GPTQ: error: qc-quantize: {{.*}}.bad-gptq.json: gptq.damping: unknown key (known: damp, block_size, act_order)
+// RUN: echo '{"weights": "nvfp4", "allocate": {"budget": "5", "candidates": ["mxfp5"]}}' > %t.bad-allocate.json
+// RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-allocate.json 2>&1 | FileCheck %s --check-prefix=BAD-ALLOCATE
+// BAD-ALLOCATE: error: qc-quantize: {{.*}}.bad-allocate.json: allocate.candidates[0]: 'mxfp5' is not a format: {{.+}}
+// RUN: echo '{"weights": "nvfp4", "allocate": {"candidates": ["mxfp4"]}}' > %t.no-budget.json
+// RUN: not quant-opt %s --qc-quantize=recipe=%t.no-budget.json 2>&1 | FileCheck %s --check-prefix=NO-BUDGET
+// NO-BUDGET: error: qc-quantize: {{.*}}.no-budget.json: allocate.budget: missing
+// auto:BITS starts every layer at int8 (qc-allocate-bits replaces it).
+// RUN: quant-opt %s --qc-quantize=recipe=auto:4.5 -o /dev/null 2>&1 | FileCheck %s --check-prefix=AUTO
+// AUTO: remark: qc-quantize: recipe 'auto:4.5' quantized 7 layer(s); 0 skipped by the recipe, 1 left in float
+// RUN: not quant-opt %s --qc-quantize=recipe=auto:lots 2>&1 | FileCheck %s --check-prefix=AUTO-BAD
+// AUTO-BAD: error: qc-quantize: unknown recipe 'auto:lots'
+// RUN: quant-opt %s --qc-quantize=recipe=w4a16-nvfp4-gptq -o /dev/null 2>&1 | FileCheck %s --check-prefix=GPTQ-NAMED
+// GPTQ-NAMED: remark: qc-quantize: recipe 'w4a16-nvfp4-gptq' quantized
 // RUN: echo '{"weights": "nvfp4", "rotate": "sometimes"}' > %t.bad-rotate.json
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-rotate.json 2>&1 | FileCheck %s --check-prefix=BAD-ROTATE
 // BAD-ROTATE: error: qc-quantize: {{.*}}.bad-rotate.json: rotate: expected "on", "off" or "auto"

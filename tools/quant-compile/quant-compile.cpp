@@ -10,7 +10,10 @@
 //   import (quant-translate --import-onnx)
 //   qc-quantize{recipe=R}            fake-quantize weights and activations
 //   qc-rotate{mode=...}              when the recipe rotates
+//   calibration (--calib)
+//   qc-allocate-bits{budget=...}     when the recipe allocates (auto:BITS)
 //   qc-clip{...}                     when the recipe clips
+//   qc-gptq{...}                     when the recipe rounds with GPTQ
 //   qc-fold-weights, canonicalize    packed weights, qc.matmul
 //
 // Without --recipe the float model is compiled. Stages the recipe asks for
@@ -71,7 +74,9 @@ weights at compile time (qc-fold-weights): quantized layers become qc.matmul
 on !qc.packed weights. Without --recipe the model stays in float.
 
 Recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4,
-w4a4-nvfp4, w4a4-nvint4, or a JSON recipe file (see
+w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq,
+auto:BITS (formats per layer for BITS bits per weight; GPTQ and auto need
+--calib), or a JSON recipe file (see
 include/quantc/Transforms/Recipes.h): {"weights": "nvfp4", "activations":
 "mxint8", "rotate": "auto", "clip": {...}, "layers": [{"match": "layers.0.*",
 "weights": "int8", "activations": null}], "skip": ["head*"]}.
@@ -478,7 +483,7 @@ int main(int argc, char **argv) {
     quantc::CalibrationOptions options;
     options.source = calibSpec;
     // XᵀX is channels² doubles per layer: only passes that need it ask.
-    options.hessian = false;
+    options.hessian = recipe->gptq || recipe->allocate;
     options.progress = quiet ? nullptr : &llvm::errs();
     auto start = std::chrono::steady_clock::now();
     llvm::Expected<quantc::CalibrationStats> stats =
@@ -505,6 +510,29 @@ int main(int argc, char **argv) {
     report.addStageTime("calibration", seconds);
   } else if (!calibStatsDir.empty()) {
     statsDir = calibStatsDir; // statistics of an earlier run
+  }
+
+  // Per-layer weight formats under the recipe's budget (before clipping,
+  // which tunes the chosen formats).
+  if (recipe->allocate) {
+    if (statsDir.empty())
+      return reportError("recipe '" + recipeName +
+                         "' chooses formats from calibration statistics: "
+                         "give --calib DIR|synthetic:N (or --calib-stats)");
+    if (failed(runStage(*module, "qc-allocate-bits", [&](PassManager &pm) {
+          qc::QcAllocateBitsOptions options;
+          options.statsDir = statsDir;
+          options.budget = recipe->allocate->budget;
+          if (!recipe->allocate->candidates.empty())
+            options.candidates = llvm::join(recipe->allocate->candidates, ";");
+          if (recipe->gptq) {
+            options.useGptq = true;
+            options.damp = recipe->gptq->damp;
+            options.actOrder = recipe->gptq->actOrder;
+          }
+          pm.addPass(qc::createQcAllocateBits(options));
+        })))
+      return 1;
   }
 
   // 4. Clipping ratios and static activation scales. Activation clipping
@@ -558,6 +586,26 @@ int main(int argc, char **argv) {
                           std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count());
+    }
+  }
+
+  // GPTQ rounding, after the report's measurements (its fidelity run takes
+  // the float model from the fake-quantized one, which GPTQ's packed weights
+  // no longer carry; the layers record GPTQ's predicted layer SQNR).
+  if (recipe->gptq) {
+    if (statsDir.empty()) {
+      note("recipe '" + recipeName +
+           "' rounds weights with GPTQ, which needs calibration statistics "
+           "(--calib DIR|synthetic:N); weights keep round-to-nearest");
+    } else if (failed(runStage(*module, "qc-gptq", [&](PassManager &pm) {
+                 qc::QcGptqOptions options;
+                 options.statsDir = statsDir;
+                 options.damp = recipe->gptq->damp;
+                 options.blockSize = recipe->gptq->blockSize;
+                 options.actOrder = recipe->gptq->actOrder;
+                 pm.addPass(qc::createQcGptq(options));
+               }))) {
+      return 1;
     }
   }
 

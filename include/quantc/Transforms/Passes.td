@@ -46,7 +46,8 @@ def QcQuantize : Pass<"qc-quantize", "::mlir::ModuleOp"> {
   let options = [
     Option<"recipe", "recipe", "std::string", /*default=*/"\"int8\"",
            "A named recipe (int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, "
-           "w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4) or a recipe .json file">
+           "w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4, the -gptq variants, "
+           "auto:BITS) or a recipe .json file">
   ];
   let dependentDialects = ["::mlir::qc::QcDialect"];
 }

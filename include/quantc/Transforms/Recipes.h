@@ -17,6 +17,14 @@
 //   w4a8-int4     int4_g32 / int8 per block of 32 (int8_g32)
 //   w4a4-nvfp4    nvfp4 / nvfp4
 //   w4a4-nvint4   nvint4 / nvint4, with Hadamard rotation (qc-rotate)
+//   w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq
+//                 the recipe without "-gptq", weights rounded by qc-gptq
+//   auto:BITS     each layer's weight format chosen by qc-allocate-bits
+//                 among the CPU kernels' formats for BITS average bits per
+//                 weight (scales included, e.g. auto:5 or auto:4.5),
+//                 errors measured after GPTQ, then GPTQ; float activations
+// The GPTQ and auto recipes need calibration statistics with XᵀX
+// (quant-compile --calib); without them weights keep round-to-nearest.
 //
 // A JSON recipe file:
 //   {
@@ -28,7 +36,12 @@
 //              "percentile": 99.9},     // or null: no clipping pass
 //     "layers": [{"match": "layers.0.*", "weights": "int8",
 //                 "activations": null}],// first match wins
-//     "skip": ["head*"]                 // left in float
+//     "skip": ["head*"],                // left in float
+//     "gptq": {"damp": 0.01, "block_size": 128, "act_order": false},
+//                                       // or true / false / null
+//     "allocate": {"budget": "5",       // qc-allocate-bits: bits per weight,
+//                  "candidates": ["mxfp4", "nvfp4", "mxfp6_e2m3"]}
+//                                       // bytes ("2MiB") or latency ("300us")
 //   }
 // Formats are quantized along the layer's reduction axis whatever axis the
 // spec names. Layer names are the ONNX node names (the ops' NameLoc); a
@@ -61,6 +74,21 @@ struct ClipOptions {
   double percentile = 99.99;
 };
 
+/// Options of the qc-gptq pass that a recipe asks for.
+struct GptqRecipeOptions {
+  double damp = 0.01;
+  int64_t blockSize = 128;
+  bool actOrder = false;
+};
+
+/// Options of the qc-allocate-bits pass that a recipe asks for.
+struct AllocateOptions {
+  /// Bits per weight ("5"), bytes ("2MiB") or latency ("300us").
+  std::string budget;
+  /// Candidate format specs; empty: the pass's default (the CPU kernels').
+  std::vector<std::string> candidates;
+};
+
 /// The formats one layer gets. No weight format: the layer stays in float.
 struct LayerFormats {
   std::optional<Format> weights;
@@ -82,6 +110,10 @@ struct Recipe {
   std::optional<ClipOptions> clip;
   std::vector<LayerOverride> layers;
   std::vector<std::string> skip;
+  /// Run qc-gptq (after clipping) with these options.
+  std::optional<GptqRecipeOptions> gptq;
+  /// Run qc-allocate-bits (before clipping) with these options.
+  std::optional<AllocateOptions> allocate;
 
   /// The formats for the layer named `layerName`: a skip pattern leaves it in
   /// float (nullopt), else the first matching override, else the defaults.
@@ -90,7 +122,8 @@ struct Recipe {
   bool quantizesActivations() const;
 };
 
-/// The named recipes, in the order of the table above.
+/// The named recipes, in the order of the table above ("auto:BITS" is a
+/// family, not listed).
 std::vector<std::string> namedRecipes();
 
 /// A named recipe, or the JSON recipe in the file `nameOrPath` (a name that
