@@ -872,10 +872,22 @@ std::optional<HostTensor> readOnnxTensorFile(const std::string &path,
   name = tensor.name();
   std::string what = path + ": tensor" +
                      (name.empty() ? std::string() : " '" + name + "'");
+  // A SequenceProto / OptionalProto file often parses as a TensorProto with
+  // nonsense dims or data; say what the file probably is.
+  auto notATensor = [&]() -> std::optional<HostTensor> {
+    error += " (is the file a SequenceProto or OptionalProto? quant-run reads "
+             "TensorProto files only; sequences and optionals are not "
+             "supported)";
+    return std::nullopt;
+  };
   SmallVector<int64_t> shape;
   if (!getTensorProtoShape(tensor, shape, what, error))
-    return std::nullopt;
+    return notATensor();
   auto dtype = static_cast<OnnxDType>(tensor.data_type());
+  if (dtype == OnnxDType::Undefined) {
+    error = what + " has no element type";
+    return notATensor();
+  }
   std::optional<DType> host = hostDType(dtype);
   if (!host) {
     error = what + " has element type " + onnxDTypeName(dtype) +
@@ -885,7 +897,7 @@ std::optional<HostTensor> readOnnxTensorFile(const std::string &path,
   llvm::StringRef baseDir = llvm::sys::path::parent_path(path);
   uint64_t bytes = numElements(shape) * dtypeSize(*host);
   if (!validateTensorProtoData(tensor, baseDir, bytes, what, error))
-    return std::nullopt;
+    return notATensor();
   HostTensor result;
   result.dtype = *host;
   result.shape.assign(shape.begin(), shape.end());
