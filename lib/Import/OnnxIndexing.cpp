@@ -426,6 +426,10 @@ LogicalResult lowerPad(OnnxNodeContext &ctx) {
     if (mode == "reflect" && (before[d] >= shape[d] || after[d] >= shape[d]) &&
         (before[d] > 0 || after[d] > 0))
       return ctx.emitError("reflect pads must be smaller than the axis size");
+    // Beyond one period ONNX's reference (numpy's wrap) is not periodic.
+    if (mode == "wrap" && (before[d] > shape[d] || after[d] > shape[d]))
+      return ctx.emitError("wrap pads larger than the axis size are not "
+                           "supported");
   }
   OpBuilder &b = ctx.builder();
   Location loc = ctx.loc();
