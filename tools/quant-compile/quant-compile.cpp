@@ -525,6 +525,12 @@ int main(int argc, char **argv) {
           options.budget = recipe->allocate->budget;
           if (!recipe->allocate->candidates.empty())
             options.candidates = llvm::join(recipe->allocate->candidates, ";");
+          // The budget -> predicted error frontier, beside the report.
+          if (!reportPath.empty()) {
+            llvm::SmallString<256> frontier(reportPath.getValue());
+            llvm::sys::path::replace_extension(frontier, "frontier.json");
+            options.frontierFile = std::string(frontier);
+          }
           if (recipe->gptq) {
             options.useGptq = true;
             options.damp = recipe->gptq->damp;
