@@ -44,20 +44,21 @@ struct QcObservationsToResultsPass
   }
 
   LogicalResult convert(func::FuncOp func) {
-    SmallVector<ObserveOp> observes;
-    WalkResult walk = func.walk([&](ObserveOp op) {
-      // A tensor inside a loop or branch body has no value at the return.
-      if (op->getParentOp() != func.getOperation()) {
-        op.emitError() << "qc-observations-to-results: '" << op.getName()
-                       << "' is observed inside a region; only tensors of "
-                          "the function body can be returned";
-        return WalkResult::interrupt();
-      }
-      observes.push_back(op);
-      return WalkResult::advance();
+    SmallVector<ObserveOp> observes, inRegions;
+    func.walk([&](ObserveOp op) {
+      // A tensor inside a loop or branch body has no value at the return:
+      // that layer gets no statistics (its passes say so), the rest do.
+      if (op->getParentOp() != func.getOperation())
+        inRegions.push_back(op);
+      else
+        observes.push_back(op);
     });
-    if (walk.wasInterrupted())
-      return failure();
+    for (ObserveOp op : inRegions) {
+      op.emitWarning() << "qc-observations-to-results: '" << op.getName()
+                       << "' is inside a branch or loop body; calibration "
+                          "cannot return it and collects nothing for it";
+      op.erase();
+    }
     if (observes.empty())
       return success();
     if (!llvm::hasSingleElement(func.getBody())) {

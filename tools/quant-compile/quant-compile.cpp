@@ -503,10 +503,15 @@ int main(int argc, char **argv) {
     double seconds = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - start)
                          .count();
-    note(llvm::formatv("calibrated {0} layer input(s) on {1} sample(s) in "
-                       "{2:f1} s",
-                       stats->all().size(), stats->samples, seconds)
-             .str());
+    if (stats->all().empty())
+      note("calibration collected nothing: no quantized layer reads a "
+           "tensor of the model's top-level body (layers inside If/Loop "
+           "bodies cannot be observed yet); activation scales stay dynamic");
+    else
+      note(llvm::formatv("calibrated {0} layer input(s) on {1} sample(s) in "
+                         "{2:f1} s",
+                         stats->all().size(), stats->samples, seconds)
+               .str());
     report.addStageTime("calibration", seconds);
   } else if (!calibStatsDir.empty()) {
     statsDir = calibStatsDir; // statistics of an earlier run
