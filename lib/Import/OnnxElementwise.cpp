@@ -864,7 +864,11 @@ void registerActivations(OnnxOpRegistry &registry) {
           return maxInt(b, loc, x, createIntConstant(b, loc, x.getType(), 0),
                         isUnsigned);
         });
-  });
+  }, makeSameTypeFold(
+      // Folded so that shape logic through it (Range's expanded body:
+      // Ceil -> Relu -> Loop trip count) stays known.
+      [](ArrayRef<double> a) { return a[0] > 0 ? a[0] : 0.0; },
+      [](ArrayRef<int64_t> a) -> int64_t { return a[0] > 0 ? a[0] : 0; }));
   registry.add("LeakyRelu", [](OnnxNodeContext &ctx) {
     double alpha = ctx.attrFloat("alpha", 0.01f);
     return lowerFloatUnary(ctx, [alpha](OpBuilder &b, Location loc, Value x) {
