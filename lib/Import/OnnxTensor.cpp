@@ -875,9 +875,10 @@ std::optional<HostTensor> readOnnxTensorFile(const std::string &path,
   // A SequenceProto / OptionalProto file often parses as a TensorProto with
   // nonsense dims or data; say what the file probably is.
   auto notATensor = [&]() -> std::optional<HostTensor> {
-    error += " (is the file a SequenceProto or OptionalProto? quant-run reads "
-             "TensorProto files only; sequences and optionals are not "
-             "supported)";
+    if (static_cast<OnnxDType>(tensor.data_type()) != OnnxDType::String)
+      error += " (is the file a SequenceProto or OptionalProto? quant-run "
+               "reads TensorProto files only; sequences and optionals are not "
+               "supported)";
     return std::nullopt;
   };
   SmallVector<int64_t> shape;
