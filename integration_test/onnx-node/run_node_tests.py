@@ -16,8 +16,11 @@ Each test is one of
                are listed here too, with the defect as the reason
 
 Tolerances: float32/float64 |actual - expected| <= atol + rtol * |expected|
-with rtol = atol = 1e-4 (--rtol/--atol; NaNs and infinities must match);
-float16 rtol = atol = 1e-3 (its resolution); integers and bools exactly.
+with rtol = 1e-4, atol = 1e-5 (--rtol/--atol; NaNs and infinities must
+match); float16 rtol = atol = 1e-3 (its resolution); integers and bools
+exactly. The few tests whose expected values are themselves inexact
+(IMPRECISE_REFERENCES: rounded literals, references computed with a short
+pi) get atol 1e-4, each with the reason.
 
   run_node_tests.py [--quant-run PATH] [--data-dir DIR] [--work-dir DIR]
                     [--jobs N] [--tests-from FILE] [--filter REGEX]
@@ -53,7 +56,19 @@ def result_file_name(name):
     return safe + ".npy"
 
 
-FLOAT_TOLERANCES = {"rtol": 1e-4, "atol": 1e-4}
+FLOAT_TOLERANCES = {"rtol": 1e-4, "atol": 1e-5}
+
+# Tests whose expected float outputs are only accurate to about 1e-4; they
+# are compared with this absolute tolerance instead (quantc's values are the
+# exact ones: e.g. HannWindow n = 8, N = 10 is 0.5 - 0.5 cos(1.6 pi) =
+# 0.3454915, the data says 0.3455620).
+_WINDOW = "reference window computed with pi ~ 3.1415 (errors up to 7e-5)"
+IMPRECISE_REFERENCES = {
+    **{f"test_{w}window{s}{e}": (1e-4, _WINDOW)
+       for w in ("hann", "hamming", "blackman")
+       for s in ("", "_symmetric") for e in ("", "_expanded")},
+    "test_gridsample_bicubic": (1e-4, "expected output written as 4-decimal literals"),
+}
 
 # Tests whose expected outputs contradict the ONNX operator spec; they are
 # reported as unsupported with this reason and never as a pass, whatever
@@ -64,20 +79,23 @@ TEST_DATA_DEFECTS = {
 }
 
 
-def tolerances(dtype):
+def tolerances(dtype, test=None):
     if dtype in (np.float32, np.float64):
-        return FLOAT_TOLERANCES["rtol"], FLOAT_TOLERANCES["atol"]
+        atol = FLOAT_TOLERANCES["atol"]
+        if test in IMPRECISE_REFERENCES:
+            atol = max(atol, IMPRECISE_REFERENCES[test][0])
+        return FLOAT_TOLERANCES["rtol"], atol
     return 1e-3, 1e-3  # float16 (bfloat16 is not exchanged by quant-run)
 
 
-def compare(name, expected, actual):
+def compare(name, expected, actual, test=None):
     """None if `actual` matches `expected`, else a one-line reason."""
     if actual.shape != expected.shape:
         return f"output '{name}' has shape {actual.shape}, expected {expected.shape}"
     if actual.dtype != expected.dtype:
         return f"output '{name}' has dtype {actual.dtype}, expected {expected.dtype}"
     if expected.dtype.kind == "f":
-        rtol, atol = tolerances(expected.dtype.type)
+        rtol, atol = tolerances(expected.dtype.type, test)
         e = expected.astype(np.float64)
         a = actual.astype(np.float64)
         if not np.array_equal(np.isnan(e), np.isnan(a)):
@@ -152,7 +170,7 @@ def run_test(quant_run, test_dir, work_dir, timeout):
             actual_path = os.path.join(out_dir, result_file_name(output))
             if not os.path.exists(actual_path):
                 return "fail", f"{data_set}: no output file for '{output}'"
-            reason = compare(output, expected, np.load(actual_path))
+            reason = compare(output, expected, np.load(actual_path), name)
             if reason:
                 return "fail", f"{data_set}: {reason}"
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -174,7 +192,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=int, default=120)
     parser.add_argument("--rtol", type=float, default=1e-4, help="float32/64 relative tolerance")
-    parser.add_argument("--atol", type=float, default=1e-4, help="float32/64 absolute tolerance")
+    parser.add_argument("--atol", type=float, default=1e-5, help="float32/64 absolute tolerance")
     parser.add_argument("--tests-from", help="run only the tests listed in this file")
     parser.add_argument("--filter", help="run only tests whose name matches this regex")
     parser.add_argument("--summary", help="also write the summary table here")
