@@ -175,6 +175,10 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
 
   // Buffers -> loops -> control flow. expand-strided-metadata turns subview
   // offsets and strides into affine.apply, hence lower-affine once more.
+  // f32 convolutions and matmuls: register-tiled vector kernels over the
+  // thread pool; the other reductions get their contiguous loop innermost.
+  pm.addPass(createVectorizeContractions());
+  pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createContiguousInnerLoop());
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertVectorToSCFPass());
@@ -192,6 +196,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
 
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createLaunchParallelTasks());
   pm.addPass(createCanonicalizerPass());
 }
 

@@ -70,6 +70,93 @@ def ContiguousInnerLoop : Pass<"quantc-contiguous-inner-loop"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def StridedCopiesToLinalg : Pass<"quantc-strided-copies-to-linalg"> {
+  let summary = "Turn memref.copy of strided, statically shaped buffers into "
+                "linalg.copy";
+  let description = [{
+    A `memref.copy` whose source or target is not contiguous (the interior of
+    a padded tensor, a slice of a concatenation) lowers to a call of MLIR's
+    generic runtime `memrefCopy`, which copies one element at a time through
+    the strides: on BlazeFace a sixth of the run time. As `linalg.copy` it
+    becomes a loop nest whose innermost, contiguous loop LLVM vectorizes.
+    Contiguous copies (one memcpy) and dynamic shapes are left alone.
+
+    ```mlir
+    memref.copy %a, %sub : memref<1x24x64x64xf32> to memref<1x24x64x64xf32, strided<[104544, 4356, 66, 1], offset: 67>>
+    ```
+
+    becomes
+
+    ```mlir
+    linalg.copy ins(%a : memref<1x24x64x64xf32>) outs(%sub : memref<1x24x64x64xf32, strided<[104544, 4356, 66, 1], offset: 67>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def VectorizeContractions
+    : Pass<"quantc-vectorize-contractions", "::mlir::ModuleOp"> {
+  let summary = "Lower f32 convolutions and matmuls on buffers to "
+                "register-tiled vector code split over the thread pool";
+  let description = [{
+    Matches every linalg op on buffers (named or generic) that computes
+    `out += x * w` in f32 with static shapes, where the output's last
+    dimension `v` is read from `x`'s last, unit-stride dimension as `s * v + e`
+    (`s` <= 4: a stride-s convolution; `e` independent of `v`) and `w` does not
+    depend on `v`: grouped, depthwise, strided and dilated convolutions in the
+    importer's `[n, g, f, oh, ow]` form, `linalg.matmul`, `batch_matmul`.
+
+    Each such op becomes a call to a kernel function holding a register tile
+    of `B` rows of the largest output dimension that `x` does not read (output
+    channels, matmul rows) by up to 4 vectors of `vector-width` f32 along `v`:
+    the tile is loaded from `out`, updated with `vector.fma` of `x` vectors (a
+    masked load; for `s` > 1 a masked load of `s` vectors and a
+    `vector.shuffle` keeping every s-th lane) by broadcast `w` scalars for
+    every reduction index, in the op's reduction order, and stored with
+    masked stores. Rows past the end recompute the last row. The kernel runs
+    items (outer parallel indices x row blocks) [begin, end) and carries the
+    `quantc.parallel_task` attribute, so that `quantc-launch-parallel-tasks`
+    runs it over quantc_parallel_for. Every output element is computed by one
+    item in one fixed order, so results do not depend on the thread count;
+    they differ from the scalar loops only by the fused multiply-add
+    rounding.
+
+    ```mlir
+    linalg.matmul ins(%a, %b : memref<8x32xf32>, memref<32x64xf32>)
+                  outs(%c : memref<8x64xf32>)
+    ```
+
+    becomes `call @__quantc_contraction_0(%b, %a, %c, %c0, %c1)` and a private
+    `func.func @__quantc_contraction_0` with an 8x4 tile of
+    `vector<16xf32>` accumulators.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector (16: AVX-512, 8: AVX2, 4: SSE)">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def LaunchParallelTasks
+    : Pass<"quantc-launch-parallel-tasks", "::mlir::ModuleOp"> {
+  let summary = "Run calls to quantc.parallel_task functions over "
+                "quantc_parallel_for";
+  let description = [{
+    On the LLVM dialect: every `llvm.call` of a function carrying the
+    `quantc.parallel_task` attribute, whose last two arguments are `begin`
+    (zero) and `end`, becomes a store of the other arguments (memref
+    descriptors included) into a stack context struct and
+    `quantc_parallel_for(@<task>_trampoline, context, end)`; the trampoline
+    loads the arguments back and calls the task on the range it is given.
+    Runs after `convert-to-llvm`, where every argument is a plain LLVM value.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
   let summary = "Lower qc.matmul with packed weights to NVIDIA GPU kernels "
                 "(gpu + nvvm dialects)";

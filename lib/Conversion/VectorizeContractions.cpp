@@ -1,0 +1,477 @@
+//===- VectorizeContractions.cpp - register-tiled f32 conv / matmul -------===//
+//
+// Rewrites f32 linalg contractions on buffers (convolutions of any group
+// count, stride and dilation, depthwise convolutions, matmuls) into a
+// register-tiled vector loop nest run over quantc's thread pool; see the
+// pass description in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantc/Conversion/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/AffineExprVisitor.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace quantc {
+#define GEN_PASS_DEF_VECTORIZECONTRACTIONS
+#include "quantc/Conversion/Passes.h.inc"
+} // namespace quantc
+
+using namespace mlir;
+
+namespace {
+
+/// How one contraction `out[...] += x[...] * w[...]` maps onto the kernel:
+/// vectors run along `vectorDim` (the output's last, contiguous dimension,
+/// read from `x` with stride `xStride`), `blockDim` (absent from `x`) is held
+/// in registers `blockSize` at a time and read from `w` as broadcast scalars,
+/// the remaining parallel dimensions are split over threads and the reduction
+/// dimensions loop in their original order.
+struct ContractionPlan {
+  unsigned xOperand = 0, wOperand = 1;
+  unsigned vectorDim = 0;
+  int64_t xStride = 1;
+  std::optional<unsigned> blockDim;
+  SmallVector<unsigned> outerDims, reductionDims;
+  SmallVector<int64_t> loopSizes;
+  int64_t blockSize = 1, vectorsPerRow = 1, vectorWidth = 16;
+};
+
+bool hasUnitInnerStride(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return !strides.empty() && strides.back() == 1;
+}
+
+/// The coefficient c of `expr` = c * d`dim` + (terms without d`dim`), or
+/// nothing when `expr` is not of that form.
+std::optional<int64_t> linearCoefficient(AffineExpr expr, unsigned dim,
+                                         unsigned numDims) {
+  MLIRContext *ctx = expr.getContext();
+  AffineExpr rest = expr.replace(getAffineDimExpr(dim, ctx),
+                                 getAffineConstantExpr(0, ctx));
+  if (rest.isFunctionOfDim(dim))
+    return std::nullopt;
+  AffineExpr term = simplifyAffineExpr(expr - rest, numDims, 0);
+  if (term == getAffineDimExpr(dim, ctx))
+    return 1;
+  auto product = dyn_cast<AffineBinaryOpExpr>(term);
+  if (!product || product.getKind() != AffineExprKind::Mul)
+    return std::nullopt;
+  auto lhs = dyn_cast<AffineDimExpr>(product.getLHS());
+  auto rhs = dyn_cast<AffineConstantExpr>(product.getRHS());
+  if (!lhs || !rhs || lhs.getPosition() != dim || rhs.getValue() <= 0)
+    return std::nullopt;
+  return rhs.getValue();
+}
+
+/// Whether the body is `out + a * b` (either operand order) in f32.
+bool isMultiplyAccumulate(linalg::LinalgOp op) {
+  Block *body = op.getBlock();
+  if (body->getNumArguments() != 3 || !llvm::hasNItems(*body, 3))
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(body->front());
+  auto add = dyn_cast<arith::AddFOp>(mul->getNextNode());
+  auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
+  if (!mul || !add || !yield || yield.getNumOperands() != 1 ||
+      yield.getOperand(0) != add.getResult())
+    return false;
+  Value a = body->getArgument(0), b = body->getArgument(1),
+        out = body->getArgument(2);
+  bool mulReadsInputs = (mul.getLhs() == a && mul.getRhs() == b) ||
+                        (mul.getLhs() == b && mul.getRhs() == a);
+  bool addReadsOut = (add.getLhs() == out && add.getRhs() == mul) ||
+                     (add.getLhs() == mul && add.getRhs() == out);
+  return mulReadsInputs && addReadsOut && mul.getType().isF32();
+}
+
+/// Picks `size` accumulator rows no larger than `cap` that waste the fewest
+/// rows of a dimension of `extent` (the last block recomputes earlier rows),
+/// preferring larger blocks.
+int64_t chooseBlock(int64_t extent, int64_t cap) {
+  int64_t best = 1, bestCost = INT64_MAX;
+  for (int64_t size = std::min(extent, cap); size >= 1; --size) {
+    int64_t cost = (extent + size - 1) / size * size;
+    // Fewer, larger blocks win unless they waste more work.
+    if (cost < bestCost) {
+      best = size;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
+std::optional<ContractionPlan> planContraction(linalg::LinalgOp op,
+                                               int64_t vectorWidth) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !isMultiplyAccumulate(op))
+    return std::nullopt;
+  ContractionPlan plan;
+  plan.vectorWidth = vectorWidth;
+  plan.loopSizes = op.getStaticLoopRanges();
+  unsigned numLoops = op.getNumLoops();
+  if (llvm::any_of(plan.loopSizes, ShapedType::isDynamic))
+    return std::nullopt;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
+      return std::nullopt;
+  }
+
+  OpOperand *init = op.getDpsInitOperand(0);
+  AffineMap outMap = op.getMatchingIndexingMap(init);
+  if (!outMap.isProjectedPermutation() || outMap.getNumResults() == 0 ||
+      !hasUnitInnerStride(cast<MemRefType>(init->get().getType())))
+    return std::nullopt;
+  plan.vectorDim = cast<AffineDimExpr>(outMap.getResults().back()).getPosition();
+
+  // x: the input whose last, unit-stride dimension moves with the vector;
+  // w: the input that does not depend on it.
+  SmallVector<AffineMap> inputMaps = {
+      op.getMatchingIndexingMap(op.getDpsInputOperand(0)),
+      op.getMatchingIndexingMap(op.getDpsInputOperand(1))};
+  auto dependsOnVector = [&](AffineMap map) {
+    return llvm::any_of(map.getResults(), [&](AffineExpr e) {
+      return e.isFunctionOfDim(plan.vectorDim);
+    });
+  };
+  if (dependsOnVector(inputMaps[0]) == dependsOnVector(inputMaps[1]))
+    return std::nullopt;
+  plan.xOperand = dependsOnVector(inputMaps[0]) ? 0 : 1;
+  plan.wOperand = 1 - plan.xOperand;
+  AffineMap xMap = inputMaps[plan.xOperand], wMap = inputMaps[plan.wOperand];
+  if (xMap.getNumResults() == 0 ||
+      !hasUnitInnerStride(cast<MemRefType>(
+          op.getDpsInputOperand(plan.xOperand)->get().getType())))
+    return std::nullopt;
+  for (AffineExpr e : xMap.getResults().drop_back())
+    if (e.isFunctionOfDim(plan.vectorDim))
+      return std::nullopt;
+  std::optional<int64_t> stride =
+      linearCoefficient(xMap.getResults().back(), plan.vectorDim, numLoops);
+  // Strided rows are read whole and deinterleaved with a shuffle; beyond a
+  // stride of 4 that reads more than it uses.
+  if (!stride || *stride > 4)
+    return std::nullopt;
+  plan.xStride = *stride;
+
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (unsigned dim = 0; dim < numLoops; ++dim) {
+    bool inOutput = outMap.isFunctionOfDim(dim);
+    if (iterators[dim] == utils::IteratorType::reduction) {
+      if (inOutput)
+        return std::nullopt;
+      plan.reductionDims.push_back(dim);
+      continue;
+    }
+    if (!inOutput)
+      return std::nullopt;
+    if (dim == plan.vectorDim)
+      continue;
+    // The register block: the largest output dimension that x does not read.
+    if (!xMap.isFunctionOfDim(dim) && wMap.isFunctionOfDim(dim) &&
+        (!plan.blockDim || plan.loopSizes[dim] > plan.loopSizes[*plan.blockDim]))
+      plan.blockDim = dim;
+  }
+  for (unsigned dim = 0; dim < numLoops; ++dim)
+    if (iterators[dim] != utils::IteratorType::reduction &&
+        dim != plan.vectorDim && dim != plan.blockDim)
+      plan.outerDims.push_back(dim);
+
+  // Up to 24 accumulators of the 32 vector registers: up to 4 vectors along
+  // the row, as many rows of the block as fit.
+  int64_t rowLength = plan.loopSizes[plan.vectorDim];
+  plan.vectorsPerRow =
+      std::clamp<int64_t>((rowLength + vectorWidth - 1) / vectorWidth, 1, 4);
+  if (plan.blockDim)
+    plan.blockSize = chooseBlock(plan.loopSizes[*plan.blockDim],
+                                 std::min<int64_t>(12, 24 / plan.vectorsPerRow));
+  return plan;
+}
+
+/// Emits the kernel of one contraction as a function
+/// `(x, w, out, begin, end)` that computes work items [begin, end).
+class ContractionKernelBuilder {
+public:
+  ContractionKernelBuilder(linalg::LinalgOp op, const ContractionPlan &plan,
+                           int64_t vectorWidth, func::FuncOp func)
+      : op(op), plan(plan), vectorWidth(vectorWidth), func(func),
+        b(op.getLoc(), op.getContext()) {}
+
+  void emit();
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, value);
+  }
+  /// The indices of operand `map` at loop indices `dims`.
+  SmallVector<Value> indicesOf(AffineMap map, ArrayRef<Value> dims) {
+    SmallVector<Value> indices;
+    for (AffineExpr expr : map.getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+        indices.push_back(dims[dim.getPosition()]);
+        continue;
+      }
+      auto single = AffineMap::get(map.getNumDims(), 0, expr);
+      indices.push_back(affine::AffineApplyOp::create(b, single, dims));
+    }
+    return indices;
+  }
+  /// A mask enabling the first `count` lanes (clamped to [0, lanes]).
+  /// Built as `lane < count` rather than vector.create_mask, which the
+  /// CPU pipeline's convert-to-llvm does not lower.
+  Value maskOf(int64_t lanes, Value count) {
+    auto type = VectorType::get({lanes}, b.getI32Type());
+    SmallVector<int32_t> laneIndices;
+    for (int64_t i = 0; i < lanes; ++i)
+      laneIndices.push_back(static_cast<int32_t>(i));
+    Value lane = arith::ConstantOp::create(
+        b, DenseIntElementsAttr::get(type, ArrayRef<int32_t>(laneIndices)));
+    Value bound = vector::BroadcastOp::create(
+        b, type, arith::IndexCastOp::create(b, b.getI32Type(), count));
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lane, bound);
+  }
+  Value loadX(ArrayRef<Value> dims, Value valid);
+  void emitRow(ArrayRef<Value> dims, Value v0);
+
+  linalg::LinalgOp op;
+  const ContractionPlan &plan;
+  int64_t vectorWidth;
+  func::FuncOp func;
+  ImplicitLocOpBuilder b;
+  Value x, w, out;
+  AffineMap xMap, wMap, outMap;
+};
+
+/// x at the `valid` (<= vectorWidth) positions of the vector that starts at
+/// `dims`; lanes past them read as zero and are never stored.
+Value ContractionKernelBuilder::loadX(ArrayRef<Value> dims, Value valid) {
+  Type f32 = b.getF32Type();
+  SmallVector<Value> indices = indicesOf(xMap, dims);
+  int64_t s = plan.xStride;
+  Value zero = arith::ConstantOp::create(b, b.getZeroAttr(
+                                              VectorType::get({vectorWidth * s}, f32)));
+  if (s == 1) {
+    auto type = VectorType::get({vectorWidth}, f32);
+    return vector::MaskedLoadOp::create(b, type, x, indices,
+                                        maskOf(vectorWidth, valid), zero);
+  }
+  // Lane i reads element i * s: load the (valid - 1) * s + 1 elements that
+  // span them and keep every s-th.
+  auto wideType = VectorType::get({vectorWidth * s}, f32);
+  Value span = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, arith::SubIOp::create(b, valid, index(1)),
+                               index(s)),
+      index(1));
+  Value wide = vector::MaskedLoadOp::create(b, wideType, x, indices,
+                                            maskOf(vectorWidth * s, span), zero);
+  SmallVector<int64_t> lanes;
+  for (int64_t i = 0; i < vectorWidth; ++i)
+    lanes.push_back(i * s);
+  return vector::ShuffleOp::create(b, wide, wide, b.getDenseI64ArrayAttr(lanes));
+}
+
+/// One row segment: blockSize x vectorsPerRow accumulators starting at
+/// vector position v0, initialised from out, updated over every reduction
+/// index in the original order, stored back.
+void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
+  Type f32 = b.getF32Type();
+  auto vectorType = VectorType::get({vectorWidth}, f32);
+  int64_t rowLength = plan.loopSizes[plan.vectorDim];
+  int64_t rows = plan.blockSize, columns = plan.vectorsPerRow;
+
+  // Valid lanes of each vector of the row (the last may be partial).
+  SmallVector<Value> valid, masks, starts;
+  for (int64_t u = 0; u < columns; ++u) {
+    Value start = arith::AddIOp::create(b, v0, index(u * vectorWidth));
+    starts.push_back(start);
+    valid.push_back(arith::SubIOp::create(b, index(rowLength), start));
+    masks.push_back(maskOf(vectorWidth, valid.back()));
+  }
+  // Rows past the end of the block dimension recompute its last row: the
+  // same values, stored twice.
+  SmallVector<Value> blockIndex;
+  for (int64_t j = 0; j < rows; ++j) {
+    if (!plan.blockDim) {
+      blockIndex.push_back(Value());
+      continue;
+    }
+    Value row = arith::AddIOp::create(b, baseDims[*plan.blockDim], index(j));
+    blockIndex.push_back(arith::MinUIOp::create(
+        b, row, index(plan.loopSizes[*plan.blockDim] - 1)));
+  }
+  auto dimsAt = [&](int64_t j, Value vectorStart) {
+    SmallVector<Value> dims(baseDims.begin(), baseDims.end());
+    if (plan.blockDim)
+      dims[*plan.blockDim] = blockIndex[j];
+    dims[plan.vectorDim] = vectorStart;
+    return dims;
+  };
+
+  Value zeros = arith::ConstantOp::create(b, b.getZeroAttr(vectorType));
+  SmallVector<Value> accumulators;
+  for (int64_t j = 0; j < rows; ++j)
+    for (int64_t u = 0; u < columns; ++u)
+      accumulators.push_back(vector::MaskedLoadOp::create(
+          b, vectorType, out, indicesOf(outMap, dimsAt(j, starts[u])),
+          masks[u], zeros));
+
+  // The reduction loops, outermost first, carrying the accumulators.
+  std::function<SmallVector<Value>(unsigned, SmallVector<Value>, ValueRange)>
+      reduce = [&](unsigned level, SmallVector<Value> dims,
+                   ValueRange acc) -> SmallVector<Value> {
+    if (level == plan.reductionDims.size()) {
+      SmallVector<Value> xs;
+      for (int64_t u = 0; u < columns; ++u) {
+        SmallVector<Value> at = dims;
+        at[plan.vectorDim] = starts[u];
+        xs.push_back(loadX(at, valid[u]));
+      }
+      SmallVector<Value> next(acc.begin(), acc.end());
+      for (int64_t j = 0; j < rows; ++j) {
+        SmallVector<Value> at = dims;
+        if (plan.blockDim)
+          at[*plan.blockDim] = blockIndex[j];
+        Value scalar = memref::LoadOp::create(b, w, indicesOf(wMap, at));
+        Value splat = vector::BroadcastOp::create(b, vectorType, scalar);
+        for (int64_t u = 0; u < columns; ++u)
+          next[j * columns + u] =
+              vector::FMAOp::create(b, xs[u], splat, next[j * columns + u]);
+      }
+      return next;
+    }
+    unsigned dim = plan.reductionDims[level];
+    auto loop = scf::ForOp::create(
+        b, index(0), index(plan.loopSizes[dim]), index(1), acc,
+        [&](OpBuilder &nested, Location loc, Value iv, ValueRange iterArgs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nested.getInsertionBlock(),
+                              nested.getInsertionPoint());
+          SmallVector<Value> inner = dims;
+          inner[dim] = iv;
+          scf::YieldOp::create(b, reduce(level + 1, inner, iterArgs));
+        });
+    return SmallVector<Value>(loop.getResults());
+  };
+  SmallVector<Value> dims(baseDims.begin(), baseDims.end());
+  SmallVector<Value> result = reduce(0, dims, accumulators);
+
+  for (int64_t j = 0; j < rows; ++j)
+    for (int64_t u = 0; u < columns; ++u)
+      vector::MaskedStoreOp::create(b, out,
+                                    indicesOf(outMap, dimsAt(j, starts[u])),
+                                    masks[u], result[j * columns + u]);
+}
+
+void ContractionKernelBuilder::emit() {
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  x = entry->getArgument(0);
+  w = entry->getArgument(1);
+  out = entry->getArgument(2);
+  Value begin = entry->getArgument(3), end = entry->getArgument(4);
+  xMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.xOperand));
+  wMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.wOperand));
+  outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+
+  unsigned numLoops = plan.loopSizes.size();
+  int64_t blocks = 1;
+  if (plan.blockDim)
+    blocks = (plan.loopSizes[*plan.blockDim] + plan.blockSize - 1) /
+             plan.blockSize;
+  scf::ForOp::create(
+      b, begin, end, index(1), ValueRange{},
+      [&](OpBuilder &nested, Location loc, Value item, ValueRange) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nested.getInsertionBlock(),
+                            nested.getInsertionPoint());
+        // item = ((outer0 * size1 + outer1) ... * blocks + block) * segments
+        //        + segment
+        SmallVector<Value> dims(numLoops, index(0));
+        int64_t step = vectorWidth * plan.vectorsPerRow;
+        int64_t segments = (plan.loopSizes[plan.vectorDim] + step - 1) / step;
+        Value rest = item;
+        Value segment = arith::RemUIOp::create(b, rest, index(segments));
+        rest = arith::DivUIOp::create(b, rest, index(segments));
+        if (plan.blockDim) {
+          Value block = arith::RemUIOp::create(b, rest, index(blocks));
+          rest = arith::DivUIOp::create(b, rest, index(blocks));
+          dims[*plan.blockDim] =
+              arith::MulIOp::create(b, block, index(plan.blockSize));
+        }
+        for (unsigned dim : llvm::reverse(plan.outerDims)) {
+          dims[dim] = arith::RemUIOp::create(b, rest, index(plan.loopSizes[dim]));
+          rest = arith::DivUIOp::create(b, rest, index(plan.loopSizes[dim]));
+        }
+        emitRow(dims, arith::MulIOp::create(b, segment, index(step)));
+        scf::YieldOp::create(b);
+      });
+  func::ReturnOp::create(b);
+}
+
+/// Number of independent work items of `plan`.
+int64_t countWorkItems(const ContractionPlan &plan) {
+  int64_t count = 1;
+  for (unsigned dim : plan.outerDims)
+    count *= plan.loopSizes[dim];
+  if (plan.blockDim)
+    count *= (plan.loopSizes[*plan.blockDim] + plan.blockSize - 1) /
+             plan.blockSize;
+  int64_t step = plan.vectorWidth * plan.vectorsPerRow;
+  return count * ((plan.loopSizes[plan.vectorDim] + step - 1) / step);
+}
+
+struct VectorizeContractionsPass
+    : quantc::impl::VectorizeContractionsBase<VectorizeContractionsPass> {
+  using VectorizeContractionsBase::VectorizeContractionsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::vector<std::pair<linalg::LinalgOp, ContractionPlan>> work;
+    module.walk([&](linalg::LinalgOp op) {
+      if (std::optional<ContractionPlan> plan =
+              planContraction(op, vectorWidth))
+        work.push_back({op, *plan});
+    });
+    SymbolTable symbols(module);
+    unsigned counter = 0;
+    for (auto &[op, plan] : work) {
+      OpBuilder builder(module.getBodyRegion());
+      builder.setInsertionPointToEnd(module.getBody());
+      Value x = op.getDpsInputOperand(plan.xOperand)->get();
+      Value w = op.getDpsInputOperand(plan.wOperand)->get();
+      Value out = op.getDpsInitOperand(0)->get();
+      Type indexType = builder.getIndexType();
+      auto type = builder.getFunctionType(
+          {x.getType(), w.getType(), out.getType(), indexType, indexType}, {});
+      auto func = func::FuncOp::create(
+          builder, op.getLoc(),
+          "__quantc_contraction_" + std::to_string(counter++), type);
+      func.setPrivate();
+      symbols.insert(func);
+      // quantc-launch-parallel-tasks turns calls to it into
+      // quantc_parallel_for over [0, end).
+      func->setAttr("quantc.parallel_task", builder.getUnitAttr());
+      ContractionKernelBuilder(op, plan, vectorWidth, func).emit();
+
+      builder.setInsertionPoint(op);
+      Value begin = arith::ConstantIndexOp::create(builder, op.getLoc(), 0);
+      Value count = arith::ConstantIndexOp::create(builder, op.getLoc(),
+                                                   countWorkItems(plan));
+      func::CallOp::create(builder, op.getLoc(), func,
+                           ValueRange{x, w, out, begin, count});
+      op->erase();
+    }
+  }
+};
+
+} // namespace
