@@ -19,6 +19,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -315,6 +316,58 @@ static void fillDescriptor(const void *data, llvm::ArrayRef<int64_t> shape,
   }
 }
 
+extern "C" {
+// lib/Runtime/ModelMemory.cpp: allocations that keep the large blocks of
+// recent runs for the next.
+void *quantc_model_buffer_malloc(size_t size);
+void *quantc_model_buffer_calloc(size_t count, size_t size);
+void *quantc_model_buffer_aligned_alloc(size_t alignment, size_t size);
+void quantc_model_buffer_free(void *block);
+}
+
+/// Points the JIT-compiled code's malloc / calloc / aligned_alloc / free at
+/// ModelMemory's buffer functions, as compiled libraries do
+/// (lib/Target/AotLibrary.cpp): glibc hands large blocks out through mmap
+/// and returns them to the kernel on free, so every run would fault its
+/// intermediate tensors in again (BlazeFace back: two thirds of a run).
+/// After optimisation, so that LLVM still knows malloc and free; skipped if
+/// the code uses an allocation function those do not cover. Every buffer the
+/// caller sees is its own (results are out-parameters), so the model's
+/// blocks never meet the C library's free.
+static void redirectAllocations(llvm::Module &module) {
+  for (const char *other :
+       {"realloc", "reallocarray", "posix_memalign", "malloc_usable_size"})
+    if (module.getFunction(other))
+      return;
+  for (auto [from, to] :
+       {std::pair{"malloc", "quantc_model_buffer_malloc"},
+        std::pair{"calloc", "quantc_model_buffer_calloc"},
+        std::pair{"aligned_alloc", "quantc_model_buffer_aligned_alloc"},
+        std::pair{"free", "quantc_model_buffer_free"}})
+    if (llvm::Function *function = module.getFunction(from))
+      if (function->isDeclaration())
+        function->setName(to);
+}
+
+static void registerModelMemorySymbols(ExecutionEngine &engine) {
+  engine.registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    auto add = [&](const char *name, void *address) {
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+    };
+    add("quantc_model_buffer_malloc",
+        reinterpret_cast<void *>(&quantc_model_buffer_malloc));
+    add("quantc_model_buffer_calloc",
+        reinterpret_cast<void *>(&quantc_model_buffer_calloc));
+    add("quantc_model_buffer_aligned_alloc",
+        reinterpret_cast<void *>(&quantc_model_buffer_aligned_alloc));
+    add("quantc_model_buffer_free",
+        reinterpret_cast<void *>(&quantc_model_buffer_free));
+    return symbols;
+  });
+}
+
 llvm::Expected<std::unique_ptr<JitFunction>>
 JitFunction::compile(ModuleOp module, const JitOptions &options) {
   auto signature = prepareEntry(module, options);
@@ -346,8 +399,15 @@ JitFunction::compileLowered(ModuleOp module, EntrySignature signature,
   auto targetMachine = machineBuilder->createTargetMachine();
   if (!targetMachine)
     return targetMachine.takeError();
-  auto optimize = makeOptimizingTransformer(
+  auto optimizeOnly = makeOptimizingTransformer(
       std::min(options.optLevel, 3u), /*sizeLevel=*/0, targetMachine->get());
+  std::function<llvm::Error(llvm::Module *)> optimize =
+      [optimizeOnly](llvm::Module *module) -> llvm::Error {
+    if (llvm::Error error = optimizeOnly(module))
+      return error;
+    redirectAllocations(*module);
+    return llvm::Error::success();
+  };
 
   // memref.copy of non-contiguous views lowers to a call into the runner
   // utilities; load them so that such copies resolve.
@@ -368,6 +428,7 @@ JitFunction::compileLowered(ModuleOp module, EntrySignature signature,
     return llvm::createStringError("JIT compilation failed: " +
                                    llvm::toString(engine.takeError()));
   registerKernelRuntimeSymbols(**engine);
+  registerModelMemorySymbols(**engine);
   if (!options.extraSymbols.empty()) {
     std::vector<JitSymbol> extra = options.extraSymbols;
     (*engine)->registerSymbols(
