@@ -198,13 +198,93 @@ std::optional<ContractionPlan> planContraction(linalg::LinalgOp op,
   return plan;
 }
 
+/// The op that last wrote the whole output before the contraction, when the
+/// kernel can start its accumulators from what it wrote instead of reading
+/// the output back: a `linalg.fill` of a constant (zero, for convolutions
+/// without bias) or a broadcast `linalg.generic` (the bias). The kernel then
+/// computes the same values in the same order, and the op is erased, saving
+/// a write and a read of the whole output.
+struct InitSource {
+  Operation *op = nullptr;
+  TypedAttr fillValue;
+  Value broadcastSource;
+  /// The broadcast source's indices as a function of the output's indices.
+  AffineMap broadcastMap;
+};
+
+InitSource findInitSource(linalg::LinalgOp contraction) {
+  Value out = contraction.getDpsInitOperand(0)->get();
+  if (!out.getDefiningOp<memref::AllocOp>())
+    return {};
+  Block *block = contraction->getBlock();
+  Operation *writer = nullptr;
+  for (Operation *user : out.getUsers()) {
+    if (user == contraction.getOperation())
+      continue;
+    if (user->getBlock() != block)
+      return {};
+    if (contraction->isBeforeInBlock(user))
+      continue;
+    // More than one earlier user (a view, a second writer): leave it.
+    if (writer)
+      return {};
+    writer = user;
+  }
+  if (!writer)
+    return {};
+  // Nothing in between may write memory (the broadcast's source included).
+  for (Operation *between = writer->getNextNode(); between != contraction;
+       between = between->getNextNode()) {
+    auto effects = dyn_cast<MemoryEffectOpInterface>(between);
+    if (!effects || effects.hasEffect<MemoryEffects::Write>() ||
+        between->getNumRegions() != 0)
+      return {};
+  }
+  auto outType = cast<MemRefType>(out.getType());
+  InitSource source;
+  source.op = writer;
+  if (auto fill = dyn_cast<linalg::FillOp>(writer)) {
+    if (fill.getDpsInitOperand(0)->get() != out)
+      return {};
+    auto constant =
+        fill.getDpsInputOperand(0)->get().getDefiningOp<arith::ConstantOp>();
+    if (!constant || !constant.getType().isF32())
+      return {};
+    source.fillValue = constant.getValue();
+    return source;
+  }
+  auto generic = dyn_cast<linalg::GenericOp>(writer);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getDpsInitOperand(0)->get() != out ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return {};
+  AffineMap outMap = generic.getMatchingIndexingMap(generic.getDpsInitOperand(0));
+  AffineMap inMap =
+      generic.getMatchingIndexingMap(generic.getDpsInputOperand(0));
+  Block *body = generic.getBody();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  if (!outMap.isIdentity() || !llvm::hasSingleElement(*body) ||
+      yield.getOperand(0) != body->getArgument(0) ||
+      inMap.isFunctionOfDim(outType.getRank() - 1))
+    return {};
+  Value input = generic.getDpsInputOperand(0)->get();
+  auto inputType = dyn_cast<MemRefType>(input.getType());
+  if (!inputType || !inputType.getElementType().isF32())
+    return {};
+  source.broadcastSource = input;
+  source.broadcastMap = inMap;
+  return source;
+}
+
 /// Emits the kernel of one contraction as a function
 /// `(x, w, out, begin, end)` that computes work items [begin, end).
 class ContractionKernelBuilder {
 public:
   ContractionKernelBuilder(linalg::LinalgOp op, const ContractionPlan &plan,
-                           int64_t vectorWidth, func::FuncOp func)
-      : op(op), plan(plan), vectorWidth(vectorWidth), func(func),
+                           const InitSource &init, int64_t vectorWidth,
+                           func::FuncOp func)
+      : op(op), plan(plan), init(init), vectorWidth(vectorWidth), func(func),
         b(op.getLoc(), op.getContext()) {}
 
   void emit();
@@ -241,14 +321,16 @@ private:
     return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lane, bound);
   }
   Value loadX(ArrayRef<Value> dims, Value valid);
+  Value initialAccumulator(ArrayRef<Value> dims, Value mask, Value zeros);
   void emitRow(ArrayRef<Value> dims, Value v0);
 
   linalg::LinalgOp op;
   const ContractionPlan &plan;
+  const InitSource &init;
   int64_t vectorWidth;
   func::FuncOp func;
   ImplicitLocOpBuilder b;
-  Value x, w, out;
+  Value x, w, out, broadcastSource;
   AffineMap xMap, wMap, outMap;
 };
 
@@ -278,6 +360,26 @@ Value ContractionKernelBuilder::loadX(ArrayRef<Value> dims, Value valid) {
   for (int64_t i = 0; i < vectorWidth; ++i)
     lanes.push_back(i * s);
   return vector::ShuffleOp::create(b, wide, wide, b.getDenseI64ArrayAttr(lanes));
+}
+
+/// The accumulator of the vector at `dims` before the first reduction step:
+/// what the output holds, or what the folded fill / broadcast would have
+/// written there.
+Value ContractionKernelBuilder::initialAccumulator(ArrayRef<Value> dims,
+                                                   Value mask, Value zeros) {
+  auto vectorType = cast<VectorType>(zeros.getType());
+  if (init.fillValue) {
+    Value scalar = arith::ConstantOp::create(b, init.fillValue);
+    return vector::BroadcastOp::create(b, vectorType, scalar);
+  }
+  SmallVector<Value> outIndices = indicesOf(outMap, dims);
+  if (broadcastSource) {
+    Value scalar = memref::LoadOp::create(
+        b, broadcastSource, indicesOf(init.broadcastMap, outIndices));
+    return vector::BroadcastOp::create(b, vectorType, scalar);
+  }
+  return vector::MaskedLoadOp::create(b, vectorType, out, outIndices, mask,
+                                      zeros);
 }
 
 /// One row segment: blockSize x vectorsPerRow accumulators starting at
@@ -321,9 +423,8 @@ void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
   SmallVector<Value> accumulators;
   for (int64_t j = 0; j < rows; ++j)
     for (int64_t u = 0; u < columns; ++u)
-      accumulators.push_back(vector::MaskedLoadOp::create(
-          b, vectorType, out, indicesOf(outMap, dimsAt(j, starts[u])),
-          masks[u], zeros));
+      accumulators.push_back(initialAccumulator(dimsAt(j, starts[u]), masks[u],
+                                                zeros));
 
   // The reduction loops, outermost first, carrying the accumulators.
   std::function<SmallVector<Value>(unsigned, SmallVector<Value>, ValueRange)>
@@ -378,7 +479,10 @@ void ContractionKernelBuilder::emit() {
   x = entry->getArgument(0);
   w = entry->getArgument(1);
   out = entry->getArgument(2);
-  Value begin = entry->getArgument(3), end = entry->getArgument(4);
+  unsigned next = 3;
+  if (init.broadcastSource)
+    broadcastSource = entry->getArgument(next++);
+  Value begin = entry->getArgument(next), end = entry->getArgument(next + 1);
   xMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.xOperand));
   wMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.wOperand));
   outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
@@ -451,8 +555,13 @@ struct VectorizeContractionsPass
       Value w = op.getDpsInputOperand(plan.wOperand)->get();
       Value out = op.getDpsInitOperand(0)->get();
       Type indexType = builder.getIndexType();
-      auto type = builder.getFunctionType(
-          {x.getType(), w.getType(), out.getType(), indexType, indexType}, {});
+      InitSource init = findInitSource(op);
+      SmallVector<Value> operands = {x, w, out};
+      if (init.broadcastSource)
+        operands.push_back(init.broadcastSource);
+      SmallVector<Type> argumentTypes(ValueRange(operands).getTypes());
+      argumentTypes.append({indexType, indexType});
+      auto type = builder.getFunctionType(argumentTypes, {});
       auto func = func::FuncOp::create(
           builder, op.getLoc(),
           "__quantc_contraction_" + std::to_string(counter++), type);
@@ -461,15 +570,17 @@ struct VectorizeContractionsPass
       // quantc-launch-parallel-tasks turns calls to it into
       // quantc_parallel_for over [0, end).
       func->setAttr("quantc.parallel_task", builder.getUnitAttr());
-      ContractionKernelBuilder(op, plan, vectorWidth, func).emit();
+      ContractionKernelBuilder(op, plan, init, vectorWidth, func).emit();
 
       builder.setInsertionPoint(op);
       Value begin = arith::ConstantIndexOp::create(builder, op.getLoc(), 0);
       Value count = arith::ConstantIndexOp::create(builder, op.getLoc(),
                                                    countWorkItems(plan));
-      func::CallOp::create(builder, op.getLoc(), func,
-                           ValueRange{x, w, out, begin, count});
+      operands.append({begin, count});
+      func::CallOp::create(builder, op.getLoc(), func, operands);
       op->erase();
+      if (init.op)
+        init.op->erase();
     }
   }
 };

@@ -113,7 +113,11 @@ def VectorizeContractions
     masked load; for `s` > 1 a masked load of `s` vectors and a
     `vector.shuffle` keeping every s-th lane) by broadcast `w` scalars for
     every reduction index, in the op's reduction order, and stored with
-    masked stores. Rows past the end recompute the last row. The kernel runs
+    masked stores. Rows past the end recompute the last row. When the output
+    is a fresh buffer last written, just before, by a `linalg.fill` of a
+    constant or a broadcast `linalg.generic` (a convolution's bias), the tile
+    starts from that value instead and the fill / broadcast is erased: one
+    write and one read of the output fewer, the same sums. The kernel runs
     items (outer parallel indices x row blocks) [begin, end) and carries the
     `quantc.parallel_task` attribute, so that `quantc-launch-parallel-tasks`
     runs it over quantc_parallel_for. Every output element is computed by one
