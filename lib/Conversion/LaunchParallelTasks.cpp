@@ -90,6 +90,12 @@ struct LaunchParallelTasksPass
 
     for (LLVM::CallOp call : launches) {
       auto task = module.lookupSymbol<LLVM::LLVMFuncOp>(*call.getCallee());
+      // Only the trampoline calls it now: internal, so that LLVM inlines it
+      // there and a compiled library does not export it.
+      if (!task.isExternal()) {
+        task.setLinkage(LLVM::Linkage::Internal);
+        task->removeAttr(SymbolTable::getVisibilityAttrName());
+      }
       ValueRange operands = call.getArgOperands();
       if (operands.size() < 2) {
         call.emitError("quantc.parallel_task callee must end with (begin, "
