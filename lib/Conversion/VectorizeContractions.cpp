@@ -17,6 +17,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/AffineExprVisitor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace quantc {
@@ -277,14 +278,107 @@ InitSource findInitSource(linalg::LinalgOp contraction) {
   return source;
 }
 
+/// The elementwise op that reads the output right after the contraction,
+/// when the output is dead after it: the kernel applies its body to the
+/// finished tile and stores the result where the op would, so that the
+/// output is never written nor read back (a convolution's residual add and
+/// ReLU). The op is erased.
+struct Epilogue {
+  mutable linalg::GenericOp op;
+  /// Which of its inputs is the contraction's output.
+  unsigned outputInput = 0;
+};
+
+/// Whether every op of `body` maps elementwise onto vectors: no regions,
+/// scalar operands that are block arguments (not the output's), earlier
+/// results or constants.
+bool isVectorizableElementwiseBody(Block *body, Value outputArgument) {
+  for (Operation &op : body->without_terminator()) {
+    if (op.getNumRegions() != 0 || op.getNumResults() != 1)
+      return false;
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      if (!constant.getType().isIntOrFloat())
+        return false;
+      continue;
+    }
+    if (!op.hasTrait<OpTrait::Vectorizable>() ||
+        !op.getResult(0).getType().isIntOrFloat())
+      return false;
+    for (Value operand : op.getOperands()) {
+      if (operand == outputArgument || !operand.getType().isIntOrFloat())
+        return false;
+      if (operand.getParentBlock() != body &&
+          !operand.getDefiningOp<arith::ConstantOp>())
+        return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Epilogue> findEpilogue(linalg::LinalgOp contraction) {
+  Value out = contraction.getDpsInitOperand(0)->get();
+  auto outType = cast<MemRefType>(out.getType());
+  if (!out.getDefiningOp<memref::AllocOp>())
+    return std::nullopt;
+  // The next op that touches the output; nothing before it writes memory.
+  Operation *consumer = contraction->getNextNode();
+  for (; consumer; consumer = consumer->getNextNode()) {
+    if (llvm::is_contained(consumer->getOperands(), out))
+      break;
+    auto effects = dyn_cast<MemoryEffectOpInterface>(consumer);
+    if (!effects || effects.hasEffect<MemoryEffects::Write>() ||
+        consumer->getNumRegions() != 0)
+      return std::nullopt;
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(consumer);
+  if (!generic || generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return std::nullopt;
+  Epilogue epilogue{generic, 0};
+  int uses = 0;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    if (!type || type.getShape() != outType.getShape() ||
+        !type.getElementType().isF32() || !hasUnitInnerStride(type))
+      return std::nullopt;
+    if (input->get() == out) {
+      epilogue.outputInput = input->getOperandNumber();
+      ++uses;
+    }
+  }
+  Value result = generic.getDpsInitOperand(0)->get();
+  auto resultType = cast<MemRefType>(result.getType());
+  if (uses != 1 || !result.getDefiningOp<memref::AllocOp>() ||
+      resultType.getShape() != outType.getShape() ||
+      !resultType.getElementType().isF32() || !hasUnitInnerStride(resultType))
+    return std::nullopt;
+  Block *body = generic.getBody();
+  if (!isVectorizableElementwiseBody(
+          body, body->getArgument(generic.getNumDpsInputs())))
+    return std::nullopt;
+  // The output must be dead afterwards.
+  for (Operation *user : out.getUsers()) {
+    if (user == contraction.getOperation() || user == consumer ||
+        user->isBeforeInBlock(contraction))
+      continue;
+    if (!isa<memref::DeallocOp>(user))
+      return std::nullopt;
+  }
+  return epilogue;
+}
+
 /// Emits the kernel of one contraction as a function
 /// `(x, w, out, begin, end)` that computes work items [begin, end).
 class ContractionKernelBuilder {
 public:
   ContractionKernelBuilder(linalg::LinalgOp op, const ContractionPlan &plan,
-                           const InitSource &init, int64_t vectorWidth,
-                           func::FuncOp func)
-      : op(op), plan(plan), init(init), vectorWidth(vectorWidth), func(func),
+                           const InitSource &init,
+                           const std::optional<Epilogue> &epilogue,
+                           int64_t vectorWidth, func::FuncOp func)
+      : op(op), plan(plan), init(init), epilogue(epilogue),
+        vectorWidth(vectorWidth), func(func),
         b(op.getLoc(), op.getContext()) {}
 
   void emit();
@@ -322,15 +416,21 @@ private:
   }
   Value loadX(ArrayRef<Value> dims, Value valid);
   Value initialAccumulator(ArrayRef<Value> dims, Value mask, Value zeros);
+  void storeTile(ArrayRef<Value> dims, Value mask, Value tile);
   void emitRow(ArrayRef<Value> dims, Value v0);
 
   linalg::LinalgOp op;
   const ContractionPlan &plan;
   const InitSource &init;
+  const std::optional<Epilogue> &epilogue;
   int64_t vectorWidth;
   func::FuncOp func;
   ImplicitLocOpBuilder b;
   Value x, w, out, broadcastSource;
+  /// The epilogue's inputs (the tile in place of the contraction's output)
+  /// and result buffer.
+  SmallVector<Value> epilogueInputs;
+  Value epilogueResult;
   AffineMap xMap, wMap, outMap;
 };
 
@@ -380,6 +480,58 @@ Value ContractionKernelBuilder::initialAccumulator(ArrayRef<Value> dims,
   }
   return vector::MaskedLoadOp::create(b, vectorType, out, outIndices, mask,
                                       zeros);
+}
+
+/// Stores one finished vector of the tile at `dims`: as it is, or through
+/// the epilogue's body (its other inputs read at the same place).
+void ContractionKernelBuilder::storeTile(ArrayRef<Value> dims, Value mask,
+                                         Value tile) {
+  SmallVector<Value> indices = indicesOf(outMap, dims);
+  if (!epilogue) {
+    vector::MaskedStoreOp::create(b, out, indices, mask, tile);
+    return;
+  }
+  auto vectorType = cast<VectorType>(tile.getType());
+  Value zeros = arith::ConstantOp::create(b, b.getZeroAttr(vectorType));
+  auto splat = [&](TypedAttr value) -> Value {
+    Value scalar = arith::ConstantOp::create(b, value);
+    return vector::BroadcastOp::create(
+        b, VectorType::get({vectorWidth}, value.getType()), scalar);
+  };
+  Block *body = epilogue->op.getBody();
+  IRMapping mapping;
+  for (auto [i, input] : llvm::enumerate(epilogueInputs))
+    mapping.map(body->getArgument(i),
+                i == epilogue->outputInput
+                    ? tile
+                    : vector::MaskedLoadOp::create(b, vectorType, input,
+                                                   indices, mask, zeros)
+                          .getResult());
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (auto constant = dyn_cast<arith::ConstantOp>(bodyOp)) {
+      mapping.map(constant.getResult(), splat(constant.getValue()));
+      continue;
+    }
+    SmallVector<Value> operands;
+    for (Value operand : bodyOp.getOperands()) {
+      if (Value mapped = mapping.lookupOrNull(operand)) {
+        operands.push_back(mapped);
+        continue;
+      }
+      // A constant defined outside the body.
+      operands.push_back(
+          splat(operand.getDefiningOp<arith::ConstantOp>().getValue()));
+      mapping.map(operand, operands.back());
+    }
+    OperationState state(bodyOp.getLoc(), bodyOp.getName().getStringRef(),
+                         operands,
+                         {VectorType::get({vectorWidth},
+                                          bodyOp.getResult(0).getType())},
+                         bodyOp.getAttrs());
+    mapping.map(bodyOp.getResult(0), b.create(state)->getResult(0));
+  }
+  Value value = mapping.lookup(body->getTerminator()->getOperand(0));
+  vector::MaskedStoreOp::create(b, epilogueResult, indices, mask, value);
 }
 
 /// One row segment: blockSize x vectorsPerRow accumulators starting at
@@ -468,9 +620,7 @@ void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
 
   for (int64_t j = 0; j < rows; ++j)
     for (int64_t u = 0; u < columns; ++u)
-      vector::MaskedStoreOp::create(b, out,
-                                    indicesOf(outMap, dimsAt(j, starts[u])),
-                                    masks[u], result[j * columns + u]);
+      storeTile(dimsAt(j, starts[u]), masks[u], result[j * columns + u]);
 }
 
 void ContractionKernelBuilder::emit() {
@@ -482,6 +632,13 @@ void ContractionKernelBuilder::emit() {
   unsigned next = 3;
   if (init.broadcastSource)
     broadcastSource = entry->getArgument(next++);
+  if (epilogue) {
+    for (unsigned i = 0, e = epilogue->op.getNumDpsInputs(); i < e; ++i)
+      epilogueInputs.push_back(i == epilogue->outputInput
+                                   ? Value()
+                                   : entry->getArgument(next++));
+    epilogueResult = entry->getArgument(next++);
+  }
   Value begin = entry->getArgument(next), end = entry->getArgument(next + 1);
   xMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.xOperand));
   wMap = op.getMatchingIndexingMap(op.getDpsInputOperand(plan.wOperand));
@@ -559,6 +716,13 @@ struct VectorizeContractionsPass
       SmallVector<Value> operands = {x, w, out};
       if (init.broadcastSource)
         operands.push_back(init.broadcastSource);
+      std::optional<Epilogue> epilogue = findEpilogue(op);
+      if (epilogue) {
+        for (OpOperand *input : epilogue->op.getDpsInputOperands())
+          if (input->getOperandNumber() != epilogue->outputInput)
+            operands.push_back(input->get());
+        operands.push_back(epilogue->op.getDpsInitOperand(0)->get());
+      }
       SmallVector<Type> argumentTypes(ValueRange(operands).getTypes());
       argumentTypes.append({indexType, indexType});
       auto type = builder.getFunctionType(argumentTypes, {});
@@ -570,9 +734,13 @@ struct VectorizeContractionsPass
       // quantc-launch-parallel-tasks turns calls to it into
       // quantc_parallel_for over [0, end).
       func->setAttr("quantc.parallel_task", builder.getUnitAttr());
-      ContractionKernelBuilder(op, plan, init, vectorWidth, func).emit();
+      ContractionKernelBuilder(op, plan, init, epilogue, vectorWidth, func)
+          .emit();
 
-      builder.setInsertionPoint(op);
+      // With an epilogue the call replaces it (its result buffer may be
+      // allocated after the contraction; nothing in between writes memory).
+      builder.setInsertionPoint(epilogue ? epilogue->op.getOperation()
+                                         : op.getOperation());
       Value begin = arith::ConstantIndexOp::create(builder, op.getLoc(), 0);
       Value count = arith::ConstantIndexOp::create(builder, op.getLoc(),
                                                    countWorkItems(plan));
@@ -581,6 +749,8 @@ struct VectorizeContractionsPass
       op->erase();
       if (init.op)
         init.op->erase();
+      if (epilogue)
+        epilogue->op->erase();
     }
   }
 };

@@ -156,3 +156,68 @@ func.func @not_matched(%x: memref<1x4x8x8xf32>, %k: memref<2x2xf32>, %p: memref<
   memref.dealloc %m : memref<4x4xf32>
   return %r : tensor<4x4xf32>
 }
+
+// -----
+
+// A pointwise convolution followed by the residual add and ReLU, its output
+// dead afterwards: the kernel applies the add and the maximum to each
+// finished vector (the residual read at the same place) and stores into the
+// add's buffer; neither the bias broadcast nor the elementwise op is left,
+// and the call takes the elementwise op's place.
+
+// CHECK-LABEL: func.func @pointwise_add_relu
+// CHECK-NOT: linalg.generic
+// CHECK: %[[OUT:.+]] = memref.alloc() : memref<1x1x8x16x16xf32>
+// CHECK: %[[SUM:.+]] = memref.alloc() : memref<1x1x8x16x16xf32>
+// CHECK: call @[[KERNEL:__quantc_contraction_[0-9]+]](%arg0, %arg1, %[[OUT]], %arg2, %arg3, %[[SUM]], %c0, %c16)
+// CHECK-NEXT: memref.dealloc %[[OUT]]
+// CHECK: memref.copy %[[SUM]], %arg4
+// CHECK: func.func private @[[KERNEL]]
+// CHECK: %[[ZERO:.+]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK: scf.for
+// CHECK: vector.fma
+// CHECK: scf.yield
+// CHECK: %[[RES:.+]] = vector.{{(masked)?}}load %arg4
+// CHECK: %[[ADD:.+]] = arith.addf %[[RES]], %{{.+}} : vector<16xf32>
+// CHECK: %[[MAX:.+]] = arith.maximumf %[[ADD]], %[[ZERO]] : vector<16xf32>
+// CHECK: vector.{{(masked)?}}store %[[MAX]], %arg5
+func.func @pointwise_add_relu(%x: memref<1x1x8x16x16xf32>, %w: memref<1x8x8x1x1xf32>,
+                              %b: memref<1x1x8xf32>, %r: memref<1x1x8x16x16xf32>,
+                              %y: memref<1x1x8x16x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %out = memref.alloc() : memref<1x1x8x16x16xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>,
+                                   affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%b : memref<1x1x8xf32>) outs(%out : memref<1x1x8x16x16xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    linalg.yield %in : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, d3 + d6, d4 + d7)>,
+                                   affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>,
+                                   affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel",
+                                    "reduction", "reduction", "reduction"]}
+      ins(%x, %w : memref<1x1x8x16x16xf32>, memref<1x8x8x1x1xf32>)
+      outs(%out : memref<1x1x8x16x16xf32>) {
+  ^bb0(%in: f32, %in_1: f32, %o: f32):
+    %0 = arith.mulf %in, %in_1 : f32
+    %1 = arith.addf %o, %0 : f32
+    linalg.yield %1 : f32
+  }
+  %sum = memref.alloc() : memref<1x1x8x16x16xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>,
+                                   affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>,
+                                   affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%r, %out : memref<1x1x8x16x16xf32>, memref<1x1x8x16x16xf32>)
+      outs(%sum : memref<1x1x8x16x16xf32>) {
+  ^bb0(%in: f32, %in_1: f32, %o: f32):
+    %0 = arith.addf %in, %in_1 : f32
+    %1 = arith.maximumf %0, %zero : f32
+    linalg.yield %1 : f32
+  }
+  memref.dealloc %out : memref<1x1x8x16x16xf32>
+  memref.copy %sum, %y : memref<1x1x8x16x16xf32> to memref<1x1x8x16x16xf32>
+  return
+}

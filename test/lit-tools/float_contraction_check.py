@@ -2,7 +2,8 @@
 """Float convolutions and matmuls through quant-run against numpy.
 
 Builds one small ONNX model per case (Conv with strides, padding, dilation,
-groups, depthwise, bias or not; MatMul / Gemm of odd sizes), runs it with
+groups, depthwise, bias or not; Relu(Conv(x) + x); MatMul / Gemm of odd
+sizes), runs it with
 `quant-run --threads 1` and `--threads 2`, and checks
 
   * the two runs are bit-identical (results must not depend on the thread
@@ -72,6 +73,20 @@ def conv_model(case, rng):
     return graph, {"x": x}, y, mag, terms
 
 
+def conv_residual_relu_model(case, rng):
+    """Relu(Conv(x) + x): the add and the Relu become the kernel's epilogue."""
+    graph, inputs, y, mag, terms = conv_model(case, rng)
+    conv = graph.node[0]
+    conv.output[0] = "conv"
+    add = helper.make_node("Add", ["conv", "x"], ["sum"])
+    relu = helper.make_node("Relu", ["sum"], ["y"])
+    graph = helper.make_graph([conv, add, relu], "conv_residual_relu",
+                              list(graph.input), list(graph.output),
+                              list(graph.initializer))
+    x = inputs["x"].astype(np.float64)
+    return (graph, inputs, np.maximum(y + x, 0), mag + np.abs(x), terms + 1)
+
+
 def matmul_model(case, rng):
     batch, m, k, n, gemm = case
     a_shape = ([batch] if batch else []) + [m, k]
@@ -111,6 +126,12 @@ CONV_CASES = {
     "pointwise_wide": (1, 48, 4, 130, 13, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, False),
 }
 
+# Same fields; output shape = input shape (the residual is x).
+RESIDUAL_CASES = {
+    "pointwise_bias_add_relu": (1, 24, 12, 40, 24, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+    "depthwise_add_relu": (1, 16, 10, 21, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 16, False),
+}
+
 # batch (0: none), m, k, n, gemm with bias
 MATMUL_CASES = {
     "matmul_1x7x37": (0, 1, 7, 37, False),
@@ -140,6 +161,8 @@ def main():
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     cases = [(name, conv_model, case) for name, case in CONV_CASES.items()]
+    cases += [(name, conv_residual_relu_model, case)
+              for name, case in RESIDUAL_CASES.items()]
     cases += [(name, matmul_model, case) for name, case in MATMUL_CASES.items()]
     if args.cases != "all":
         wanted = set(args.cases.split(","))
