@@ -598,7 +598,8 @@ void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
         Value splat = vector::BroadcastOp::create(b, vectorType, scalar);
         for (int64_t u = 0; u < columns; ++u)
           next[j * columns + u] =
-              vector::FMAOp::create(b, xs[u], splat, next[j * columns + u]);
+              arith::AddFOp::create(b, next[j * columns + u],
+                                    arith::MulFOp::create(b, xs[u], splat));
       }
       return next;
     }

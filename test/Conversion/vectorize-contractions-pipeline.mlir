@@ -1,13 +1,14 @@
 // RUN: quant-opt %s --quantc-lower-to-llvm | FileCheck %s
 
 // Through the whole CPU pipeline a convolution on tensors becomes a kernel
-// of vector FMAs run by quantc_parallel_for; no scalar loop nest is left.
+// of vector multiply-adds run by quantc_parallel_for; no scalar loop nest is left.
 
 // CHECK-LABEL: llvm.func @conv
 // CHECK: llvm.mlir.addressof @__quantc_contraction_0_trampoline
 // CHECK: llvm.call @quantc_parallel_for
 // CHECK: llvm.func internal @__quantc_contraction_0(
-// CHECK: llvm.intr.fmuladd({{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// CHECK: llvm.fmul {{.*}} : vector<16xf32>
+// CHECK: llvm.fadd {{.*}} : vector<16xf32>
 // CHECK: llvm.func internal @__quantc_contraction_0_trampoline
 func.func @conv(%x: tensor<1x8x18x18xf32>, %w: tensor<16x8x3x3xf32>) -> tensor<1x16x16x16xf32> {
   %zero = arith.constant 0.0 : f32

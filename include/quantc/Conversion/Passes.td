@@ -109,11 +109,14 @@ def VectorizeContractions
     Each such op becomes a call to a kernel function holding a register tile
     of `B` rows of the largest output dimension that `x` does not read (output
     channels, matmul rows) by up to 4 vectors of `vector-width` f32 along `v`:
-    the tile is loaded from `out`, updated with `vector.fma` of `x` vectors (a
+    the tile is loaded from `out`, updated with products of `x` vectors (a
     masked load; for `s` > 1 a masked load of `s` vectors and a
     `vector.shuffle` keeping every s-th lane) by broadcast `w` scalars for
     every reduction index, in the op's reduction order, and stored with
-    masked stores. Rows past the end recompute the last row. When the output
+    masked stores. Multiply and add stay two roundings, as in the scalar loops
+    (no FMA): on CPUs with separate FMA and add pipes (Zen 4) that costs no
+    throughput, and results stay bit-identical to the scalar lowering. Rows
+    past the end recompute the last row. When the output
     is a fresh buffer last written, just before, by a `linalg.fill` of a
     constant or a broadcast `linalg.generic` (a convolution's bias), the tile
     starts from that value instead and the fill / broadcast is erased: one
@@ -121,9 +124,11 @@ def VectorizeContractions
     items (outer parallel indices x row blocks) [begin, end) and carries the
     `quantc.parallel_task` attribute, so that `quantc-launch-parallel-tasks`
     runs it over quantc_parallel_for. Every output element is computed by one
-    item in one fixed order, so results do not depend on the thread count;
-    they differ from the scalar loops only by the fused multiply-add
-    rounding.
+    item in one fixed order, so results do not depend on the thread count.
+    When the output is dead after an elementwise `linalg.generic` that reads
+    it right after the contraction (identity maps, a fresh result buffer; a
+    residual add and ReLU), the kernel applies that op's body to each
+    finished vector and stores into its result; the op is erased.
 
     ```mlir
     linalg.matmul ins(%a, %b : memref<8x32xf32>, memref<32x64xf32>)
