@@ -7,6 +7,7 @@
 // RUN: FileCheck %s --check-prefix=FRONTIER < %t/frontier.json
 // RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=9bits candidates=int8,mxfp4,mxfp6_e2m3" 2>/dev/null | FileCheck %s --check-prefix=ALL8
 // RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=236B candidates=int8,mxfp4,mxfp6_e2m3 gptq=true" 2>/dev/null | FileCheck %s --check-prefix=BYTES
+// RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=0.012us candidates=int8,mxfp4,mxfp6_e2m3 bandwidth=20 peak=250" 2>&1 | FileCheck %s --check-prefix=LATENCY
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=3 candidates=int8,mxfp4" 2>&1 | FileCheck %s --check-prefix=SMALL
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=5parsecs" 2>&1 | FileCheck %s --check-prefix=UNIT
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=5 candidates=mxfp5" 2>&1 | FileCheck %s --check-prefix=CANDIDATE
@@ -40,6 +41,14 @@
 // BYTES: qc.weight_format = "mxfp4"
 // BYTES: qc.weight_format = "mxfp4"
 // BYTES: qc.weight_format = "mxfp6_e2m3"
+// A latency budget on the roofline: one token, so every layer is memory
+// bound at 20 GB/s (68 bytes: 3.4 ns in mxfp4, 100: 5 ns in mxfp6, 144: 7.2
+// ns in int8; 2·N·K = 256 ops take 1 ns at 250 GOP/s). 12 ns fit three
+// mxfp4 layers (10.2 ns) with one of them in mxfp6 (11.8 ns).
+// LATENCY: remark: qc-allocate-bits: 3 weight(s), budget 0.012us: 4.917 bits/weight (236 bytes, 0.0 us), predicted layer output SQNR {{.*}}; 2 mxfp4, 1 mxfp6_e2m3
+// LATENCY: qc.weight_format = "mxfp4"
+// LATENCY: qc.weight_format = "mxfp4"
+// LATENCY: qc.weight_format = "mxfp6_e2m3"
 // SMALL: qc-allocate-bits: budget 3: no choice fits the budget 144.000000 (the cheapest needs 204.000000)
 // UNIT: qc-allocate-bits: budget '5parsecs': unknown unit 'parsecs'
 // CANDIDATE: qc-allocate-bits: candidate 'mxfp5': unknown format 'mxfp5'
