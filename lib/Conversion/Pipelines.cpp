@@ -178,6 +178,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   // f32 convolutions and matmuls: register-tiled vector kernels over the
   // thread pool; the other reductions get their contiguous loop innermost.
   pm.addPass(createVectorizeContractions());
+  pm.addPass(createFillPadBorders());
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createContiguousInnerLoop());
   pm.addPass(createConvertLinalgToLoopsPass());
