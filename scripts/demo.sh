@@ -7,11 +7,15 @@
 #      Hadamard rotation;
 #   3. qc.fake_quant / qc.quantize + qc.dequantize compiled by
 #      qc-expand-formats and run by the JIT (quant-run), compared bit for bit
-#      with the format library.
+#      with the format library;
+#   4. an ONNX model end to end: a small MLP (test/lit-tools/make_mlp_onnx.py)
+#      run in float, then calibrated, quantized and compiled to a shared
+#      library per recipe (quant-compile -o model.so --report), run by
+#      quant-run, its output SQNR against float printed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${QUANTC_BUILD_DIR:-$root/build}"
-"$root/scripts/build.sh" quant-opt quant-tensor quant-run >/dev/null
+"$root/scripts/build.sh" >/dev/null
 
 bin="$build/bin"
 work="$(mktemp -d)"
@@ -45,3 +49,19 @@ MLIR
   printf '%-12s compiled vs library: %s\n' "$f" \
     "$("$bin/quant-tensor" compare --exact "$work/out/0.npy" "$work/ref.npy")"
 done
+
+echo
+echo "== 4. An ONNX model end to end: float, then quantized shared libraries"
+/usr/bin/python3 "$root/test/lit-tools/make_mlp_onnx.py" "$work/mlp.onnx" --input "$work/mlp-x.npy"
+mkdir -p "$work/calib/0"
+cp "$work/mlp-x.npy" "$work/calib/0/x.npy"
+"$bin/quant-run" "$work/mlp.onnx" --input "x=$work/mlp-x.npy" --output-dir "$work/float" >/dev/null
+for recipe in int8 w8a8-mxint8 w4a16-nvfp4 w4a8-int4 w4a4-nvint4; do
+  "$bin/quant-compile" "$work/mlp.onnx" --recipe "$recipe" --calib "$work/calib" --quiet \
+    --report "$work/$recipe.md" -o "$work/$recipe.so"
+  "$bin/quant-run" "$work/$recipe.so" --input "x=$work/mlp-x.npy" --output-dir "$work/$recipe" >/dev/null
+  printf '%-14s %6s KiB library: %s\n' "$recipe" "$(( $(stat -c %s "$work/$recipe.so") / 1024 ))" \
+    "$(/usr/bin/python3 "$root/test/lit-tools/sqnr.py" "$work/float/y.npy" "$work/$recipe/y.npy" --label 'output vs float')"
+done
+echo "-- the int8 report (quant-compile --report):"
+sed -n '/^## Layers/,/^## Compile/p' "$work/int8.md" | grep '^|'
