@@ -325,16 +325,7 @@ void *quantc_model_buffer_aligned_alloc(size_t alignment, size_t size);
 void quantc_model_buffer_free(void *block);
 }
 
-/// Points the JIT-compiled code's malloc / calloc / aligned_alloc / free at
-/// ModelMemory's buffer functions, as compiled libraries do
-/// (lib/Target/AotLibrary.cpp): glibc hands large blocks out through mmap
-/// and returns them to the kernel on free, so every run would fault its
-/// intermediate tensors in again (BlazeFace back: two thirds of a run).
-/// After optimisation, so that LLVM still knows malloc and free; skipped if
-/// the code uses an allocation function those do not cover. Every buffer the
-/// caller sees is its own (results are out-parameters), so the model's
-/// blocks never meet the C library's free.
-static void redirectAllocations(llvm::Module &module) {
+void quantc::redirectModelAllocations(llvm::Module &module) {
   for (const char *other :
        {"realloc", "reallocarray", "posix_memalign", "malloc_usable_size"})
     if (module.getFunction(other))
@@ -405,7 +396,7 @@ JitFunction::compileLowered(ModuleOp module, EntrySignature signature,
       [optimizeOnly](llvm::Module *module) -> llvm::Error {
     if (llvm::Error error = optimizeOnly(module))
       return error;
-    redirectAllocations(*module);
+    redirectModelAllocations(*module);
     return llvm::Error::success();
   };
 

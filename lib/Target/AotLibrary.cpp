@@ -3,6 +3,7 @@
 #include "quantc/Target/AotLibrary.h"
 
 #include "quantc/Conversion/QcToCPU.h"
+#include "quantc/Runtime/Jit.h"
 #include "quantc/Runtime/ModelAbi.h"
 #include "quantc/Runtime/quantc_model.h"
 
@@ -430,26 +431,6 @@ static llvm::Error addModelInterface(llvm::Module &module,
   return llvm::Error::success();
 }
 
-/// Points the model's allocations at QuantcModelRuntime's buffer functions
-/// (lib/Runtime/ModelMemory.cpp), which keep large blocks between runs
-/// instead of returning them to the kernel. Done after optimisation, so that
-/// LLVM still knows malloc and free while it optimises; skipped if the model
-/// uses an allocation function those do not cover.
-static void redirectAllocations(llvm::Module &module) {
-  for (const char *other :
-       {"realloc", "reallocarray", "posix_memalign", "malloc_usable_size"})
-    if (module.getFunction(other))
-      return;
-  for (auto [from, to] :
-       {std::pair{"malloc", "quantc_model_buffer_malloc"},
-        std::pair{"calloc", "quantc_model_buffer_calloc"},
-        std::pair{"aligned_alloc", "quantc_model_buffer_aligned_alloc"},
-        std::pair{"free", "quantc_model_buffer_free"}})
-    if (llvm::Function *function = module.getFunction(from))
-      if (function->isDeclaration())
-        function->setName(to);
-}
-
 //===----------------------------------------------------------------------===//
 // Linking
 //===----------------------------------------------------------------------===//
@@ -629,7 +610,7 @@ llvm::Error writeAotArtifact(ModuleOp module, const std::string &outputPath,
     return llvm::createStringError("optimising the LLVM IR failed: " +
                                    llvm::toString(std::move(error)));
   if (options.emit != AotEmit::LLVMIR)
-    redirectAllocations(*llvmModule);
+    redirectModelAllocations(*llvmModule);
 
   if (options.emit == AotEmit::LLVMIR) {
     std::string text;

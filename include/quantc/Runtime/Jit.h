@@ -50,6 +50,7 @@
 #include <vector>
 
 namespace llvm {
+class Module;
 class raw_ostream;
 } // namespace llvm
 
@@ -151,6 +152,15 @@ llvm::Expected<EntrySignature> prepareEntry(mlir::ModuleOp module,
 llvm::Error lowerEntryToLLVM(mlir::ModuleOp module,
                              const EntrySignature &signature,
                              const JitOptions &options);
+
+/// Points a lowered model's malloc/calloc/aligned_alloc/free at the model
+/// runtime's buffer functions (lib/Runtime/ModelMemory.cpp), which keep large
+/// blocks between runs instead of returning them to the kernel (glibc hands
+/// large blocks out through mmap, so every run would fault its intermediate
+/// tensors in again). Call it after LLVM's optimisation, which still has to
+/// know malloc and free; it does nothing if the module uses an allocation
+/// function those do not cover. The JIT and the AOT writer both use it.
+void redirectModelAllocations(llvm::Module &module);
 
 /// A compiled entry function. Not copyable; calls may come from any thread,
 /// one at a time per JitFunction.
