@@ -53,6 +53,17 @@ std::optional<std::vector<float>> constantValues(Value value) {
   return quantc::readFloatElements(constant.getValue());
 }
 
+/// Sum of (weighted) squared differences between `x` and `q`, in double.
+double sumSquaredError(const std::vector<float> &x, const std::vector<float> &q,
+                       const std::vector<float> *weights = nullptr) {
+  double sum = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    double d = static_cast<double>(x[i]) - q[i];
+    sum += d * d * (weights ? (*weights)[i] : 1.0f);
+  }
+  return sum;
+}
+
 /// Sum of squared quantization errors of `x` under `format`, in double.
 double squaredError(const std::vector<float> &x,
                     const std::vector<int64_t> &shape,
@@ -60,46 +71,51 @@ double squaredError(const std::vector<float> &x,
   std::string error;
   std::optional<std::vector<float>> q =
       quantc::fakeQuantize(x.data(), shape, format, error);
-  if (!q)
-    return INFINITY;
-  double sum = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    double d = static_cast<double>(x[i]) - (*q)[i];
-    sum += d * d;
-  }
-  return sum;
+  return q ? sumSquaredError(x, *q) : INFINITY;
 }
 
-/// The clip ratio in (0, 1] minimizing the squared error: 0.50..1.00 in steps
-/// of 0.05, then +-0.04 in steps of 0.01 around the best. Ties keep the
-/// larger ratio (less clipping).
-float searchClipRatio(const std::vector<float> &x,
-                      const std::vector<int64_t> &shape,
-                      quantc::Format format, double &bestError,
-                      double &minmaxError) {
-  auto errorAt = [&](float ratio) {
-    format.clipRatio = ratio;
-    return squaredError(x, shape, format);
-  };
-  minmaxError = errorAt(1.0f);
-  float best = 1.0f;
-  bestError = minmaxError;
-  auto consider = [&](float ratio) {
-    if (ratio <= 0.0f || ratio > 1.0f)
-      return;
-    double error = errorAt(ratio);
-    if (error < bestError) {
-      bestError = error;
-      best = ratio;
+/// The clip-ratio search shared by every weight: for each of `groups` groups
+/// the ratio in (0, 1] with the least error, from 1.00, 0.95, ..., 0.50 and
+/// then +-0.04 in steps of 0.01 around the best. `errors(ratio)` returns each
+/// group's error with group g clipped at ratio(g). Ties keep the larger ratio
+/// (less clipping).
+std::vector<float> searchRatios(
+    int64_t groups,
+    llvm::function_ref<std::vector<double>(llvm::function_ref<float(int64_t)>)>
+        errors) {
+  std::vector<float> best(groups, 1.0f);
+  std::vector<double> bestError(groups, INFINITY);
+  auto evaluate = [&](llvm::function_ref<float(int64_t)> ratio) {
+    std::vector<double> error = errors(ratio);
+    for (int64_t g = 0; g < groups; ++g) {
+      float r = ratio(g);
+      if (r > 0.0f && r <= 1.0f && error[g] < bestError[g]) {
+        bestError[g] = error[g];
+        best[g] = r;
+      }
     }
   };
-  for (int step = 19; step >= 10; --step)
-    consider(step * 0.05f);
-  float coarse = best;
+  for (int step = 20; step >= 10; --step)
+    evaluate([&](int64_t) { return step * 0.05f; });
+  std::vector<float> coarse = best;
   for (int step = -4; step <= 4; ++step)
     if (step != 0)
-      consider(coarse + step * 0.01f);
+      evaluate([&](int64_t g) { return coarse[g] + step * 0.01f; });
   return best;
+}
+
+/// One clip ratio for the whole tensor, written into the format's `clip`.
+float searchClipRatio(const std::vector<float> &x,
+                      const std::vector<int64_t> &shape,
+                      quantc::Format format, double &bestError) {
+  float ratio = searchRatios(1, [&](llvm::function_ref<float(int64_t)> r) {
+    quantc::Format candidate = format;
+    candidate.clipRatio = r(0);
+    return std::vector<double>{squaredError(x, shape, candidate)};
+  })[0];
+  format.clipRatio = ratio;
+  bestError = squaredError(x, shape, format);
+  return ratio;
 }
 
 /// For each element of a tensor of `shape`, the index of the scale group
@@ -161,46 +177,31 @@ clipPerGroup(const std::vector<float> &x, const std::vector<int64_t> &shape,
     if (std::isfinite(x[i]))
       amax[(*groups)[i]] = std::max(amax[(*groups)[i]], std::fabs(x[i]));
 
-  std::vector<float> best(numGroups, 1.0f);
-  std::vector<double> bestError(numGroups, INFINITY);
   std::vector<float> clamped(x.size());
-  std::vector<double> error(numGroups);
-  // Evaluates ratio(g) for every group at once.
-  auto evaluate = [&](llvm::function_ref<float(int64_t)> ratio) {
+  auto clampAt = [&](llvm::function_ref<float(int64_t)> ratio) {
     for (size_t i = 0; i < x.size(); ++i) {
       int64_t g = (*groups)[i];
       float bound = amax[g] * ratio(g);
       clamped[i] = std::isfinite(x[i]) ? std::clamp(x[i], -bound, bound) : x[i];
     }
-    std::string message;
-    std::optional<std::vector<float>> q =
-        quantc::fakeQuantize(clamped.data(), shape, format, message);
-    if (!q)
-      return;
-    std::fill(error.begin(), error.end(), 0.0);
-    for (size_t i = 0; i < x.size(); ++i) {
-      double d = static_cast<double>(x[i]) - (*q)[i];
-      error[(*groups)[i]] += d * d * (importance ? (*importance)[i] : 1.0f);
-    }
-    for (int64_t g = 0; g < numGroups; ++g) {
-      float r = ratio(g);
-      if (r > 0.0f && r <= 1.0f && error[g] < bestError[g]) {
-        bestError[g] = error[g];
-        best[g] = r;
-      }
-    }
   };
-  for (int step = 20; step >= 10; --step)
-    evaluate([&](int64_t) { return step * 0.05f; });
-  std::vector<float> coarse = best;
-  for (int step = -4; step <= 4; ++step)
-    if (step != 0)
-      evaluate([&](int64_t g) { return coarse[g] + step * 0.01f; });
-  for (size_t i = 0; i < x.size(); ++i) {
-    int64_t g = (*groups)[i];
-    float bound = amax[g] * best[g];
-    clamped[i] = std::isfinite(x[i]) ? std::clamp(x[i], -bound, bound) : x[i];
-  }
+  std::vector<float> best = searchRatios(
+      numGroups, [&](llvm::function_ref<float(int64_t)> ratio) {
+        std::vector<double> error(numGroups, INFINITY);
+        clampAt(ratio);
+        std::string message;
+        std::optional<std::vector<float>> q =
+            quantc::fakeQuantize(clamped.data(), shape, format, message);
+        if (!q)
+          return error;
+        std::fill(error.begin(), error.end(), 0.0);
+        for (size_t i = 0; i < x.size(); ++i) {
+          double d = static_cast<double>(x[i]) - (*q)[i];
+          error[(*groups)[i]] += d * d * (importance ? (*importance)[i] : 1.0f);
+        }
+        return error;
+      });
+  clampAt([&](int64_t g) { return best[g]; });
   return clamped;
 }
 
@@ -210,8 +211,7 @@ clipPerGroup(const std::vector<float> &x, const std::vector<int64_t> &shape,
 
 /// Squared error of quantizing the histogram (bin centres weighted by their
 /// counts) with `format` and the static amax `amax`.
-double histogramError(const quantc::TensorStats &stats,
-                      const std::vector<float> &centres,
+double histogramError(const std::vector<float> &centres,
                       const std::vector<double> &counts,
                       quantc::Format format, float amax) {
   format.granularity = quantc::Granularity::PerTensor;
@@ -246,7 +246,7 @@ double mseAmax(const quantc::TensorStats &stats, const quantc::Format &format) {
   auto consider = [&](double candidate) {
     if (!(candidate > 0) || candidate > stats.amax)
       return;
-    double error = histogramError(stats, centres, counts, format,
+    double error = histogramError(centres, counts, format,
                                   static_cast<float>(candidate));
     if (error < bestError) {
       bestError = error;
@@ -261,12 +261,9 @@ double mseAmax(const quantc::TensorStats &stats, const quantc::Format &format) {
   return best;
 }
 
-/// Levels of the non-negative half of the element grid (int8: 128).
-int positiveLevels(const quantc::ElementType &e) {
-  if (e.kind == quantc::ElementKind::Int)
-    return 1 << (e.bits - 1);
-  return 1 << (e.bits - 1); // codes with the sign bit clear
-}
+/// Levels of the non-negative half of the element grid: the codes with the
+/// sign bit clear (int8: 128).
+int positiveLevels(const quantc::ElementType &e) { return 1 << (e.bits - 1); }
 
 /// TensorRT-style entropy calibration: the threshold (a bin edge) whose
 /// clipped histogram P and its `levels`-level quantization Q are closest in
@@ -485,7 +482,12 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
       double signal = 0;
       for (float v : *values)
         signal += static_cast<double>(v) * v;
-      double minmaxError = squaredError(*values, shape, format);
+      std::string message;
+      std::optional<std::vector<float>> minmax =
+          quantc::fakeQuantize(values->data(), shape, format, message);
+      if (!minmax)
+        return;
+      double minmaxError = sumSquaredError(*values, *minmax);
       auto record = [&](double bestError) {
         // The measurement for reports, whatever the decision.
         op->setAttr("qc.weight_qsnr_minmax",
@@ -510,26 +512,14 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
           format.granularity != quantc::Granularity::PerTensor) {
         if (std::optional<std::vector<float>> clamped =
                 clipPerGroup(*values, shape, format, weights)) {
-          std::string message;
-          std::optional<std::vector<float>> q =
-              quantc::fakeQuantize(clamped->data(), shape, format, message);
           // Compare with minmax under the same (weighed) error: NVFP4's
           // per-tensor scale follows the clamped tensor's amax, so the
           // per-group choices interact slightly.
-          std::optional<std::vector<float>> q0 =
-              quantc::fakeQuantize(values->data(), shape, format, message);
-          double clippedError = INFINITY, clippedPlain = 0, minmaxWeighed = 0;
-          if (q && q0) {
-            clippedError = 0;
-            for (size_t i = 0; i < values->size(); ++i) {
-              double w = weights ? (*weights)[i] : 1.0;
-              double d = static_cast<double>((*values)[i]) - (*q)[i];
-              double d0 = static_cast<double>((*values)[i]) - (*q0)[i];
-              clippedError += w * d * d;
-              clippedPlain += d * d;
-              minmaxWeighed += w * d0 * d0;
-            }
-          }
+          std::optional<std::vector<float>> q =
+              quantc::fakeQuantize(clamped->data(), shape, format, message);
+          double clippedError =
+              q ? sumSquaredError(*values, *q, weights) : INFINITY;
+          double minmaxWeighed = sumSquaredError(*values, *minmax, weights);
           if (clippedError < minmaxWeighed) {
             OpBuilder b(op);
             auto clampedConstant = arith::ConstantOp::create(
@@ -540,7 +530,7 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
                         StringAttr::get(op.getContext(),
                                         "mse per scale group, weighed by "
                                         "input power"));
-            record(clippedPlain);
+            record(sumSquaredError(*values, *q));
             return;
           }
           record(minmaxError);
@@ -550,8 +540,7 @@ struct QcClipPass : mlir::qc::impl::QcClipBase<QcClipPass> {
 
       // One ratio for the tensor, written into the format.
       double bestError;
-      float ratio =
-          searchClipRatio(*values, shape, format, bestError, minmaxError);
+      float ratio = searchClipRatio(*values, shape, format, bestError);
       record(bestError);
       if (ratio == 1.0f)
         return;

@@ -60,6 +60,30 @@ std::vector<Observation> readObservations(func::FuncOp func) {
   return observations;
 }
 
+/// Makes the qc.observe ops of `module` (a copy) extra results of @main
+/// (qc-observations-to-results, dropping the fake quants or not) and says
+/// which results they are.
+llvm::Expected<std::vector<Observation>> returnObservations(ModuleOp module,
+                                                           bool dropFakeQuant) {
+  PassManager pm(module.getContext());
+  qc::QcObservationsToResultsOptions toResults;
+  toResults.dropFakeQuant = dropFakeQuant;
+  pm.addPass(qc::createQcObservationsToResults(toResults));
+  if (failed(pm.run(module)))
+    return makeError("preparing the model's observations failed (see above)");
+  return readObservations(module.lookupSymbol<func::FuncOp>("main"));
+}
+
+/// JIT-compiles @main of a prepared copy for `caller`.
+llvm::Expected<std::unique_ptr<JitFunction>>
+compileMain(ModuleOp module, const CalibrationOptions &options,
+            llvm::StringRef caller) {
+  JitOptions jit;
+  jit.caller = caller.str();
+  jit.threads = options.threads;
+  return JitFunction::compile(module, jit);
+}
+
 /// Adds `tensor` (f32, any rank) to `stats` with `axis` as the channel axis:
 /// moved last by a copy when it is not.
 void accumulate(TensorStats &stats, const HostTensor &tensor, int64_t axis,
@@ -325,21 +349,18 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
   qc::QcInstrumentOptions instrument;
   instrument.hessian = options.hessian;
   pm.addPass(qc::createQcInstrument(instrument));
-  pm.addPass(qc::createQcObservationsToResults());
   if (failed(pm.run(*copy)))
     return makeError("instrumenting the model for calibration failed (see "
                      "above)");
-  std::vector<Observation> observations =
-      readObservations(copy->lookupSymbol<func::FuncOp>("main"));
+  llvm::Expected<std::vector<Observation>> observations =
+      returnObservations(*copy, /*dropFakeQuant=*/true);
+  if (!observations)
+    return observations.takeError();
   CalibrationStats stats;
-  if (observations.empty())
+  if (observations->empty())
     return stats; // nothing quantized: nothing to observe
-
-  JitOptions jit;
-  jit.caller = "calibration";
-  jit.threads = options.threads;
   llvm::Expected<std::unique_ptr<JitFunction>> function =
-      JitFunction::compile(*copy, jit);
+      compileMain(*copy, options, "calibration");
   if (!function)
     return function.takeError();
 
@@ -352,7 +373,7 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
       return std::move(error);
     if (llvm::Error error = (*function)->run(inputs, outputs))
       return std::move(error);
-    for (const Observation &o : observations) {
+    for (const Observation &o : *observations) {
       const HostTensor &tensor = outputs[o.result];
       if (tensor.dtype != DType::F32)
         continue; // f16/bf16 activations: not observed yet
@@ -403,20 +424,14 @@ quantc::measureFidelity(ModuleOp module, const CalibrationOptions &options,
   auto build = [&](bool dropFakeQuant)
       -> llvm::Expected<std::unique_ptr<JitFunction>> {
     OwningOpRef<ModuleOp> copy(cast<ModuleOp>(observed->clone()));
-    PassManager pm(copy->getContext());
-    qc::QcObservationsToResultsOptions toResults;
-    toResults.dropFakeQuant = dropFakeQuant;
-    pm.addPass(qc::createQcObservationsToResults(toResults));
-    if (failed(pm.run(*copy)))
-      return makeError("preparing the fidelity run failed (see above)");
+    llvm::Expected<std::vector<Observation>> observations =
+        returnObservations(*copy, dropFakeQuant);
+    if (!observations)
+      return observations.takeError();
     keys.clear();
-    for (const Observation &o :
-         readObservations(copy->lookupSymbol<func::FuncOp>("main")))
+    for (const Observation &o : *observations)
       keys.push_back(o.key);
-    JitOptions jit;
-    jit.caller = "the fidelity run";
-    jit.threads = options.threads;
-    return JitFunction::compile(*copy, jit);
+    return compileMain(*copy, options, "the fidelity run");
   };
   auto floatModel = build(true);
   if (!floatModel)

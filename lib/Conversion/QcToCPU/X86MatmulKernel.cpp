@@ -247,6 +247,7 @@ private:
   bool integerMode() const {
     return p.mode == KernelMode::I8 || p.mode == KernelMode::I16;
   }
+  Value emitAbsMaxBits(Value xRow, Value start, int64_t count);
   void emitPrepRowI16(Value xRow, Value prepRow, Value xSum, Value xScale,
                       Value row);
   void emitPrep(LLVM::LLVMFuncOp func);
@@ -445,15 +446,7 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
   int lo = -((1 << (e.bits - 1)) - 1), hi = (1 << (e.bits - 1)) - 1;
   loop(zero, c64(p.k / block), 1, {}, [&](Value blockIndex, ValueRange) {
     Value start = mulc(blockIndex, block);
-    // amax from the bits of |x|: an unsigned max orders non-negative floats.
-    Value amaxBits = loop(zero, c64(block), 1, ValueRange{c32(0)},
-                          [&](Value j, ValueRange acc) {
-                            Value v = load(i32, gep(xRow, mulc(add(start, j), 4)));
-                            Value magnitude = arith::AndIOp::create(
-                                b, v, c32(0x7FFFFFFF));
-                            return SmallVector<Value>{
-                                arith::MaxUIOp::create(b, acc[0], magnitude)};
-                          })[0];
+    Value amaxBits = emitAbsMaxBits(xRow, start, block);
     Value amax = arith::BitcastOp::create(b, f32, amaxBits);
     if (act.staticAmax > 0.0f) {
       // A calibrated per-tensor amax; a row with NaN/Inf still gets the
@@ -540,6 +533,19 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
   });
 }
 
+/// The bits of max |x| over `count` f32 values of `xRow` from `start`: an
+/// unsigned max of the magnitudes' bits orders non-negative floats (and puts
+/// NaN above Inf above every finite value).
+Value KernelBuilder::emitAbsMaxBits(Value xRow, Value start, int64_t count) {
+  return loop(c64(0), c64(count), 1, ValueRange{c32(0)},
+              [&](Value j, ValueRange acc) {
+                Value v = load(i32, gep(xRow, mulc(add(start, j), 4)));
+                Value magnitude = arith::AndIOp::create(b, v, c32(0x7FFFFFFF));
+                return SmallVector<Value>{
+                    arith::MaxUIOp::create(b, acc[0], magnitude)};
+              })[0];
+}
+
 /// I16: per block of 32, s = amax / 32639 (1 for a zero block) and
 /// q = round(x / s) in [-32639, 32639], stored as hi = (q + 128) >> 8 in
 /// [-127, 127] and lo = q - 256 hi in [-128, 127]; the limbs' code sums per
@@ -551,14 +557,7 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
   const float qMax = 32639.0f;
   loop(zero, c64(p.k / block), 1, {}, [&](Value blockIndex, ValueRange) {
     Value start = mulc(blockIndex, block);
-    Value amaxBits = loop(zero, c64(block), 1, ValueRange{c32(0)},
-                          [&](Value j, ValueRange acc) {
-                            Value v = load(i32, gep(xRow, mulc(add(start, j), 4)));
-                            Value magnitude = arith::AndIOp::create(
-                                b, v, c32(0x7FFFFFFF));
-                            return SmallVector<Value>{
-                                arith::MaxUIOp::create(b, acc[0], magnitude)};
-                          })[0];
+    Value amaxBits = emitAbsMaxBits(xRow, start, block);
     Value amax = arith::BitcastOp::create(b, f32, amaxBits);
     Value isZero =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, amax, cf32(0.0f));
