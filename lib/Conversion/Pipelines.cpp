@@ -188,9 +188,12 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
 
-  // Math: ops LLVM has no intrinsic for are expanded into arithmetic where
-  // MLIR knows how (tanh, ...), the rest map to LLVM intrinsics (exp, sqrt,
-  // ...), and what neither covers becomes a libm call (erf, ...).
+  // Math: exp and log become inline polynomials (libm calls would keep the
+  // loops scalar), ops LLVM has no intrinsic for are expanded into
+  // arithmetic where MLIR knows how (tanh, ...), the rest map to LLVM
+  // intrinsics (sqrt, ...), and what neither covers becomes a libm call
+  // (erf, ...).
+  pm.addPass(createApproximateMath());
   pm.addPass(math::createMathExpandOpsPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -332,4 +332,25 @@ def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def ApproximateMath : Pass<"quantc-approximate-math"> {
+  let summary = "Replace f32 exp calls by inline polynomials so that the "
+                "loops around them vectorize";
+  let description = [{
+    LLVM lowers `math.exp` on f32 to calls of libm's `expf`, one element at a
+    time, which stops the loop vectorizer: softmax and SiLU then cost a few
+    ns per element. This pass rewrites `exp` and `expm1` on f32 (scalars
+    and vectors) into MLIR's polynomial approximations (range reduction and
+    a polynomial, within 1e-7 relative of the exact value on normal results;
+    overflow gives +inf, NaN propagates; results below the smallest normal
+    float flush to 0), and applies the math algebraic simplifications
+    (`powf(x, 2)` -> `x * x`, `powf(x, 0.5)` -> `sqrt(x)`, ...). `log` is
+    left to libm: MLIR's approximation is wrong for subnormal inputs.
+    The CPU pipeline runs it on loops, after bufferization.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // QUANTC_CONVERSION_PASSES_TD
