@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Conversion/GpuPipelines.h"
+#include "quantc/Conversion/GpuChips.h"
 #include "quantc/Conversion/Passes.h"
 #include "quantc/Conversion/Pipelines.h"
 
@@ -55,31 +56,19 @@ struct LaunchFuncMemoryEffects
   }
 };
 
-struct ChipInfo {
-  const char *chip;
-  const char *features;
-};
-// The lowest PTX ISA version LLVM's NVPTX back end accepts for each chip, so
-// that the oldest driver able to run the chip can load the PTX.
-constexpr ChipInfo kChips[] = {
-    {"sm_80", "+ptx70"},
-    {"sm_90a", "+ptx80"},
-    {"sm_100a", "+ptx86"},
-    {"sm_120a", "+ptx87"},
-};
 } // namespace
 
 std::vector<std::string> supportedGpuChips() {
   std::vector<std::string> chips;
-  for (const ChipInfo &info : kChips)
-    chips.push_back(info.chip);
+  for (const GpuChip &info : kGpuChips)
+    chips.push_back(info.name);
   return chips;
 }
 
 std::optional<std::string> ptxFeaturesForChip(llvm::StringRef chip) {
-  for (const ChipInfo &info : kChips)
-    if (chip == info.chip)
-      return std::string(info.features);
+  for (const GpuChip &info : kGpuChips)
+    if (chip == info.name)
+      return std::string(info.ptxFeatures);
   return std::nullopt;
 }
 
@@ -103,6 +92,9 @@ void registerQuantcGpuDialects(DialectRegistry &registry) {
   registry.insert<mlir::gpu::GPUDialect, NVVM::NVVMDialect>();
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerGPUDialectTranslation(registry);
+  // gpu.binary's default handler (#gpu.select_object): embeds the object and
+  // lowers gpu.launch_func to mgpu* calls when translating to LLVM IR.
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   registerNVVMDialectTranslation(registry);
   registry.addExtension(+[](MLIRContext *ctx, mlir::gpu::GPUDialect *) {
     mlir::gpu::LaunchFuncOp::attachInterface<LaunchFuncMemoryEffects>(*ctx);
@@ -126,15 +118,19 @@ void buildGpuToPtxPipeline(OpPassManager &pm, llvm::StringRef chip) {
   pm.addPass(createGpuModuleToBinaryPass(binaryOptions));
 }
 
-void buildCudaDevicePipeline(OpPassManager &pm, llvm::StringRef chip) {
+void buildCudaDevicePipeline(OpPassManager &pm, llvm::StringRef chip,
+                             bool packBinaries) {
   QcLowerGpuOptions options;
   options.chip = chip.str();
   pm.addPass(createQcLowerGpu(options));
   buildGpuToPtxPipeline(pm, chip);
+  if (packBinaries)
+    pm.addPass(createPackGpuBinaries());
 }
 
-void buildCudaHostPipeline(OpPassManager &pm) {
+void buildCudaHostPipeline(OpPassManager &pm, llvm::StringRef cpuTarget) {
   CpuLoweringHooks hooks;
+  hooks.cpuTarget = cpuTarget.str();
   hooks.afterBufferization = [](OpPassManager &p) {
     p.addPass(createStageGpuBuffers());
   };

@@ -1,6 +1,7 @@
 //===- CudaDriver.cpp - The CUDA driver, loaded at run time ---------------===//
 
 #include "quantc/Runtime/CudaDriver.h"
+#include "quantc/Conversion/GpuChips.h"
 
 #include <dlfcn.h>
 
@@ -17,6 +18,8 @@ namespace {
 constexpr int kAttributeMultiprocessors = 16;
 constexpr int kAttributeComputeMajor = 75;
 constexpr int kAttributeComputeMinor = 76;
+// Function attributes (cuda.h, CUfunction_attribute).
+constexpr int kFunctionMaxDynamicSharedBytes = 8;
 // JIT options (cuda.h, CUjit_option).
 constexpr int kJitInfoLogBuffer = 3;
 constexpr int kJitInfoLogBufferSize = 4;
@@ -73,6 +76,7 @@ void openOnce(State &s) {
   ok &= resolve(s.library, a.cuModuleUnload, "cuModuleUnload");
   ok &= resolve(s.library, a.cuModuleGetFunction, "cuModuleGetFunction");
   ok &= resolve(s.library, a.cuFuncGetAttribute, "cuFuncGetAttribute");
+  ok &= resolve(s.library, a.cuFuncSetAttribute, "cuFuncSetAttribute");
   ok &= resolve(s.library, a.cuLaunchKernel, "cuLaunchKernel");
   ok &= resolve(s.library, a.cuMemAlloc, "cuMemAlloc_v2");
   ok &= resolve(s.library, a.cuMemFree, "cuMemFree_v2");
@@ -198,6 +202,91 @@ CUmodule loadModule(const void *image, std::string &error) {
   return module;
 }
 
+int selectCompiledChip(unsigned mask, std::string &error) {
+  const Device *device = openDevice(error);
+  if (!device)
+    return -1;
+  int chip = selectGpuChip(mask, device->computeMajor, device->computeMinor);
+  if (chip >= 0)
+    return chip;
+  std::string compiled;
+  for (int i = 0; i < kNumGpuChips; ++i)
+    if (mask & (1u << i))
+      compiled += std::string(compiled.empty() ? "" : ", ") + kGpuChips[i].name;
+  error = "the GPU code was compiled for " +
+          (compiled.empty() ? std::string("no chip") : compiled) + "; " +
+          device->name + " (compute capability " +
+          std::to_string(device->computeMajor) + "." +
+          std::to_string(device->computeMinor) +
+          ") runs none of them (sm_XYa code runs on compute capability X.Y "
+          "only; sm_80 on any later device)";
+  return -1;
+}
+
+namespace {
+
+/// A module handed to mgpuModuleLoad(JIT) by a compiled library's
+/// constructor. It is loaded when a kernel of it is first asked for, so
+/// that loading a library touches no GPU, and code for chips other than the
+/// device's (multi-chip libraries) is never loaded.
+struct LazyModule {
+  const char *image = nullptr;
+  size_t size = 0; // 0: NUL-terminated PTX (mgpuModuleLoadJIT)
+  std::once_flag once;
+  CUmodule module = nullptr;
+  std::string error;
+};
+
+/// Loads a quantc CUDA image (kCudaImageMagic): the cubin if it runs on the
+/// device, else the PTX; a raw PTX or cubin image as it is.
+CUmodule loadImage(const char *image, size_t size, std::string &error) {
+  if (size < 16 || std::memcmp(image, kCudaImageMagic, 8) != 0)
+    return loadModule(image, error);
+  std::string open;
+  const Device *device = openDevice(open);
+  if (!device) {
+    error = open;
+    return nullptr;
+  }
+  uint32_t count;
+  std::memcpy(&count, image + 8, 4);
+  const char *ptx = nullptr;
+  std::string cubinError;
+  for (uint32_t i = 0; i < count; ++i) {
+    CudaImageEntry entry;
+    if (16 + (i + 1) * sizeof(entry) > size) {
+      error = "a corrupt CUDA image (truncated entry table)";
+      return nullptr;
+    }
+    std::memcpy(&entry, image + 16 + i * sizeof(entry), sizeof(entry));
+    if (entry.offset + entry.size > size) {
+      error = "a corrupt CUDA image (entry past the end)";
+      return nullptr;
+    }
+    char chipName[17] = {0};
+    std::memcpy(chipName, entry.chip, 16);
+    int chip = gpuChipIndex(chipName);
+    if (entry.kind == kCudaImagePtx) {
+      ptx = image + entry.offset;
+      continue;
+    }
+    if (entry.kind == kCudaImageCubin && chip >= 0 &&
+        gpuCubinRunsOn(kGpuChips[chip], device->computeMajor,
+                       device->computeMinor)) {
+      if (CUmodule module = loadModule(image + entry.offset, cubinError))
+        return module;
+    }
+  }
+  if (!ptx) {
+    error = cubinError.empty() ? "the CUDA image holds no code this device runs"
+                               : cubinError;
+    return nullptr;
+  }
+  return loadModule(ptx, error);
+}
+
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // The mgpu* runtime entry points of MLIR's gpu-to-llvm
 //===----------------------------------------------------------------------===//
@@ -246,41 +335,60 @@ extern "C" {
 
 void *mgpuModuleLoadJIT(void *data, int optLevel) {
   (void)optLevel; // the driver's JIT default (O4 for ptxas) is kept
-  if (!data || !ready())
+  if (!data)
     return nullptr;
-  std::string error;
-  CUmodule module = loadModule(data, error);
-  if (!module)
-    recordError(error);
-  return module;
+  auto *lazy = new LazyModule;
+  lazy->image = static_cast<const char *>(data);
+  return lazy;
 }
 
 void *mgpuModuleLoad(void *data, size_t size) {
-  (void)size;
-  return mgpuModuleLoadJIT(data, 0);
+  void *lazy = mgpuModuleLoadJIT(data, 0);
+  if (lazy)
+    static_cast<LazyModule *>(lazy)->size = size;
+  return lazy;
 }
 
 void mgpuModuleUnload(void *module) {
-  if (module && ready())
-    ok(driver().cuModuleUnload(static_cast<CUmodule>(module)), "cuModuleUnload");
+  auto *lazy = static_cast<LazyModule *>(module);
+  if (!lazy)
+    return;
+  if (lazy->module && ready())
+    ok(driver().cuModuleUnload(lazy->module), "cuModuleUnload");
+  delete lazy;
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   if (!ready())
     return nullptr;
-  if (!module) {
-    // The module failed to load (already recorded); name the kernel too, so
-    // that a skipped launch is never silent.
+  auto *lazy = static_cast<LazyModule *>(module);
+  if (lazy)
+    std::call_once(lazy->once, [&] {
+      lazy->module = loadImage(lazy->image, lazy->size, lazy->error);
+    });
+  if (!lazy || !lazy->module) {
+    // Name the kernel too, so that a skipped launch is never silent.
     recordError(std::string("kernel '") + name +
-                "' is unavailable: its GPU module did not load");
+                "' is unavailable: its GPU module did not load" +
+                (lazy && !lazy->error.empty() ? " (" + lazy->error + ")" : ""));
     return nullptr;
   }
   CUfunction function = nullptr;
-  if (!ok(driver().cuModuleGetFunction(&function, static_cast<CUmodule>(module),
-                                       name),
+  if (!ok(driver().cuModuleGetFunction(&function, lazy->module, name),
           "cuModuleGetFunction"))
     return nullptr;
   return function;
+}
+
+/// Called by code compiled for several chips (qc-lower-gpu chip=a,b,...)
+/// before each launch: the index in kGpuChips of the chip whose kernels to
+/// launch, of those in `mask`; -1 (error recorded) if none runs here.
+int32_t quantc_cuda_select_target(int32_t mask) {
+  std::string error;
+  int chip = selectCompiledChip(static_cast<unsigned>(mask), error);
+  if (chip < 0)
+    recordError(error);
+  return chip;
 }
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
@@ -294,6 +402,13 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     recordError("a kernel launch was skipped: its function did not load");
     return;
   }
+  // Above 48 KiB, dynamic shared memory must be asked for per function.
+  if (sharedMemoryBytes > 48 * 1024 &&
+      !ok(driver().cuFuncSetAttribute(static_cast<CUfunction>(function),
+                                      kFunctionMaxDynamicSharedBytes,
+                                      sharedMemoryBytes),
+          "cuFuncSetAttribute (dynamic shared memory)"))
+    return;
   ok(driver().cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
                              gridZ, blockX, blockY, blockZ, sharedMemoryBytes,
                              static_cast<CUstream>(stream), params, extra),
@@ -432,6 +547,8 @@ std::vector<std::pair<const char *, void *>> mgpuRuntimeSymbols() {
       {"mgpuMemset32", reinterpret_cast<void *>(&mgpuMemset32)},
       {"mgpuMemset16", reinterpret_cast<void *>(&mgpuMemset16)},
       {"mgpuSetDefaultDevice", reinterpret_cast<void *>(&mgpuSetDefaultDevice)},
+      {"quantc_cuda_select_target",
+       reinterpret_cast<void *>(&quantc_cuda_select_target)},
   };
 }
 

@@ -249,6 +249,12 @@ static Operation *findUnloweredOp(ModuleOp module) {
   module.walk([&](Operation *op) {
     if (op == module.getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
       return WalkResult::advance();
+    // GPU code after gpu-to-llvm (quant-run --device cuda, libraries for
+    // cuda:...): the GPU dialect's LLVM IR translation embeds the binaries
+    // and lowers the launches.
+    if (op->getName().getStringRef() == "gpu.binary" ||
+        op->getName().getStringRef() == "gpu.launch_func")
+      return WalkResult::skip();
     if (isa<UnrealizedConversionCastOp>(op)) {
       if (!firstCast)
         firstCast = op;

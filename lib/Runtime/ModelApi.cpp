@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantc/Runtime/CudaDriver.h"
 #include "quantc/Runtime/ModelAbi.h"
 #include "quantc/Runtime/ThreadPool.h"
 #include "quantc/Runtime/quantc_model.h"
@@ -146,6 +147,14 @@ quantc_status quantc_model_create(quantc_model **model) {
                     std::to_string(quantc_abi_model_v1.version) +
                     " but its runtime implements version " +
                     std::to_string(QUANTC_MODEL_ABI_VERSION));
+  // A model with GPU code needs a device that runs one of its chips; say so
+  // now rather than at the first run.
+  if (quantc_abi_model_v1.cuda_chip_mask) {
+    std::string error;
+    if (quantc::cuda::selectCompiledChip(
+            static_cast<unsigned>(quantc_abi_model_v1.cuda_chip_mask), error) < 0)
+      return fail(QUANTC_ERROR_DEVICE, "the model runs on an NVIDIA GPU: " + error);
+  }
   auto *created = new (std::nothrow) quantc_model{&quantc_abi_model_v1};
   if (!created)
     return fail(QUANTC_ERROR_OUT_OF_MEMORY, "quantc_model_create: out of memory");
@@ -255,6 +264,11 @@ quantc_status quantc_model_run(quantc_model *model, const quantc_tensor *inputs,
     next += 3 + 2 * tensor.rank;
   }
   abi.entry(descriptors.data());
+  if (abi.cuda_chip_mask) {
+    std::string error = quantc::cuda::takeCudaRuntimeError();
+    if (!error.empty())
+      return fail(QUANTC_ERROR_DEVICE, "on the GPU: " + error);
+  }
   return QUANTC_OK;
 }
 

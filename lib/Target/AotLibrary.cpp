@@ -2,6 +2,8 @@
 
 #include "quantc/Target/AotLibrary.h"
 
+#include "quantc/Conversion/GpuChips.h"
+#include "quantc/Conversion/GpuPipelines.h"
 #include "quantc/Conversion/QcToCPU.h"
 #include "quantc/Runtime/Jit.h"
 #include "quantc/Runtime/ModelAbi.h"
@@ -9,6 +11,8 @@
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/Constants.h"
@@ -226,8 +230,12 @@ std::string generateModelHeader(const EntrySignature &signature,
      << commentText(options.modelName) << ".\n";
   if (!options.description.empty())
     os << " * From " << commentText(options.description) << ".\n";
-  os << " * CPU target: " << commentText(options.cpuTarget) << ".\n"
-     << " *\n"
+  os << " * CPU target: " << commentText(options.cpuTarget) << ".\n";
+  if (!options.cudaChips.empty())
+    os << " * NVIDIA GPU targets: " << commentText(options.cudaChips)
+       << " (the qc.matmuls run on the GPU; quantc_model_create fails\n"
+       << " * with QUANTC_ERROR_DEVICE where no device runs one of them).\n";
+  os << " *\n"
      << " * Inputs and outputs, in the order quantc_model_run takes them:\n";
   auto list = [&](llvm::StringRef kind, llvm::ArrayRef<TensorSpec> specs) {
     for (auto [index, spec] : llvm::enumerate(specs))
@@ -315,6 +323,17 @@ createTargetMachine(const std::string &cpuTarget) {
     return llvm::createStringError("cannot create an LLVM target machine for " +
                                    triple.str() + " " + target->cpu);
   return machine;
+}
+
+/// quantc_model_abi::cuda_chip_mask of a checked list of chips.
+static int32_t cudaChipMask(llvm::StringRef chips) {
+  int32_t mask = 0;
+  if (chips.empty())
+    return 0;
+  for (llvm::StringRef chip : llvm::split(chips, ','))
+    if (int index = gpuChipIndex(chip.trim().str().c_str()); index >= 0)
+      mask |= 1 << index;
+  return mask;
 }
 
 /// Makes everything the model defines internal to it, adds the entry
@@ -416,7 +435,8 @@ static llvm::Error addModelInterface(llvm::Module &module,
       {llvm::ConstantInt::get(i32, QUANTC_MODEL_ABI_VERSION),
        llvm::ConstantInt::get(i32, signature.arguments.size()),
        llvm::ConstantInt::get(i32, signature.results.size()),
-       llvm::ConstantInt::get(i32, 0), table(signature.arguments, "inputs"),
+       llvm::ConstantInt::get(i32, cudaChipMask(options.cudaChips)),
+       table(signature.arguments, "inputs"),
        table(signature.results, "outputs"), wrapper,
        string(options.modelName, "quantc.model.name"),
        string(options.cpuTarget, "quantc.model.target")});
@@ -587,6 +607,24 @@ llvm::Error writeAotArtifact(ModuleOp module, const std::string &outputPath,
   lowering.entry = options.entry;
   lowering.caller = "quant-compile";
   lowering.cpuTarget = options.cpuTarget;
+  if (!options.cudaChips.empty()) {
+    for (llvm::StringRef chip : llvm::split(options.cudaChips, ','))
+      if (gpuChipIndex(chip.trim().str().c_str()) < 0)
+        return llvm::createStringError(
+            "unknown NVIDIA chip '" + chip.trim().str() + "' (supported: " +
+            llvm::join(supportedGpuChips(), ", ") + ")");
+    DialectRegistry registry;
+    registerQuantcGpuDialects(registry);
+    module.getContext()->appendDialectRegistry(registry);
+    std::string chips = options.cudaChips;
+    lowering.beforeQcExpansion = [chips](OpPassManager &pm) {
+      buildCudaDevicePipeline(pm, chips, /*packBinaries=*/true);
+    };
+    std::string cpuTarget = options.cpuTarget;
+    lowering.buildLowering = [cpuTarget](OpPassManager &pm) {
+      buildCudaHostPipeline(pm, cpuTarget);
+    };
+  }
   llvm::Expected<EntrySignature> signature = prepareEntry(module, lowering);
   if (!signature)
     return signature.takeError();

@@ -102,6 +102,9 @@ kernels and pipeline), then optimised at O3 for --target:
   x86-64, x86-64-v3 (AVX2, FMA), x86-64-v4 (AVX-512),
   x86-64-v4-vnni (AVX-512 with VNNI, BF16, VBMI), native (this machine).
 The qc.matmul kernels are generated for that target too (qc-lower-cpu).
+--target cuda:sm_80,sm_90a,... embeds GPU kernels (PTX, and cubins where
+ptxas is available) for each chip listed; the library runs the qc.matmuls
+on the chip the device is (quantc_model_create fails without one).
 
 Files appear whole or not at all: each is written under a temporary name and
 renamed at the end, so a failure (an unwritable path, an operation the CPU
@@ -155,9 +158,13 @@ static cl::opt<std::string>
 
 static cl::opt<std::string> cpuTarget(
     "target", cl::init("native"),
-    cl::value_desc("x86-64|x86-64-v3|x86-64-v4|x86-64-v4-vnni|native"),
+    cl::value_desc("x86-64|x86-64-v3|x86-64-v4|x86-64-v4-vnni|native|"
+                   "cuda:CHIP[,CHIP...]"),
     cl::desc("The CPU to compile for (so, obj, llvm): kernels and "
-             "optimisation (default native, this machine)"),
+             "optimisation (default native, this machine); cuda:sm_80,sm_90a "
+             "runs the qc.matmuls on NVIDIA GPUs (code for each chip listed: "
+             "sm_80, sm_90a, sm_100a, sm_120a; the library picks the "
+             "device's) and the rest on this machine"),
     cl::cat(compileCategory));
 
 static cl::opt<std::string>
@@ -361,6 +368,12 @@ static int emitModule(MLIRContext &context, ModuleOp module,
   quantc::AotOptions options;
   options.entry = entryName;
   options.cpuTarget = cpuTarget;
+  // cuda:sm_80,sm_90a: the qc.matmuls run on NVIDIA GPUs, the rest on this
+  // machine's CPU.
+  if (llvm::StringRef(cpuTarget).starts_with("cuda:")) {
+    options.cpuTarget = "native";
+    options.cudaChips = cpuTarget.substr(5);
+  }
   options.linker = linkerDriver;
   options.emit = emitKind == "so"    ? quantc::AotEmit::SharedLibrary
                  : emitKind == "obj" ? quantc::AotEmit::Object

@@ -51,13 +51,18 @@ void buildGpuToPtxPipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
 
 /// qc-lower-gpu{chip} then buildGpuToPtxPipeline: qc.matmul ops become
 /// launches of kernels held as PTX in gpu.binary ops. Drivers run it before
-/// qc-expand-formats (which would lower qc.matmul for the CPU).
-void buildCudaDevicePipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
+/// qc-expand-formats (which would lower qc.matmul for the CPU). `chip` may
+/// list several chips ("sm_80,sm_90a"): kernels for each, the launch chosen
+/// at run time. With `packBinaries`, quantc-pack-gpu-binaries then adds a
+/// cubin per chip where ptxas is available (compiled libraries).
+void buildCudaDevicePipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
+                             bool packBinaries = false);
 
 /// The host side after buildCudaDevicePipeline: the CPU pipeline with
 /// quantc-stage-gpu-buffers after bufferization, then gpu-to-llvm with bare
-/// pointers for kernels.
-void buildCudaHostPipeline(mlir::OpPassManager &pm);
+/// pointers for kernels. `cpuTarget` as for buildCpuLoweringPipeline.
+void buildCudaHostPipeline(mlir::OpPassManager &pm,
+                           llvm::StringRef cpuTarget = "native");
 
 /// The whole CUDA lowering of a module of float tensor IR with qc ops:
 /// qc-lower-gpu, buildGpuToPtxPipeline, the CPU pipeline with

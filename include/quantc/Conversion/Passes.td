@@ -234,7 +234,9 @@ def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
-           "Target GPU: sm_80, sm_90a, sm_100a or sm_120a">,
+           "Target GPU: sm_80, sm_90a, sm_100a or sm_120a, or a comma-"
+           "separated list of them (one gpu.module per chip, the launch "
+           "chosen at run time by quantc_cuda_select_target)">,
     Option<"gemvMaxRows", "gemv-max-rows", "int64_t", /*default=*/"16",
            "Largest number of activation rows M that uses the GEMV kernel">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
@@ -242,10 +244,29 @@ def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect"
+  ];
+}
+
+def PackGpuBinaries : Pass<"quantc-pack-gpu-binaries", "::mlir::ModuleOp"> {
+  let summary = "Pack each PTX object of gpu.binary ops with a cubin for its "
+                "chip into one CUDA image the runtime chooses from";
+  let description = [{
+    Rewrites every `#gpu.object<#nvvm.target<chip = C>, assembly = PTX>` into
+    a `bin` object holding a quantc CUDA image (quantc/Runtime/CudaDriver.h):
+    a cubin assembled by ptxas for C when ptxas is available, and the PTX.
+    The host then loads it with `mgpuModuleLoad(data, size)`; the runtime
+    loads the cubin when it runs on the device and JIT-compiles the PTX
+    otherwise. A ptxas failure is an error naming the chip.
+  }];
+  let options = [
+    Option<"ptxas", "ptxas", "std::string", /*default=*/"\"\"",
+           "The ptxas to run: a path, 'none' for PTX only, or empty to look "
+           "for $QUANTC_PTXAS, /usr/local/cuda/bin/ptxas and ptxas on PATH">,
   ];
 }
 

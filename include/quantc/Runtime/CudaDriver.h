@@ -57,6 +57,7 @@ struct DriverApi {
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
   CUresult (*cuFuncGetAttribute)(int *, int, CUfunction);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, unsigned, CUstream,
                              void **, void **);
@@ -113,6 +114,33 @@ bool check(CUresult result, const char *what, std::string &error);
 /// Loads a module from PTX text (NUL-terminated) or a cubin with the driver's
 /// JIT, with its log on failure.
 CUmodule loadModule(const void *image, std::string &error);
+
+/// Which of the chips in `mask` (bit i: kGpuChips[i] of
+/// quantc/Conversion/GpuChips.h) compiled code should run on the device:
+/// its index, or -1 with a one-line `error` ("no CUDA device", or a device
+/// that runs none of them).
+int selectCompiledChip(unsigned mask, std::string &error);
+
+/// The GPU code a compiled library carries for one chip, as the object of a
+/// gpu.binary (quantc-pack-gpu-binaries) that mgpuModuleLoad receives:
+///
+///   "QCCUDA01"  u32 count  u32 0
+///   count x { char chip[16] (NUL-padded), u32 kind (0 PTX, 1 cubin),  (40 bytes)
+///             u32 0, u64 offset, u64 size }     (offsets from the start)
+///   payloads (PTX NUL-terminated)
+///
+/// Little-endian, 8-byte aligned entries. The runtime loads the cubin when
+/// it runs on the device (gpuCubinRunsOn), else JIT-compiles the PTX.
+constexpr char kCudaImageMagic[8] = {'Q', 'C', 'C', 'U', 'D', 'A', '0', '1'};
+struct CudaImageEntry {
+  char chip[16];
+  uint32_t kind;
+  uint32_t reserved;
+  uint64_t offset;
+  uint64_t size;
+};
+static_assert(sizeof(CudaImageEntry) == 40, "the image layout is fixed");
+enum CudaImageKind : uint32_t { kCudaImagePtx = 0, kCudaImageCubin = 1 };
 
 /// The first error a mgpu* entry point hit since the last call (empty if
 /// none), and forgets it.

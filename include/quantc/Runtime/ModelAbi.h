@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#define QUANTC_MODEL_ABI_VERSION 1
+#define QUANTC_MODEL_ABI_VERSION 2
 #define QUANTC_MODEL_ABI_SYMBOL "quantc_abi_model_v1"
 
 #ifdef __cplusplus
@@ -36,7 +36,9 @@ typedef struct quantc_model_abi {
   int32_t version; /* QUANTC_MODEL_ABI_VERSION */
   int32_t num_inputs;
   int32_t num_outputs;
-  int32_t reserved;
+  /* Version 2: the chips whose GPU code the model carries (bit i: kGpuChips[i]
+   * of quantc/Conversion/GpuChips.h); 0 for a CPU-only model. */
+  int32_t cuda_chip_mask;
   const quantc_model_abi_tensor *inputs;
   const quantc_model_abi_tensor *outputs;
   /* descriptors[i] points to the descriptor of input i, then of output i. */

@@ -60,7 +60,10 @@ typedef enum quantc_status {
   QUANTC_ERROR_SHAPE = 4,
   QUANTC_ERROR_OUT_OF_MEMORY = 5,
   /* The library and its model code disagree (a corrupt or mixed build). */
-  QUANTC_ERROR_INTERNAL = 6
+  QUANTC_ERROR_INTERNAL = 6,
+  /* A model compiled for NVIDIA GPUs found no CUDA driver or device, a
+   * device that runs none of its chips, or a GPU error while running. */
+  QUANTC_ERROR_DEVICE = 7
 } quantc_status;
 
 /* Element types; each is stored in C order, little-endian. BOOL is one byte

@@ -41,6 +41,12 @@ struct AotOptions {
   /// qc-lower-cpu's target, and the CPU the whole model is optimised for:
   /// x86-64, x86-64-v3, x86-64-v4, x86-64-v4-vnni or native (this host).
   std::string cpuTarget = "native";
+  /// NVIDIA chips to run the qc.matmuls on ("sm_80,sm_90a"; empty: the CPU).
+  /// The host code stays on cpuTarget; each qc.matmul the GPU kernels take
+  /// is lowered once per chip (PTX, plus a cubin where ptxas is available)
+  /// and the runtime launches the kernels of the chip the device runs
+  /// (quantc/Conversion/GpuChips.h, selectGpuChip).
+  std::string cudaChips;
   AotEmit emit = AotEmit::SharedLibrary;
   /// The model's name: the prefix of the header's macros and the name the
   /// library reports. Default: the output file's stem.

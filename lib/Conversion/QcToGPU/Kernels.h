@@ -37,6 +37,9 @@ struct MatmulProblem {
 struct LaunchShape {
   std::array<int64_t, 3> grid = {1, 1, 1};
   std::array<int64_t, 3> block = {1, 1, 1};
+  /// Dynamic shared memory the launch asks for (0: the kernel's static
+  /// workgroup buffers only).
+  int64_t dynamicSharedBytes = 0;
 };
 
 /// Static facts about the canonical packed layout of W[N, K] and the IR that

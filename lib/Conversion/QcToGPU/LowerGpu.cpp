@@ -10,10 +10,12 @@
 #include "Kernels.h"
 
 #include "qc/QcDialect.h"
+#include "quantc/Conversion/GpuChips.h"
 #include "quantc/Conversion/GpuPipelines.h"
 #include "quantc/Conversion/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -96,20 +98,44 @@ Value fromMatrix(ImplicitLocOpBuilder &b, Value matrix,
   return tensor::ExpandShapeOp::create(b, resultType, matrix, groups);
 }
 
+/// Chooses and emits the kernel for `problem` on `chip` into `kernels`.
+mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
+                                       StringRef chip,
+                                       const MatmulProblem &problem,
+                                       int64_t gemvMaxRows, bool tensorCores,
+                                       LaunchShape &launch) {
+  (void)chip;
+  if (problem.m <= gemvMaxRows && gemvApplies(problem))
+    return emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch);
+  if (tensorCores && problem.m > gemvMaxRows && mmaSyncGemmApplies(problem))
+    return emitMmaSyncGemmKernel(kernelBuilder, loc, "qc_mma_gemm", problem,
+                                 launch);
+  return emitSimtMatmulKernel(kernelBuilder, loc, "qc_simt_matmul", problem,
+                              launch);
+}
+
+constexpr llvm::StringLiteral kSelectTarget = "quantc_cuda_select_target";
+
 struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
   using Base::Base;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    std::optional<std::string> features = quantc::ptxFeaturesForChip(chip);
-    if (!features) {
-      module.emitError() << "qc-lower-gpu: unknown chip '" << chip
-                         << "' (supported: "
-                         << llvm::join(quantc::supportedGpuChips(), ", ")
-                         << ")";
-      return signalPassFailure();
+    SmallVector<std::string> chips;
+    for (StringRef name : llvm::split(StringRef(chip), ',')) {
+      name = name.trim();
+      if (!quantc::ptxFeaturesForChip(name)) {
+        module.emitError() << "qc-lower-gpu: unknown chip '" << name
+                           << "' (supported: "
+                           << llvm::join(quantc::supportedGpuChips(), ", ")
+                           << ")";
+        return signalPassFailure();
+      }
+      if (!llvm::is_contained(chips, name))
+        chips.push_back(name.str());
     }
+    const bool multiChip = chips.size() > 1;
 
     SmallVector<std::pair<qc::MatmulOp, MatmulProblem>> work;
     module.walk([&](qc::MatmulOp op) {
@@ -124,40 +150,44 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
 
     module->setAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(ctx));
-    auto kernels = module.lookupSymbol<mlir::gpu::GPUModuleOp>(kKernelModuleName);
-    if (!kernels) {
-      OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
-      auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3,
-                                              "nvptx64-nvidia-cuda", chip,
-                                              *features);
-      kernels = mlir::gpu::GPUModuleOp::create(
-          builder, module.getLoc(), kKernelModuleName,
-          builder.getArrayAttr({target}));
+    // One gpu.module per chip: @qc_kernels for a single chip,
+    // @qc_kernels_<chip> for several.
+    SmallVector<mlir::gpu::GPUModuleOp> kernelModules;
+    for (const std::string &name : chips) {
+      std::string symbol = kKernelModuleName.str();
+      if (multiChip)
+        symbol += "_" + name;
+      auto kernels = module.lookupSymbol<mlir::gpu::GPUModuleOp>(symbol);
+      if (!kernels) {
+        OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+        auto target = NVVM::NVVMTargetAttr::get(
+            ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", name,
+            *quantc::ptxFeaturesForChip(name));
+        kernels = mlir::gpu::GPUModuleOp::create(
+            builder, module.getLoc(), symbol, builder.getArrayAttr({target}));
+      }
+      kernelModules.push_back(kernels);
     }
-    SymbolTable kernelSymbols(kernels);
+    // Several chips: the runtime says which one the device runs, by its
+    // index in kGpuChips (quantc/Conversion/GpuChips.h).
+    int32_t chipMask = 0;
+    SmallVector<int64_t> chipIndices;
+    for (const std::string &name : chips) {
+      chipIndices.push_back(quantc::gpuChipIndex(name.c_str()));
+      chipMask |= 1 << chipIndices.back();
+    }
+    if (multiChip && !module.lookupSymbol<func::FuncOp>(kSelectTarget)) {
+      OpBuilder builder = OpBuilder::atBlockBegin(module.getBody());
+      auto i32 = builder.getI32Type();
+      auto decl = func::FuncOp::create(builder, module.getLoc(), kSelectTarget,
+                                       builder.getFunctionType({i32}, {i32}));
+      decl.setPrivate();
+    }
 
     for (auto &[op, problem] : work) {
-      OpBuilder kernelBuilder = OpBuilder::atBlockEnd(kernels.getBody());
-      LaunchShape launch;
-      mlir::gpu::GPUFuncOp kernel;
       Location loc = op.getLoc();
-      if (problem.m <= gemvMaxRows && gemvApplies(problem))
-        kernel = emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch);
-      else if (tensorCores && problem.m > gemvMaxRows &&
-               mmaSyncGemmApplies(problem))
-        kernel = emitMmaSyncGemmKernel(kernelBuilder, loc, "qc_mma_gemm",
-                                       problem, launch);
-      else
-        kernel = emitSimtMatmulKernel(kernelBuilder, loc, "qc_simt_matmul",
-                                      problem, launch);
-      // Unique names: qc_gemv, qc_gemv_0, ...
-      kernelSymbols.insert(kernel);
-
       OpBuilder builder(op);
       ImplicitLocOpBuilder b(loc, builder);
-      auto constant = [&](int64_t v) {
-        return arith::ConstantIndexOp::create(b, v).getResult();
-      };
       Value x = toMatrix(b, op.getInput(), problem.m, problem.k);
       Value xBuffer = bufferization::ToBufferOp::create(
           b, inputMemRefType(problem), x, /*read_only=*/true);
@@ -172,20 +202,61 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
           b, weightMemRefType(problem), bytes, /*read_only=*/true);
       Value yBuffer = memref::AllocOp::create(b, resultMemRefType(problem),
                                               b.getI64IntegerAttr(64));
-      auto launchOp = mlir::gpu::LaunchFuncOp::create(
-          b, kernel,
-          mlir::gpu::KernelDim3{constant(launch.grid[0]),
-                                constant(launch.grid[1]),
-                                constant(launch.grid[2])},
-          mlir::gpu::KernelDim3{constant(launch.block[0]),
-                                constant(launch.block[1]),
-                                constant(launch.block[2])},
-          /*dynamicSharedMemorySize=*/Value(),
-          ValueRange{xBuffer, weightBuffer, yBuffer});
-      // How quantc-stage-gpu-buffers copies each operand once the kernel is
-      // PTX and its argument attributes are gone.
-      launchOp->setAttr("qc.operand_access",
-                        b.getStrArrayAttr({"in", "in", "out"}));
+
+      auto emitLaunch = [&](ImplicitLocOpBuilder &lb, size_t chipIndex) {
+        OpBuilder kernelBuilder =
+            OpBuilder::atBlockEnd(kernelModules[chipIndex].getBody());
+        LaunchShape launch;
+        mlir::gpu::GPUFuncOp kernel =
+            emitKernelForChip(kernelBuilder, loc, chips[chipIndex], problem,
+                              gemvMaxRows, tensorCores, launch);
+        // Unique names: qc_gemv, qc_gemv_0, ...
+        SymbolTable(kernelModules[chipIndex]).insert(kernel);
+        auto constant = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(lb, v).getResult();
+        };
+        Value sharedBytes;
+        if (launch.dynamicSharedBytes)
+          sharedBytes = arith::ConstantIntOp::create(
+              lb, lb.getI32Type(), launch.dynamicSharedBytes);
+        auto launchOp = mlir::gpu::LaunchFuncOp::create(
+            lb, kernel,
+            mlir::gpu::KernelDim3{constant(launch.grid[0]),
+                                  constant(launch.grid[1]),
+                                  constant(launch.grid[2])},
+            mlir::gpu::KernelDim3{constant(launch.block[0]),
+                                  constant(launch.block[1]),
+                                  constant(launch.block[2])},
+            sharedBytes, ValueRange{xBuffer, weightBuffer, yBuffer});
+        // How quantc-stage-gpu-buffers copies each operand once the kernel
+        // is PTX and its argument attributes are gone.
+        launchOp->setAttr("qc.operand_access",
+                          lb.getStrArrayAttr({"in", "in", "out"}));
+      };
+      if (!multiChip) {
+        emitLaunch(b, 0);
+      } else {
+        Value selected =
+            func::CallOp::create(b, kSelectTarget, TypeRange{b.getI32Type()},
+                                 ValueRange{arith::ConstantIntOp::create(
+                                     b, b.getI32Type(), chipMask)})
+                .getResult(0);
+        Value index =
+            arith::IndexCastOp::create(b, b.getIndexType(), selected);
+        auto switchOp = scf::IndexSwitchOp::create(
+            b, TypeRange{}, index, chipIndices, chipIndices.size());
+        for (size_t i = 0; i < chips.size(); ++i) {
+          Block &block = switchOp.getCaseRegions()[i].emplaceBlock();
+          OpBuilder caseBuilder = OpBuilder::atBlockBegin(&block);
+          ImplicitLocOpBuilder cb(loc, caseBuilder);
+          emitLaunch(cb, i);
+          scf::YieldOp::create(cb);
+        }
+        // No chip runs here: the runtime recorded why and fails the run.
+        Block &fallback = switchOp.getDefaultRegion().emplaceBlock();
+        OpBuilder fallbackBuilder = OpBuilder::atBlockBegin(&fallback);
+        scf::YieldOp::create(fallbackBuilder, loc);
+      }
       Value y = bufferization::ToTensorOp::create(
           b, RankedTensorType::get({problem.m, problem.n},
                                    problem.resultElementType),
