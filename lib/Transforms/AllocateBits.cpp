@@ -18,6 +18,7 @@
 
 #include "quantc/Formats/BitAllocation.h"
 #include "quantc/Formats/Gptq.h"
+#include "quantc/Transforms/LatencyModel.h"
 #include "quantc/Transforms/LayerWeights.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -111,11 +112,39 @@ struct QcAllocateBitsPass
     : mlir::qc::impl::QcAllocateBitsBase<QcAllocateBitsPass> {
   using QcAllocateBitsBase::QcAllocateBitsBase;
 
-  double roofline(int64_t bytes, const quantc::LayerWeight &weight) const {
-    double memory = static_cast<double>(bytes) / (bandwidth * 1e9);
-    double compute = 2.0 * static_cast<double>(tokens) * weight.rows *
-                     weight.columns / (peak * 1e9);
-    return std::max(memory, compute);
+  /// The latency model (quantc/Transforms/LatencyModel.h) and what it needs
+  /// to know of the whole model.
+  quantc::LatencyProfile profile;
+  bool weightsCached = true;
+
+  /// Predicted seconds of `weight`'s layers with `bytes` of packed weights
+  /// in `format`: M rows from each layer's activation (or `tokens`), float
+  /// or int8 activations as the layer's activation quantizer says.
+  double latency(int64_t bytes, const quantc::LayerWeight &weight,
+                 const quantc::Format &format) const {
+    std::string name = quantc::printFormat(format);
+    double seconds = 0;
+    for (const quantc::QuantizedLayer &layer : weight.layers) {
+      int64_t m = tokens;
+      auto type = dyn_cast<RankedTensorType>(layer.activation.getType());
+      if (m <= 0)
+        m = type && type.hasStaticShape() && weight.columns > 0
+                ? type.getNumElements() / weight.columns
+                : 1;
+      bool int8Activations = false;
+      Value input =
+          linalg::LinalgOp(layer.layer.op).getDpsInputs()[layer.layer.activationInput];
+      if (auto quant = input.getDefiningOp<FakeQuantOp>()) {
+        const quantc::Format &act = quant.getFormat().getValue();
+        int8Activations = act.element.kind == quantc::ElementKind::Int &&
+                          act.element.bits == 8;
+      }
+      seconds += quantc::matmulSeconds(profile, std::max<int64_t>(m, 1),
+                                       weight.rows, weight.columns,
+                                       static_cast<double>(bytes), name,
+                                       int8Activations, weightsCached);
+    }
+    return seconds;
   }
 
   void runOnOperation() override {
@@ -134,8 +163,17 @@ struct QcAllocateBitsPass
     std::optional<Budget> parsedBudget = parseBudget(budget, error);
     if (!parsedBudget)
       return fail(error);
-    if (!(bandwidth > 0) || !(peak > 0) || tokens <= 0)
-      return fail("bandwidth, peak and tokens must be positive");
+    if (tokens < 0)
+      return fail("tokens must be 0 (from the model) or positive");
+    if (profileFile.empty()) {
+      profile = quantc::LatencyProfile::builtIn();
+    } else {
+      std::optional<quantc::LatencyProfile> read =
+          quantc::LatencyProfile::read(profileFile, error);
+      if (!read)
+        return fail(error);
+      profile = std::move(*read);
+    }
 
     // Candidate formats.
     std::vector<quantc::Format> formats;
@@ -167,10 +205,30 @@ struct QcAllocateBitsPass
       mlir::emitWarning(module.getLoc())
           << "qc-allocate-bits: layer " << why << "; it keeps its format";
 
+    // The latency model: whether the weights fit the cache (at their
+    // formats before allocation), and the float code around the layers,
+    // which no choice changes.
+    bool byLatency = parsedBudget->kind == BudgetKind::Seconds;
+    double floatCodeSeconds = 0;
+    if (byLatency) {
+      double modelBytes = 0;
+      for (const quantc::LayerWeight &weight : weights)
+        modelBytes += static_cast<double>(
+            quantc::packedSizeInBytes({weight.rows, weight.columns},
+                                      weight.format, error)
+                .value_or(weight.rows * weight.columns * 4));
+      weightsCached = modelBytes <= profile.cacheBytes;
+      std::optional<quantc::FloatCodeEstimate> floatCode =
+          quantc::estimateFloatCode(module, profile, error);
+      if (!floatCode)
+        return fail(error);
+      floatCodeSeconds = floatCode->seconds();
+    }
+
     // Measure every candidate on every weight with statistics.
     std::vector<WeightChoices> choices;
     int64_t fixedBytes = 0, totalElements = 0;
-    double fixedSeconds = 0;
+    double fixedSeconds = floatCodeSeconds;
     for (quantc::LayerWeight &weight : weights) {
       int64_t elements = weight.rows * weight.columns;
       totalElements += elements;
@@ -194,7 +252,7 @@ struct QcAllocateBitsPass
                                       weight.format, error)
                 .value_or(elements * 4);
         fixedBytes += bytes;
-        fixedSeconds += roofline(bytes, weight);
+        fixedSeconds += latency(bytes, weight, weight.format);
         mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
                                << "' keeps its format: " << whyNot;
         continue;
@@ -234,7 +292,7 @@ struct QcAllocateBitsPass
         candidate.format = static_cast<int>(f);
         candidate.matrixFormat = format;
         candidate.bytes = *bytes;
-        candidate.seconds = roofline(*bytes, weight);
+        candidate.seconds = latency(*bytes, weight, format);
         candidate.error = quantc::hessianWeightedError(
             weight.matrix.data(), quantized->data(), weight.rows,
             weight.columns, hessian->data());
@@ -246,7 +304,7 @@ struct QcAllocateBitsPass
                                       weight.format, error)
                 .value_or(elements * 4);
         fixedBytes += bytes;
-        fixedSeconds += roofline(bytes, weight);
+        fixedSeconds += latency(bytes, weight, weight.format);
         mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
                                << "' keeps its format: no candidate fits its "
                                   "reduction size "
@@ -346,7 +404,12 @@ struct QcAllocateBitsPass
            << llvm::formatv("{0:F3}", 8.0 * chosenBytes / totalElements).str()
            << " bits/weight (" << chosenBytes << " bytes";
     if (!bySize)
-      remark << llvm::formatv(", {0:F1} us", chosenSeconds * 1e6).str();
+      remark << llvm::formatv(", predicted latency {0:F1} us = matmuls {1:F1} "
+                              "+ float code {2:F1}, profile {3}",
+                              chosenSeconds * 1e6,
+                              (chosenSeconds - floatCodeSeconds) * 1e6,
+                              floatCodeSeconds * 1e6, profile.source)
+                    .str();
     remark << "), predicted layer output SQNR "
            << llvm::formatv("{0:F2}", predictedSqnr(solution->error)).str()
            << " dB; " << mix;

@@ -108,6 +108,22 @@ static std::optional<Recipe> namedRecipe(StringRef name) {
     recipe.allocate->budget = name.drop_front(5).str();
     return recipe;
   }
+  // auto-latency:MICROSECONDS — the same under a latency budget (the
+  // latency model of qc-allocate-bits, quantc/Transforms/LatencyModel.h).
+  if (name.starts_with("auto-latency:")) {
+    StringRef value = name.drop_front(13);
+    double microseconds;
+    if (value.getAsDouble(microseconds) || !(microseconds > 0) ||
+        !std::isfinite(microseconds))
+      return std::nullopt;
+    Recipe recipe;
+    recipe.name = name.str();
+    recipe.defaults.weights = mustParse("int8");
+    recipe.gptq = GptqRecipeOptions();
+    recipe.allocate = AllocateOptions();
+    recipe.allocate->budget = value.str() + "us";
+    return recipe;
+  }
   return std::nullopt;
 }
 
@@ -248,7 +264,7 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     std::optional<Recipe> named = namedRecipe(*baseName);
     if (!named) {
       fail("base", "'" + *baseName + "' is not a named recipe (known: " +
-                       llvm::join(namedRecipes(), ", ") + ", auto:BITS)");
+                       llvm::join(namedRecipes(), ", ") + ", auto:BITS, auto-latency:US)");
       return std::nullopt;
     }
     recipe = *named;
@@ -491,7 +507,8 @@ std::optional<Recipe> quantc::loadRecipe(StringRef nameOrPath,
   if (!nameOrPath.ends_with(".json") && !nameOrPath.contains('/')) {
     error = ("unknown recipe '" + nameOrPath + "' (named recipes: " +
              llvm::join(namedRecipes(), ", ") +
-             ", auto:BITS; or a recipe .json file)")
+             ", auto:BITS, auto-latency:MICROSECONDS; or a recipe .json "
+             "file)")
                 .str();
     return std::nullopt;
   }

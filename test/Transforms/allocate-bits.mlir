@@ -7,7 +7,8 @@
 // RUN: FileCheck %s --check-prefix=FRONTIER < %t/frontier.json
 // RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=9bits candidates=int8,mxfp4,mxfp6_e2m3" 2>/dev/null | FileCheck %s --check-prefix=ALL8
 // RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=236B candidates=int8,mxfp4,mxfp6_e2m3 gptq=true" 2>/dev/null | FileCheck %s --check-prefix=BYTES
-// RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=0.012us candidates=int8,mxfp4,mxfp6_e2m3 bandwidth=20 peak=250" 2>&1 | FileCheck %s --check-prefix=LATENCY
+// RUN: %python -c "import json; k = [{'k': 32, 'n': 4, 'gemv_GBs': 0.02, 'gemm_GOPs': 0.25}]; json.dump({'threads': 1, 'dram_GBs': 10, 'cache_GBs': 20, 'cache_bytes': 1e6, 'float_GFLOPs': 1, 'elementwise_GBs': 1, 'reduction_GBs': 1, 'transpose_GBs': 1, 'kernels': {'int8/a16': k, 'mxfp4/a16': k, 'mxfp6_e2m3/a16': k}}, open('%t/profile.json', 'w'))"
+// RUN: quant-opt %s --qc-allocate-bits="stats=%t/stats budget=12us candidates=int8,mxfp4,mxfp6_e2m3 profile=%t/profile.json tokens=1" 2>&1 | FileCheck %s --check-prefix=LATENCY
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=3 candidates=int8,mxfp4" 2>&1 | FileCheck %s --check-prefix=SMALL
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=5parsecs" 2>&1 | FileCheck %s --check-prefix=UNIT
 // RUN: not quant-opt %s --qc-allocate-bits="stats=%t/stats budget=5 candidates=mxfp5" 2>&1 | FileCheck %s --check-prefix=CANDIDATE
@@ -41,11 +42,12 @@
 // BYTES: qc.weight_format = "mxfp4"
 // BYTES: qc.weight_format = "mxfp4"
 // BYTES: qc.weight_format = "mxfp6_e2m3"
-// A latency budget on the roofline: one token, so every layer is memory
-// bound at 20 GB/s (68 bytes: 3.4 ns in mxfp4, 100: 5 ns in mxfp6, 144: 7.2
-// ns in int8; 2·N·K = 256 ops take 1 ns at 250 GOP/s). 12 ns fit three
-// mxfp4 layers (10.2 ns) with one of them in mxfp6 (11.8 ns).
-// LATENCY: remark: qc-allocate-bits: 3 weight(s), budget 0.012us: 4.917 bits/weight (236 bytes, 0.0 us), predicted layer output SQNR {{.*}}; 2 mxfp4, 1 mxfp6_e2m3
+// A latency budget, with a profile where every kernel reads weights at
+// 0.02 GB/s and multiplies at 0.25 GOP/s, and one token (tokens=1), so
+// every layer is memory bound (68 bytes: 3.4 us in mxfp4, 100: 5 us in
+// mxfp6, 144: 7.2 us in int8; 2·N·K = 256 ops take 1.024 us). 12 us fit
+// three mxfp4 layers (10.2 us) with one of them in mxfp6 (11.8 us).
+// LATENCY: remark: qc-allocate-bits: 3 weight(s), budget 12us: 4.917 bits/weight (236 bytes, predicted latency 11.8 us = matmuls 11.8 + float code 0.0, profile {{.*}}profile.json), predicted layer output SQNR {{.*}}; 2 mxfp4, 1 mxfp6_e2m3
 // LATENCY: qc.weight_format = "mxfp4"
 // LATENCY: qc.weight_format = "mxfp4"
 // LATENCY: qc.weight_format = "mxfp6_e2m3"

@@ -76,7 +76,9 @@ on !qc.packed weights. Without --recipe the model stays in float.
 Recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4,
 w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq,
 auto:BITS (formats per layer for BITS bits per weight; GPTQ and auto need
---calib), or a JSON recipe file (see
+--calib), auto-latency:US (formats per layer for a predicted latency of US
+microseconds per run of the whole model, from the latency profile of
+--latency-profile or the built-in one), or a JSON recipe file (see
 include/quantc/Transforms/Recipes.h): {"weights": "nvfp4", "activations":
 "mxint8", "rotate": "auto", "clip": {...}, "layers": [{"match": "layers.0.*",
 "weights": "int8", "activations": null}], "skip": ["head*"]}.
@@ -135,6 +137,13 @@ static cl::opt<std::string> calibStatsDir(
     cl::desc("Keep the calibration statistics in DIR (stats.json, XᵀX "
              ".npy files); without --calib, read them from DIR instead of "
              "calibrating"),
+    cl::cat(compileCategory));
+
+static cl::opt<std::string> latencyProfile(
+    "latency-profile", cl::value_desc("FILE.json"),
+    cl::desc("Measured speeds for auto-latency:US recipes (written by "
+             "bench/latency_profile.py; default: the built-in profile of "
+             "the development machine)"),
     cl::cat(compileCategory));
 
 static cl::opt<std::string> reportPath(
@@ -541,6 +550,7 @@ int main(int argc, char **argv) {
           qc::QcAllocateBitsOptions options;
           options.statsDir = statsDir;
           options.budget = recipe->allocate->budget;
+          options.profileFile = latencyProfile;
           if (!recipe->allocate->candidates.empty())
             options.candidates = llvm::join(recipe->allocate->candidates, ";");
           // The budget -> predicted error frontier, beside the report.

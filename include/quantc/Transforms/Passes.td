@@ -196,8 +196,13 @@ def QcAllocateBits : Pass<"qc-allocate-bits", "::mlir::ModuleOp"> {
     multiple-choice knapsack (quantc/Formats/BitAllocation.h) then picks one
     format per layer minimizing the total error within the budget:
     `budget=5` (or `5bits`) average bits per weight, `budget=2MiB` (B, KB,
-    KiB, MB, MiB) bytes, or `budget=300us` (us, ms) of roofline latency,
-    Σ max(bytes / bandwidth, 2·tokens·N·K / peak). The chosen format
+    KiB, MB, MiB) bytes, or `budget=300us` (us, ms) of predicted latency
+    of the whole model (quantc/Transforms/LatencyModel.h): per layer
+    max(weight bytes / the kernel's measured read speed, 2·M·N·K / its
+    measured GEMM throughput), M the activation rows, plus the float code
+    around the layers (contractions, elementwise loops, reductions,
+    transposes, each at its measured speed), from `profile=FILE` (written by
+    bench/latency_profile.py) or the built-in profile. The chosen format
     replaces the fake_quant's; layers record `qc.weight_format` and
     `qc.bits`. `frontier=FILE` writes the budget → predicted error curve
     and every layer's candidates as JSON. Layers without statistics keep
@@ -218,12 +223,10 @@ def QcAllocateBits : Pass<"qc-allocate-bits", "::mlir::ModuleOp"> {
            "GPTQ dampening (with gptq=true)">,
     Option<"actOrder", "act-order", "bool", /*default=*/"false",
            "GPTQ act-order (with gptq=true)">,
-    Option<"tokens", "tokens", "int64_t", /*default=*/"1",
-           "Rows of the activation per call, for the roofline latency">,
-    Option<"bandwidth", "bandwidth", "double", /*default=*/"20",
-           "Memory bandwidth in GB/s, for the roofline latency">,
-    Option<"peak", "peak", "double", /*default=*/"250",
-           "Peak arithmetic in GOP/s, for the roofline latency">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"0",
+           "Activation rows per call for the latency model (0: from the model's shapes)">,
+    Option<"profileFile", "profile", "std::string", /*default=*/"\"\"",
+           "Latency profile JSON (bench/latency_profile.py); default: the built-in one">,
     Option<"frontierFile", "frontier", "std::string", /*default=*/"\"\"",
            "Write the budget -> predicted error frontier here (JSON)">
   ];

@@ -23,6 +23,10 @@
 //                 among the CPU kernels' formats for BITS average bits per
 //                 weight (scales included, e.g. auto:5 or auto:4.5),
 //                 errors measured after GPTQ, then GPTQ; float activations
+//   auto-latency:US
+//                 the same under a predicted latency of US microseconds for
+//                 the whole model (qc-allocate-bits' latency model,
+//                 quantc/Transforms/LatencyModel.h; --latency-profile)
 // The GPTQ and auto recipes need calibration statistics with XᵀX
 // (quant-compile --calib); without them weights keep round-to-nearest.
 //
