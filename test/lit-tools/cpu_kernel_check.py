@@ -107,7 +107,9 @@ def decode_scales(raw, kind):
     if kind == "e8m0":
         return np.array([np.float32(2.0 ** (int(r) - 127)) for r in raw], np.float32)
     if kind == "e4m3":
-        return np.array([np.float32(minifloat_value(int(r), 8, 4, 3, 7)) for r in raw], np.float32)
+        # E4M3 (FN): 0x7F / 0xFF are NaN, the rest finite.
+        return np.array([np.float32(np.nan if int(r) & 0x7F == 0x7F else
+                                    minifloat_value(int(r), 8, 4, 3, 7)) for r in raw], np.float32)
     raise ValueError(kind)
 
 
@@ -154,6 +156,9 @@ def fma32(a, b, c):
     out = np.empty(a.shape, np.float32)
     for index in np.ndindex(a.shape):
         x, y, z = float(a[index]), float(b[index]), float(c[index])
+        if not all(map(math.isfinite, (x, y, z))):
+            out[index] = np.float32(x * y + z)  # NaN / Inf: no rounding
+            continue
         exact = Fraction(x) * Fraction(y) + Fraction(z)
         if exact == 0:
             # +0 unless both the product and the addend are -0.
@@ -168,6 +173,12 @@ def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
     """The I8 kernels' arithmetic (QcToCPU.h), in float32 with rounding after
     every operation."""
     wcodes, wscales, s2 = unpack_canonical(w_bytes, (n, k), wname)
+    # E4M3 weight scales are decoded through f16 as value * 2^-8 (exact);
+    # the 2^8 joins the constant factor.
+    e4m3_factor = 1.0
+    if FORMATS[wname][3] == "e4m3":
+        wscales = (wscales * np.float32(2.0 ** -8)).astype(np.float32)
+        e4m3_factor = 2.0 ** 8
     xcodes, xscales, _ = unpack_canonical(x_bytes, (m, k), aname)
     wvalues, xvalues = element_values(wname), element_values(aname)
     jw, jx = integer_scale(wvalues), integer_scale(xvalues)
@@ -195,7 +206,7 @@ def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
         y = (y * wscales[:, 0][None, :]).astype(np.float32)
     if not FORMATS[aname][2]:
         y = (y * xscales[:, 0][:, None]).astype(np.float32)
-    factor = np.float32(1.0 / (jw * jx))
+    factor = np.float32(e4m3_factor / (jw * jx))
     c = factor
     if FORMATS[wname][4]:
         c = np.float32(factor * s2) if factor != 1 else s2
@@ -231,6 +242,10 @@ def check_case(args, fmt, m, index):
     x = rng.standard_normal((m, k)).astype(np.float32)
     # A few outliers so that blocks get different scales.
     x[:, ::37] *= 8
+    if args.nan_block:
+        # One weight block with a NaN: its scale is NaN, so column 3 of y
+        # must be NaN and every other column unaffected.
+        w[3, 7] = np.nan
     base = os.path.join(args.work, "case%d" % index)
     np.save(base + "_x.npy", x)
     np.save(base + "_w.npy", w)
@@ -276,23 +291,30 @@ def check_case(args, fmt, m, index):
     gamma = 2.0 * (k + 4) * 2.0 ** -24
     if mode == "bf16":
         gamma += 2.0 ** -8
-    err = np.abs(y.astype(np.float64) - ref)
+    nan_mismatches = int(np.sum(np.isnan(y) != np.isnan(ref)))
+    finite = ~np.isnan(ref)
+    ref, magnitude = np.where(finite, ref, 0.0), np.where(finite, magnitude, 0.0)
+    err = np.abs(np.where(finite, y.astype(np.float64), 0.0) - ref)
     bound = gamma * magnitude
     if mode == "i16":
         # x as 16-bit fixed point per block of 32: |x - s q| <= s / 2,
         # s = amax / 32639 (in f32, so allow 1 % more).
         blocks = np.abs(xq).reshape(m, k // 32, 32).max(axis=2) / 32639.0
         half_step = np.repeat(blocks, 32, axis=1) * 0.5 * 1.01
-        bound = bound + half_step @ np.abs(wq).T
+        bound = bound + half_step @ np.abs(np.where(np.isnan(wq), 0.0, wq)).T
     worst = float(np.max(err / np.maximum(bound, 1e-300)))
-    status = mode == args.expect_mode and worst <= 1.0
+    status = mode == args.expect_mode and worst <= 1.0 and nan_mismatches == 0
     detail = "mode=%s err/bound=%.3f" % (mode, worst)
+    if args.nan_block:
+        detail += " nan-columns=%d nan-mismatches=%d" % (
+            int(np.sum(np.isnan(y).all(axis=0))), nan_mismatches)
     if args.act and mode == "i8":
         run(["quant-tensor", "pack", "--format", fmt, base + "_w.npy", base + "_wp.npy"])
         run(["quant-tensor", "pack", "--format", args.act, base + "_x.npy", base + "_xp.npy"])
         model = integer_model(np.load(base + "_xp.npy").astype(np.uint8),
                               np.load(base + "_wp.npy").astype(np.uint8), m, n, k, fmt, args.act)
-        mismatches = int(np.sum(model.view(np.uint32) != y.view(np.uint32)))
+        differ = model.view(np.uint32) != y.view(np.uint32)
+        mismatches = int(np.sum(differ & ~(np.isnan(model) & np.isnan(y))))
         status = status and mismatches == 0
         detail += " model-mismatches=%d" % mismatches
     if len(args.threads) > 1:
@@ -317,6 +339,8 @@ def main():
     parser.add_argument("--via-pipeline", action="store_true",
                         help="let quant-run's pipeline lower the matmul (native target) "
                              "instead of quant-opt --qc-lower-cpu=target=...")
+    parser.add_argument("--nan-block", action="store_true",
+                        help="put a NaN into one weight block (column 3)")
     parser.add_argument("--work", required=True)
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]

@@ -41,8 +41,9 @@
 //     where wScale(n) / xScale(m) are the per-channel / per-row scales when the
 //     weights / activations have one scale per row, and c is the product of
 //     the element factors (2^-1 for E2M1 codes as integers, 2^-6 for MXINT8)
-//     and the NV tensor scale. test/lit-tools/cpu_kernel_model.py implements
-//     this formula.
+//     and the NV tensor scale. E4M3 weight scales (NV formats) enter as
+//     value * 2^-8, which their f16 decode gives exactly, and c carries the
+//     2^8. test/lit-tools/cpu_kernel_check.py implements this formula.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_CONVERSION_QCTOCPU_H

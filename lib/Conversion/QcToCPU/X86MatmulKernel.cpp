@@ -231,6 +231,13 @@ private:
   // Phases
   //===--------------------------------------------------------------------===//
 
+  /// E4M3 weight scales decode through f16 (F16C / AVX-512), as the value
+  /// times 2^-8.
+  bool e4m3ViaF16() const {
+    return p.weight.scaleType == ScaleType::E4M3 &&
+           (p.target.f16c || p.target.avx512);
+  }
+
   bool needsPrep() const {
     return p.mode != KernelMode::F32 || p.fakeQuantizedAct ||
            p.geometry.paddedK != p.k;
@@ -634,6 +641,25 @@ Value KernelBuilder::weightScale(Value w, Value tile, int s, Value gw) {
     return bitcast(vf32, bits);
   }
   case ScaleType::E4M3: {
+    if (e4m3ViaF16()) {
+      // An E4M3 byte shifted left by 7 is the f16 of its value times 2^-8
+      // (4 exponent bits into f16's 5, bias 7 vs 15; subnormals map to
+      // subnormals), which vcvtph2ps widens exactly; the 2^8 is in the
+      // result factor. NaN (0x7F) first becomes 0xFF, an f16 NaN after the
+      // shift: raw | ((raw + 1) & 0x80), on bytes.
+      auto bytesType = VectorType::get({W}, i8);
+      Value raw = load(bytesType, address);
+      Value one = splat(bytesType, b.getIntegerAttr(i8, 1));
+      Value top = splat(bytesType, b.getIntegerAttr(i8, 0x80));
+      Value nanBit = arith::AndIOp::create(b, add(raw, one), top);
+      raw = arith::OrIOp::create(b, raw, nanBit);
+      auto wordsType = VectorType::get({W}, i16);
+      Value words = arith::ExtUIOp::create(b, wordsType, raw);
+      words = arith::ShLIOp::create(b, words,
+                                    splat(wordsType, b.getIntegerAttr(i16, 7)));
+      return arith::ExtFOp::create(b, vf32,
+                                   bitcast(VectorType::get({W}, f16), words));
+    }
     Value raw = arith::ExtUIOp::create(b, vi32,
                                        load(VectorType::get({W}, i8), address));
     Value magnitude = band(raw, 0x7F);
@@ -750,8 +776,9 @@ void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
   xRowBytes = needsPrep() ? prepRowBytes() : p.k * 4;
   // The constant factor of the result, times the NV tensor scale.
   resultScale = nullptr;
-  if (p.resultFactor != 1.0f)
-    resultScale = cf32(p.resultFactor);
+  float factor = p.resultFactor * (e4m3ViaF16() ? 256.0f : 1.0f);
+  if (factor != 1.0f)
+    resultScale = cf32(factor);
   if (p.weight.secondLevelScale) {
     Value s2 = load(f32, gepc(wBase, p.geometry.tensorScaleOffset));
     resultScale = resultScale ? fmul(resultScale, s2) : s2;
