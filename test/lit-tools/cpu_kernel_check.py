@@ -69,6 +69,11 @@ FORMATS = {
     "int8_g32": (("int", 0), 8, 32, "f32", False),
     "mxint8": (("int", 6), 8, 32, "e8m0", False),
 }
+# One scale for the whole tensor (from its amax at run time): to the model,
+# a per-row scale that every row shares.
+PER_TENSOR = {"int8, granularity = tensor": "int8"}
+for _name, _base in PER_TENSOR.items():
+    FORMATS[_name] = FORMATS[_base]
 
 
 def minifloat_value(code, bits, ebits, mbits, bias):
@@ -121,14 +126,17 @@ def unpack_canonical(data, shape, name):
     codes = stream[: count * bits].reshape(count, bits)
     codes = (codes * (1 << np.arange(bits))).sum(axis=1).reshape(shape)
     offset = (count * bits + 7) // 8
-    nscales = count // (block or shape[-1])
+    nscales = 1 if name in PER_TENSOR else count // (block or shape[-1])
     width = 4 if scale_kind == "f32" else 1
     raw = data[offset: offset + nscales * width]
     raw = raw.view(np.uint32) if width == 4 else raw.astype(np.uint32)
     tensor_scale = np.float32(1.0)
     if second:
         tensor_scale = np.frombuffer(data[offset + nscales * width:][:4].tobytes(), np.float32)[0]
-    scales = decode_scales(raw, scale_kind).reshape(shape[0], -1)
+    scales = decode_scales(raw, scale_kind)
+    if name in PER_TENSOR:
+        scales = np.repeat(scales, shape[0])
+    scales = scales.reshape(shape[0], -1)
     return codes, scales, tensor_scale
 
 

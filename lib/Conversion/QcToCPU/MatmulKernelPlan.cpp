@@ -174,14 +174,14 @@ bool supportedActivationFormat(const Format &f, std::string &why) {
     why = "activation scales must be f32 or E8M0 with floor rounding";
     return false;
   }
-  // A static (calibrated) per-tensor scale is a per-row scale that does not
-  // depend on the row.
-  bool staticPerTensor =
-      f.granularity == Granularity::PerTensor && f.staticAmax > 0.0f;
+  // A per-tensor scale (static, or from the tensor's amax reduced before
+  // the rows are quantized) is a per-row scale that does not depend on the
+  // row.
   if (f.granularity != Granularity::Block &&
-      f.granularity != Granularity::PerAxis && !staticPerTensor) {
-    why = "activations need one scale per block along K, per row, or a "
-          "static per-tensor scale";
+      f.granularity != Granularity::PerAxis &&
+      f.granularity != Granularity::PerTensor) {
+    why = "activations need one scale per block along K, per row or per "
+          "tensor";
     return false;
   }
   if (f.axis != -1) {

@@ -54,7 +54,8 @@ enum ContextSlot : int64_t {
   kSlotXPrep = 3,   // prepared x: bf16 / int8 codes / padded f32, [M, Kp]
   kSlotXSum = 4,    // I8: i32 sum of codes per row and dot group
   kSlotXScale = 5,  // I8: f32 scale per row and activation block
-  kNumSlots = 6,
+  kSlotTensorAmax = 6, // dynamic per-tensor activations: bits of max |x|
+  kNumSlots = 7,
 };
 
 class KernelBuilder {
@@ -83,6 +84,8 @@ public:
     blockScales = p.weight.granularity == Granularity::Block;
     if (p.act) {
       actPerRow = p.act->granularity != Granularity::Block;
+      actPerTensor = p.act->granularity == Granularity::PerTensor &&
+                     p.act->staticAmax == 0.0f;
       numActBlocks = actPerRow ? 1 : p.k / p.actBlock;
     } else if (p.mode == KernelMode::I16) {
       numActBlocks = p.k / p.actBlock;
@@ -273,6 +276,10 @@ private:
   VectorType vf32, vi32;
   int64_t kp = 0, numGroups = 0, chunksPerGroup = 0, numActBlocks = 0;
   bool blockScales = false, actPerRow = false;
+  /// Activations with one scale for the whole tensor, from its amax at run
+  /// time: the entry function reduces it before the prep phase.
+  bool actPerTensor = false;
+  Value tensorAmaxBits;
 
   // Values of the task function.
   Value xBase, wBase, yBase, xSumBase, xScaleBase, resultScale;
@@ -351,6 +358,14 @@ func::FuncOp KernelBuilder::emit() {
     setSlot(kSlotXPrep, scratch);
     setSlot(kSlotXSum, gepc(scratch, prepBytes));
     setSlot(kSlotXScale, gepc(scratch, prepBytes + sumBytes));
+    if (actPerTensor) {
+      // max |x| over the whole tensor, as unsigned bits (NaN above Inf above
+      // every finite value), before any row is quantized.
+      Value x = load(ptr, gepc(context, kSlotX * 8));
+      Value amax = emitAbsMaxBits(x, c64(0), p.m * p.k);
+      store(arith::ExtUIOp::create(b, i64, amax),
+            gepc(context, kSlotTensorAmax * 8));
+    }
     Value prepFn = LLVM::AddressOfOp::create(b, prep);
     func::CallOp::create(b, "quantc_parallel_for", TypeRange{},
                          ValueRange{prepFn, context, c64(p.m)});
@@ -401,6 +416,8 @@ void KernelBuilder::emitPrep(LLVM::LLVMFuncOp func) {
   Value xPrep = load(ptr, gepc(context, kSlotXPrep * 8));
   Value xSum = load(ptr, gepc(context, kSlotXSum * 8));
   Value xScale = load(ptr, gepc(context, kSlotXScale * 8));
+  if (actPerTensor)
+    tensorAmaxBits = load(i32, gepc(context, kSlotTensorAmax * 8));
   loop(entry->getArgument(1), entry->getArgument(2), 1, {},
        [&](Value row, ValueRange) {
          emitPrepRow(x, xPrep, xSum, xScale, row);
@@ -453,7 +470,8 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
   int lo = -((1 << (e.bits - 1)) - 1), hi = (1 << (e.bits - 1)) - 1;
   loop(zero, c64(p.k / block), 1, {}, [&](Value blockIndex, ValueRange) {
     Value start = mulc(blockIndex, block);
-    Value amaxBits = emitAbsMaxBits(xRow, start, block);
+    Value amaxBits = actPerTensor ? tensorAmaxBits
+                                  : emitAbsMaxBits(xRow, start, block);
     Value amax = arith::BitcastOp::create(b, f32, amaxBits);
     if (act.staticAmax > 0.0f) {
       // A calibrated per-tensor amax; a row with NaN/Inf still gets the
