@@ -129,6 +129,53 @@ private:
       return fadd(fmul(x, y), acc);
     return LLVM::FMAOp::create(b, x, y, acc);
   }
+  /// Lanes of the prep phase's elementwise loops: whole vectors where the
+  /// target has them (the same operations per element as the scalar loop,
+  /// so the same results), else scalars.
+  int prepLanes() const {
+    return p.target.avx512 ? 16 : p.target.avx2 ? 8 : 1;
+  }
+  /// body(k, w) for k in [start, start + count): w = prepLanes() elements at
+  /// a time, then single elements.
+  void forEachLanes(Value start, int64_t count,
+                    function_ref<void(Value, int)> body) {
+    int w = prepLanes();
+    int64_t full = w > 1 ? count / w * w : 0;
+    if (full > 0)
+      loop(c64(0), c64(full), w, {}, [&](Value j, ValueRange) {
+        body(add(start, j), w);
+        return SmallVector<Value>{};
+      });
+    if (full < count)
+      loop(c64(full), c64(count), 1, {}, [&](Value j, ValueRange) {
+        body(add(start, j), 1);
+        return SmallVector<Value>{};
+      });
+  }
+  Type floatType(int w) {
+    return w == 1 ? f32 : Type(VectorType::get({w}, f32));
+  }
+  Type intType(Type element, int w) {
+    return w == 1 ? element : Type(VectorType::get({w}, element));
+  }
+  Value lanes(Value scalar, int w) {
+    return w == 1 ? scalar
+                  : vector::BroadcastOp::create(
+                        b, VectorType::get({w}, scalar.getType()), scalar)
+                        .getResult();
+  }
+  Value floatConstant(float v, int w) { return lanes(cf32(v), w); }
+  Value intConstant(int32_t v, int w) { return lanes(c32(v), w); }
+  Value roundEven(Value x) {
+    // llvm.roundeven is one vroundps with SSE4.1, and the quantization loops
+    // of the prep phase vectorize around it; math.roundeven would be expanded
+    // into integer bit tricks that keep them scalar (about 60 instructions
+    // per element). Without SSE4.1 it would be a libm call: keep the
+    // expansion there.
+    if (p.target.avx2 || p.target.avx512)
+      return LLVM::RoundEvenOp::create(b, x);
+    return math::RoundEvenOp::create(b, x);
+  }
   Value lshr(Value x, int64_t bits) {
     if (bits == 0)
       return x;
@@ -512,23 +559,22 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
       inverse = powerOfTwo(arith::SubIOp::create(b, c32(0), exponent));
     }
     store(scale, gep(xScale, mulc(add(mulc(row, numActBlocks), blockIndex), 4)));
-    loop(zero, c64(block), 1, {}, [&](Value j, ValueRange) {
-      Value k = add(start, j);
-      Value v = load(f32, gep(xRow, mulc(k, 4)));
-      Value q = inverse ? fmul(v, inverse) : arith::DivFOp::create(b, v, scale);
+    forEachLanes(start, block, [&](Value k, int w) {
+      Value v = load(floatType(w), gep(xRow, mulc(k, 4)));
+      Value q = inverse ? fmul(v, lanes(inverse, w))
+                        : arith::DivFOp::create(b, v, lanes(scale, w));
       if (codeScale != 1.0f)
-        q = fmul(q, cf32(codeScale));
-      q = math::RoundEvenOp::create(b, q);
-      q = arith::MaxNumFOp::create(b, q, cf32(static_cast<float>(lo)));
-      q = arith::MinNumFOp::create(b, q, cf32(static_cast<float>(hi)));
+        q = fmul(q, floatConstant(codeScale, w));
+      q = roundEven(q);
+      q = arith::MaxNumFOp::create(b, q, floatConstant(lo, w));
+      q = arith::MinNumFOp::create(b, q, floatConstant(hi, w));
       if (keepCodes) {
-        store(arith::FPToSIOp::create(b, i8, q), gep(prepRow, k));
+        store(arith::FPToSIOp::create(b, intType(i8, w), q), gep(prepRow, k));
       } else {
         if (codeScale != 1.0f)
-          q = fmul(q, cf32(1.0f / codeScale));
-        store(fmul(q, scale), gep(prepRow, mulc(k, 4)));
+          q = fmul(q, floatConstant(1.0f / codeScale, w));
+        store(fmul(q, lanes(scale, w)), gep(prepRow, mulc(k, 4)));
       }
-      return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
@@ -589,19 +635,20 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
     Value scale = arith::SelectOp::create(
         b, isZero, cf32(1.0f), arith::DivFOp::create(b, amax, cf32(qMax)));
     store(scale, gep(xScale, mulc(add(mulc(row, numActBlocks), blockIndex), 4)));
-    loop(zero, c64(block), 1, {}, [&](Value j, ValueRange) {
-      Value k = add(start, j);
-      Value q = arith::DivFOp::create(b, load(f32, gep(xRow, mulc(k, 4))), scale);
-      q = math::RoundEvenOp::create(b, q);
-      q = arith::MaxNumFOp::create(b, q, cf32(-qMax));
-      q = arith::MinNumFOp::create(b, q, cf32(qMax));
-      Value qi = arith::FPToSIOp::create(b, i32, q);
-      Value hi = arith::ShRSIOp::create(b, add32(qi, 128), c32(8));
-      Value lo = arith::SubIOp::create(b, qi,
-                                       arith::ShLIOp::create(b, hi, c32(8)));
-      store(arith::TruncIOp::create(b, i8, hi), gep(prepRow, k));
-      store(arith::TruncIOp::create(b, i8, lo), gep(prepRow, add(k, c64(kp))));
-      return SmallVector<Value>{};
+    forEachLanes(start, block, [&](Value k, int w) {
+      Value q = arith::DivFOp::create(
+          b, load(floatType(w), gep(xRow, mulc(k, 4))), lanes(scale, w));
+      q = roundEven(q);
+      q = arith::MaxNumFOp::create(b, q, floatConstant(-qMax, w));
+      q = arith::MinNumFOp::create(b, q, floatConstant(qMax, w));
+      Value qi = arith::FPToSIOp::create(b, intType(i32, w), q);
+      Value hi = arith::ShRSIOp::create(
+          b, add(qi, intConstant(128, w)), intConstant(8, w));
+      Value lo = arith::SubIOp::create(
+          b, qi, arith::ShLIOp::create(b, hi, intConstant(8, w)));
+      store(arith::TruncIOp::create(b, intType(i8, w), hi), gep(prepRow, k));
+      store(arith::TruncIOp::create(b, intType(i8, w), lo),
+            gep(prepRow, add(k, c64(kp))));
     });
     return SmallVector<Value>{};
   });
