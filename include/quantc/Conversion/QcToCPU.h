@@ -148,6 +148,11 @@ struct MatmulKernelPlan {
   /// 16-byte load (vpmovsxbd), and multiplies x[k .. k+3] repeated; the k
   /// lanes of a column are added once at the end.
   bool byteLanes = false;
+  /// Software prefetch distance in bytes along each tile's code stream (and
+  /// the matching distance along its scales); 0 for none. GEMVs stream
+  /// every weight byte once, from DRAM when the model is larger than the
+  /// caches.
+  int64_t prefetchBytes = 0;
   /// Elements of K per dot group: the scale epilogue runs once per group.
   int64_t groupK = 0;
   /// Activation block along K (I8 mode; K for one scale per row).

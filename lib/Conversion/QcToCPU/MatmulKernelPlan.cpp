@@ -202,7 +202,8 @@ std::string MatmulKernelPlan::kernelKey() const {
   key += "_" + target.name + "_" + kernelModeName(mode).str() + "_" + layout +
          "_r" + std::to_string(rowsPerStep) + "t" +
          std::to_string(tilesPerStep) + "c" + std::to_string(chains) +
-         (prescale ? "p" : "");
+         (prescale ? "p" : "") +
+         (prefetchBytes ? "f" + std::to_string(prefetchBytes) : "");
   std::string name;
   for (char c : key)
     name += (std::isalnum(static_cast<unsigned char>(c)) || c == '_')

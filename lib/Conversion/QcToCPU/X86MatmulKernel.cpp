@@ -201,6 +201,10 @@ private:
   Value gepc(Value base, int64_t byteOffset) {
     return byteOffset == 0 ? base : gep(base, c64(byteOffset));
   }
+  /// Prefetch for reading into all cache levels (prefetcht0).
+  void prefetch(Value address) {
+    LLVM::Prefetch::create(b, address, /*rw=*/0, /*hint=*/3, /*cache=*/1);
+  }
   Value load(Type type, Value address) {
     return LLVM::LoadOp::create(b, type, address, /*alignment=*/1);
   }
@@ -933,6 +937,18 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
     Value gw = blockScales ? mulc(g, p.groupK) : c64(0);
     if (blockScales)
       gw = arith::DivUIOp::create(b, gw, c64(p.weightBlock));
+    if (p.prefetchBytes > 0 && blockScales) {
+      // The scales stream as well: the line as far ahead, in scale bytes, as
+      // the codes are prefetched ahead in code bytes.
+      const LayoutGeometry &geo = p.geometry;
+      int64_t ahead = p.prefetchBytes * geo.scaleBytesPerTile /
+                      std::max<int64_t>(1, geo.codeBytesPerTile);
+      for (int t = 0; t < tiles; ++t)
+        prefetch(gepc(gep(wBase, add(mulc(tileIndex[t], geo.tileBytes),
+                                     addc(mulc(gw, 16 * geo.scaleBytes),
+                                          geo.codeBytesPerTile))),
+                      std::max<int64_t>(ahead, 64)));
+    }
     // Scales of this group's weights, for prescaling.
     SmallVector<Value> groupScale;
     if (prescale)
@@ -984,6 +1000,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
       for (int64_t u = 0; u < unroll; ++u) {
         Value chunk = add(firstChunk, addc(c0, u));
         Value kBase = mulc(chunk, kc);
+        if (p.prefetchBytes > 0)
+          for (int t = 0; t < tiles; ++t)
+            prefetch(gepc(chunkAddress(wBase, tileIndex[t], chunk),
+                          p.prefetchBytes));
         if (byteLanes) {
           SmallVector<Value> xRepeated;
           auto v4f32 = VectorType::get({4}, f32);
