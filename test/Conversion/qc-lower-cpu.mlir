@@ -32,11 +32,11 @@
 // KERNEL: %[[X:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x128xf32> to memref<1x128xf32>
 // KERNEL: %[[W:.*]] = memref.get_global @__qc_weights_0 : memref<3264xi8>
 // KERNEL: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x40xf32>
-// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?]](%[[X]], %[[W]], %[[Y]])
+// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](%[[X]], %[[W]], %[[Y]])
 // KERNEL: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
 // KERNEL: return %[[R]]
 // KERNEL: llvm.func internal @[[K]]_prep(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) attributes {target_cpu = "x86-64-v4", target_features = #llvm.target_features<["+avx512vnni", "+avx512bf16", "+avx512vbmi"]>}
-// KERNEL: math.roundeven
+// KERNEL: llvm.intr.roundeven(%{{.*}}) : (vector<16xf32>) -> vector<16xf32>
 // KERNEL: arith.shrsi
 // KERNEL: llvm.func internal @[[K]]_task(
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.qi.512"
@@ -51,7 +51,7 @@
 
 // bf16 activations: vpermw decodes codes to bf16 for vdpbf16ps.
 // BF16-LABEL: func.func @w4a16
-// BF16: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_bf16_x86_n16k8p_r[0-9]+t[0-9]+c[0-9]+p?]](
+// BF16: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_bf16_x86_n16k8p_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
 // BF16: llvm.func internal @[[K]]_prep(
 // BF16: arith.truncf %{{.*}} : f32 to bf16
 // BF16: llvm.func internal @[[K]]_task(
@@ -90,10 +90,10 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 // KERNEL-LABEL: func.func @w4a8
 // KERNEL: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<2x3x64xf32> into tensor<6x64xf32>
 // KERNEL: bufferization.to_buffer %[[X]] read_only
-// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?]](
+// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
 // KERNEL: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [2, 3, 16] : tensor<6x16xf32> into tensor<2x3x16xf32>
 // KERNEL: llvm.func internal @[[K]]_prep(
-// KERNEL: math.roundeven
+// KERNEL: llvm.intr.roundeven(%{{.*}}) : (vector<16xf32>) -> vector<16xf32>
 // KERNEL: llvm.func internal @[[K]]_task(
 // KERNEL: arith.xori %{{.*}}, %{{.*}} : vector<16xi32>
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
@@ -113,7 +113,7 @@ func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
 // V4-COUNT-2: layout = x86_n16k4
 // KERNEL-LABEL: func.func @shared
 // KERNEL: memref.get_global @[[G0:__qc_weights_[0-9]+]]
-// KERNEL: call @[[K:__qc_matmul_4x32x32_int8_x86_64_v4_vnni_i16_x86_n16k4_r[0-9]+t[0-9]+c[0-9]+p?]](
+// KERNEL: call @[[K:__qc_matmul_4x32x32_int8_x86_64_v4_vnni_i16_x86_n16k4_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
 // KERNEL: memref.get_global @[[G1:__qc_weights_[0-9]+]]
 // KERNEL: call @[[K]](
 // KERNEL-COUNT-1: func.func private @[[K]](
