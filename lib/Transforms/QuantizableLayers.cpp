@@ -2,6 +2,7 @@
 
 #include "quantc/Transforms/QuantizableLayers.h"
 
+#include "quantc/Formats/Format.h"
 #include "quantc/Runtime/CalibrationStats.h"
 #include "qc/QcDialect.h"
 
@@ -357,13 +358,23 @@ bool isQuantizedWeight(Value value) {
   return quant && isFloatConstant(quant.getInput());
 }
 
-std::vector<QuantizedLayer> findQuantizedLayers(Operation *root) {
+bool isPackedWeight(Value value) {
+  auto dequantize = value.getDefiningOp<qc::DequantizeOp>();
+  return dequantize && dequantize.getInput().getDefiningOp<qc::ConstantOp>() &&
+         !cast<qc::PackedType>(dequantize.getInput().getType()).getLayout();
+}
+
+std::vector<QuantizedLayer> findQuantizedLayers(Operation *root,
+                                                bool includePacked) {
   std::vector<QuantizedLayer> layers;
   llvm::StringSet<> used;
+  auto isWeight = [&](Value value) {
+    return isQuantizedWeight(value) || (includePacked && isPackedWeight(value));
+  };
   root->walk([&](linalg::LinalgOp op) {
     std::string whyNot;
     std::optional<QuantizableLayer> layer =
-        matchQuantizableLayer(op, whyNot, isQuantizedWeight);
+        matchQuantizableLayer(op, whyNot, isWeight);
     if (!layer)
       return;
     // An ONNX node lowered to several contractions: distinct keys.
@@ -377,6 +388,85 @@ std::vector<QuantizedLayer> findQuantizedLayers(Operation *root) {
     layers.push_back({*layer, key, activation});
   });
   return layers;
+}
+
+std::optional<std::vector<float>> quantizedWeightValues(Value source,
+                                                        std::string &error) {
+  if (auto quant = source.getDefiningOp<qc::FakeQuantOp>()) {
+    auto constant = quant.getInput().getDefiningOp<arith::ConstantOp>();
+    std::optional<std::vector<float>> values =
+        constant ? readFloatElements(constant.getValue()) : std::nullopt;
+    if (!values) {
+      error = "the weight constant cannot be read";
+      return std::nullopt;
+    }
+    std::vector<int64_t> shape(
+        cast<RankedTensorType>(quant.getType()).getShape());
+    return fakeQuantize(values->data(), shape, quant.getFormat().getValue(),
+                        error);
+  }
+  if (isPackedWeight(source)) {
+    auto decode = source.getDefiningOp<qc::DequantizeOp>();
+    auto packedType = cast<qc::PackedType>(decode.getInput().getType());
+    auto bytes = dyn_cast<DenseElementsAttr>(
+        decode.getInput().getDefiningOp<qc::ConstantOp>().getValue());
+    if (!bytes) {
+      error = "the packed weight constant cannot be read";
+      return std::nullopt;
+    }
+    ArrayRef<char> raw = bytes.getRawData();
+    std::optional<QuantizedTensor> quantized =
+        unpack(reinterpret_cast<const uint8_t *>(raw.data()), raw.size(),
+               packedType.getShape().vec(), packedType.getFormat().getValue(),
+               error);
+    if (!quantized)
+      return std::nullopt;
+    return dequantize(*quantized);
+  }
+  error = "not a quantized weight";
+  return std::nullopt;
+}
+
+std::optional<std::vector<float>>
+weightOperandValues(const QuantizableLayer &layer,
+                    ArrayRef<float> sourceValues) {
+  linalg::LinalgOp op = layer.op;
+  Value operand = op.getDpsInputs()[layer.weightInput];
+  auto operandType = cast<RankedTensorType>(operand.getType());
+  int64_t rank = operandType.getRank();
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < rank; ++d)
+    all.push_back(d);
+  LayoutTrace trace = traceLayoutChain(operand, all);
+  auto sourceType = dyn_cast<RankedTensorType>(trace.source.getType());
+  if (trace.source != layer.weight.source || !sourceType ||
+      sourceType.getNumElements() != static_cast<int64_t>(sourceValues.size()))
+    return std::nullopt;
+  // Source strides; a source dimension no operand dimension reads must have
+  // one index only.
+  ArrayRef<int64_t> sourceShape = sourceType.getShape();
+  SmallVector<int64_t> strides(sourceShape.size(), 1);
+  for (int64_t d = static_cast<int64_t>(sourceShape.size()) - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * sourceShape[d + 1];
+  for (auto [d, size] : llvm::enumerate(sourceShape))
+    if (size != 1 && !llvm::is_contained(trace.dims, static_cast<int64_t>(d)))
+      return std::nullopt;
+  ArrayRef<int64_t> shape = operandType.getShape();
+  std::vector<float> values(operandType.getNumElements());
+  SmallVector<int64_t> coords(rank, 0);
+  for (float &value : values) {
+    int64_t index = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      if (trace.dims[d] >= 0)
+        index += coords[d] * strides[trace.dims[d]];
+    value = sourceValues[index];
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      if (++coords[d] < shape[d])
+        break;
+      coords[d] = 0;
+    }
+  }
+  return values;
 }
 
 int formatAxis(int64_t axis, int64_t rank) {

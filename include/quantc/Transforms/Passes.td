@@ -184,6 +184,45 @@ def QcGptq : Pass<"qc-gptq", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QcBiasCorrect : Pass<"qc-bias-correct", "::mlir::ModuleOp"> {
+  let summary = "Correct the expected output shift of quantized layers from calibration means, in their bias";
+  let description = [{
+    For a quantized layer y = W·x (+ b) the weight error shifts the output
+    on average by E[y_q − y] = (Q(W) − W)·E[x], E[x] the per-channel mean
+    of the layer input from the calibration statistics (`stats=DIR`, key
+    `<layer>:input`). The shift is subtracted from the bias constant the
+    layer adds: a convolution's or matmul's init broadcast from a constant,
+    or an elementwise add of a constant right after the layer (ONNX Gemm's
+    C, MatMul + Add). For a convolution E[x] is per input channel, and every
+    kernel tap is taken to read the channel's mean over the padded input
+    (border outputs read some padding zeros, interior ones none: the
+    correction is right on average over output positions). Q(W) is what
+    the model computes with: the fake-quantized constant (clip ratio
+    included), or the codes qc-gptq stored. W is the float weight: with
+    `record=true` the pass only stores each layer's W·E[x] on it
+    (`qc.float_output_mean`), so a later run after qc-clip and qc-gptq,
+    which replace the float constant, still knows it; without a record W is
+    the fake_quant's constant. Layers without a bias keep their output,
+    with a remark, unless `add-bias=true` adds one. The activation
+    quantizer's own shift is not corrected (round-to-nearest-even inside
+    the range is unbiased; the clipped tail's shift is not per channel in
+    the statistics). Run after qc-clip and qc-gptq, before
+    qc-fold-weights.
+  }];
+  let options = [
+    Option<"statsDir", "stats", "std::string", /*default=*/"\"\"",
+           "The calibration statistics directory (required)">,
+    Option<"record", "record", "bool", /*default=*/"false",
+           "Only record each layer's float expected output W·E[x] (run before the weights change)">,
+    Option<"addBias", "add-bias", "bool", /*default=*/"false",
+           "Give a layer without a bias one (an add of a constant after it)">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def QcAllocateBits : Pass<"qc-allocate-bits", "::mlir::ModuleOp"> {
   let summary = "Choose each layer's weight format under a size or latency budget (exact knapsack on Hessian-weighted errors)";
   let description = [{

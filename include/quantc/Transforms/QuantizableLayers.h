@@ -88,6 +88,11 @@ matchQuantizableLayer(mlir::linalg::LinalgOp op, std::string &whyNot,
 /// puts on the weights of the layers a recipe quantizes).
 bool isQuantizedWeight(mlir::Value value);
 
+/// A weight an accuracy pass quantized already: qc.dequantize of a
+/// qc.constant in the canonical layout (qc-gptq's codes and scales), which
+/// qc-fold-weights ships as it is.
+bool isPackedWeight(mlir::Value value);
+
 /// A quantized layer and the key of its activation statistics.
 struct QuantizedLayer {
   QuantizableLayer layer;
@@ -103,7 +108,28 @@ struct QuantizedLayer {
 /// program order. qc-instrument names its observations with these keys and
 /// every pass that reads calibration statistics finds them with this, so the
 /// two always agree.
-std::vector<QuantizedLayer> findQuantizedLayers(mlir::Operation *root);
+///
+/// With `includePacked`, layers whose weight is a packed weight
+/// (isPackedWeight) count too: after qc-gptq every layer keeps the key it
+/// had before (the passes that run after it, and the report, find the same
+/// statistics).
+std::vector<QuantizedLayer> findQuantizedLayers(mlir::Operation *root,
+                                                bool includePacked = false);
+
+/// The values the model computes with for a quantized weight source, in its
+/// shape and C order: a fake-quantized constant quantized by the format
+/// library, a packed weight decoded. Nullopt (with `error`) for anything
+/// else.
+std::optional<std::vector<float>> quantizedWeightValues(mlir::Value source,
+                                                        std::string &error);
+
+/// The weight `layer` reads, in its weight operand's shape and C order, from
+/// `sourceValues` (layer.weight.source's values, its shape, C order): the
+/// layout chain applied. Nullopt when the chain does not carry every
+/// dimension of the operand to one dimension of the source.
+std::optional<std::vector<float>>
+weightOperandValues(const QuantizableLayer &layer,
+                    llvm::ArrayRef<float> sourceValues);
 
 /// A float constant's elements as f32 (dense or dense_resource; f32, f16,
 /// bf16), nullopt for anything else.
