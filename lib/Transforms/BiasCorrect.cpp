@@ -284,9 +284,14 @@ std::optional<BiasSite> addedBias(quantc::QuantizableLayer &layer,
         (sum.getLhs() == b && sum.getRhs() == a)))
     return std::nullopt;
 
-  quantc::LayoutTrace toLayer = quantc::traceLayoutChain(value, allDims(value));
-  if (toLayer.source != result)
-    return std::nullopt;
+  // Each dimension of the value the add reads, traced back to the layer's
+  // result on its own: a reshape that splits rows ([64, N] -> [4, 16, N])
+  // keeps the output channel dimension, which is all the correction needs.
+  SmallVector<int64_t> resultDimOf;
+  for (int64_t dim : allDims(value)) {
+    quantc::LayoutTrace trace = quantc::traceLayoutChain(value, {dim});
+    resultDimOf.push_back(trace.source == result ? trace.dims[0] : -1);
+  }
   AffineMap layerMap = add.getIndexingMapsArray()[layerInput];
   if (!layerMap.isProjectedPermutation())
     return std::nullopt;
@@ -296,9 +301,9 @@ std::optional<BiasSite> addedBias(quantc::QuantizableLayer &layer,
       [&](unsigned loop) -> std::optional<unsigned> {
         std::optional<unsigned> dim =
             layerMap.getResultPosition(getAffineDimExpr(loop, ctx));
-        if (!dim || toLayer.dims[*dim] < 0)
+        if (!dim || resultDimOf[*dim] < 0)
           return std::nullopt;
-        return layerLoopOfResultDim(layer, toLayer.dims[*dim]);
+        return layerLoopOfResultDim(layer, resultDimOf[*dim]);
       },
       channels, whyNot);
 }

@@ -250,7 +250,7 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
   }
   static const StringRef rootKeys[] = {
       "base", "weights", "activations", "rotate", "clip",
-      "layers", "skip", "gptq", "allocate"};
+      "layers", "skip", "gptq", "allocate", "bias_correct"};
   if (!checkKeys(*root, "", rootKeys))
     return std::nullopt;
 
@@ -480,6 +480,36 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
       recipe.allocate = options;
     } else {
       fail("allocate", "expected an object or null");
+      return std::nullopt;
+    }
+  }
+
+  if (const llvm::json::Value *biasCorrect = root->get("bias_correct")) {
+    if (biasCorrect->getAsNull()) {
+      recipe.biasCorrect.reset();
+    } else if (std::optional<bool> flag = biasCorrect->getAsBoolean()) {
+      if (*flag)
+        recipe.biasCorrect = recipe.biasCorrect.value_or(BiasCorrectOptions());
+      else
+        recipe.biasCorrect.reset();
+    } else if (const llvm::json::Object *object =
+                   biasCorrect->getAsObject()) {
+      static const StringRef biasCorrectKeys[] = {"add_bias"};
+      if (!checkKeys(*object, "bias_correct", biasCorrectKeys))
+        return std::nullopt;
+      BiasCorrectOptions options =
+          recipe.biasCorrect.value_or(BiasCorrectOptions());
+      if (const llvm::json::Value *addBias = object->get("add_bias")) {
+        std::optional<bool> value = addBias->getAsBoolean();
+        if (!value) {
+          fail("bias_correct.add_bias", "expected true or false");
+          return std::nullopt;
+        }
+        options.addBias = *value;
+      }
+      recipe.biasCorrect = options;
+    } else {
+      fail("bias_correct", "expected true, false, null or an object");
       return std::nullopt;
     }
   }

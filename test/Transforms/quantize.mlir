@@ -20,7 +20,7 @@
 // BAD-FORMAT: error: qc-quantize: {{.*}}.bad-format.json: layers[0].weights: 'nvfp5' is not a format: {{.+}}
 // RUN: echo '{"weights": "nvfp4", "activation": "mxint8"}' > %t.bad-key.json
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-key.json 2>&1 | FileCheck %s --check-prefix=BAD-KEY
-// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip, gptq, allocate)
+// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip, gptq, allocate, bias_correct)
 // The accuracy passes' options (quant-compile runs qc-gptq / qc-allocate-bits
 // from them; qc-quantize only checks them).
 // RUN: echo '{"weights": "nvfp4", "gptq": {"damp": 0.1, "block_size": 64, "act_order": true}, "allocate": {"budget": 4.5, "candidates": ["mxfp4", "nvfp4"]}}' > %t.accuracy.json

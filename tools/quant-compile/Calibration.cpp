@@ -386,75 +386,105 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
 }
 
 llvm::Expected<Fidelity>
-quantc::measureFidelity(ModuleOp module, const CalibrationOptions &options,
-                        size_t maxSamples) {
-  // Observe every quantized layer's output, then make a float and a
-  // quantized copy that both return the observations.
-  OwningOpRef<ModuleOp> observed(cast<ModuleOp>(module->clone()));
-  auto main = observed->lookupSymbol<func::FuncOp>("main");
-  if (!main)
-    return makeError("the fidelity run needs the model's function @main");
-  unsigned modelResults = main.getNumResults();
+quantc::measureFidelity(ModuleOp floatModel, ModuleOp module,
+                        const CalibrationOptions &options, size_t maxSamples) {
+  // Copies of both that return every quantized layer's output (a
+  // qc.observe named after the layer) after the model's results; the float
+  // one without its fake_quants. Layers are matched by name: GPTQ's packed
+  // weights keep the layer's key (findQuantizedLayers includePacked).
+  struct Prepared {
+    std::unique_ptr<JitFunction> function;
+    std::map<std::string, unsigned> resultOfLayer;
+  };
+  unsigned modelResults = 0;
   std::vector<std::string> outputNames;
-  for (unsigned i = 0; i < modelResults; ++i) {
-    auto name = main.getResultAttrOfType<StringAttr>(i, "qc.name");
-    outputNames.push_back(name ? name.str() : std::to_string(i));
-  }
-  std::vector<QuantizedLayer> layers = findQuantizedLayers(*observed);
-  for (QuantizedLayer &quantized : layers) {
-    Operation *op = quantized.layer.op;
-    OpBuilder b(op->getContext());
-    b.setInsertionPointAfter(op);
-    Value result = op->getResult(0);
-    if (!isa<RankedTensorType>(result.getType()) ||
-        !cast<RankedTensorType>(result.getType()).getElementType().isF32())
+  auto prepare = [&](ModuleOp source,
+                     bool isFloat) -> llvm::Expected<Prepared> {
+    OwningOpRef<ModuleOp> copy(cast<ModuleOp>(source->clone()));
+    auto main = copy->lookupSymbol<func::FuncOp>("main");
+    if (!main)
+      return makeError("the fidelity run needs the model's function @main");
+    if (isFloat) {
+      modelResults = main.getNumResults();
+      outputNames.clear();
+      for (unsigned i = 0; i < modelResults; ++i) {
+        auto name = main.getResultAttrOfType<StringAttr>(i, "qc.name");
+        outputNames.push_back(name ? name.str() : std::to_string(i));
+      }
+    } else if (main.getNumResults() != modelResults) {
+      return makeError("the quantized model has other results than the "
+                       "float one");
+    }
+    for (QuantizedLayer &quantized :
+         findQuantizedLayers(*copy, /*includePacked=*/!isFloat)) {
+      Operation *op = quantized.layer.op;
+      Value result = op->getResult(0);
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || !type.getElementType().isF32())
+        continue;
+      OpBuilder b(op->getContext());
+      b.setInsertionPointAfter(op);
+      qc::ObserveOp::create(b, op->getLoc(),
+                            b.getStringAttr(reportName(quantized)), result,
+                            b.getStrArrayAttr({}), b.getI64IntegerAttr(-1));
+    }
+    // The keys are read before the JIT drops the result attributes.
+    llvm::Expected<std::vector<Observation>> observations =
+        returnObservations(*copy, /*dropFakeQuant=*/isFloat);
+    if (!observations)
+      return observations.takeError();
+    Prepared prepared;
+    for (const Observation &o : *observations)
+      prepared.resultOfLayer.emplace(o.key, o.result);
+    llvm::Expected<std::unique_ptr<JitFunction>> function =
+        compileMain(*copy, options, "the fidelity run");
+    if (!function)
+      return function.takeError();
+    prepared.function = std::move(*function);
+    return prepared;
+  };
+  llvm::Expected<Prepared> floatPrepared = prepare(floatModel, true);
+  if (!floatPrepared)
+    return floatPrepared.takeError();
+  llvm::Expected<Prepared> quantPrepared = prepare(module, false);
+  if (!quantPrepared)
+    return quantPrepared.takeError();
+  std::unique_ptr<JitFunction> &floatModelRun = floatPrepared->function;
+  std::unique_ptr<JitFunction> &quantModelRun = quantPrepared->function;
+
+  // Result pairs: the model's outputs, then each layer both observe.
+  std::vector<std::pair<unsigned, unsigned>> pairs;
+  for (unsigned r = 0; r < modelResults; ++r)
+    pairs.emplace_back(r, r);
+  std::vector<std::string> keys;
+  for (const auto &[key, result] : floatPrepared->resultOfLayer) {
+    auto it = quantPrepared->resultOfLayer.find(key);
+    if (it == quantPrepared->resultOfLayer.end())
       continue;
-    qc::ObserveOp::create(b, op->getLoc(),
-                          b.getStringAttr(reportName(quantized)), result,
-                          b.getStrArrayAttr({}), b.getI64IntegerAttr(-1));
+    keys.push_back(key);
+    pairs.emplace_back(result, it->second);
   }
+
+  auto main = floatModel.lookupSymbol<func::FuncOp>("main");
   llvm::Expected<SampleSource> source =
       SampleSource::open(options.source, main, options.seed);
   if (!source)
     return source.takeError();
-
-  // The keys of the observations, in result order, are read before the JIT
-  // drops the result attributes; both copies return them in the same order.
-  std::vector<std::string> keys;
-  auto build = [&](bool dropFakeQuant)
-      -> llvm::Expected<std::unique_ptr<JitFunction>> {
-    OwningOpRef<ModuleOp> copy(cast<ModuleOp>(observed->clone()));
-    llvm::Expected<std::vector<Observation>> observations =
-        returnObservations(*copy, dropFakeQuant);
-    if (!observations)
-      return observations.takeError();
-    keys.clear();
-    for (const Observation &o : *observations)
-      keys.push_back(o.key);
-    return compileMain(*copy, options, "the fidelity run");
-  };
-  auto floatModel = build(true);
-  if (!floatModel)
-    return floatModel.takeError();
-  auto quantModel = build(false);
-  if (!quantModel)
-    return quantModel.takeError();
-
   size_t samples = std::min(maxSamples, source->size());
-  size_t results = modelResults + keys.size();
+  size_t results = pairs.size();
   std::vector<double> signal(results, 0.0), noise(results, 0.0);
   std::vector<HostTensor> inputs, reference, quantized;
   for (size_t sample = 0; sample < samples; ++sample) {
     if (llvm::Error error =
-            source->read(sample, (*floatModel)->inputs(), inputs))
+            source->read(sample, floatModelRun->inputs(), inputs))
       return std::move(error);
-    if (llvm::Error error = (*floatModel)->run(inputs, reference))
+    if (llvm::Error error = floatModelRun->run(inputs, reference))
       return std::move(error);
-    if (llvm::Error error = (*quantModel)->run(inputs, quantized))
+    if (llvm::Error error = quantModelRun->run(inputs, quantized))
       return std::move(error);
     for (size_t r = 0; r < results; ++r) {
-      std::vector<float> a = toFloat32(reference[r]);
-      std::vector<float> q = toFloat32(quantized[r]);
+      std::vector<float> a = toFloat32(reference[pairs[r].first]);
+      std::vector<float> q = toFloat32(quantized[pairs[r].second]);
       for (size_t i = 0; i < a.size(); ++i) {
         double d = static_cast<double>(a[i]) - q[i];
         signal[r] += static_cast<double>(a[i]) * a[i];

@@ -47,11 +47,14 @@ struct CalibrationOptions {
 llvm::Expected<CalibrationStats> calibrate(mlir::ModuleOp module,
                                            const CalibrationOptions &options);
 
-/// Runs the fake-quantized `module` (before qc-fold-weights: the same
-/// numerics as the packed model) and its float version side by side on the
-/// first `maxSamples` calibration samples, and measures each quantized
-/// layer's output SQNR and the model outputs' SQNR.
-llvm::Expected<Fidelity> measureFidelity(mlir::ModuleOp module,
+/// Runs the quantized `module` (before qc-fold-weights: fake-quantized or
+/// packed weights, the same numerics as the compiled model) and the float
+/// model (`floatModel` with its fake_quants dropped: a copy of the module
+/// taken before any pass changed a weight) side by side on the first
+/// `maxSamples` calibration samples, and measures each quantized layer's
+/// output SQNR (layers matched by report name) and the model outputs' SQNR.
+llvm::Expected<Fidelity> measureFidelity(mlir::ModuleOp floatModel,
+                                         mlir::ModuleOp module,
                                          const CalibrationOptions &options,
                                          size_t maxSamples);
 

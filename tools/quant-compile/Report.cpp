@@ -29,31 +29,52 @@ std::string quantc::reportName(const QuantizedLayer &layer) {
   return key.str();
 }
 
-void Report::collectLayers(ModuleOp module) {
+void Report::collectLayers(ModuleOp floatModel, ModuleOp module) {
   layers.clear();
-  for (QuantizedLayer &quantized : findQuantizedLayers(module)) {
-    QuantizableLayer &layer = quantized.layer;
-    auto weightQuant = layer.weight.source.getDefiningOp<qc::FakeQuantOp>();
+  // The float weight of each layer, in its weight operand's shape.
+  std::map<std::string, std::vector<float>> floatWeights;
+  for (QuantizedLayer &quantized : findQuantizedLayers(floatModel)) {
+    auto weightQuant =
+        quantized.layer.weight.source.getDefiningOp<qc::FakeQuantOp>();
     auto constant = weightQuant.getInput().getDefiningOp<arith::ConstantOp>();
-    if (!constant)
-      continue;
+    if (std::optional<std::vector<float>> values =
+            readFloatElements(constant.getValue()))
+      if (std::optional<std::vector<float>> weight =
+              weightOperandValues(quantized.layer, *values))
+        floatWeights.emplace(reportName(quantized), std::move(*weight));
+  }
+  for (QuantizedLayer &quantized :
+       findQuantizedLayers(module, /*includePacked=*/true)) {
+    QuantizableLayer &layer = quantized.layer;
+    Value source = layer.weight.source;
     LayerReport r;
     r.name = reportName(quantized);
-    Format format = weightQuant.getFormat().getValue();
+    Format format;
+    if (auto weightQuant = source.getDefiningOp<qc::FakeQuantOp>()) {
+      format = weightQuant.getFormat().getValue();
+    } else {
+      auto dequantize = source.getDefiningOp<qc::DequantizeOp>();
+      format = cast<qc::PackedType>(dequantize.getInput().getType())
+                   .getFormat()
+                   .getValue();
+    }
     r.weightFormat = printFormat(format);
-    auto type = cast<RankedTensorType>(constant.getType());
+    auto type = cast<RankedTensorType>(source.getType());
     r.weightShape.assign(type.getShape().begin(), type.getShape().end());
     r.floatBytes = type.getNumElements() *
                    ((type.getElementTypeBitWidth() + 7) / 8);
     std::string error;
     r.packedBytes = packedSizeInBytes(r.weightShape, format, error).value_or(0);
     r.bitsPerWeight = bitsPerElement(r.weightShape, format);
-    if (std::optional<std::vector<float>> values =
-            readFloatElements(constant.getValue()))
-      if (std::optional<std::vector<float>> q =
-              fakeQuantize(values->data(), r.weightShape, format, error))
-        r.weightQsnr =
-            qsnrDecibels(values->data(), q->data(), values->size());
+    auto reference = floatWeights.find(r.name);
+    if (reference != floatWeights.end())
+      if (std::optional<std::vector<float>> values =
+              quantizedWeightValues(source, error))
+        if (std::optional<std::vector<float>> weight =
+                weightOperandValues(layer, *values))
+          if (weight->size() == reference->second.size())
+            r.weightQsnr = qsnrDecibels(reference->second.data(),
+                                        weight->data(), weight->size());
     Value activation = layer.op.getDpsInputs()[layer.activationInput];
     if (auto actQuant = activation.getDefiningOp<qc::FakeQuantOp>()) {
       Format act = actQuant.getFormat().getValue();

@@ -4,7 +4,9 @@
 // through python3-matplotlib) and for scripts (JSON next to it):
 //
 //   per layer   weight and activation formats, bits per weight with scales,
-//               weight QSNR, the layer's output SQNR on the calibration data
+//               weight QSNR (the weights compiled, after clipping, GPTQ and
+//               bias correction, vs float), the layer's output SQNR on the
+//               calibration data
 //               (the quantized model's layer output vs the float model's:
 //               the error accumulated up to and including it), the rotation
 //               decision (fused / online / rejected), a static activation
@@ -61,9 +63,11 @@ public:
   void addStageTime(const std::string &stage, double seconds) {
     stages.emplace_back(stage, seconds);
   }
-  /// Reads the quantized layers of `module` before qc-fold-weights (the
-  /// fake-quantized constants are still there to measure).
-  void collectLayers(mlir::ModuleOp module);
+  /// Reads the quantized layers of `module` before qc-fold-weights, as it
+  /// will be compiled (fake-quantized or packed weights), and measures each
+  /// weight's QSNR against the float weight of the same layer in
+  /// `floatModel` (a copy taken before any pass changed a weight).
+  void collectLayers(mlir::ModuleOp floatModel, mlir::ModuleOp module);
   void setFidelity(const Fidelity &fidelity);
 
   /// Writes `path` (Markdown), path with .json, and a PNG with .png when

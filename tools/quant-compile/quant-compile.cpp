@@ -12,8 +12,11 @@
 //   qc-rotate{mode=...}              when the recipe rotates
 //   calibration (--calib)
 //   qc-allocate-bits{budget=...}     when the recipe allocates (auto:BITS)
+//   qc-bias-correct{record=true}     when the recipe corrects biases
 //   qc-clip{...}                     when the recipe clips
 //   qc-gptq{...}                     when the recipe rounds with GPTQ
+//   qc-bias-correct{...}             when the recipe corrects biases
+//   the report's measurements        with --report
 //   qc-fold-weights, canonicalize    packed weights, qc.matmul
 //
 // Without --recipe the float model is compiled. Stages the recipe asks for
@@ -64,14 +67,18 @@ namespace cl = llvm::cl;
 static const char *const kOverview = R"(quantize and compile an ONNX model
 
   quant-compile MODEL.onnx|MODEL.mlir [--recipe R] [--calib DIR|synthetic:N]
+                [--bias-correct] [--report REPORT.md]
                 [--input-shape NAME=DIMS ...] [--target CPU] [--entry NAME]
                 [--emit so|obj|llvm|mlir] -o OUT
 
 Imports the model (or reads float MLIR from quant-translate), applies the
 recipe (qc-quantize), runs the accuracy passes the recipe asks for
-(qc-rotate, qc-clip) where they are implemented, then packs the quantized
-weights at compile time (qc-fold-weights): quantized layers become qc.matmul
-on !qc.packed weights. Without --recipe the model stays in float.
+(qc-rotate, qc-allocate-bits, qc-clip, qc-gptq, and qc-bias-correct with
+--bias-correct or "bias_correct": true) where they are implemented, then
+packs the quantized weights at compile time (qc-fold-weights): quantized
+layers become qc.matmul on !qc.packed weights.
+Without --recipe the model stays in float. --report measures the model as
+compiled (after clipping, GPTQ and bias correction) against the float model.
 
 Recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4,
 w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq,
@@ -192,6 +199,13 @@ static cl::opt<std::string> outputFilename("o", cl::value_desc("file"),
                                            cl::desc("Output file (required; "
                                                     "'-' for stdout)"),
                                            cl::cat(compileCategory));
+
+static cl::opt<bool> biasCorrect(
+    "bias-correct",
+    cl::desc("Correct the mean output shift of quantized layers in their "
+             "biases (qc-bias-correct; needs --calib or --calib-stats), "
+             "whatever the recipe says"),
+    cl::cat(compileCategory));
 
 static cl::opt<bool> quiet("quiet",
                            cl::desc("Print errors only (no remarks, notes "
@@ -428,6 +442,11 @@ int main(int argc, char **argv) {
     if (!recipe)
       return reportError(error);
   }
+  if (recipe && biasCorrect && !recipe->biasCorrect)
+    recipe->biasCorrect = quantc::BiasCorrectOptions();
+  if (!recipe && biasCorrect)
+    return reportError("--bias-correct is about a quantization recipe; give "
+                       "--recipe");
   if (!calibSpec.empty() && !checkCalibSpec(calibSpec, error))
     return reportError(error);
   if (!recipe &&
@@ -496,6 +515,14 @@ int main(int argc, char **argv) {
             &skipped)))
       return 1;
   }
+
+  // The float model the report measures against: the (rotated) model
+  // before anything changes a weight (qc-clip clamps copies, qc-gptq and
+  // qc-bias-correct replace constants); its fake_quants are dropped when it
+  // runs.
+  OwningOpRef<ModuleOp> floatReference;
+  if (!reportPath.empty())
+    floatReference = cast<ModuleOp>((*module)->clone());
 
   // 3. Calibration statistics of the activations the (rotated) layers see,
   // for static activation scales and activation clipping.
@@ -569,6 +596,22 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  // Bias correction needs each layer's float W·E[x], which qc-clip
+  // (clamped copies) and qc-gptq (packed codes) do not keep: recorded now.
+  bool correctBiases = recipe->biasCorrect && !statsDir.empty();
+  if (recipe->biasCorrect && statsDir.empty())
+    note("recipe '" + recipeName +
+         "' corrects biases from calibration means, which needs calibration "
+         "statistics (--calib DIR|synthetic:N); biases stay as they are");
+  if (correctBiases &&
+      failed(runStage(*module, "qc-bias-correct (record)", [&](PassManager &pm) {
+        qc::QcBiasCorrectOptions options;
+        options.statsDir = statsDir;
+        options.record = true;
+        pm.addPass(qc::createQcBiasCorrect(options));
+      })))
+    return 1;
+
   // 4. Clipping ratios and static activation scales. Activation clipping
   // reads calibration statistics; without them activations keep dynamic
   // minmax scales.
@@ -597,35 +640,7 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  // What the report says about the layers, measured while the quantized
-  // constants are still floats; the fidelity run compares the fake-quantized
-  // model (the packed model's numerics) with the float one on calibration
-  // samples.
-  if (!reportPath.empty()) {
-    report.model = inputFilename;
-    report.recipe = recipeName;
-    report.calibration = calibSpec;
-    report.collectLayers(*module);
-    if (!calibSpec.empty()) {
-      quantc::CalibrationOptions options;
-      options.source = calibSpec;
-      auto start = std::chrono::steady_clock::now();
-      llvm::Expected<quantc::Fidelity> fidelity =
-          quantc::measureFidelity(*module, options, /*maxSamples=*/8);
-      if (!fidelity)
-        return reportError("the report's fidelity run: " +
-                           llvm::toString(fidelity.takeError()));
-      report.setFidelity(*fidelity);
-      report.addStageTime("fidelity run (report)",
-                          std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count());
-    }
-  }
-
-  // GPTQ rounding, after the report's measurements (its fidelity run takes
-  // the float model from the fake-quantized one, which GPTQ's packed weights
-  // no longer carry; the layers record GPTQ's predicted layer SQNR).
+  // GPTQ rounding (the layers record GPTQ's predicted layer SQNR).
   if (recipe->gptq) {
     if (statsDir.empty()) {
       note("recipe '" + recipeName +
@@ -641,6 +656,44 @@ int main(int argc, char **argv) {
                }))) {
       return 1;
     }
+  }
+
+  // The mean output shift each layer's final weights cause, out of its bias.
+  if (correctBiases &&
+      failed(runStage(*module, "qc-bias-correct", [&](PassManager &pm) {
+        qc::QcBiasCorrectOptions options;
+        options.statsDir = statsDir;
+        options.addBias = recipe->biasCorrect->addBias;
+        pm.addPass(qc::createQcBiasCorrect(options));
+      })))
+    return 1;
+
+  // What the report says about the layers, measured on the model as it will
+  // be compiled (clipped, GPTQ-rounded, bias-corrected; before
+  // qc-fold-weights, whose packed model computes the same) against the
+  // float model: weight QSNR and, with --calib, the output SQNR of every
+  // layer and of the model on calibration samples.
+  if (!reportPath.empty()) {
+    report.model = inputFilename;
+    report.recipe = recipeName;
+    report.calibration = calibSpec;
+    report.collectLayers(*floatReference, *module);
+    if (!calibSpec.empty()) {
+      quantc::CalibrationOptions options;
+      options.source = calibSpec;
+      auto start = std::chrono::steady_clock::now();
+      llvm::Expected<quantc::Fidelity> fidelity = quantc::measureFidelity(
+          *floatReference, *module, options, /*maxSamples=*/8);
+      if (!fidelity)
+        return reportError("the report's fidelity run: " +
+                           llvm::toString(fidelity.takeError()));
+      report.setFidelity(*fidelity);
+      report.addStageTime("fidelity run (report)",
+                          std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+    }
+    floatReference = nullptr;
   }
 
   // 5. Packed weights and qc.matmul.

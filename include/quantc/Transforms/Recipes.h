@@ -44,8 +44,11 @@
 //     "gptq": {"damp": 0.01, "block_size": 128, "act_order": false},
 //                                       // or true / false / null
 //     "allocate": {"budget": "5",       // qc-allocate-bits: bits per weight,
-//                  "candidates": ["mxfp4", "nvfp4", "mxfp6_e2m3"]}
+//                  "candidates": ["mxfp4", "nvfp4", "mxfp6_e2m3"]},
 //                                       // bytes ("2MiB") or latency ("300us")
+//     "bias_correct": true              // qc-bias-correct (needs --calib);
+//                                       // or {"add_bias": true}: layers
+//                                       // without a bias get one
 //   }
 // Formats are quantized along the layer's reduction axis whatever axis the
 // spec names. Layer names are the ONNX node names (the ops' NameLoc); a
@@ -93,6 +96,11 @@ struct AllocateOptions {
   std::vector<std::string> candidates;
 };
 
+/// Options of the qc-bias-correct pass that a recipe asks for.
+struct BiasCorrectOptions {
+  bool addBias = false;
+};
+
 /// The formats one layer gets. No weight format: the layer stays in float.
 struct LayerFormats {
   std::optional<Format> weights;
@@ -118,6 +126,8 @@ struct Recipe {
   std::optional<GptqRecipeOptions> gptq;
   /// Run qc-allocate-bits (before clipping) with these options.
   std::optional<AllocateOptions> allocate;
+  /// Run qc-bias-correct (after qc-clip and qc-gptq) with these options.
+  std::optional<BiasCorrectOptions> biasCorrect;
 
   /// The formats for the layer named `layerName`: a skip pattern leaves it in
   /// float (nullopt), else the first matching override, else the defaults.
