@@ -150,9 +150,10 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
 
   // Tensor-level: arith/math applied to whole tensors become linalg.generic,
   // and chains of elementwise generics fuse, so one loop nest reads each input
-  // once instead of materialising every intermediate tensor.
+  // once instead of materialising every intermediate tensor; contractions
+  // stay as they are, for quantc-vectorize-contractions.
   pm.addPass(createConvertElementwiseToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createFuseElementwise());
   pm.addPass(createCanonicalizerPass());
 
   // Tensors -> buffers. Function boundaries get identity layouts so that a

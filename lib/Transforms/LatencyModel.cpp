@@ -225,11 +225,22 @@ bool hasPermutedInput(linalg::LinalgOp op) {
 
 } // namespace
 
+bool isContraction(Operation *op) {
+  auto linalgOp = dyn_cast_if_present<linalg::LinalgOp>(op);
+  if (!linalgOp || linalgOp.getNumReductionLoops() == 0)
+    return false;
+  return llvm::count_if(linalgOp.getDpsInputs(), [](Value input) {
+           auto type = dyn_cast<ShapedType>(input.getType());
+           return type && type.getRank() > 0;
+         }) >= 2;
+}
+
 std::optional<FloatCodeEstimate>
 estimateFloatCode(ModuleOp module, const LatencyProfile &profile,
                   std::string &error) {
-  // The CPU pipeline's tensor-level fusion first, on a copy: one loop per
-  // chain of elementwise ops, as the compiled code runs them.
+  // The CPU pipeline's tensor-level fusion first (quantc-fuse-elementwise's
+  // rule), on a copy: one loop per chain of elementwise ops, as the compiled
+  // code runs them.
   OwningOpRef<ModuleOp> copy = module.clone();
   {
     RewritePatternSet patterns(module.getContext());
@@ -237,7 +248,9 @@ estimateFloatCode(ModuleOp module, const LatencyProfile &profile,
     linalg::populateElementwiseOpsFusionPatterns(
         patterns, [](OpOperand *operand) {
           Operation *producer = operand->get().getDefiningOp();
-          return producer && producer->hasOneUse();
+          return producer && producer->hasOneUse() &&
+                 !isContraction(operand->getOwner()) &&
+                 !isContraction(producer);
         });
     // No folding: it would quantize the weights' fake_quant of a constant
     // into a plain constant, and the layers would no longer look quantized.
@@ -281,13 +294,7 @@ estimateFloatCode(ModuleOp module, const LatencyProfile &profile,
     for (int64_t range : ranges)
       iterations *= range > 0 ? static_cast<double>(range) : 1.0;
     bool reduces = linalgOp.getNumReductionLoops() > 0;
-    bool contraction =
-        reduces && linalgOp.getNumDpsInputs() >= 2 &&
-        llvm::count_if(linalgOp.getDpsInputs(), [](Value v) {
-          auto type = dyn_cast<RankedTensorType>(v.getType());
-          return type && type.getRank() > 0;
-        }) >= 2;
-    if (contraction)
+    if (isContraction(op))
       estimate.contractionSeconds +=
           2 * iterations / (profile.floatGflops * 1e9);
     else if (reduces)

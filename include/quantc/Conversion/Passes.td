@@ -374,4 +374,27 @@ def ApproximateMath : Pass<"quantc-approximate-math"> {
   ];
 }
 
+def FuseElementwise : Pass<"quantc-fuse-elementwise"> {
+  let summary = "Fuse chains of elementwise linalg ops on tensors, but "
+                "nothing into contractions";
+  let description = [{
+    Upstream's `linalg-fuse-elementwise-ops` (elementwise producer/consumer
+    fusion when the producer has one use, reshapes folded by expansion,
+    the usual canonicalizations) with one rule: no operand of a contraction
+    (a linalg op that reduces over two or more tensors: matmul,
+    batch_matmul, convolutions) is fused into it, no contraction into its
+    consumer, and no reshape is folded into one. Fusing a transpose or a
+    scale into a matmul's operand, or expanding a `batch_matmul` behind a
+    `collapse_shape` into a higher-rank `linalg.generic`, turns it into a
+    contraction `quantc-vectorize-contractions` cannot tile (strided or
+    transposed operands), which then runs as scalar loops: in the test
+    decoder, all 8 attention `batch_matmul`s of the quantized models (and
+    13 of 37 contractions of the float one) were lost that way.
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // QUANTC_CONVERSION_PASSES_TD

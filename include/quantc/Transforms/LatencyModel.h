@@ -87,6 +87,12 @@ double matmulSeconds(const LatencyProfile &profile, int64_t m, int64_t n,
                      int64_t k, double weightBytes, llvm::StringRef format,
                      bool int8Activations, bool weightsCached);
 
+/// A linalg op that multiplies two or more tensors and reduces (matmul,
+/// batch_matmul, convolutions, such generics): what the CPU pipeline keeps
+/// apart from elementwise fusion (quantc-fuse-elementwise) for its
+/// contraction kernels, and what the latency model times as FLOPs.
+bool isContraction(mlir::Operation *op);
+
 /// The float code's share of a model: everything but the quantized layers
 /// (findQuantizedLayers) and work on constants, estimated on a copy of
 /// `module` after the elementwise fusion the CPU pipeline does.
