@@ -53,6 +53,8 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
     channelAmax.assign(channels, 0.0);
     channelMean.assign(channels, 0.0);
     channelMeanSquare.assign(channels, 0.0);
+    channelMin.assign(channels, std::numeric_limits<double>::infinity());
+    channelMax.assign(channels, -std::numeric_limits<double>::infinity());
     histogram.assign(kHistogramBins, 0);
     min = std::numeric_limits<double>::infinity();
     max = -std::numeric_limits<double>::infinity();
@@ -75,6 +77,8 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
       max = std::max(max, v);
       blockAmax = std::max(blockAmax, a);
       channelAmax[c] = std::max(channelAmax[c], a);
+      channelMin[c] = std::min(channelMin[c], v);
+      channelMax[c] = std::max(channelMax[c], v);
       sums[c] += v;
       squares[c] += v * v;
     }
@@ -186,6 +190,14 @@ bool CalibrationStats::write(const std::string &dir, std::string &error) const {
     entry["channel_amax"] = llvm::json::Array(stats.channelAmax);
     entry["channel_mean"] = llvm::json::Array(stats.channelMean);
     entry["channel_mean_square"] = llvm::json::Array(stats.channelMeanSquare);
+    // A channel that saw no finite value has no extremes: 0.
+    auto finite = [](std::vector<double> v) {
+      for (double &x : v)
+        x = std::isfinite(x) ? x : 0.0;
+      return llvm::json::Array(v);
+    };
+    entry["channel_min"] = finite(stats.channelMin);
+    entry["channel_max"] = finite(stats.channelMax);
     entry["histogram_range"] = stats.histogramRange;
     llvm::json::Array histogram;
     for (uint64_t count : stats.histogram)
@@ -290,13 +302,16 @@ CalibrationStats::read(const std::string &dir, std::string &error) {
     if (!readNumbers(*entry, "channel_amax", stats.channelAmax) ||
         !readNumbers(*entry, "channel_mean", stats.channelMean) ||
         !readNumbers(*entry, "channel_mean_square", stats.channelMeanSquare) ||
+        !readNumbers(*entry, "channel_min", stats.channelMin) ||
+        !readNumbers(*entry, "channel_max", stats.channelMax) ||
         !readNumbers(*entry, "histogram", stats.histogram))
       return bad("expected arrays of numbers");
     auto sized = [&](const auto &v) {
       return v.empty() || static_cast<int64_t>(v.size()) == stats.channels;
     };
     if (!sized(stats.channelAmax) || !sized(stats.channelMean) ||
-        !sized(stats.channelMeanSquare))
+        !sized(stats.channelMeanSquare) || !sized(stats.channelMin) ||
+        !sized(stats.channelMax))
       return bad("per-channel arrays must have \"channels\" entries");
     if (!stats.histogram.empty() &&
         (stats.histogram.size() != kHistogramBins || !(stats.histogramRange > 0)))

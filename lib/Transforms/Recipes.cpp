@@ -46,6 +46,8 @@ struct NamedRecipe {
   const char *clipWeights;
   /// Round the weights with qc-gptq.
   bool gptq = false;
+  /// Smooth with qc-smooth (alpha 0.5).
+  bool smooth = false;
 };
 } // namespace
 
@@ -66,6 +68,10 @@ static const NamedRecipe kNamedRecipes[] = {
     {"w4a16-nvfp4-gptq", "nvfp4", nullptr, RotateMode::Off, nullptr, true},
     {"w4a16-mxfp4-gptq", "mxfp4", nullptr, RotateMode::Off, nullptr, true},
     {"w4a8-int4-gptq", "int4_g32", "int8_g32", RotateMode::Off, nullptr, true},
+    // SmoothQuant moves the per-tensor activation scale's outlier channels
+    // into the per-channel weight scales.
+    {"w8a8-int8-smooth", "int8", "int8, granularity = tensor", RotateMode::Off,
+     "minmax", false, true},
 };
 
 std::vector<std::string> quantc::namedRecipes() {
@@ -91,6 +97,8 @@ static std::optional<Recipe> namedRecipe(StringRef name) {
     }
     if (named.gptq)
       recipe.gptq = GptqRecipeOptions();
+    if (named.smooth)
+      recipe.smooth = SmoothRecipeOptions();
     return recipe;
   }
   // auto:BITS — qc-allocate-bits picks the formats (GPTQ-measured), int8
@@ -250,7 +258,8 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
   }
   static const StringRef rootKeys[] = {
       "base", "weights", "activations", "rotate", "clip",
-      "layers", "skip", "gptq", "allocate", "bias_correct"};
+      "layers", "skip", "gptq", "allocate", "bias_correct", "smooth",
+      "equalize"};
   if (!checkKeys(*root, "", rootKeys))
     return std::nullopt;
 
@@ -512,6 +521,53 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
       fail("bias_correct", "expected true, false, null or an object");
       return std::nullopt;
     }
+  }
+
+  if (const llvm::json::Value *smooth = root->get("smooth")) {
+    if (smooth->getAsNull()) {
+      recipe.smooth.reset();
+    } else if (std::optional<bool> flag = smooth->getAsBoolean()) {
+      if (*flag)
+        recipe.smooth = recipe.smooth.value_or(SmoothRecipeOptions());
+      else
+        recipe.smooth.reset();
+    } else if (const llvm::json::Object *object = smooth->getAsObject()) {
+      static const StringRef smoothKeys[] = {"alpha", "bias"};
+      if (!checkKeys(*object, "smooth", smoothKeys))
+        return std::nullopt;
+      SmoothRecipeOptions options =
+          recipe.smooth.value_or(SmoothRecipeOptions());
+      if (const llvm::json::Value *alpha = object->get("alpha")) {
+        std::optional<double> value = alpha->getAsNumber();
+        if (!value || *value < 0 || *value > 1) {
+          fail("smooth.alpha", "expected a number in [0, 1]");
+          return std::nullopt;
+        }
+        options.alpha = *value;
+      }
+      if (const llvm::json::Value *bias = object->get("bias")) {
+        std::optional<bool> value = bias->getAsBoolean();
+        if (!value) {
+          fail("smooth.bias", "expected true or false");
+          return std::nullopt;
+        }
+        options.bias = *value;
+      }
+      recipe.smooth = options;
+    } else {
+      fail("smooth", "expected true, false, null or an object "
+                     "{\"alpha\": 0.5, \"bias\": false}");
+      return std::nullopt;
+    }
+  }
+
+  if (const llvm::json::Value *equalize = root->get("equalize")) {
+    std::optional<bool> flag = equalize->getAsBoolean();
+    if (!flag) {
+      fail("equalize", "expected true or false");
+      return std::nullopt;
+    }
+    recipe.equalize = *flag;
   }
 
   if (!recipe.defaults.weights && recipe.layers.empty()) {

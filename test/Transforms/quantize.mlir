@@ -12,7 +12,7 @@
 
 // Errors name the recipe, the file and the key.
 // RUN: not quant-opt %s --qc-quantize=recipe=w3a3 2>&1 | FileCheck %s --check-prefix=UNKNOWN
-// UNKNOWN: error: qc-quantize: unknown recipe 'w3a3' (named recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq, auto:BITS, auto-latency:MICROSECONDS; or a recipe .json file)
+// UNKNOWN: error: qc-quantize: unknown recipe 'w3a3' (named recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4, w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq, w8a8-int8-smooth, auto:BITS, auto-latency:MICROSECONDS; or a recipe .json file)
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.missing.json 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: error: qc-quantize: {{.*}}.missing.json: cannot read the recipe: {{.*}}
 // RUN: echo '{"weights": "nvfp4", "layers": [{"match": "fc*", "weights": "nvfp5"}]}' > %t.bad-format.json
@@ -20,7 +20,7 @@
 // BAD-FORMAT: error: qc-quantize: {{.*}}.bad-format.json: layers[0].weights: 'nvfp5' is not a format: {{.+}}
 // RUN: echo '{"weights": "nvfp4", "activation": "mxint8"}' > %t.bad-key.json
 // RUN: not quant-opt %s --qc-quantize=recipe=%t.bad-key.json 2>&1 | FileCheck %s --check-prefix=BAD-KEY
-// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip, gptq, allocate, bias_correct)
+// BAD-KEY: error: qc-quantize: {{.*}}.bad-key.json: activation: unknown key (known: base, weights, activations, rotate, clip, layers, skip, gptq, allocate, bias_correct, smooth, equalize)
 // The accuracy passes' options (quant-compile runs qc-gptq / qc-allocate-bits
 // from them; qc-quantize only checks them).
 // RUN: echo '{"weights": "nvfp4", "gptq": {"damp": 0.1, "block_size": 64, "act_order": true}, "allocate": {"budget": 4.5, "candidates": ["mxfp4", "nvfp4"]}}' > %t.accuracy.json

@@ -9,6 +9,10 @@
 //
 //   import (quant-translate --import-onnx)
 //   qc-quantize{recipe=R}            fake-quantize weights and activations
+//   calibration, qc-smooth{...}      when the recipe smooths or equalizes
+//                                    (SmoothQuant reads the statistics of
+//                                    the unsmoothed model; they are taken
+//                                    again after it)
 //   qc-rotate{mode=...}              when the recipe rotates
 //   calibration (--calib)
 //   qc-allocate-bits{budget=...}     when the recipe allocates (auto:BITS)
@@ -82,10 +86,11 @@ compiled (after clipping, GPTQ and bias correction) against the float model.
 
 Recipes: int8, w8a8-mxint8, w4a16-mxfp4, w4a16-nvfp4, w4a8-mxfp4, w4a8-int4,
 w4a4-nvfp4, w4a4-nvint4, w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq,
-auto:BITS (formats per layer for BITS bits per weight; GPTQ and auto need
---calib), auto-latency:US (formats per layer for a predicted latency of US
-microseconds per run of the whole model, from the latency profile of
---latency-profile or the built-in one), or a JSON recipe file (see
+w8a8-int8-smooth (SmoothQuant), auto:BITS (formats per layer for BITS bits
+per weight; GPTQ, SmoothQuant and auto need --calib), auto-latency:US
+(formats per layer for a predicted latency of US microseconds per run of the
+whole model, from the latency profile of --latency-profile or the built-in
+one), or a JSON recipe file (see
 include/quantc/Transforms/Recipes.h): {"weights": "nvfp4", "activations":
 "mxint8", "rotate": "auto", "clip": {...}, "layers": [{"match": "layers.0.*",
 "weights": "int8", "activations": null}], "skip": ["head*"]}.
@@ -501,6 +506,71 @@ int main(int argc, char **argv) {
         pm.addPass(qc::createQcQuantize(options));
       })))
     return 1;
+
+  // SmoothQuant and cross-layer equalization, before rotation (per channel
+  // of the original basis). SmoothQuant reads statistics of the model as
+  // quantized so far; everything after it calibrates again on the smoothed
+  // model. With --calib-stats they are kept in DIR/before-smooth.
+  if (recipe->smooth || recipe->equalize) {
+    std::string smoothStats;
+    std::optional<TemporaryDirectory> temporarySmoothStats;
+    if (recipe->smooth && !calibSpec.empty()) {
+      quantc::CalibrationOptions options;
+      options.source = calibSpec;
+      options.hessian = false;
+      options.progress = quiet ? nullptr : &llvm::errs();
+      auto start = std::chrono::steady_clock::now();
+      llvm::Expected<quantc::CalibrationStats> stats =
+          quantc::calibrate(*module, options);
+      if (!stats)
+        return reportError("calibration before smoothing: " +
+                           llvm::toString(stats.takeError()));
+      if (calibStatsDir.empty()) {
+        temporarySmoothStats.emplace();
+        if (!temporarySmoothStats->create(error))
+          return reportError(error);
+        smoothStats = temporarySmoothStats->path;
+      } else {
+        llvm::SmallString<256> dir(calibStatsDir.getValue());
+        llvm::sys::path::append(dir, "before-smooth");
+        smoothStats = std::string(dir);
+      }
+      if (!stats->write(smoothStats, error))
+        return reportError(error);
+      report.addStageTime("calibration before smoothing",
+                          std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+    } else if (recipe->smooth && !calibStatsDir.empty()) {
+      llvm::SmallString<256> dir(calibStatsDir.getValue());
+      llvm::sys::path::append(dir, "before-smooth");
+      if (!llvm::sys::fs::is_directory(dir))
+        return reportError("--calib-stats " + calibStatsDir +
+                           ": no before-smooth/ statistics for recipe '" +
+                           recipeName +
+                           "' (written by a run with --calib and this "
+                           "recipe)");
+      smoothStats = std::string(dir);
+    } else if (recipe->smooth) {
+      note("recipe '" + recipeName +
+           "' smooths activations (SmoothQuant), which needs calibration "
+           "statistics (--calib DIR|synthetic:N); not smoothed");
+    }
+    if (!smoothStats.empty() || recipe->equalize) {
+      if (failed(runStage(*module, "qc-smooth", [&](PassManager &pm) {
+            qc::QcSmoothOptions options;
+            options.smoothQuant = !smoothStats.empty();
+            options.statsDir = smoothStats;
+            if (recipe->smooth) {
+              options.alpha = recipe->smooth->alpha;
+              options.bias = recipe->smooth->bias;
+            }
+            options.equalizeLayers = recipe->equalize;
+            pm.addPass(qc::createQcSmooth(options));
+          })))
+        return 1;
+    }
+  }
 
   // 2. Rotation.
   if (recipe->rotate != quantc::RotateMode::Off) {

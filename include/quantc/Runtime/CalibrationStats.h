@@ -23,12 +23,13 @@
 //        "observations": 8, "rows": 512, "channels": 256,
 //        "min": -3.1, "max": 2.9, "amax": 3.1,
 //        "channel_amax": [...], "channel_mean": [...],
-//        "channel_mean_square": [...],
+//        "channel_mean_square": [...], "channel_min": [...],
+//        "channel_max": [...],
 //        "histogram_range": 4.0, "histogram": [2048 counts],
 //        "xtx": "layers.0_q_proj_input.xtx.npy"}}}
 //
-// ("histogram", "channel_mean_square" and "xtx" may be absent; tests write
-// such files by hand.)
+// ("histogram", "channel_mean_square", "channel_min", "channel_max" and "xtx"
+// may be absent; tests write such files by hand.)
 //
 // When quant-compile calibrates: after qc-quantize and qc-rotate, on a copy
 // of the module whose qc.fake_quant ops are removed (the float activations
@@ -62,6 +63,9 @@ struct TensorStats {
   std::vector<double> channelAmax;
   std::vector<double> channelMean;
   std::vector<double> channelMeanSquare;
+  /// Per channel: the smallest and largest x (SmoothQuant with bias centres
+  /// each channel on its mid-range).
+  std::vector<double> channelMin, channelMax;
   /// kHistogramBins counts of |x| over [0, histogramRange]: bin i holds
   /// [i, i+1) * histogramRange / kHistogramBins (the last bin includes its
   /// upper edge). NaN/Inf elements are not counted.

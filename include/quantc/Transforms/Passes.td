@@ -119,6 +119,50 @@ def QcClip : Pass<"qc-clip", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qc::QcDialect"];
 }
 
+def QcSmooth : Pass<"qc-smooth", "::mlir::ModuleOp"> {
+  let summary = "SmoothQuant (alpha, optionally with a per-channel shift) and cross-layer equalization, folded into constants";
+  let description = [{
+    Divides the activation a group of quantized layers reads by a
+    per-channel s and multiplies their weights' input channels by s, so the
+    float function is unchanged. 1/s is folded into the producer: a norm's
+    gain (and its bias), the output channels of the linear layer before (its
+    bias too), through positively homogeneous ops (ReLU, PReLU) and layout
+    ops; where the producer cannot absorb it the group is skipped with a
+    remark. SmoothQuant: s_j = max|X_j|^alpha / max|W_j|^(1-alpha), from the
+    calibration statistics of the unsmoothed model (`stats=DIR`), max|W_j|
+    over all layers sharing the activation (q, k and v share their norm).
+    `bias=true`: MPTQ-ViT's SmoothQuant with bias, x' = (x - z) / s with
+    z_j the channel's mid-range, the shift an add after the producer and
+    z·W added to each consumer's output. `equalize=true`: data-free
+    cross-layer equalization of linear -> (ReLU) -> linear pairs, s_i =
+    sqrt(r1_i / r2_i), before SmoothQuant. Run after qc-quantize and before
+    qc-rotate; the activations change, so calibrate again afterwards
+    (quant-compile does). Layers record `qc.smooth`.
+
+    ```mlir
+    // RMSNorm gain g, then x · W:   g' = g / s,   W' = diag(s) · W
+    %n = linalg.generic ... ins(%x, %g : tensor<4x2xf32>, tensor<2xf32>) { mulf }
+    %xq = qc.fake_quant %n as <int8, granularity = tensor>
+    %y = linalg.matmul ins(%xq, %wq : ...)
+    ```
+  }];
+  let options = [
+    Option<"statsDir", "stats", "std::string", /*default=*/"\"\"",
+           "The calibration statistics directory of the unsmoothed model (SmoothQuant)">,
+    Option<"alpha", "alpha", "double", /*default=*/"0.5",
+           "Migration strength: s = max|X|^alpha / max|W|^(1-alpha)">,
+    Option<"bias", "bias", "bool", /*default=*/"false",
+           "Centre each channel on its mid-range first (needs per-channel min/max)">,
+    Option<"smoothQuant", "smooth", "bool", /*default=*/"true",
+           "Run SmoothQuant (needs stats)">,
+    Option<"equalizeLayers", "equalize", "bool", /*default=*/"false",
+           "Cross-layer equalization of linear -> linear pairs (data-free)">
+  ];
+  let dependentDialects = ["::mlir::qc::QcDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def QcRotate : Pass<"qc-rotate", "::mlir::ModuleOp"> {
   let summary = "Hadamard rotation as a compiler transformation: insert, propagate, cancel and fold H/Hᵀ pairs";
   let description = [{

@@ -19,6 +19,9 @@
 //   w4a4-nvint4   nvint4 / nvint4, with Hadamard rotation (qc-rotate)
 //   w4a16-nvfp4-gptq, w4a16-mxfp4-gptq, w4a8-int4-gptq
 //                 the recipe without "-gptq", weights rounded by qc-gptq
+//   w8a8-int8-smooth
+//                 int8 after SmoothQuant (qc-smooth, alpha 0.5; needs
+//                 calibration statistics)
 //   auto:BITS     each layer's weight format chosen by qc-allocate-bits
 //                 among the CPU kernels' formats for BITS average bits per
 //                 weight (scales included, e.g. auto:5 or auto:4.5),
@@ -46,9 +49,12 @@
 //     "allocate": {"budget": "5",       // qc-allocate-bits: bits per weight,
 //                  "candidates": ["mxfp4", "nvfp4", "mxfp6_e2m3"]},
 //                                       // bytes ("2MiB") or latency ("300us")
-//     "bias_correct": true              // qc-bias-correct (needs --calib);
+//     "bias_correct": true,             // qc-bias-correct (needs --calib);
 //                                       // or {"add_bias": true}: layers
 //                                       // without a bias get one
+//     "smooth": {"alpha": 0.5, "bias": false},
+//                                       // qc-smooth (or true / false / null)
+//     "equalize": true                  // qc-smooth's cross-layer equalization
 //   }
 // Formats are quantized along the layer's reduction axis whatever axis the
 // spec names. Layer names are the ONNX node names (the ops' NameLoc); a
@@ -101,6 +107,13 @@ struct BiasCorrectOptions {
   bool addBias = false;
 };
 
+/// Options of the qc-smooth pass's SmoothQuant that a recipe asks for.
+struct SmoothRecipeOptions {
+  double alpha = 0.5;
+  /// MPTQ-ViT's variant: centre each channel on its mid-range first.
+  bool bias = false;
+};
+
 /// The formats one layer gets. No weight format: the layer stays in float.
 struct LayerFormats {
   std::optional<Format> weights;
@@ -128,6 +141,10 @@ struct Recipe {
   std::optional<AllocateOptions> allocate;
   /// Run qc-bias-correct (after qc-clip and qc-gptq) with these options.
   std::optional<BiasCorrectOptions> biasCorrect;
+  /// Run qc-smooth's SmoothQuant (after qc-quantize, before rotation).
+  std::optional<SmoothRecipeOptions> smooth;
+  /// Run qc-smooth's cross-layer equalization.
+  bool equalize = false;
 
   /// The formats for the layer named `layerName`: a skip pattern leaves it in
   /// float (nullopt), else the first matching override, else the defaults.
