@@ -1,7 +1,8 @@
 // Every emitted PTX assembles with the CUDA toolkit's ptxas for its chip, for
 // a spread of formats (4/6/8-bit minifloats and integers, 3-bit codes that
 // straddle bytes, E8M0/E4M3/f32/f16/bf16 scales, zero points, 2-D blocks) and
-// every kernel kind (GEMV, mma.sync GEMM, SIMT), with f32 and f16 activations.
+// every kernel kind (GEMV, mma.sync GEMM, the sm_90a wgmma GEMM, SIMT), with
+// f32, f16 and bf16 activations.
 // REQUIRES: ptxas
 // RUN: quant-opt %s --qc-lower-gpu=chip=sm_80 --quantc-gpu-to-ptx -o %t.sm_80.mlir
 // RUN: %python %lit_tools/extract_ptx.py %t.sm_80.mlir %t.sm_80.ptx

@@ -1,12 +1,14 @@
 // PTX for each target from LLVM's NVPTX back end (no CUDA toolkit needed):
 // the GEMV kernel's 16-byte non-coherent loads and warp shuffles, and the
-// GEMM kernel's mma.sync, on every chip.
-// RUN: quant-opt %s --qc-lower-gpu=chip=sm_80 --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM80
+// GEMM kernel's mma.sync on every chip but sm_90a, which runs wgmma (the
+// other RUN line there keeps the mma.sync kernel with wgmma=false).
+// RUN: quant-opt %s --qc-lower-gpu=chip=sm_80 --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM80,MMA
 // Without a CUDA toolkit (no CUDA_HOME) nothing may call libdevice (__nv_*),
 // whose calls would stay unresolved in the PTX.
-// RUN: env -u CUDA_HOME quant-opt %s --qc-lower-gpu=chip=sm_90a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM90A --implicit-check-not=__nv_
-// RUN: quant-opt %s --qc-lower-gpu=chip=sm_100a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM100A
-// RUN: quant-opt %s --qc-lower-gpu=chip=sm_120a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM120A
+// RUN: env -u CUDA_HOME quant-opt %s --qc-lower-gpu=chip=sm_90a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM90A,WGMMA --implicit-check-not=__nv_
+// RUN: quant-opt %s --qc-lower-gpu="chip=sm_90a wgmma=false" --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM90A,MMA
+// RUN: quant-opt %s --qc-lower-gpu=chip=sm_100a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM100A,MMA
+// RUN: quant-opt %s --qc-lower-gpu=chip=sm_120a --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM120A,MMA
 
 // CHECK: gpu.binary @qc_kernels
 // SM80-SAME: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">
@@ -22,12 +24,22 @@
 // CHECK-SAME: ld.global.nc.v4.b32
 // CHECK-SAME: fma.rn.f32
 // CHECK-SAME: shfl.sync.bfly.b32
-// CHECK-SAME: .visible .entry qc_mma_gemm(
-// CHECK-SAME: .maxntid 256, 1, 1
-// CHECK-SAME: .shared .align 16 .b8 __wg_qc_mma_gemm_0[10240]
-// CHECK-SAME: cvt.rn.f16x2.f32
-// CHECK-SAME: bar.sync
-// CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// MMA-SAME: .visible .entry qc_mma_gemm(
+// MMA-SAME: .maxntid 256, 1, 1
+// MMA-SAME: .shared .align 16 .b8 __wg_qc_mma_gemm_0[10240]
+// MMA-SAME: cvt.rn.f16x2.f32
+// MMA-SAME: bar.sync
+// MMA-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// WGMMA-SAME: .visible .entry qc_wgmma_gemm(
+// WGMMA-SAME: .maxntid 256, 1, 1
+// WGMMA-SAME: .shared .align 128 .b8 __wg_qc_wgmma_gemm_0[16384]
+// WGMMA-SAME: cvt.rn.bf16x2.f32
+// WGMMA-SAME: bar.sync
+// WGMMA-SAME: fence.proxy.async.shared::cta
+// WGMMA-SAME: wgmma.fence.sync.aligned
+// WGMMA-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// WGMMA-SAME: wgmma.commit_group.sync.aligned
+// WGMMA-SAME: wgmma.wait_group.sync.aligned
 // CHECK-NOT: gpu.module
 // CHECK-NOT: qc.matmul
 

@@ -219,6 +219,9 @@ def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
       as f16 (activations rounded to f16, weights dequantized to f16), 8 warps
       of 64x32 each issuing `mma.sync.m16n8k16` with f32 accumulation
       (sm_80, sm_90a, sm_100a, sm_120a all have it).
+    * sm_90a GEMM (K % 64 == 0): 128x128x64 CTA tiles of bf16 in the wgmma
+      core-matrix layout, 2 warpgroups issuing `wgmma.mma_async.m64n128k16`
+      (f32 accumulators); `wgmma=false` keeps mma.sync.
     * A SIMT kernel (one thread per output, f32) for shapes the two others do
       not take (K not a multiple of 32) and when `tensor-cores=false`.
 
@@ -241,6 +244,9 @@ def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
            "Largest number of activation rows M that uses the GEMV kernel">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Use mma.sync for M > gemv-max-rows (else the SIMT kernel)">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"true",
+           "On sm_90a, use the wgmma kernel for M > gemv-max-rows where it "
+           "applies (K % 64 == 0); false: mma.sync">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

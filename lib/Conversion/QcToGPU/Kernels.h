@@ -127,6 +127,16 @@ mlir::gpu::GPUFuncOp emitMmaSyncGemmKernel(mlir::OpBuilder &builder,
                                            const MatmulProblem &problem,
                                            LaunchShape &launch);
 
+/// sm_90a: 128x128x64 tiles in shared memory (bf16, wgmma core-matrix
+/// layout), two warpgroups on wgmma.mma_async.m64n128k16 f32-accumulate.
+/// Requires K % 64 == 0 and runs that are multiples of 16.
+bool wgmmaGemmApplies(const MatmulProblem &problem);
+mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(mlir::OpBuilder &builder,
+                                         mlir::Location loc,
+                                         llvm::StringRef name,
+                                         const MatmulProblem &problem,
+                                         LaunchShape &launch);
+
 /// One thread per output, f32, any shape the reader supports.
 mlir::gpu::GPUFuncOp emitSimtMatmulKernel(mlir::OpBuilder &builder,
                                           mlir::Location loc,

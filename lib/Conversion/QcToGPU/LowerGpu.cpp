@@ -103,10 +103,14 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                        StringRef chip,
                                        const MatmulProblem &problem,
                                        int64_t gemvMaxRows, bool tensorCores,
-                                       LaunchShape &launch) {
-  (void)chip;
+                                       bool wgmma, LaunchShape &launch) {
   if (problem.m <= gemvMaxRows && gemvApplies(problem))
     return emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch);
+  // Native paths per chip first; mma.sync (every chip has it) otherwise.
+  if (tensorCores && wgmma && chip == "sm_90a" && problem.m > gemvMaxRows &&
+      wgmmaGemmApplies(problem))
+    return emitWgmmaGemmKernel(kernelBuilder, loc, "qc_wgmma_gemm", problem,
+                               launch);
   if (tensorCores && problem.m > gemvMaxRows && mmaSyncGemmApplies(problem))
     return emitMmaSyncGemmKernel(kernelBuilder, loc, "qc_mma_gemm", problem,
                                  launch);
@@ -209,7 +213,7 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
         LaunchShape launch;
         mlir::gpu::GPUFuncOp kernel =
             emitKernelForChip(kernelBuilder, loc, chips[chipIndex], problem,
-                              gemvMaxRows, tensorCores, launch);
+                              gemvMaxRows, tensorCores, wgmma, launch);
         // Unique names: qc_gemv, qc_gemv_0, ...
         SymbolTable(kernelModules[chipIndex]).insert(kernel);
         auto constant = [&](int64_t v) {

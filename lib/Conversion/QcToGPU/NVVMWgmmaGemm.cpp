@@ -1,0 +1,310 @@
+//===- NVVMWgmmaGemm.cpp - Prefill kernel on sm_90a warpgroup MMA ---------===//
+//
+// y[M, N] = x[M, K] · W[N, K]ᵀ on Hopper's asynchronous warpgroup MMA
+// (wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16):
+//
+//   * A CTA of 256 threads (2 warpgroups) computes a 128 x 128 tile of y;
+//     warpgroup g the rows 64g .. 64g + 63, as one m64n128 accumulator (64
+//     f32 per thread, carried through the K loop as one LLVM struct so that
+//     nothing touches the registers between wgmma and its wait).
+//   * Per step of 64 along K every thread converts 2 x 16 activations to
+//     bf16 and decodes 2 x 16 weight codes times their scale to bf16, and
+//     stores them into shared memory in the wgmma "core matrix" layout;
+//     then fence.proxy.async (generic-proxy stores -> async proxy), and each
+//     warpgroup issues 4 wgmma k16 steps and waits for them.
+//
+// Layouts relied on (PTX ISA 8.0, section 9.7.15 "Asynchronous Warpgroup
+// Level Matrix Multiply-Accumulate Instructions"):
+//
+//   Shared memory, K-major, no swizzle (9.7.15.5.1, "Shared Memory Matrix
+//   Layout"): a core matrix is 8 rows x 16 bytes (8 bf16 along K) stored as
+//   128 contiguous bytes, row r at byte 16 r. This kernel stores the tile
+//   [R rows][64 k] as core matrices (row group G = r / 8, K chunk C = k / 8)
+//   at byte 128 (8 G + C): K-adjacent core matrices are 128 bytes apart
+//   (the descriptor's leading dimension byte offset, LBO) and 8-row groups
+//   1024 bytes apart (stride dimension byte offset, SBO). The k16 step j
+//   starts at byte 256 j of the tile (plus 8 x 1024 for warpgroup 1's A).
+//
+//   Matrix descriptor (9.7.15.5.1.1): bits 0-13 start address >> 4, 16-29
+//   LBO >> 4, 32-45 SBO >> 4, 49-51 base offset (0), 62-63 swizzle mode
+//   (0: none). A and B are both K-major: nvvm.wgmma.mma_async with layout
+//   A = row, B = col, i.e. imm-trans-a = imm-trans-b = 0.
+//
+//   Accumulator D of .m64nNk16 (9.7.15.5.2, "Register Fragments"): warp w of
+//   the warpgroup holds rows 16 w .. 16 w + 15; with lane = 4 group + quad,
+//   register 4 i + r (i < N / 8) is row 16 w + group + 8 (r >= 2), column
+//   8 i + 2 quad + (r odd).
+//
+// Numerics: activations and dequantized weights (value x block scale) are
+// rounded to bf16 (relative error <= 2^-9 each), products summed in f32:
+// |y - y_ref| <= ~3.9e-3 sum_k |x_k w_k|. Taken when K % 64 == 0 and the
+// weight scales run in multiples of 16 along K; else the mma.sync kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace quantc::gpukernels {
+
+namespace {
+constexpr int64_t kTileM = 128, kTileN = 128, kTileK = 64;
+constexpr int64_t kThreads = 256;
+constexpr int64_t kWarpgroupRows = 64;
+constexpr int64_t kAccumulators = kTileN / 2; // per thread, m64n128 f32
+constexpr int64_t kCoreMatrixElements = 64;   // 8 rows x 8 bf16
+constexpr int64_t kLeadingByteOffset = 128;   // next core matrix along K
+constexpr int64_t kStrideByteOffset = 1024;   // next 8-row group
+} // namespace
+
+bool wgmmaGemmApplies(const MatmulProblem &problem) {
+  PackedWeightReader reader(problem);
+  return problem.k % kTileK == 0 && reader.runLength % 16 == 0;
+}
+
+mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
+                                         StringRef name,
+                                         const MatmulProblem &problem,
+                                         LaunchShape &launch) {
+  MLIRContext *ctx = builder.getContext();
+  const int64_t m = problem.m, n = problem.n, k = problem.k;
+  launch.grid = {(n + kTileN - 1) / kTileN, (m + kTileM - 1) / kTileM, 1};
+  launch.block = {kThreads, 1, 1};
+
+  Type bf16 = builder.getBF16Type(), f32 = builder.getF32Type();
+  Type i64 = builder.getI64Type();
+  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+      ctx, mlir::gpu::AddressSpace::Workgroup);
+  auto tileType = MemRefType::get({kTileM * kTileK}, bf16, AffineMap(),
+                                  workgroup);
+  OpBuilder::InsertionGuard guard(builder);
+  mlir::gpu::GPUFuncOp func =
+      createKernel(builder, loc, name, problem, launch, {tileType, tileType});
+  for (unsigned i = 0; i < 2; ++i)
+    func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                     builder.getI64IntegerAttr(128));
+  ImplicitLocOpBuilder b(loc, builder);
+  Emitter em(b);
+  PackedWeightReader reader(problem);
+  Value x = func.getArgument(0), weights = func.getArgument(1),
+        y = func.getArgument(2);
+  Value tileA = func.getWorkgroupAttributions()[0];
+  Value tileB = func.getWorkgroupAttributions()[1];
+
+  auto idx = [&](ImplicitLocOpBuilder &ib, int64_t v) {
+    return arith::ConstantIndexOp::create(ib, v).getResult();
+  };
+  auto add = [&](ImplicitLocOpBuilder &ib, Value l, Value r) {
+    return arith::AddIOp::create(ib, l, r).getResult();
+  };
+  auto addc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return r ? add(ib, l, idx(ib, r)) : l;
+  };
+  auto mulc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::MulIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto divc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::DivUIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto remc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::RemUIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto ult = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, l, idx(ib, r))
+        .getResult();
+  };
+
+  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  Value tileRow0 = mulc(
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::y), kTileM);
+  Value tileCol0 = mulc(
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x), kTileN);
+  Value warpgroup = divc(b, tid, 128);
+  Value warpInGroup = remc(b, divc(b, tid, 32), 4);
+  Value lane = remc(b, tid, 32);
+  Value group = divc(b, lane, 4);
+  Value quad = mulc(b, remc(b, lane, 4), 2);
+  Value tensorScale = reader.loadTensorScale(em, weights);
+
+  // The shared address (18 bits) of each tile, for the descriptors.
+  auto sharedAddress = [&](Value tile) {
+    Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(b, tile);
+    return arith::IndexCastUIOp::create(b, i64, pointer).getResult();
+  };
+  Value addressA = sharedAddress(tileA), addressB = sharedAddress(tileB);
+  // Descriptor bits that do not depend on the start address.
+  const int64_t descriptorConstant = ((kLeadingByteOffset >> 4) << 16) |
+                                     ((kStrideByteOffset >> 4) << 32);
+  auto descriptor = [&](ImplicitLocOpBuilder &ib, Value address) {
+    Value field = arith::AndIOp::create(
+        ib, arith::ShRUIOp::create(ib, address,
+                                   arith::ConstantIntOp::create(ib, i64, 4)),
+        arith::ConstantIntOp::create(ib, i64, 0x3FFF));
+    return arith::OrIOp::create(
+               ib, field,
+               arith::ConstantIntOp::create(ib, i64, descriptorConstant))
+        .getResult();
+  };
+  // This warpgroup's rows of A start 8 row groups further for warpgroup 1.
+  Value addressA0 = arith::AddIOp::create(
+      b, addressA,
+      arith::MulIOp::create(
+          b, arith::IndexCastUIOp::create(b, i64, warpgroup),
+          arith::ConstantIntOp::create(
+              b, i64, (kWarpgroupRows / 8) * kStrideByteOffset)));
+
+  // Element offset of (row, k) of a tile in the core-matrix layout.
+  auto tileOffset = [&](ImplicitLocOpBuilder &ib, Value row, Value kChunk) {
+    Value core = add(ib, mulc(ib, divc(ib, row, 8), kTileK / 8), kChunk);
+    return add(ib, mulc(ib, core, kCoreMatrixElements),
+               mulc(ib, remc(ib, row, 8), 8));
+  };
+
+  Type inputType = problem.inputElementType;
+  const int64_t inputBytes = inputType.getIntOrFloatBitWidth() / 8;
+  const int64_t xAlignment = commonAlignment({k * inputBytes, 8 * inputBytes});
+  const int64_t unitBytes = 16 * reader.bits / 8;
+  const int64_t wAlignment = commonAlignment({k * reader.bits / 8, unitBytes});
+  auto vec = [&](int64_t size, Type t) { return VectorType::get({size}, t); };
+
+  SmallVector<Type> fields(kAccumulators, f32);
+  auto accumulatorType = LLVM::LLVMStructType::getLiteral(ctx, fields);
+  Value zeros = LLVM::UndefOp::create(b, accumulatorType);
+  Value zero = em.f32c(0.0f);
+  for (int64_t i = 0; i < kAccumulators; ++i)
+    zeros = LLVM::InsertValueOp::create(b, zeros, zero, ArrayRef<int64_t>{i});
+
+  auto loop = scf::ForOp::create(
+      b, idx(b, 0), idx(b, k / kTileK), idx(b, 1), ValueRange{zeros},
+      [&](OpBuilder &nested, Location nestedLoc, Value step, ValueRange acc) {
+        ImplicitLocOpBuilder lb(nestedLoc, nested);
+        Emitter le(lb);
+        Value k0 = mulc(lb, step, kTileK);
+        Value zeroHalf = arith::ConstantOp::create(
+            lb, DenseElementsAttr::get(vec(8, bf16), lb.getZeroAttr(bf16)));
+        // 512 units of 16 k per tile and operand: two per thread.
+        for (int64_t unit = 0; unit < 2; ++unit) {
+          Value u = addc(lb, tid, unit * kThreads);
+          Value row = divc(lb, u, 4);
+          Value kChunk = mulc(lb, remc(lb, u, 4), 2); // of 8 k
+          Value kAt = add(lb, k0, mulc(lb, kChunk, 8));
+
+          // Activations: 16 values (two halves of 8) -> bf16, zero past M.
+          Value aRow = add(lb, tileRow0, row);
+          Value aValid = ult(lb, aRow, m);
+          aRow = arith::MinUIOp::create(lb, aRow, idx(lb, m - 1));
+          auto loadHalf = [&](int64_t half) {
+            Value a = vector::LoadOp::create(
+                lb, vec(8, inputType), x, ValueRange{aRow, addc(lb, kAt, 8 * half)},
+                /*nontemporal=*/false, llvm::MaybeAlign(xAlignment));
+            if (!inputType.isF32())
+              a = arith::ExtFOp::create(lb, vec(8, f32), a);
+            return arith::TruncFOp::create(lb, vec(8, bf16), a).getResult();
+          };
+
+          // Weights: 16 codes of one scale run, decoded and scaled -> bf16.
+          Value bRow = add(lb, tileCol0, row);
+          Value bValid = ult(lb, bRow, n);
+          bRow = arith::MinUIOp::create(lb, bRow, idx(lb, n - 1));
+          SmallVector<Value> words = reader.loadWords(
+              lb, weights, reader.codeByteOffset(lb, bRow, kAt), unitBytes,
+              wAlignment);
+          PackedWeightReader::RunScale scale =
+              reader.loadRunScale(le, weights, bRow, kAt, tensorScale);
+          SmallVector<Value> values;
+          for (int64_t j = 0; j < 16; ++j)
+            values.push_back(le.fmul(
+                reader.decodeCode(le, reader.extractCode(le, words, j), scale),
+                scale.scale));
+          for (int64_t half = 0; half < 2; ++half) {
+            Value chunk = addc(lb, kChunk, half);
+            Value w = vector::FromElementsOp::create(
+                lb, vec(8, f32), ArrayRef<Value>(values).slice(8 * half, 8));
+            w = arith::TruncFOp::create(lb, vec(8, bf16), w);
+            auto part = [&](Value v, Value valid) {
+              return arith::SelectOp::create(lb, valid, v, zeroHalf)
+                  .getResult();
+            };
+            vector::StoreOp::create(lb, part(loadHalf(half), aValid), tileA,
+                                    ValueRange{tileOffset(lb, row, chunk)},
+                                    /*nontemporal=*/false,
+                                    llvm::MaybeAlign(16));
+            vector::StoreOp::create(lb, part(w, bValid), tileB,
+                                    ValueRange{tileOffset(lb, row, chunk)},
+                                    /*nontemporal=*/false,
+                                    llvm::MaybeAlign(16));
+          }
+        }
+        mlir::gpu::BarrierOp::create(lb);
+        // The tiles were written by the generic proxy; wgmma reads them
+        // through the async proxy.
+        NVVM::FenceProxyOp::create(
+            lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+            NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+        NVVM::WgmmaFenceAlignedOp::create(lb);
+        Value sums = acc[0];
+        for (int64_t j = 0; j < kTileK / 16; ++j) {
+          auto offset = [&](Value address, int64_t bytes) {
+            return arith::AddIOp::create(
+                       lb, address, arith::ConstantIntOp::create(lb, i64, bytes))
+                .getResult();
+          };
+          Value descA = descriptor(lb, offset(addressA0, 256 * j));
+          Value descB = descriptor(lb, offset(addressB, 256 * j));
+          sums = NVVM::WgmmaMmaAsyncOp::create(
+              lb, accumulatorType, sums, descA, descB,
+              NVVM::MMAShapeAttr::get(ctx, 64, kTileN, 16),
+              NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::bf16,
+              NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+              NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+              NVVM::MMALayout::row, NVVM::MMALayout::col,
+              /*satfinite=*/nullptr);
+        }
+        NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+        NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
+        // Every warpgroup is done reading the tiles before they are refilled.
+        mlir::gpu::BarrierOp::create(lb);
+        scf::YieldOp::create(lb, sums);
+      });
+
+  Value sums = loop.getResult(0);
+  Value rowBase = add(b, add(b, tileRow0, mulc(b, warpgroup, kWarpgroupRows)),
+                      add(b, mulc(b, warpInGroup, 16), group));
+  Value colBase = add(b, tileCol0, quad);
+  const bool guardRows = m % kTileM != 0, guardCols = n % kTileN != 0;
+  for (int64_t i = 0; i < kTileN / 8; ++i)
+    for (int64_t r = 0; r < 4; ++r) {
+      Value row = addc(b, rowBase, r >= 2 ? 8 : 0);
+      Value col = addc(b, colBase, 8 * i + (r % 2));
+      Value value =
+          LLVM::ExtractValueOp::create(b, sums, ArrayRef<int64_t>{4 * i + r});
+      if (!problem.resultElementType.isF32())
+        value = arith::TruncFOp::create(b, problem.resultElementType, value);
+      Value inside;
+      if (guardRows)
+        inside = ult(b, row, m);
+      if (guardCols) {
+        Value colInside = ult(b, col, n);
+        inside = inside ? arith::AndIOp::create(b, inside, colInside).getResult()
+                        : colInside;
+      }
+      if (!inside) {
+        memref::StoreOp::create(b, value, y, ValueRange{row, col});
+        continue;
+      }
+      auto ifOp = scf::IfOp::create(b, inside, /*withElse=*/false);
+      ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
+      memref::StoreOp::create(tb, value, y, ValueRange{row, col});
+    }
+  mlir::gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace quantc::gpukernels
