@@ -102,7 +102,7 @@ step environment 60 environment
 step build 300 build_harness
 step device 60 device_info
 step prepare 600 prepare_here
-step tests 360 "$(harness)" test --cases "$artifacts/tests.txt" --json "$OUT/tests.json"
+step tests 600 "$(harness)" test --cases "$artifacts/tests.txt" --json "$OUT/tests.json"
 step lit-gpu 600 lit_suite
 step bench 300 "$(harness)" bench --kernels "$artifacts/kernels.txt" --json "$OUT/bench.json"
 step cublas 180 python3 "$root/bench/gpu/cublas_reference.py" --json "$OUT/cublas.json"

@@ -28,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantc/Conversion/GpuChips.h"
 #include "quantc/Formats/Format.h"
 #include "quantc/Runtime/CudaDriver.h"
 
@@ -155,8 +156,9 @@ struct Descriptor {
 //===----------------------------------------------------------------------===//
 
 struct TestCase {
-  std::string library, function, format;
+  std::string library, function, format, chip;
   int64_t m, n, k;
+  double tolerance;
 };
 
 std::vector<TestCase> readTests(const std::string &path) {
@@ -171,7 +173,7 @@ std::vector<TestCase> readTests(const std::string &path) {
       continue;
     std::istringstream is(line);
     TestCase c;
-    is >> c.library >> c.function >> c.m >> c.n >> c.k;
+    is >> c.library >> c.function >> c.m >> c.n >> c.k >> c.chip >> c.tolerance;
     std::getline(is, c.format);
     c.format.erase(0, c.format.find_first_not_of(' '));
     c.library = dir + c.library;
@@ -186,13 +188,23 @@ int runTests(const std::string &casesPath, const std::string &jsonPath) {
   std::map<std::string, void *> libraries;
   std::ostringstream json;
   json << "{\"device\": " << deviceJson() << ", \"cases\": [";
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, skipped = 0;
   std::map<std::string, PackedWeights> weightCache;
   for (size_t index = 0; index < cases.size(); ++index) {
     const TestCase &c = cases[index];
     auto start = std::chrono::steady_clock::now();
     std::string problem;
-    double worst = 0, tolerance = c.m <= 16 ? 1e-5 : 2e-3;
+    double worst = 0, tolerance = c.tolerance;
+    // Chip paths the device does not run (sm_100a on an H200, ...).
+    int chipIndex = gpuChipIndex(c.chip.c_str());
+    if (chipIndex < 0 || !gpuChipRunsOn(kGpuChips[chipIndex], device().computeMajor,
+                                        device().computeMinor)) {
+      std::printf("SKIP: %-12s M=%-4lld N=%-6lld K=%-6lld %s: not run by this device\n",
+                  c.format.c_str(), (long long)c.m, (long long)c.n,
+                  (long long)c.k, c.chip.c_str());
+      ++skipped;
+      continue;
+    }
     void *&library = libraries[c.library];
     if (!library) {
       // The module's constructor loads its PTX through mgpuModuleLoadJIT.
@@ -256,22 +268,25 @@ int runTests(const std::string &casesPath, const std::string &jsonPath) {
                          .count();
     bool ok = problem.empty();
     (ok ? passed : failed)++;
-    std::printf("%s: %-12s M=%-4lld N=%-6lld K=%-6lld max err %.2e (tol %.0e) %.1fs%s%s\n",
+    std::printf("%s: %-12s M=%-4lld N=%-6lld K=%-6lld %-7s max err %.2e (tol %.0e) %.1fs%s%s\n",
                 ok ? "PASS" : "FAIL", c.format.c_str(), (long long)c.m,
-                (long long)c.n, (long long)c.k, worst, tolerance, seconds,
-                ok ? "" : "  ", problem.c_str());
+                (long long)c.n, (long long)c.k, c.chip.c_str(), worst,
+                tolerance, seconds, ok ? "" : "  ", problem.c_str());
     std::fflush(stdout);
-    json << (index ? ", " : "") << "{\"format\": \"" << jsonEscape(c.format)
+    json << (passed + failed > 1 ? ", " : "") << "{\"format\": \""
+         << jsonEscape(c.format) << "\", \"chip\": \"" << c.chip
          << "\", \"m\": " << c.m << ", \"n\": " << c.n << ", \"k\": " << c.k
          << ", \"max_error\": " << (std::isfinite(worst) ? worst : 1e300)
          << ", \"tolerance\": " << tolerance << ", \"passed\": "
          << (ok ? "true" : "false") << ", \"problem\": \""
          << jsonEscape(problem) << "\"}";
   }
-  json << "], \"passed\": " << passed << ", \"failed\": " << failed << "}\n";
+  json << "], \"passed\": " << passed << ", \"failed\": " << failed
+       << ", \"skipped\": " << skipped << "}\n";
   if (!jsonPath.empty())
     std::ofstream(jsonPath) << json.str();
-  std::printf("%d passed, %d failed\n", passed, failed);
+  std::printf("%d passed, %d failed, %d skipped (chip paths this device does "
+              "not run)\n", passed, failed, skipped);
   return failed ? 1 : 0;
 }
 

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Compiles what quantc-gpu-check runs on a GPU machine that has no LLVM/MLIR.
 
-usage: prepare_artifacts.py --out DIR [--chip sm_90a] [--bin BUILD/bin]
-                            [--llvm /usr/lib/llvm-22/bin] [--jobs N]
+usage: prepare_artifacts.py --out DIR [--chip sm_90a] [--test-chips LIST]
+                            [--bin BUILD/bin] [--llvm /usr/lib/llvm-22/bin] [--jobs N]
 
-DIR/tests.txt + DIR/test_<format>.so
-    For every weight format of integration_test/gpu/cases.txt, one shared
-    object compiled end to end by `quant-opt --quantc-lower-to-cuda` (host
-    code calling the mgpu* runtime, PTX embedded), with one function per
-    shape class and row count: `t_<N>x<K>_m<M>(x, packed w, y)`.
-DIR/kernels.txt + DIR/kernels.ptx
-    The kernels of `qc-lower-gpu` for the benchmark shapes (bench/gpu/shapes.txt),
-    with the launch shape each was generated for.
+DIR/tests.txt + DIR/test_<format>_<chip>.so
+    For every weight format of integration_test/gpu/cases.txt and every chip
+    path of its `chips` (or --test-chips), one shared object compiled end to
+    end by `quant-opt --quantc-lower-to-cuda=chip=CHIP` (host code calling the
+    mgpu* runtime, PTX embedded), with one function per shape class and row
+    count: `t_<N>x<K>_m<M>(x, packed w, y)`. Each line of tests.txt carries
+    the chip (quantc-gpu-check skips the chips the device does not run) and
+    the tolerance of the kernel's arithmetic (gpu_vs_cpu.tolerance).
+DIR/kernels.txt + DIR/kernels*.ptx
+    The kernels of `qc-lower-gpu` for --chip at the benchmark shapes
+    (bench/gpu/shapes.txt), with the launch shape each was generated for; on
+    sm_90a also the mma.sync GEMM (wgmma=false) next to the wgmma one.
 """
 import argparse
 import concurrent.futures
@@ -23,6 +27,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "test", "lit-tools"))
 import extract_ptx  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "integration_test", "gpu"))
+from gpu_vs_cpu import tolerance  # noqa: E402
 
 
 def read_table(path):
@@ -55,19 +61,20 @@ def run(cmd):
     return result.stdout
 
 
-def build_test_library(args, fmt, shapes, rows):
-    base = os.path.join(args.out, f"test_{ident(fmt)}")
+def build_test_library(args, fmt, shapes, rows, chip):
+    base = os.path.join(args.out, f"test_{ident(fmt)}_{chip}")
     functions, lines = [], []
     for shape in shapes:
         n, k = (int(v) for v in shape.split("x"))
         for m in rows:
             name = f"t_{n}x{k}_m{m}"
             functions.append(matmul_function(name, int(m), n, k, fmt))
-            lines.append(f"{os.path.basename(base)}.so {name} {m} {n} {k} {fmt}")
+            lines.append(f"{os.path.basename(base)}.so {name} {m} {n} {k} {chip} "
+                         f"{tolerance(chip, int(m), k):g} {fmt}")
     with open(base + ".mlir", "w") as f:
         f.write("".join(functions))
     run([os.path.join(args.bin, "quant-opt"), base + ".mlir",
-         f"--quantc-lower-to-cuda=chip={args.chip}", "-o", base + ".llvm.mlir"])
+         f"--quantc-lower-to-cuda=chip={chip}", "-o", base + ".llvm.mlir"])
     run([os.path.join(args.llvm, "mlir-translate"), "--mlir-to-llvmir",
          base + ".llvm.mlir", "-o", base + ".ll"])
     run([os.path.join(args.llvm, "llc"), "-O2", "-relocation-model=pic",
@@ -122,7 +129,9 @@ def build_bench_kernels(args, table, variant="", rows=None):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
-    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--chip", default="sm_90a", help="the chip of the benchmark kernels")
+    parser.add_argument("--test-chips", default=None,
+                        help="comma-separated chip paths to test (default: cases.txt's chips)")
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--llvm", default="/usr/lib/llvm-22/bin")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -139,6 +148,10 @@ def main():
         # crossover (gemv-max-rows) from measurements.
         small = [m for m in table["rows"] if int(m) <= 16]
         lines += build_bench_kernels(args, table, "gemv-max-rows=0", small)
+        # On sm_90a: the mma.sync GEMM (the other chips' path) against wgmma.
+        if args.chip == "sm_90a":
+            large = [m for m in table["rows"] if int(m) > 16]
+            lines += build_bench_kernels(args, table, "wgmma=false", large)
         with open(os.path.join(args.out, "kernels.txt"), "w") as f:
             f.write(f"# kernel ptx M N K grid(3) block(3) format   (chip {args.chip})\n")
             f.write("\n".join(lines) + "\n")
@@ -146,11 +159,13 @@ def main():
 
     if args.only in (None, "tests"):
         cases = read_table(args.cases)
+        chips = args.test_chips.split(",") if args.test_chips else cases.get("chips", [args.chip])
         failures = 0
         lines = []
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(build_test_library, args, fmt, cases["shapes"], cases["rows"]): fmt
-                       for fmt in cases["formats"]}
+            futures = {pool.submit(build_test_library, args, fmt, cases["shapes"], cases["rows"], chip):
+                       f"{fmt} ({chip})"
+                       for fmt in cases["formats"] for chip in chips}
             for future in concurrent.futures.as_completed(futures):
                 try:
                     lines += future.result()
@@ -158,9 +173,9 @@ def main():
                     failures += 1
                     print(f"prepare: {futures[future]}: {error}", file=sys.stderr)
         with open(os.path.join(args.out, "tests.txt"), "w") as f:
-            f.write(f"# library function M N K format   (chip {args.chip})\n")
+            f.write("# library function M N K chip tolerance format\n")
             f.write("\n".join(sorted(lines)) + "\n")
-        print(f"prepare: {len(lines)} test cases in {len(cases['formats']) - failures} libraries")
+        print(f"prepare: {len(lines)} test cases in {len(futures) - failures} libraries")
         if failures:
             return 1
     return 0

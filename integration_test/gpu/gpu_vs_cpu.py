@@ -3,13 +3,13 @@
 
 usage: gpu_vs_cpu.py --cases cases.txt --work DIR --quant-run BIN --quant-tensor BIN
 
-Per case (format, N x K, M): random x [M, K] and W [N, K] (numpy, fixed
-seeds), W packed by `quant-tensor pack`, one qc.matmul run on both devices.
-The error of each output is measured against S = sum_k |x_k w_k| with w the
-dequantized weights (`quant-tensor unpack`): tol = 1e-5 for M <= 16 (the f32
-GEMV kernel sums in another order than the reference), 2e-3 for larger M
-(the mma.sync kernel rounds x and w to f16). Prints one line per case and
-"N passed, N failed"; exits 1 on any failure.
+Per case (format, N x K, M, chip path): random x [M, K] and W [N, K] (numpy,
+fixed seeds), W packed by `quant-tensor pack`, one qc.matmul run on the CPU
+and with `--device cuda --gpu-chip CHIP` for every chip of cases.txt the
+device runs (others are skipped, with a line saying so). The error of each
+output is measured against S = sum_k |x_k w_k| with w the dequantized weights
+(`quant-tensor unpack`): tolerance() below. Prints one line per case and
+"N passed, N failed, N skipped"; exits 1 on any failure.
 """
 import argparse
 import os
@@ -29,6 +29,36 @@ def read_table(path):
     return table
 
 
+# Compute capability of each chip path, and whether it is arch-specific
+# (quantc/Conversion/GpuChips.h).
+CHIPS = {"sm_80": (8, 0, False), "sm_90a": (9, 0, True), "sm_100a": (10, 0, True),
+         "sm_120a": (12, 0, True)}
+
+
+def device_capability():
+    out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.split()
+    major, minor = out[0].split(".")
+    return int(major), int(minor)
+
+
+def chip_runs_on(chip, capability):
+    major, minor, specific = CHIPS[chip]
+    return capability == (major, minor) if specific else capability >= (major, minor)
+
+
+def tolerance(chip, m, k):
+    """|gpu - cpu| <= tol * sum_k |x_k w_k|, from the kernel's arithmetic:
+    GEMV (M <= 16): f32 products summed in another order, 1e-5; sm_90a wgmma
+    GEMM (K % 64 == 0): x and w rounded to bf16 (2^-9 relative each, bound
+    3.9e-3), 5e-3; mma.sync GEMM: x and w rounded to f16 (2^-11 each), 2e-3."""
+    if m <= 16:
+        return 1e-5
+    if chip == "sm_90a" and k % 64 == 0:
+        return 5e-3
+    return 2e-3
+
+
 def run(cmd):
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -43,6 +73,12 @@ def main():
     parser.add_argument("--quant-tensor", required=True)
     args = parser.parse_args()
     table = read_table(args.cases)
+    capability = device_capability()
+    chips = [c for c in table.get("chips", ["sm_90a"]) if chip_runs_on(c, capability)]
+    skipped = [c for c in table.get("chips", []) if c not in chips]
+    for chip in skipped:
+        print(f"SKIP: chip path {chip}: the device (compute capability "
+              f"{capability[0]}.{capability[1]}) does not run it", flush=True)
     passed = failed = 0
     for fmt in table["formats"]:
         for shape in table["shapes"]:
@@ -67,26 +103,36 @@ def main():
                     f.write(f"func.func @f(%x: tensor<{m}x{k}xf32>, %w: {t}) -> tensor<{m}x{n}xf32> {{\n"
                             f"  %y = qc.matmul %x, %w : tensor<{m}x{k}xf32>, {t} -> tensor<{m}x{n}xf32>\n"
                             f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
-                problem = ""
+                bound = np.abs(x.astype(np.float64)) @ np.abs(w_deq).T + 1e-30
+                cpu, cpu_problem = None, ""
                 try:
-                    outputs = {}
-                    for device in ("cpu", "cuda"):
-                        out = os.path.join(case_dir, f"m{m}.{device}")
-                        run([args.quant_run, source, "--entry", "f", "--device", device,
-                             "--input", xp, "--input", packed, "--output-dir", out])
-                        outputs[device] = np.load(os.path.join(out, "0.npy")).astype(np.float64)
-                    bound = np.abs(x.astype(np.float64)) @ np.abs(w_deq).T + 1e-30
-                    error = np.abs(outputs["cuda"] - outputs["cpu"]) / bound
-                    worst = float(np.nanmax(error)) if not np.isnan(error).any() else float("inf")
+                    out = os.path.join(case_dir, f"m{m}.cpu")
+                    run([args.quant_run, source, "--entry", "f", "--device", "cpu",
+                         "--input", xp, "--input", packed, "--output-dir", out])
+                    cpu = np.load(os.path.join(out, "0.npy")).astype(np.float64)
                 except RuntimeError as e:
-                    problem, worst = str(e), float("inf")
-                tol = 1e-5 if m <= 16 else 2e-3
-                ok = not problem and worst <= tol
-                passed += ok
-                failed += not ok
-                print(f"{'PASS' if ok else 'FAIL'}: {fmt:<12} M={m:<4} N={n:<6} K={k:<6} "
-                      f"max err {worst:.2e} (tol {tol:.0e}) {problem}", flush=True)
-    print(f"{passed} passed, {failed} failed")
+                    cpu_problem = str(e)
+                for chip in chips:
+                    problem = cpu_problem
+                    worst = float("inf")
+                    if not problem:
+                        try:
+                            out = os.path.join(case_dir, f"m{m}.{chip}")
+                            run([args.quant_run, source, "--entry", "f", "--device", "cuda",
+                                 "--gpu-chip", chip, "--input", xp, "--input", packed,
+                                 "--output-dir", out])
+                            gpu = np.load(os.path.join(out, "0.npy")).astype(np.float64)
+                            error = np.abs(gpu - cpu) / bound
+                            worst = float(np.nanmax(error)) if not np.isnan(error).any() else float("inf")
+                        except RuntimeError as e:
+                            problem = str(e)
+                    tol = tolerance(chip, m, k)
+                    ok = not problem and worst <= tol
+                    passed += ok
+                    failed += not ok
+                    print(f"{'PASS' if ok else 'FAIL'}: {fmt:<12} M={m:<4} N={n:<6} K={k:<6} {chip:<7} "
+                          f"max err {worst:.2e} (tol {tol:.0e}) {problem}", flush=True)
+    print(f"{passed} passed, {failed} failed, {len(skipped)} chip path(s) skipped")
     return 1 if failed else 0
 
 
