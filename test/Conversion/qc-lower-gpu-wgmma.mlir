@@ -21,8 +21,8 @@
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: scf.for
 // CHECK-COUNT-8: vector.store %{{.*}} {alignment = 16 : i64} : memref<8192xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
-// CHECK: gpu.barrier
-// CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: nvvm.wgmma.fence.aligned
 // CHECK: arith.constant 274878431232 : i64
 // CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]

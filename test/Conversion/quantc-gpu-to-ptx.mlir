@@ -34,8 +34,8 @@
 // WGMMA-SAME: .maxntid 256, 1, 1
 // WGMMA-SAME: .shared .align 128 .b8 __wg_qc_wgmma_gemm_0[16384]
 // WGMMA-SAME: cvt.rn.bf16x2.f32
-// WGMMA-SAME: bar.sync
 // WGMMA-SAME: fence.proxy.async.shared::cta
+// WGMMA-SAME: bar.sync
 // WGMMA-SAME: wgmma.fence.sync.aligned
 // WGMMA-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // WGMMA-SAME: wgmma.commit_group.sync.aligned

@@ -10,8 +10,9 @@
 //   * Per step of 64 along K every thread converts 2 x 16 activations to
 //     bf16 and decodes 2 x 16 weight codes times their scale to bf16, and
 //     stores them into shared memory in the wgmma "core matrix" layout;
-//     then fence.proxy.async (generic-proxy stores -> async proxy), and each
-//     warpgroup issues 4 wgmma k16 steps and waits for them.
+//     then fence.proxy.async by every writer (generic-proxy stores -> async
+//     proxy) and a CTA barrier, and each warpgroup issues 4 wgmma k16 steps
+//     and waits for them before the barrier that frees the tiles.
 //
 // Layouts relied on (PTX ISA 8.0, section 9.7.15 "Asynchronous Warpgroup
 // Level Matrix Multiply-Accumulate Instructions"):
@@ -242,12 +243,13 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
                                     llvm::MaybeAlign(16));
           }
         }
-        mlir::gpu::BarrierOp::create(lb);
-        // The tiles were written by the generic proxy; wgmma reads them
-        // through the async proxy.
+        // The tiles were written by the generic proxy and wgmma reads them
+        // through the async proxy: every writer fences its stores, then the
+        // barrier publishes them to both warpgroups.
         NVVM::FenceProxyOp::create(
             lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
             NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+        mlir::gpu::BarrierOp::create(lb);
         NVVM::WgmmaFenceAlignedOp::create(lb);
         Value sums = acc[0];
         for (int64_t j = 0; j < kTileK / 16; ++j) {
