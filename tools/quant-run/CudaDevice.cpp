@@ -2,6 +2,7 @@
 
 #include "CudaDevice.h"
 
+#include "quantc/Conversion/GpuChips.h"
 #include "quantc/Conversion/GpuPipelines.h"
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Runtime/CudaDriver.h"
@@ -44,6 +45,15 @@ bool openDevice(std::string &error) {
   if (!gpuChip.empty()) {
     if (!quantc::ptxFeaturesForChip(gpuChip)) {
       error = "unknown --gpu-chip '" + gpuChip + "'";
+      return false;
+    }
+    int index = quantc::gpuChipIndex(gpuChip.c_str());
+    if (!quantc::gpuChipRunsOn(quantc::kGpuChips[index], device->computeMajor,
+                               device->computeMinor)) {
+      error = "--gpu-chip " + gpuChip + ": " + device->name +
+              " (compute capability " + std::to_string(device->computeMajor) +
+              "." + std::to_string(device->computeMinor) +
+              ") does not run code for it";
       return false;
     }
     chosenChip = gpuChip;
