@@ -335,6 +335,24 @@ struct QcAllocateBitsPass
                          c.error});
       groups.push_back(std::move(items));
     }
+    if (!bySize) {
+      // In the budget's own unit: the knapsack's message speaks seconds.
+      double fastest = fixedSeconds;
+      for (const auto &group : groups) {
+        double least = INFINITY;
+        for (const quantc::KnapsackItem &item : group)
+          least = std::min(least, item.cost);
+        fastest += least;
+      }
+      if (fastest > total)
+        return fail(llvm::formatv("budget {0}: the fastest choice is "
+                                  "predicted to take {1:F1} us (matmuls "
+                                  "{2:F1} + float code {3:F1}; profile {4})",
+                                  budget, fastest * 1e6,
+                                  (fastest - floatCodeSeconds) * 1e6,
+                                  floatCodeSeconds * 1e6, profile.source)
+                        .str());
+    }
     std::optional<quantc::KnapsackSolution> solution =
         quantc::solveMultipleChoiceKnapsack(groups, std::max(available, 0.0),
                                             error);

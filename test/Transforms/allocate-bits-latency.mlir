@@ -31,7 +31,7 @@
 // FAST: qc.weight_format = "mxfp4"
 // ROOMY: remark: qc-allocate-bits: 1 weight(s), budget 50us: 9.000 bits/weight (144 bytes, predicted latency 44.7 us = matmuls 16.0 + float code 28.7, profile {{.*}}profile.json)
 // ROOMY: qc.weight_format = "int8"
-// TIGHT: qc-allocate-bits: budget 30us: no choice fits the budget
+// TIGHT: qc-allocate-bits: budget 30us: the fastest choice is predicted to take 36.7 us (matmuls 8.0 + float code 28.7; profile {{.*}}profile.json)
 // BADPROFILE: bad.json: 'dram_GBs' must be a positive number
 // MISSING: missing.json: cannot read
 func.func @block(%x: tensor<8x32xf32>, %k: tensor<4x16x8xf32>, %q: tensor<4x8x16xf32>)
