@@ -304,5 +304,41 @@ LogicalResult ObserveOp::verify() {
   if (type.getRank() == 0 || axis < -type.getRank() || axis >= type.getRank())
     return emitOpError() << "axis " << axis << " is out of range for "
                          << type;
+  // Convolution patches: all three arrays or none, one entry per dimension,
+  // kernel 1 along the channel and group axes.
+  std::optional<ArrayRef<int64_t>> kernel = getKernel(),
+                                   strides = getStrides(),
+                                   dilations = getDilations();
+  if (!kernel && !strides && !dilations) {
+    if (getGroupAxis())
+      return emitOpError() << "group_axis needs kernel, strides and dilations";
+    return success();
+  }
+  if (!kernel || !strides || !dilations)
+    return emitOpError() << "kernel, strides and dilations go together";
+  int64_t rank = type.getRank();
+  for (auto [what, values] : {std::pair{"kernel", *kernel},
+                              std::pair{"strides", *strides},
+                              std::pair{"dilations", *dilations}}) {
+    if (static_cast<int64_t>(values.size()) != rank)
+      return emitOpError() << what << " has " << values.size()
+                           << " entries, the tensor " << rank << " dimensions";
+    if (llvm::any_of(values, [](int64_t v) { return v < 1; }))
+      return emitOpError() << what << " entries must be positive";
+  }
+  int64_t channel = axis < 0 ? axis + rank : axis;
+  std::optional<int64_t> group = getGroupAxis();
+  if (group && (*group < 0 || *group >= rank || *group == channel))
+    return emitOpError() << "group_axis " << *group
+                         << " must be a dimension other than the channel axis";
+  for (int64_t d : {channel, group.value_or(channel)})
+    if ((*kernel)[d] != 1 || (*strides)[d] != 1)
+      return emitOpError() << "the channel and group axes need kernel 1 and "
+                              "stride 1";
+  for (int64_t d = 0; d < rank; ++d)
+    if (type.getDimSize(d) < ((*kernel)[d] - 1) * (*dilations)[d] + 1)
+      return emitOpError() << "dimension " << d << " of size "
+                           << type.getDimSize(d)
+                           << " is smaller than its dilated kernel";
   return success();
 }

@@ -152,10 +152,34 @@ def Qc_ObserveOp : Qc_Op<"observe", [MemoryEffects<[MemWrite]>]> {
     ```mlir
     qc.observe "layers.0/q_proj:input", %x {stats = ["amax", "hessian"]} : tensor<8x128xf32>
     ```
+
+    For a convolution's input, `kernel`, `strides` and `dilations` (one
+    entry per dimension of the tensor; 1 for the channel axis, `group_axis`
+    and batch dimensions) describe its patches, and `hessian` is then
+    Σ p·pᵀ over the im2col patches p (one per output position and group),
+    as GPTQ needs for a convolution's weight:
+
+    ```mlir
+    qc.observe "conv:input", %x {stats = ["hessian"], axis = 2, group_axis = 1,
+        kernel = array<i64: 1, 1, 1, 3, 3>, strides = array<i64: 1, 1, 1, 2, 2>,
+        dilations = array<i64: 1, 1, 1, 1, 1>} : tensor<1x1x8x17x17xf32>
+    ```
   }];
   let arguments = (ins StrAttr:$name, Qc_FloatTensor:$input,
                        DefaultValuedAttr<StrArrayAttr, "{}">:$stats,
-                       DefaultValuedAttr<I64Attr, "-1">:$axis);
+                       DefaultValuedAttr<I64Attr, "-1">:$axis,
+                       OptionalAttr<DenseI64ArrayAttr>:$kernel,
+                       OptionalAttr<DenseI64ArrayAttr>:$strides,
+                       OptionalAttr<DenseI64ArrayAttr>:$dilations,
+                       OptionalAttr<I64Attr>:$group_axis);
+  let builders = [
+    // Plain tensors (no patches), as most observers build them.
+    OpBuilder<(ins "StringAttr":$name, "Value":$input, "ArrayAttr":$stats,
+                   "IntegerAttr":$axis), [{
+      build($_builder, $_state, name, input, stats, axis, nullptr, nullptr,
+            nullptr, nullptr);
+    }]>
+  ];
   let assemblyFormat = "$name `,` $input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }

@@ -160,11 +160,10 @@ std::optional<GptqHessian> prepareGptqHessian(const double *hessian,
   return result;
 }
 
-std::optional<GptqResult> gptqQuantize(const float *weights, int64_t rows,
-                                       int64_t columns,
-                                       const GptqHessian &hessian,
-                                       const Format &format,
-                                       std::string &error) {
+std::optional<GptqResult>
+gptqQuantize(const float *weights, int64_t rows, int64_t columns,
+             const GptqHessian &hessian, const Format &format,
+             std::string &error, std::optional<float> tensorScaleOverride) {
   const int64_t n = rows, k = columns;
   if (hessian.columns != k) {
     error = "the Hessian has " + std::to_string(hessian.columns) +
@@ -196,7 +195,7 @@ std::optional<GptqResult> gptqQuantize(const float *weights, int64_t rows,
 
   // The NV second-level scale from the original weights, as quantize() would.
   std::optional<QuantizedTensor> whole =
-      chooseScales(weights, {n, k}, format, std::nullopt, error);
+      chooseScales(weights, {n, k}, format, tensorScaleOverride, error);
   if (!whole)
     return std::nullopt;
   const float tensorScale = whole->tensorScale;

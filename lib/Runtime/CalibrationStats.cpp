@@ -106,8 +106,13 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
 
   if (!withXtx)
     return;
-  if (xtx.empty())
+  if (xtx.empty()) {
     xtx.assign(channels * channels, 0.0);
+    hessianGroups = 1;
+    hessianColumns = channels;
+  }
+  if (hessianGroups != 1 || hessianColumns != channels)
+    return; // patch Hessians came first: the same bug upstream
   // Σ_r x_rᵀ x_r, upper triangle then mirrored: the matrix is symmetric.
   std::vector<double> row(channels);
   for (int64_t r = 0; r < newRows; ++r) {
@@ -129,6 +134,145 @@ void TensorStats::accumulate(const float *data, int64_t newRows,
   for (int64_t i = 0; i < channels; ++i)
     for (int64_t j = 0; j < i; ++j)
       xtx[i * channels + j] = xtx[j * channels + i];
+}
+
+std::string PatchGeometry::verify(const std::vector<int64_t> &shape) const {
+  const size_t rank = shape.size();
+  if (kernel.size() != rank || strides.size() != rank ||
+      dilations.size() != rank)
+    return "the patch geometry has " + std::to_string(kernel.size()) +
+           " kernel entries for a tensor of rank " + std::to_string(rank);
+  if (channelAxis < 0 || channelAxis >= static_cast<int64_t>(rank) ||
+      groupAxis >= static_cast<int64_t>(rank) || groupAxis == channelAxis)
+    return "the channel or group axis is out of range";
+  for (size_t d = 0; d < rank; ++d) {
+    if (kernel[d] < 1 || strides[d] < 1 || dilations[d] < 1)
+      return "kernel, strides and dilations must be positive";
+    bool channelLike = static_cast<int64_t>(d) == channelAxis ||
+                       static_cast<int64_t>(d) == groupAxis;
+    if (channelLike && (kernel[d] != 1 || strides[d] != 1))
+      return "the channel and group axes need kernel 1 and stride 1";
+    if (shape[d] < (kernel[d] - 1) * dilations[d] + 1)
+      return "dimension " + std::to_string(d) + " of size " +
+             std::to_string(shape[d]) + " is smaller than its dilated kernel";
+  }
+  return "";
+}
+
+int64_t PatchGeometry::taps() const {
+  int64_t taps = 1;
+  for (int64_t k : kernel)
+    taps *= k;
+  return taps;
+}
+
+/// H += Pᵀ·P for `count` patches stored column by column (`patches[c *
+/// stride + r]` is column c of patch r), upper triangle only.
+static void addPatchGram(const std::vector<double> &patches, int64_t stride,
+                         int64_t count, int64_t columns, double *h) {
+  for (int64_t i = 0; i < columns; ++i) {
+    const double *a = &patches[i * stride];
+    bool zero = true;
+    for (int64_t r = 0; r < count && zero; ++r)
+      zero = a[r] == 0.0;
+    if (zero)
+      continue; // padding, ReLU zeros
+    double *out = h + i * columns;
+    for (int64_t j = i; j < columns; ++j) {
+      const double *b = &patches[j * stride];
+      double sum = 0.0;
+      for (int64_t r = 0; r < count; ++r)
+        sum += a[r] * b[r];
+      out[j] += sum;
+    }
+  }
+}
+
+void TensorStats::accumulatePatchHessian(const float *data,
+                                         const std::vector<int64_t> &shape,
+                                         const PatchGeometry &geometry) {
+  if (!geometry.verify(shape).empty())
+    return;
+  const int64_t rank = shape.size();
+  const int64_t cg = shape[geometry.channelAxis];
+  const int64_t groups =
+      geometry.groupAxis >= 0 ? shape[geometry.groupAxis] : 1;
+  const int64_t taps = geometry.taps();
+  const int64_t columns = taps * cg;
+  if (xtx.empty()) {
+    hessianGroups = groups;
+    hessianColumns = columns;
+    xtx.assign(groups * columns * columns, 0.0);
+  }
+  if (hessianGroups != groups || hessianColumns != columns)
+    return;
+
+  std::vector<int64_t> strideOf(rank, 1); // element strides of the tensor
+  for (int64_t d = rank - 2; d >= 0; --d)
+    strideOf[d] = strideOf[d + 1] * shape[d + 1];
+  // Output positions and kernel offsets run over every dimension but the
+  // channel and group axes.
+  std::vector<int64_t> positionDims, outputs;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d == geometry.channelAxis || d == geometry.groupAxis)
+      continue;
+    positionDims.push_back(d);
+    outputs.push_back((shape[d] - (geometry.kernel[d] - 1) *
+                                      geometry.dilations[d] - 1) /
+                          geometry.strides[d] +
+                      1);
+  }
+  // Offset of each tap (C order of the kernel offsets) from the patch origin.
+  std::vector<int64_t> tapOffsets(taps, 0);
+  for (int64_t t = 0; t < taps; ++t) {
+    int64_t rest = t, offset = 0;
+    for (int64_t i = positionDims.size() - 1; i >= 0; --i) {
+      int64_t d = positionDims[i];
+      offset += (rest % geometry.kernel[d]) * geometry.dilations[d] * strideOf[d];
+      rest /= geometry.kernel[d];
+    }
+    tapOffsets[t] = offset;
+  }
+  int64_t positions = 1;
+  for (int64_t o : outputs)
+    positions *= o;
+
+  // Patches go through a column-major buffer of `chunk` patches at a time:
+  // each Hessian entry is then a dot product of two contiguous vectors.
+  constexpr int64_t chunk = 256;
+  std::vector<double> patches(columns * chunk);
+  std::vector<int64_t> index(positionDims.size(), 0);
+  const int64_t channelStride = strideOf[geometry.channelAxis];
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t groupBase =
+        geometry.groupAxis >= 0 ? g * strideOf[geometry.groupAxis] : 0;
+    double *h = xtx.data() + g * columns * columns;
+    std::fill(index.begin(), index.end(), 0);
+    int64_t filled = 0;
+    for (int64_t p = 0; p < positions; ++p) {
+      int64_t origin = groupBase;
+      for (size_t i = 0; i < positionDims.size(); ++i)
+        origin += index[i] * geometry.strides[positionDims[i]] *
+                  strideOf[positionDims[i]];
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t c = 0; c < cg; ++c) {
+          float v = data[origin + tapOffsets[t] + c * channelStride];
+          patches[(t * cg + c) * chunk + filled] = std::isfinite(v) ? v : 0.0;
+        }
+      if (++filled == chunk || p + 1 == positions) {
+        addPatchGram(patches, chunk, filled, columns, h);
+        filled = 0;
+      }
+      for (int64_t i = positionDims.size() - 1; i >= 0; --i) {
+        if (++index[i] < outputs[i])
+          break;
+        index[i] = 0;
+      }
+    }
+    for (int64_t i = 0; i < columns; ++i)
+      for (int64_t j = 0; j < i; ++j)
+        h[i * columns + j] = h[j * columns + i];
+  }
 }
 
 double TensorStats::percentile(double p) const {
@@ -207,7 +351,9 @@ bool CalibrationStats::write(const std::string &dir, std::string &error) const {
       std::string file = fileKey(name) + ".xtx.npy";
       HostTensor tensor;
       tensor.dtype = DType::F64;
-      tensor.shape = {stats.channels, stats.channels};
+      tensor.shape = {stats.hessianColumns, stats.hessianColumns};
+      if (stats.hessianGroups != 1)
+        tensor.shape.insert(tensor.shape.begin(), stats.hessianGroups);
       tensor.bytes.resize(stats.xtx.size() * sizeof(double));
       std::memcpy(tensor.bytes.data(), stats.xtx.data(), tensor.bytes.size());
       llvm::SmallString<256> path(dir);
@@ -323,15 +469,22 @@ CalibrationStats::read(const std::string &dir, std::string &error) {
       std::optional<HostTensor> tensor = readNpy(std::string(xtxPath), error);
       if (!tensor)
         return std::nullopt;
-      if (tensor->dtype != DType::F64 || tensor->shape.size() != 2 ||
-          tensor->shape[0] != stats.channels ||
-          tensor->shape[1] != stats.channels) {
-        error = std::string(xtxPath) + ": expected f64 [" +
-                std::to_string(stats.channels) + ", " +
-                std::to_string(stats.channels) + "]";
+      // [columns, columns], or [groups, columns, columns] (a grouped
+      // convolution's patches); columns differ from channels for patches.
+      const std::vector<int64_t> &shape = tensor->shape;
+      size_t rank = shape.size();
+      if (tensor->dtype != DType::F64 || (rank != 2 && rank != 3) ||
+          shape[rank - 1] != shape[rank - 2] || shape[rank - 1] <= 0 ||
+          (rank == 3 && shape[0] <= 0)) {
+        error = std::string(xtxPath) +
+                ": expected f64 [columns, columns] or [groups, columns, "
+                "columns]";
         return std::nullopt;
       }
-      stats.xtx.resize(stats.channels * stats.channels);
+      stats.hessianColumns = shape[rank - 1];
+      stats.hessianGroups = rank == 3 ? shape[0] : 1;
+      stats.xtx.resize(stats.hessianGroups * stats.hessianColumns *
+                       stats.hessianColumns);
       std::memcpy(stats.xtx.data(), tensor->bytes.data(),
                   stats.xtx.size() * sizeof(double));
     }

@@ -96,7 +96,8 @@ std::optional<Budget> parseBudget(StringRef text, std::string &error) {
 /// One candidate of one weight.
 struct Candidate {
   int format = 0; // index into the candidate list
-  quantc::Format matrixFormat;
+  /// The format as the weight's fake_quant spells it.
+  quantc::Format sourceFormat;
   int64_t bytes = 0;
   double seconds = 0;
   double error = 0;
@@ -236,13 +237,13 @@ struct QcAllocateBitsPass
       std::string whyNot;
       std::optional<std::vector<double>> hessian =
           quantc::layerHessian(weight, *stats, whyNot);
-      std::optional<quantc::GptqHessian> prepared;
+      std::optional<std::vector<quantc::GptqHessian>> prepared;
       if (hessian && useGptq) {
         quantc::GptqOptions options;
         options.dampening = damp;
         options.actOrder = actOrder;
-        prepared = quantc::prepareGptqHessian(hessian->data(), weight.columns,
-                                              options, whyNot);
+        prepared =
+            quantc::prepareLayerHessian(weight, *hessian, options, whyNot);
         if (!prepared)
           hessian.reset();
       }
@@ -260,25 +261,27 @@ struct QcAllocateBitsPass
       WeightChoices choice;
       choice.weight = &weight;
       std::vector<float> zeros(weight.matrix.size(), 0.0f);
-      choice.signal = quantc::hessianWeightedError(
-          weight.matrix.data(), zeros.data(), weight.rows, weight.columns,
-          hessian->data());
+      choice.signal = quantc::layerError(weight, *hessian, zeros.data());
       for (size_t f = 0; f < formats.size(); ++f) {
-        quantc::Format format = formats[f];
-        if (format.granularity == quantc::Granularity::PerAxis ||
-            format.granularity == quantc::Granularity::Block)
-          format.axis = -1;
+        // The candidate along the weight's reduction axis, and as the
+        // matrix sees it (a convolution's per-channel scales are blocks of
+        // one kernel offset's input channels there).
+        quantc::Format source = quantc::sourceFormat(weight, formats[f]);
         std::string unused;
+        std::optional<quantc::Format> matrix =
+            quantc::matrixFormat(weight, source, unused);
+        if (!matrix)
+          continue;
+        quantc::Format format = *matrix;
         std::optional<int64_t> bytes = quantc::packedSizeInBytes(
             {weight.rows, weight.columns}, format, unused);
-        if (!bytes || !quantc::matrixFormat(
-                          weight, quantc::sourceFormat(weight, format), unused))
+        if (!bytes || !quantc::packedSizeInBytes(weight.sourceShape, source,
+                                                 unused))
           continue; // the reduction size does not fit the format's blocks
         std::optional<std::vector<float>> quantized;
         if (prepared) {
-          std::optional<quantc::GptqResult> result = quantc::gptqQuantize(
-              weight.matrix.data(), weight.rows, weight.columns, *prepared,
-              format, unused);
+          std::optional<quantc::GptqResult> result =
+              quantc::gptqQuantizeLayer(weight, *prepared, format, unused);
           if (result)
             quantized = std::move(result->dequantized);
         } else {
@@ -290,12 +293,10 @@ struct QcAllocateBitsPass
           continue;
         Candidate candidate;
         candidate.format = static_cast<int>(f);
-        candidate.matrixFormat = format;
+        candidate.sourceFormat = source;
         candidate.bytes = *bytes;
-        candidate.seconds = latency(*bytes, weight, format);
-        candidate.error = quantc::hessianWeightedError(
-            weight.matrix.data(), quantized->data(), weight.rows,
-            weight.columns, hessian->data());
+        candidate.seconds = latency(*bytes, weight, formats[f]);
+        candidate.error = quantc::layerError(weight, *hessian, quantized->data());
         choice.candidates.push_back(candidate);
       }
       if (choice.candidates.empty()) {
@@ -394,8 +395,7 @@ struct QcAllocateBitsPass
       chosenBytes += c.bytes;
       chosenSeconds += c.seconds;
       ++histogram[c.format];
-      quantc::Format source = quantc::sourceFormat(weight, c.matrixFormat);
-      weight.fakeQuant.setFormatAttr(FormatAttr::get(ctx, source));
+      weight.fakeQuant.setFormatAttr(FormatAttr::get(ctx, c.sourceFormat));
       double bits = 8.0 * c.bytes / (weight.rows * weight.columns);
       for (quantc::QuantizedLayer &layer : weight.layers) {
         Operation *op = layer.layer.op.getOperation();

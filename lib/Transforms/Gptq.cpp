@@ -11,6 +11,13 @@
 //   %d  = qc.dequantize %p : !qc.packed<NxK, int4_g32> -> tensor<NxKxf32>
 //   %wq = linalg.transpose ins(%d) ... permutation = [1, 0]
 //
+// A convolution's weight [out, in, kh, kw] is GPTQ'd as the matrix
+// [out, kh·kw·in] against the Hessian of its input patches (one per group),
+// and packed back in its own shape and format:
+//
+//   %p  = qc.constant ... : !qc.packed<OxIxKHxKW, <nvfp4, axis = 1>>
+//   %wq = qc.dequantize %p : ... -> tensor<OxIxKHxKWxf32>
+//
 // holding the codes and scales GPTQ chose (quantc/Formats/Gptq.h), so that
 // qc-fold-weights packs nothing again: a block scale GPTQ fixed before the
 // block's later columns moved is not what quantize() would derive from the
@@ -84,13 +91,12 @@ struct QcGptqPass : mlir::qc::impl::QcGptqBase<QcGptqPass> {
         ++kept;
         continue;
       }
-      std::optional<quantc::GptqHessian> prepared = quantc::prepareGptqHessian(
-          hessian->data(), weight.columns, options, whyNot);
+      std::optional<std::vector<quantc::GptqHessian>> prepared =
+          quantc::prepareLayerHessian(weight, *hessian, options, whyNot);
       std::optional<quantc::GptqResult> result;
       if (prepared)
-        result = quantc::gptqQuantize(weight.matrix.data(), weight.rows,
-                                      weight.columns, *prepared, weight.format,
-                                      whyNot);
+        result = quantc::gptqQuantizeLayer(weight, *prepared, weight.format,
+                                           whyNot);
       if (!result) {
         mlir::emitWarning(loc) << "qc-gptq: layer '" << weight.name
                                << "' keeps round-to-nearest: " << whyNot;
@@ -105,15 +111,10 @@ struct QcGptqPass : mlir::qc::impl::QcGptqBase<QcGptqPass> {
         return signalPassFailure();
       }
       std::vector<float> zeros(weight.matrix.size(), 0.0f);
-      double signal = quantc::hessianWeightedError(
-          weight.matrix.data(), zeros.data(), weight.rows, weight.columns,
-          hessian->data());
-      double gptqError = quantc::hessianWeightedError(
-          weight.matrix.data(), result->dequantized.data(), weight.rows,
-          weight.columns, hessian->data());
-      double nearestError = quantc::hessianWeightedError(
-          weight.matrix.data(), nearest->data(), weight.rows, weight.columns,
-          hessian->data());
+      double signal = quantc::layerError(weight, *hessian, zeros.data());
+      double gptqError =
+          quantc::layerError(weight, *hessian, result->dequantized.data());
+      double nearestError = quantc::layerError(weight, *hessian, nearest->data());
       double gptqSqnr = quantc::decibels(signal, gptqError);
       double nearestSqnr = quantc::decibels(signal, nearestError);
 

@@ -6,6 +6,12 @@
 // activation clipping and static scales, per-channel amax and means for
 // SmoothQuant and bias correction, and XᵀX for GPTQ and bit allocation.
 //
+// A convolution's Hessian is over its input patches (im2col): its observe
+// carries the patch geometry (kernel, strides, dilations, group axis; see
+// PatchGeometry in CalibrationStats.h), read from the convolution's
+// indexing maps. A convolution whose geometry cannot be read gets no
+// Hessian, and GPTQ then says so for that layer.
+//
 // The observed tensor is the float activation the layer's activation
 // quantizer sees: the operand of its qc.fake_quant when it has one (after
 // qc-rotate, the rotated activation), the operand itself for weight-only
@@ -17,6 +23,7 @@
 
 #include "quantc/Transforms/Passes.h"
 
+#include "quantc/Transforms/LayerWeights.h"
 #include "quantc/Transforms/QuantizableLayers.h"
 
 #include "mlir/IR/Builders.h"
@@ -42,16 +49,28 @@ struct QcInstrumentPass : mlir::qc::impl::QcInstrumentBase<QcInstrumentPass> {
       if (!type)
         continue;
       SmallVector<StringRef> stats = {"amax", "channel_amax", "histogram"};
-      // XᵀX of a convolution's input would need its patches (im2col); only
-      // contractions get one.
-      if (hessian && layer.kind == quantc::LayerKind::Contraction)
+      std::optional<quantc::ConvPatches> patches;
+      if (hessian && layer.kind == quantc::LayerKind::Convolution) {
+        std::string whyNot;
+        patches = quantc::convPatches(layer, whyNot);
+      }
+      if (hessian &&
+          (layer.kind == quantc::LayerKind::Contraction || patches))
         stats.push_back("hessian");
       OpBuilder b(layer.op);
-      ObserveOp::create(
+      auto observe = ObserveOp::create(
           b, layer.op->getLoc(), b.getStringAttr(quantized.statsKey),
           quantized.activation, b.getStrArrayAttr(stats),
           b.getI64IntegerAttr(
               quantc::formatAxis(layer.activationAxis, type.getRank())));
+      if (patches) {
+        const quantc::PatchGeometry &geometry = patches->geometry;
+        observe.setKernel(geometry.kernel);
+        observe.setStrides(geometry.strides);
+        observe.setDilations(geometry.dilations);
+        if (geometry.groupAxis >= 0)
+          observe.setGroupAxis(geometry.groupAxis);
+      }
     }
   }
 };

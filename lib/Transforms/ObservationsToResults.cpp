@@ -86,11 +86,23 @@ struct QcObservationsToResultsPass
                        .getResult(0);
       results.push_back(copy);
       resultTypes.push_back(op.getInput().getType());
-      resultAttrs.push_back(b.getDictionaryAttr({
+      SmallVector<NamedAttribute> attrs = {
           b.getNamedAttr("qc.observe", op.getNameAttr()),
           b.getNamedAttr("qc.observe_axis", op.getAxisAttr()),
           b.getNamedAttr("qc.observe_stats", op.getStatsAttr()),
-      }));
+      };
+      // A convolution input's patch geometry (its Hessian is over patches).
+      if (op.getKernelAttr()) {
+        attrs.push_back(b.getNamedAttr("qc.observe_kernel", op.getKernelAttr()));
+        attrs.push_back(
+            b.getNamedAttr("qc.observe_strides", op.getStridesAttr()));
+        attrs.push_back(
+            b.getNamedAttr("qc.observe_dilations", op.getDilationsAttr()));
+        if (op.getGroupAxisAttr())
+          attrs.push_back(
+              b.getNamedAttr("qc.observe_group_axis", op.getGroupAxisAttr()));
+      }
+      resultAttrs.push_back(b.getDictionaryAttr(attrs));
       op.erase();
     }
     ret->setOperands(results);

@@ -1,8 +1,11 @@
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: quant-tensor gen --shape 64x32 --seed 1 %t/x32.npy
 // RUN: quant-tensor gen --shape 64x16 --seed 2 %t/x16.npy
+// RUN: quant-tensor gen --shape 16x4x5x5 --seed 3 %t/conv.npy
+// RUN: quant-tensor gen --shape 64x4 --seed 4 %t/x4.npy
 // RUN: %python %lit_tools/write_stats.py %t/stats fc1=%t/x32.npy fc_t=%t/x32.npy \
-// RUN:   wrong_k=%t/x32.npy no_xtx=%t/x16.npy --no-xtx no_xtx
+// RUN:   wrong_k=%t/x32.npy no_xtx=%t/x16.npy conv1=%t/conv.npy conv_plain=%t/x4.npy \
+// RUN:   --no-xtx no_xtx --patches conv1=2x2
 // RUN: quant-opt %s --qc-gptq=stats=%t/stats -split-input-file 2>%t/diagnostics | FileCheck %s
 // RUN: FileCheck %s --check-prefix=DIAG < %t/diagnostics
 // RUN: quant-opt %s --qc-gptq="stats=%t/stats act-order=true block-size=8" -split-input-file 2>/dev/null \
@@ -129,3 +132,65 @@ func.func @without_statistics(%x: tensor<64x16xf32>) -> (tensor<64x4xf32>, tenso
 
 // NOSTATS: qc-gptq: stats=DIR is required
 // NODIR: qc-gptq: {{.*}}nothing
+
+// -----
+
+// A convolution (the importer's form: weight [out, in, kh, kw] reshaped to
+// [groups, out, in, kh, kw]) with int4 per (out, kh, kw) slice along the
+// input channels: GPTQ'd as the [2, 2·2·4] matrix against the patch
+// Hessian, packed back in the constant's own shape and format (no
+// transpose); the reshape to the layer stays.
+// CHECK-LABEL: func @conv
+// CHECK-NOT: qc.fake_quant
+// CHECK: %[[P:.*]] = qc.constant dense<{{.*}}> : tensor<48xi8> : !qc.packed<2x4x2x2, int4, axis = 1>
+// CHECK: %[[D:.*]] = qc.dequantize %[[P]] : !qc.packed<2x4x2x2, int4, axis = 1> -> tensor<2x4x2x2xf32>
+// CHECK-NEXT: %[[E:.*]] = tensor.expand_shape %[[D]]
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.generic {{.*}}ins(%arg0, %[[E]] : tensor<1x1x4x5x5xf32>, tensor<1x2x4x2x2xf32>)
+// CHECK-SAME: qc.rounding = "gptq"
+// The same convolution with statistics over the input channels alone (no
+// patches): it keeps round-to-nearest.
+// CHECK-LABEL: func @conv_without_patches
+// CHECK: qc.fake_quant %{{.*}} as <int4, axis = 1>
+// DIAG-DAG: warning: {{.*}}qc-gptq: layer 'conv_plain' keeps round-to-nearest: XᵀX of 'conv_plain:input' is 4x4, the layer reduces over 16
+#conv_x = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (n, g, c, oh + kh, ow + kw)>
+#conv_w = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (g, m, c, kh, kw)>
+#conv_y = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (n, g, m, oh, ow)>
+func.func @conv(%x: tensor<1x1x4x5x5xf32>) -> tensor<1x1x2x4x4xf32> {
+  %w = arith.constant dense<[[[[ 2.04, -2.56], [ 0.42, -0.57]], [[-1.36, -0.65], [-6.06, -0.7 ]],
+      [[-0.87,  3.32], [ 0.23, -0.35]], [[-0.28, -0.67], [-1.06, -0.39]]],
+    [[[ 0.48, -0.24], [ 0.96, -0.2 ]], [[ 0.02,  1.55], [ 0.55, -0.51]],
+      [[-0.18,  0.54], [ 1.94, -0.27]], [[-0.24,  1.  ], [-0.89, -0.29]]]]> : tensor<2x4x2x2xf32>
+  %wq = qc.fake_quant %w as <int4, axis = 1> : tensor<2x4x2x2xf32>
+  %wg = tensor.expand_shape %wq [[0, 1], [2], [3], [4]] output_shape [1, 2, 4, 2, 2] : tensor<2x4x2x2xf32> into tensor<1x2x4x2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<1x1x2x4x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x1x2x4x4xf32>) -> tensor<1x1x2x4x4xf32>
+  %y = linalg.generic {indexing_maps = [#conv_x, #conv_w, #conv_y],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %wg : tensor<1x1x4x5x5xf32>, tensor<1x2x4x2x2xf32>) outs(%init : tensor<1x1x2x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1x2x4x4xf32> loc("conv1")
+  return %y : tensor<1x1x2x4x4xf32>
+}
+
+func.func @conv_without_patches(%x: tensor<1x1x4x5x5xf32>) -> tensor<1x1x2x4x4xf32> {
+  %w = arith.constant dense<0.5> : tensor<2x4x2x2xf32>
+  %wq = qc.fake_quant %w as <int4, axis = 1> : tensor<2x4x2x2xf32>
+  %wg = tensor.expand_shape %wq [[0, 1], [2], [3], [4]] output_shape [1, 2, 4, 2, 2] : tensor<2x4x2x2xf32> into tensor<1x2x4x2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<1x1x2x4x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x1x2x4x4xf32>) -> tensor<1x1x2x4x4xf32>
+  %y = linalg.generic {indexing_maps = [#conv_x, #conv_w, #conv_y],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %wg : tensor<1x1x4x5x5xf32>, tensor<1x2x4x2x2xf32>) outs(%init : tensor<1x1x2x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1x2x4x4xf32> loc("conv_plain")
+  return %y : tensor<1x1x2x4x4xf32>
+}

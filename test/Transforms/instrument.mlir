@@ -42,3 +42,33 @@ func.func @weight_only(%x: tensor<4x64xf32>) -> (tensor<4x32xf32>, tensor<4x32xf
   %c = linalg.matmul ins(%x, %w : tensor<4x64xf32>, tensor<64x32xf32>) outs(%acc : tensor<4x32xf32>) -> tensor<4x32xf32> loc("float_head")
   return %a, %b, %c : tensor<4x32xf32>, tensor<4x32xf32>, tensor<4x32xf32>
 }
+
+// A convolution (the importer's grouped form, 3x3 kernel, stride 2,
+// dilation 2 along W): its observe carries the patch geometry of the input
+// it reads, per dimension [n, g, c, h, w], so that calibration collects the
+// Hessian over im2col patches, one per group.
+// CHECK-LABEL: func @conv
+// CHECK: qc.observe "conv:input", %arg0 {axis = 2 : i64, dilations = array<i64: 1, 1, 1, 1, 2>, group_axis = 1 : i64, kernel = array<i64: 1, 1, 1, 3, 3>, stats = ["amax", "channel_amax", "histogram", "hessian"], strides = array<i64: 1, 1, 1, 2, 2>} : tensor<1x2x8x9x11xf32>
+// CHECK-NEXT: linalg.generic
+// NOHESS-LABEL: func @conv
+// NOHESS: qc.observe "conv:input", %arg0 {axis = 2 : i64, stats = ["amax", "channel_amax", "histogram"]} : tensor<1x2x8x9x11xf32>
+#conv_x = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (n, g, c, oh * 2 + kh, ow * 2 + kw * 2)>
+#conv_w = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (g, m, c, kh, kw)>
+#conv_y = affine_map<(n, g, m, oh, ow, c, kh, kw) -> (n, g, m, oh, ow)>
+func.func @conv(%x: tensor<1x2x8x9x11xf32>) -> tensor<1x2x4x4x4xf32> {
+  %w = arith.constant dense<0.5> : tensor<8x8x3x3xf32>
+  %wq = qc.fake_quant %w as <int8, axis = 1> : tensor<8x8x3x3xf32>
+  %wg = tensor.expand_shape %wq [[0, 1], [2], [3], [4]] output_shape [2, 4, 8, 3, 3] : tensor<8x8x3x3xf32> into tensor<2x4x8x3x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<1x2x4x4x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x2x4x4x4xf32>) -> tensor<1x2x4x4x4xf32>
+  %y = linalg.generic {indexing_maps = [#conv_x, #conv_w, #conv_y],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %wg : tensor<1x2x8x9x11xf32>, tensor<2x4x8x3x3xf32>) outs(%init : tensor<1x2x4x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x2x4x4x4xf32> loc("conv")
+  return %y : tensor<1x2x4x4x4xf32>
+}

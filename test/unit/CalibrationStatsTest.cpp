@@ -107,3 +107,118 @@ TEST(CalibrationStats, ReadErrorsNameTheFile) {
   EXPECT_NE(error.find("/nonexistent-quantc-dir/stats.json"), std::string::npos)
       << error;
 }
+
+// The im2col Hessian of a convolution input, from patches written by hand.
+// x is one 3x3 channel [[1, 2, 3], [4, 5, 6], [7, 8, 9]] as [N, C, H, W];
+// the kernel 2x2, stride 1. A patch is [x(i, j), x(i, j+1), x(i+1, j),
+// x(i+1, j+1)] (taps in C order of the kernel offsets, one channel).
+static PatchGeometry kernel2x2() {
+  PatchGeometry geometry;
+  geometry.kernel = {1, 1, 2, 2};
+  geometry.strides = {1, 1, 1, 1};
+  geometry.dilations = {1, 1, 1, 1};
+  geometry.channelAxis = 1;
+  return geometry;
+}
+
+static std::vector<double>
+sumOfOuterProducts(const std::vector<std::vector<double>> &patches) {
+  size_t n = patches.front().size();
+  std::vector<double> h(n * n, 0.0);
+  for (const std::vector<double> &p : patches)
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j)
+        h[i * n + j] += p[i] * p[j];
+  return h;
+}
+
+TEST(CalibrationStats, PatchHessianPadZero) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  TensorStats stats;
+  stats.accumulatePatchHessian(x.data(), {1, 1, 3, 3}, kernel2x2());
+  // Patches (0,0) [1 2 4 5], (0,1) [2 3 5 6], (1,0) [4 5 7 8],
+  // (1,1) [5 6 8 9]; Σ p·pᵀ by hand.
+  std::vector<double> expected = {46, 58,  82,  94,  //
+                                  58, 74,  106, 122, //
+                                  82, 106, 154, 178, //
+                                  94, 122, 178, 206};
+  EXPECT_EQ(stats.hessianGroups, 1);
+  EXPECT_EQ(stats.hessianColumns, 4);
+  EXPECT_EQ(stats.xtx, expected);
+}
+
+TEST(CalibrationStats, PatchHessianPadOne) {
+  // Padding 1 is in the tensor the convolution reads (the importer pads
+  // before it): the 5x5 zero-bordered x, 16 patches.
+  std::vector<float> x = {0, 0, 0, 0, 0, //
+                          0, 1, 2, 3, 0, //
+                          0, 4, 5, 6, 0, //
+                          0, 7, 8, 9, 0, //
+                          0, 0, 0, 0, 0};
+  TensorStats stats;
+  stats.accumulatePatchHessian(x.data(), {1, 1, 5, 5}, kernel2x2());
+  std::vector<std::vector<double>> patches = {
+      {0, 0, 0, 1}, {0, 0, 1, 2}, {0, 0, 2, 3}, {0, 0, 3, 0},
+      {0, 1, 0, 4}, {1, 2, 4, 5}, {2, 3, 5, 6}, {3, 0, 6, 0},
+      {0, 4, 0, 7}, {4, 5, 7, 8}, {5, 6, 8, 9}, {6, 0, 9, 0},
+      {0, 7, 0, 0}, {7, 8, 0, 0}, {8, 9, 0, 0}, {9, 0, 0, 0}};
+  EXPECT_EQ(stats.xtx, sumOfOuterProducts(patches));
+  // Every tap sees every element of x once: the diagonal is Σ x² = 285.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(stats.xtx[i * 4 + i], 285.0);
+}
+
+TEST(CalibrationStats, PatchHessianStridesChannelsAndGroups) {
+  // Two channels along W = 5, kernel 2, stride 2: two positions, patches
+  // [c0(w), c1(w), c0(w+1), c1(w+1)] (a tap's channel run is contiguous).
+  // c0 = [1 2 3 4 5], c1 = [-1 0 1 0 2]: p = [1 -1 2 0] and [3 1 4 0].
+  PatchGeometry strided;
+  strided.kernel = {1, 1, 2};
+  strided.strides = {1, 1, 2};
+  strided.dilations = {1, 1, 1};
+  strided.channelAxis = 1;
+  std::vector<float> x = {1, 2, 3, 4, 5, -1, 0, 1, 0, 2};
+  TensorStats stats;
+  stats.accumulatePatchHessian(x.data(), {1, 2, 5}, strided);
+  EXPECT_EQ(stats.xtx, (std::vector<double>{10, 2, 14, 0, //
+                                            2, 2, 2, 0,   //
+                                            14, 2, 20, 0, //
+                                            0, 0, 0, 0}));
+
+  // Groups [N, G, C, W] = [1, 2, 1, 3], kernel 2 with dilation 2: one
+  // position, p = [x0, x2] per group, one Hessian each.
+  PatchGeometry grouped;
+  grouped.kernel = {1, 1, 1, 2};
+  grouped.strides = {1, 1, 1, 1};
+  grouped.dilations = {1, 1, 1, 2};
+  grouped.channelAxis = 2;
+  grouped.groupAxis = 1;
+  std::vector<float> y = {1, 2, 3, 4, 5, 6};
+  TensorStats groupStats;
+  groupStats.accumulate(y.data(), 6, 1, /*withXtx=*/false); // C = 1
+  groupStats.accumulatePatchHessian(y.data(), {1, 2, 1, 3}, grouped);
+  groupStats.accumulatePatchHessian(y.data(), {1, 2, 1, 3}, grouped);
+  EXPECT_EQ(groupStats.hessianGroups, 2);
+  EXPECT_EQ(groupStats.hessianColumns, 2);
+  EXPECT_EQ(groupStats.xtx,
+            (std::vector<double>{2, 6, 6, 18, 32, 48, 48, 72}));
+
+  // A call whose geometry does not fit is ignored.
+  groupStats.accumulatePatchHessian(y.data(), {1, 2, 1, 1}, grouped);
+  EXPECT_EQ(groupStats.xtx[0], 2.0);
+  EXPECT_NE(grouped.verify({1, 2, 1, 1}), "");
+
+  // The directory keeps the groups: [2, 2, 2] in the .npy.
+  CalibrationStats all;
+  all.getOrCreate("conv:input") = groupStats;
+  std::string dir = ::testing::TempDir() + "/quantc-calib-patches";
+  std::string error;
+  ASSERT_TRUE(all.write(dir, error)) << error;
+  std::optional<CalibrationStats> back = CalibrationStats::read(dir, error);
+  ASSERT_TRUE(back) << error;
+  const TensorStats *read = back->lookup("conv:input");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->hessianGroups, 2);
+  EXPECT_EQ(read->hessianColumns, 2);
+  EXPECT_EQ(read->xtx, groupStats.xtx);
+}

@@ -36,6 +36,8 @@ struct Observation {
   std::string key;
   int64_t axis;
   bool hessian;
+  /// A convolution input: its Hessian is over patches.
+  std::optional<PatchGeometry> patches;
 };
 
 llvm::Error makeError(const llvm::Twine &message) {
@@ -49,12 +51,28 @@ std::vector<Observation> readObservations(func::FuncOp func) {
     auto key = func.getResultAttrOfType<StringAttr>(i, "qc.observe");
     if (!key)
       continue;
-    Observation o{i, key.str(), -1, false};
+    Observation o{i, key.str(), -1, false, std::nullopt};
     if (auto axis = func.getResultAttrOfType<IntegerAttr>(i, "qc.observe_axis"))
       o.axis = axis.getInt();
     if (auto stats = func.getResultAttrOfType<ArrayAttr>(i, "qc.observe_stats"))
       for (Attribute stat : stats)
         o.hessian |= cast<StringAttr>(stat).getValue() == "hessian";
+    auto ints = [&](StringRef name) {
+      auto attr = func.getResultAttrOfType<DenseI64ArrayAttr>(i, name);
+      return attr ? std::vector<int64_t>(attr.asArrayRef()) : std::vector<int64_t>();
+    };
+    if (o.hessian && func.getResultAttr(i, "qc.observe_kernel")) {
+      PatchGeometry geometry;
+      geometry.kernel = ints("qc.observe_kernel");
+      geometry.strides = ints("qc.observe_strides");
+      geometry.dilations = ints("qc.observe_dilations");
+      int64_t rank = geometry.kernel.size();
+      geometry.channelAxis = o.axis < 0 ? o.axis + rank : o.axis;
+      if (auto group =
+              func.getResultAttrOfType<IntegerAttr>(i, "qc.observe_group_axis"))
+        geometry.groupAxis = group.getInt();
+      o.patches = std::move(geometry);
+    }
     observations.push_back(o);
   }
   return observations;
@@ -377,7 +395,11 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
       const HostTensor &tensor = outputs[o.result];
       if (tensor.dtype != DType::F32)
         continue; // f16/bf16 activations: not observed yet
-      accumulate(stats.getOrCreate(o.key), tensor, o.axis, o.hessian, scratch);
+      TensorStats &tensorStats = stats.getOrCreate(o.key);
+      accumulate(tensorStats, tensor, o.axis, o.hessian && !o.patches, scratch);
+      if (o.patches)
+        tensorStats.accumulatePatchHessian(tensor.data<float>(), tensor.shape,
+                                           *o.patches);
     }
     stats.samples = sample + 1;
     progress.update(sample + 1);

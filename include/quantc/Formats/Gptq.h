@@ -97,12 +97,15 @@ struct GptqResult {
 /// Quantizes `weights` ([rows, columns], row-major) with GPTQ. `format` must
 /// quantize along the last axis (per-axis or block with axis -1 or 1,
 /// per-tensor, or 2-D blocks). Fails on a format/shape mismatch, on NaN/Inf
-/// weights, or when `hessian` has another column count.
-std::optional<GptqResult> gptqQuantize(const float *weights, int64_t rows,
-                                       int64_t columns,
-                                       const GptqHessian &hessian,
-                                       const Format &format,
-                                       std::string &error);
+/// weights, or when `hessian` has another column count. `tensorScale`, when
+/// given, is the NV formats' second-level scale instead of the one of
+/// `weights` (a grouped convolution's groups are quantized one by one but
+/// share the whole weight's).
+std::optional<GptqResult>
+gptqQuantize(const float *weights, int64_t rows, int64_t columns,
+             const GptqHessian &hessian, const Format &format,
+             std::string &error,
+             std::optional<float> tensorScale = std::nullopt);
 
 /// tr((Q − W)·H·(Q − W)ᵀ) in f64: the squared layer-output error over the
 /// calibration rows that H = XᵀX summarizes. GPTQ's objective, and

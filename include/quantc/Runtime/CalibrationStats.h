@@ -13,9 +13,17 @@
 // histogram keeps a fixed bin count and doubles its range (merging bin pairs)
 // when a larger |x| arrives; XᵀX is channels² doubles.
 //
+// A convolution's input (PatchGeometry) gets the Hessian GPTQ needs for the
+// convolution's weight W[out, taps·in]: Σ p·pᵀ over its im2col patches p,
+// one per output position, and one such matrix per group. A patch's element
+// (tap t, input channel c) is column t·(in/groups) + c, taps in C order of the
+// kernel offsets: each tap's run of input channels is contiguous, as the
+// weight formats' blocks along the input channels are.
+//
 // The directory: `stats.json` (every tensor's scalars, per-channel vectors and
-// histogram) and `<key>.xtx.npy` (f64 [channels, channels]) for the tensors
-// that asked for XᵀX, `<key>` being the name with characters outside
+// histogram) and `<key>.xtx.npy` (f64 [columns, columns], or [groups,
+// columns, columns] for a grouped convolution) for the tensors that asked
+// for XᵀX, `<key>` being the name with characters outside
 // [A-Za-z0-9._-] replaced by '_'. stats.json reads
 //
 //   {"samples": 8,
@@ -50,6 +58,24 @@ namespace quantc {
 /// Bins of the |x| histogram (as in TensorRT's entropy calibration).
 constexpr int kHistogramBins = 2048;
 
+/// The patches of a convolution's (already padded) input, per dimension of
+/// the tensor as qc.observe's kernel / strides / dilations / group_axis give
+/// them: dimension d is read at o·strides[d] + t·dilations[d] for output
+/// index o and kernel offset t < kernel[d]. The channel axis and the group
+/// axis have kernel 1 and stride 1; every other dimension (batch, spatial)
+/// indexes output positions.
+struct PatchGeometry {
+  std::vector<int64_t> kernel, strides, dilations;
+  int64_t channelAxis = -1;
+  /// -1: one group.
+  int64_t groupAxis = -1;
+
+  /// Checks the geometry against a tensor shape; empty when it fits.
+  std::string verify(const std::vector<int64_t> &shape) const;
+  /// Kernel taps (the product of `kernel`).
+  int64_t taps() const;
+};
+
 struct TensorStats {
   /// Observations (one per sample and call site) and rows seen in total.
   int64_t observations = 0;
@@ -71,13 +97,26 @@ struct TensorStats {
   /// upper edge). NaN/Inf elements are not counted.
   std::vector<uint64_t> histogram;
   double histogramRange = 0;
-  /// Σ over rows of xᵀx, channels x channels row-major, in f64; empty unless
-  /// the tensor was observed with "hessian".
+  /// Σ over rows of xᵀx (or over patches of p·pᵀ), [hessianGroups,
+  /// hessianColumns, hessianColumns] row-major, in f64; empty unless the
+  /// tensor was observed with "hessian". For a plain tensor hessianColumns
+  /// is `channels` and there is one group.
   std::vector<double> xtx;
+  int64_t hessianGroups = 1;
+  int64_t hessianColumns = 0;
 
   /// Adds `rows` rows of `channels` contiguous f32 values.
   void accumulate(const float *data, int64_t rows, int64_t channels,
                   bool withXtx);
+
+  /// Adds the patch Hessian of one convolution input of `shape` (C order)
+  /// to `xtx` (the other statistics come from `accumulate`). The geometry
+  /// must fit the shape (PatchGeometry::verify) and stay the same from call
+  /// to call; calls that do not fit are ignored, as `accumulate` ignores a
+  /// changed channel count.
+  void accumulatePatchHessian(const float *data,
+                              const std::vector<int64_t> &shape,
+                              const PatchGeometry &geometry);
 
   /// The smallest value c such that the fraction `p` (0..1] of the counted
   /// |x| lies at or below c, read from the histogram (upper bin edge).

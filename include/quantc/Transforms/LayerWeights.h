@@ -14,11 +14,20 @@
 // one fake_quant feeds several layers their Hessians add up (the objective
 // is the sum of their output errors).
 //
+// A convolution's weight [out, in/groups, k...] is the matrix W[out,
+// taps·in/groups] of its im2col form, column t·(in/groups) + c for kernel
+// tap t (C order of the kernel offsets, in the order of the input's
+// dimensions) and input channel c: the formats' blocks along the input
+// channels are then runs of consecutive columns, and the Hessian is the
+// patch Hessian calibration collects (PatchGeometry in CalibrationStats.h),
+// one per group, the rows of group g being out rows g·out/groups onwards.
+//
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_TRANSFORMS_LAYERWEIGHTS_H
 #define QUANTC_TRANSFORMS_LAYERWEIGHTS_H
 
 #include "quantc/Formats/Format.h"
+#include "quantc/Formats/Gptq.h"
 #include "quantc/Runtime/CalibrationStats.h"
 #include "quantc/Transforms/QuantizableLayers.h"
 
@@ -47,14 +56,36 @@ struct LayerWeight {
   std::vector<int64_t> sourceShape;
   int64_t reductionDim = 0;
   int64_t rows = 0, columns = 0;
+  /// Convolutions: the constant's dimensions of the kernel offsets, in tap
+  /// order (columns = taps · sourceShape[reductionDim]), and the groups
+  /// (each a block of rows/groups rows with its own Hessian). Empty and 1
+  /// for contractions.
+  bool convolution = false;
+  std::vector<int64_t> tapDims;
+  int64_t groups = 1;
   /// [rows, columns], row-major.
   std::vector<float> matrix;
   /// The fake_quant's format along the matrix's last axis.
   Format format;
 };
 
-/// Collects the weights of `module`'s quantized contractions (not
-/// convolutions: their input statistics are not per reduction channel).
+/// A convolution layer's patches: the geometry of its activation operand
+/// (what qc-instrument puts on its qc.observe) and, in tap order, the
+/// dimensions of the weight operand that hold the kernel offsets.
+struct ConvPatches {
+  PatchGeometry geometry;
+  std::vector<int64_t> weightTapDims;
+  int64_t groups = 1;
+};
+
+/// The patches of convolution `layer` from its indexing maps (input dims
+/// indexed by `o·stride + k·dilation`, a plain input-channel dim, at most
+/// one group dim), or nullopt with `whyNot`.
+std::optional<ConvPatches> convPatches(const QuantizableLayer &layer,
+                                       std::string &whyNot);
+
+/// Collects the weights of `module`'s quantized contractions and
+/// convolutions.
 /// Layers that cannot be read as a matrix (a 2-D block format whose blocks
 /// do not run along [N, K], an unreadable constant) are reported through
 /// `skipped` as "name: reason" and left out.
@@ -72,19 +103,41 @@ std::optional<Format> matrixFormat(const LayerWeight &weight,
 /// back along the constant's reduction dimension.
 Format sourceFormat(const LayerWeight &weight, const Format &format);
 
-/// The summed XᵀX [columns, columns] of the layers `weight` feeds, or
-/// nullopt with `whyNot` ("no statistics for 'layers.0/q_proj:input'", "no
-/// XᵀX", "XᵀX is 128x128, the layer reduces over 256", ...).
+/// The summed XᵀX (patch Hessians for a convolution) of the layers
+/// `weight` feeds, [groups, columns, columns], or nullopt with `whyNot` ("no
+/// statistics for 'layers.0/q_proj:input'", "no XᵀX", "XᵀX is 128x128, the
+/// layer reduces over 256", ...).
 std::optional<std::vector<double>>
 layerHessian(const LayerWeight &weight, const CalibrationStats &stats,
              std::string &whyNot);
+
+/// tr(ΔW·H·ΔWᵀ) summed over the groups of `weight` (hessianWeightedError of
+/// each group's rows against its Hessian); `quantized` is [rows, columns].
+double layerError(const LayerWeight &weight, const std::vector<double> &hessian,
+                  const float *quantized);
+
+/// GPTQ's Hessian factors of each group of `weight`.
+std::optional<std::vector<GptqHessian>>
+prepareLayerHessian(const LayerWeight &weight,
+                    const std::vector<double> &hessian,
+                    const GptqOptions &options, std::string &whyNot);
+
+/// GPTQ of `weight`'s matrix in `format` (along its last axis), group by
+/// group, one result for the whole matrix (NV tensor scales from the whole
+/// weight).
+std::optional<GptqResult>
+gptqQuantizeLayer(const LayerWeight &weight,
+                  const std::vector<GptqHessian> &hessians,
+                  const Format &format, std::string &whyNot);
 
 /// Builds `qc.dequantize(qc.constant packed)` of `quantized` ([rows,
 /// columns], along the last axis) and the transpose / expand_shape back to
 /// the constant's shape, at `builder`'s insertion point; returns the value
 /// that replaces the fake_quant. qc-fold-weights takes the packed constant
 /// as it is when the layer becomes a qc.matmul, so the codes shipped are
-/// exactly these.
+/// exactly these. A convolution's weight is packed in the constant's own
+/// shape and the fake_quant's format (its codes and scales moved from the
+/// matrix), so it needs no transpose.
 mlir::Value buildQuantizedWeight(mlir::OpBuilder &builder,
                                  const LayerWeight &weight,
                                  const QuantizedTensor &quantized);

@@ -190,6 +190,46 @@ func.func @observe_stat(%x: tensor<8x64xf32>) {
 
 // -----
 
+func.func @observe_patches_partial(%x: tensor<1x4x5x5xf32>) {
+  // expected-error @+1 {{'qc.observe' op kernel, strides and dilations go together}}
+  qc.observe "x", %x {axis = 1 : i64, kernel = array<i64: 1, 1, 2, 2>} : tensor<1x4x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @observe_patches_rank(%x: tensor<1x4x5x5xf32>) {
+  // expected-error @+1 {{'qc.observe' op kernel has 3 entries, the tensor 4 dimensions}}
+  qc.observe "x", %x {axis = 1 : i64, kernel = array<i64: 1, 2, 2>, strides = array<i64: 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : tensor<1x4x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @observe_patches_channel_kernel(%x: tensor<1x4x5x5xf32>) {
+  // expected-error @+1 {{'qc.observe' op the channel and group axes need kernel 1 and stride 1}}
+  qc.observe "x", %x {axis = 1 : i64, kernel = array<i64: 1, 2, 2, 2>, strides = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1, 1>} : tensor<1x4x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @observe_patches_too_small(%x: tensor<1x4x5x5xf32>) {
+  // expected-error @+1 {{'qc.observe' op dimension 3 of size 5 is smaller than its dilated kernel}}
+  qc.observe "x", %x {axis = 1 : i64, kernel = array<i64: 1, 1, 2, 3>, strides = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1, 3>} : tensor<1x4x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @observe_group_axis_alone(%x: tensor<1x4x5x5xf32>) {
+  // expected-error @+1 {{'qc.observe' op group_axis needs kernel, strides and dilations}}
+  qc.observe "x", %x {axis = 1 : i64, group_axis = 0 : i64} : tensor<1x4x5x5xf32>
+  return
+}
+
+// -----
+
 func.func @observe_name(%x: tensor<8x64xf32>) {
   // expected-error @+1 {{'qc.observe' op needs a non-empty name}}
   qc.observe "", %x : tensor<8x64xf32>
