@@ -3,7 +3,7 @@
 and reports each recipe's output SQNR against the float model.
 
   scripts/real_model_recipes.py [--recipes int8,...] [--models blazeface-front,...]
-                                [--calib-samples 8] [--eval-samples 4]
+                                [--calib-samples 8] [--eval-samples 4] [--fix-inputs]
                                 [--out DIR] [--markdown FILE] [--json FILE]
 
 For each model: seeded calibration samples in DIR/<model>/calib/<i>/<input>.npy
@@ -12,7 +12,10 @@ with a zero LSTM state and sr = 16000 for Silero VAD) and separate evaluation
 samples; build/bin/quant-compile MODEL --recipe R --calib DIR/<model>/calib
 --emit mlir; build/bin/quant-run of the float model and of the quantized MLIR on
 each evaluation sample; the SQNR of all outputs together (signal and noise
-summed over outputs and samples) and the worst single output's SQNR.
+summed over outputs and samples) and the worst single output's SQNR. With
+--fix-inputs, inputs every sample shares (Silero VAD's sample rate) are
+fixed at compile time (quant-compile --input-value), so that the If on them
+inlines and calibration sees the layers of its branch.
 """
 import argparse
 import json
@@ -53,7 +56,7 @@ def models():
         "blazeface-back": (os.path.join(blaze, "face_detection_back_256x256_barracuda.onnx"),
                            [], image(256)),
         "silero-vad": (os.path.join(silero, "silero_vad_op18_ifless.onnx"),
-                       ["input=1x512", "state=2x1x128"], audio),
+                       ["input=1x512", "state=2x1x128"], audio, ["sr"]),
     }
 
 
@@ -97,13 +100,14 @@ def main():
     ap.add_argument("--eval-samples", type=int, default=4)
     ap.add_argument("--out", default="/tmp/quantc-real-model-recipes")
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
+    ap.add_argument("--fix-inputs", action="store_true")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     args = ap.parse_args()
 
     rows = []
     for name in args.models.split(","):
-        path, shapes, make = models()[name]
+        path, shapes, make, *fixed = models()[name]
         if not os.path.exists(path):
             sys.exit(f"{path} is missing: run scripts/fetch-real-models.sh first")
         work = os.path.join(args.out, name)
@@ -121,6 +125,8 @@ def main():
                    "--calib", calib, "--emit", "mlir", "-o", mlir]
             for s in shapes:
                 cmd += ["--input-shape", s]
+            for f in (fixed[0] if fixed and args.fix_inputs else []):
+                cmd += ["--input-value", f"{f}={os.path.join(calib, '0', f + '.npy')}"]
             try:
                 log = run(cmd).stderr
                 m = re.search(r"quantized (\d+) layer\(s\); (\d+) skipped by the recipe, (\d+) left in float", log)

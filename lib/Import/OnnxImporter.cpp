@@ -656,7 +656,10 @@ OnnxGraphImporter::importMainGraph(onnx::GraphProto &graph,
     info.dtype = type.dtype;
     info.shape = *type.shape;
     auto specialized = options.specializedInputs.find(input->name());
-    if (specialized != options.specializedInputs.end()) {
+    bool fixed = options.fixedInputs.count(input->name());
+    if (fixed)
+      specialized = options.fixedInputs.find(input->name());
+    if (fixed || specialized != options.specializedInputs.end()) {
       const KnownTensor &value = specialized->getValue();
       if (value.dtype != info.dtype ||
           ArrayRef<int64_t>(value.shape) != ArrayRef<int64_t>(info.shape)) {
@@ -667,7 +670,7 @@ OnnxGraphImporter::importMainGraph(onnx::GraphProto &graph,
         return nullptr;
       }
       info.known = std::make_shared<KnownTensor>(value);
-      info.specializedOnly = true;
+      info.specializedOnly = !fixed;
     }
     scope.values[input->name()] = std::move(info);
     func.setArgAttr(index, "qc.name", builder.getStringAttr(input->name()));

@@ -36,6 +36,7 @@
 
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Import/OnnxImporter.h"
+#include "quantc/Runtime/Npy.h"
 #include "quantc/Target/AotLibrary.h"
 #include "quantc/Transforms/Passes.h"
 #include "quantc/Transforms/Recipes.h"
@@ -72,7 +73,8 @@ static const char *const kOverview = R"(quantize and compile an ONNX model
 
   quant-compile MODEL.onnx|MODEL.mlir [--recipe R] [--calib DIR|synthetic:N]
                 [--bias-correct] [--report REPORT.md]
-                [--input-shape NAME=DIMS ...] [--target CPU] [--entry NAME]
+                [--input-shape NAME=DIMS ...] [--input-value NAME=FILE.npy ...]
+                [--target CPU] [--entry NAME]
                 [--emit so|obj|llvm|mlir] -o OUT
 
 Imports the model (or reads float MLIR from quant-translate), applies the
@@ -168,6 +170,15 @@ static cl::list<std::string> inputShapes(
     "input-shape", cl::value_desc("name=DIMS"),
     cl::desc("Fix the shape of a graph input, e.g. x=1x3x224x224 "
              "(repeatable)"),
+    cl::cat(compileCategory));
+
+static cl::list<std::string> inputValues(
+    "input-value", cl::value_desc("name=FILE.npy"),
+    cl::desc("Compile for this value of a graph input (repeatable): "
+             "computations on it fold at import, e.g. an If on Silero VAD's "
+             "sample rate inlines the taken branch, so that calibration sees "
+             "its layers. The input stays an argument; other values are "
+             "then wrong"),
     cl::cat(compileCategory));
 
 static cl::opt<std::string>
@@ -463,6 +474,22 @@ int main(int argc, char **argv) {
   for (const std::string &spec : inputShapes)
     if (!quantc::parseInputShapeSpec(spec, importOptions, error))
       return reportError(error);
+  for (llvm::StringRef spec : inputValues) {
+    auto [name, file] = spec.split('=');
+    if (name.empty() || file.empty())
+      return reportError("--input-value " + spec.str() +
+                         ": expected NAME=FILE.npy");
+    std::optional<quantc::HostTensor> tensor =
+        quantc::readNpy(file.str(), error);
+    if (!tensor)
+      return reportError("--input-value " + spec.str() + ": " + error);
+    std::optional<quantc::KnownTensor> known =
+        quantc::knownTensorFromHost(*tensor);
+    if (!known)
+      return reportError("--input-value " + spec.str() +
+                         ": unsupported element type");
+    importOptions.fixedInputs[name] = std::move(*known);
+  }
 
   DialectRegistry registry;
   quantc::registerOnnxImportDialects(registry);
@@ -478,6 +505,9 @@ int main(int argc, char **argv) {
     if (!inputShapes.empty())
       return reportError("--input-shape applies to ONNX models; " +
                          inputFilename + " already has static shapes");
+    if (!inputValues.empty())
+      return reportError("--input-value applies to ONNX models, not " +
+                         inputFilename);
     llvm::SourceMgr sourceMgr;
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     module = parseSourceFile<ModuleOp>(inputFilename, sourceMgr,

@@ -58,6 +58,11 @@ struct OnnxImportOptions {
   /// computes from the argument, which stays in the signature. The imported
   /// function is then only valid for these values.
   llvm::StringMap<KnownTensor> specializedInputs;
+  /// Values of graph inputs the user fixes (quant-compile --input-value):
+  /// constants at import, so everything computed from them folds (an If on
+  /// them inlines the taken branch). The argument stays in the signature,
+  /// unused where folded; the function is only valid for these values.
+  llvm::StringMap<KnownTensor> fixedInputs;
   /// The symbol name of the imported function.
   std::string functionName = "main";
 };
