@@ -22,7 +22,7 @@ export NODE_PATH="$root/bench/ort/node_modules"
 /usr/bin/python3 -c "
 import sys; sys.path.insert(0, '$root/scripts')
 from real_model_recipes import models, write_samples
-for name, (path, shapes, make) in models().items():
+for name, (path, shapes, make, *_) in models().items():
     write_samples('$work/' + name, make, 1, seed=4)
     open('$work/' + name + '/model', 'w').write(path)
 "

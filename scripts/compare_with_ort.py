@@ -50,7 +50,7 @@ def main():
     env = dict(os.environ, NODE_PATH=os.path.join(REPO, "bench", "ort", "node_modules"))
     failures = 0
     for name in args.models.split(","):
-        path, shapes, make = models()[name]
+        path, shapes, make, *_ = models()[name]
         work = os.path.join(args.work, name)
         write_samples(os.path.join(work, "in"), make, args.samples, seed=3)
         model = path
