@@ -7,9 +7,10 @@ model (include/quantc/Transforms/LatencyModel.h) and writes it as JSON.
 
 It times quantc's own code, compiled as quant-compile compiles models:
   - each candidate weight format's matmul kernel (float activations; with
-    --a8 also int8 activations, int8_g32 or mxint8 for MX formats) on
-    one-MatMul ONNX models at several [K, N] sizes: GEMV (M = 1) as weight
-    GB/s, GEMM (M = 128) as GOP/s;
+    --a8 also int8 activations, int8_g32 or mxint8 for MX formats) on ONNX
+    models of 8 MatMuls with their own weights (so that, as in a model, the
+    weights do not all stay in the core's cache) at several [K, N] sizes:
+    GEMV (M = 1) as weight GB/s, GEMM (M = 128) as GOP/s;
   - the float code around matmuls on small MLIR probes at a decoder's
     attention sizes: an elementwise add, a row reduction, a head transpose
     (GB/s of bytes read and written) and a batched matmul (GFLOP/s);
@@ -50,15 +51,21 @@ def best_microseconds(output):
     return float(match.group(1))
 
 
-def matmul_model(path, m, k, n, seed):
+def matmul_model(path, m, k, n, seed, layers):
+    """`layers` MatMuls of the same x by different [K, N] weights: together
+    the weights outgrow the per-core cache as a model's do, so each kernel is
+    timed reading its weights the way it does inside a model."""
     rng = np.random.default_rng(seed)
-    weight = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
+    nodes, outputs, weights = [], [], []
+    for i in range(layers):
+        weight = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
+        weights.append(numpy_helper.from_array(weight, f"w{i}"))
+        nodes.append(helper.make_node("MatMul", ["x", f"w{i}"], [f"y{i}"], name=f"layer{i}"))
+        outputs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, [m, n]))
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="layer")],
-        "probe",
+        nodes, "probe",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
-        [numpy_helper.from_array(weight, "w")])
+        outputs, weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, path)
@@ -67,7 +74,7 @@ def matmul_model(path, m, k, n, seed):
 def time_matmul(args, work, fmt, act, m, k, n):
     model = os.path.join(work, f"mm_{m}_{k}_{n}.onnx")
     if not os.path.exists(model):
-        matmul_model(model, m, k, n, seed=k * 7 + n)
+        matmul_model(model, m, k, n, seed=k * 7 + n, layers=args.layers)
     recipe = os.path.join(work, "recipe.json")
     spec = {"weights": fmt}
     if act:
@@ -82,7 +89,7 @@ def time_matmul(args, work, fmt, act, m, k, n):
                   "--output-dir", os.path.join(work, "out"),
                   "--threads", str(args.threads),
                   "--benchmark", str(args.repeat)])
-    return best_microseconds(output) * 1e-6
+    return best_microseconds(output) * 1e-6 / args.layers
 
 
 FLOAT_PROBES = {
@@ -165,6 +172,9 @@ def main():
     parser.add_argument("--a8", action="store_true",
                         help="also int8 activations (int8_g32; mxint8 for MX formats)")
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--layers", type=int, default=8,
+                        help="MatMuls per probe model, each with its own weights (per-layer time = "
+                             "the model's / LAYERS)")
     parser.add_argument("--machine", default="",
                         help="a description of the machine for the profile")
     parser.add_argument("--cache-bytes", type=float, default=32 * 1024 * 1024,
