@@ -103,33 +103,22 @@ static std::optional<Recipe> namedRecipe(StringRef name) {
   }
   // auto:BITS — qc-allocate-bits picks the formats (GPTQ-measured), int8
   // until it runs (per row: every reduction size fits), then GPTQ rounds.
-  if (name.starts_with("auto:")) {
-    double bits;
-    if (name.drop_front(5).getAsDouble(bits) || !(bits > 0) ||
-        !std::isfinite(bits))
-      return std::nullopt;
-    Recipe recipe;
-    recipe.name = name.str();
-    recipe.defaults.weights = mustParse("int8");
-    recipe.gptq = GptqRecipeOptions();
-    recipe.allocate = AllocateOptions();
-    recipe.allocate->budget = name.drop_front(5).str();
-    return recipe;
-  }
   // auto-latency:MICROSECONDS — the same under a latency budget (the
   // latency model of qc-allocate-bits, quantc/Transforms/LatencyModel.h).
-  if (name.starts_with("auto-latency:")) {
-    StringRef value = name.drop_front(13);
-    double microseconds;
-    if (value.getAsDouble(microseconds) || !(microseconds > 0) ||
-        !std::isfinite(microseconds))
+  for (auto [prefix, unit] : {std::pair<StringRef, StringRef>{"auto:", ""},
+                              {"auto-latency:", "us"}}) {
+    if (!name.starts_with(prefix))
+      continue;
+    StringRef value = name.drop_front(prefix.size());
+    double number;
+    if (value.getAsDouble(number) || !(number > 0) || !std::isfinite(number))
       return std::nullopt;
     Recipe recipe;
     recipe.name = name.str();
     recipe.defaults.weights = mustParse("int8");
     recipe.gptq = GptqRecipeOptions();
     recipe.allocate = AllocateOptions();
-    recipe.allocate->budget = value.str() + "us";
+    recipe.allocate->budget = (value + unit).str();
     return recipe;
   }
   return std::nullopt;
