@@ -35,6 +35,11 @@ namespace mlir::qc {
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
 /// "64x128" for error messages.
 std::string formatShape(ArrayRef<int64_t> shape);
+
+/// A dense constant of `type` (f32, f16 or bf16 elements) from f32 values,
+/// rounding to the element type to nearest even.
+DenseElementsAttr makeFloatConstant(RankedTensorType type,
+                                    ArrayRef<float> values);
 } // namespace mlir::qc
 
 #endif // QC_QCDIALECT_H

@@ -47,10 +47,8 @@ static std::optional<std::vector<float>> readFloatConstant(Attribute attr) {
   return values;
 }
 
-/// A dense constant of `type` (f32, f16 or bf16 elements) from f32 values,
-/// rounding to the element type to nearest even.
-static DenseElementsAttr makeFloatConstant(RankedTensorType type,
-                                           ArrayRef<float> values) {
+DenseElementsAttr mlir::qc::makeFloatConstant(RankedTensorType type,
+                                              ArrayRef<float> values) {
   auto elementType = cast<FloatType>(type.getElementType());
   if (elementType.isF32())
     return DenseElementsAttr::get(type, values);

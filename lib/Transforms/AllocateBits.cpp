@@ -118,6 +118,15 @@ struct QcAllocateBitsPass
   quantc::LatencyProfile profile;
   bool weightsCached = true;
 
+  /// The packed bytes of `weight` in its current format (4 per element
+  /// when the format cannot pack it).
+  static int64_t currentBytes(const quantc::LayerWeight &weight) {
+    std::string unused;
+    return quantc::packedSizeInBytes({weight.rows, weight.columns},
+                                     weight.format, unused)
+        .value_or(weight.rows * weight.columns * 4);
+  }
+
   /// Predicted seconds of `weight`'s layers with `bytes` of packed weights
   /// in `format`: M rows from each layer's activation (or `tokens`), float
   /// or int8 activations as the layer's activation quantizer says.
@@ -214,10 +223,7 @@ struct QcAllocateBitsPass
     if (byLatency) {
       double modelBytes = 0;
       for (const quantc::LayerWeight &weight : weights)
-        modelBytes += static_cast<double>(
-            quantc::packedSizeInBytes({weight.rows, weight.columns},
-                                      weight.format, error)
-                .value_or(weight.rows * weight.columns * 4));
+        modelBytes += static_cast<double>(currentBytes(weight));
       weightsCached = modelBytes <= profile.cacheBytes;
       std::optional<quantc::FloatCodeEstimate> floatCode =
           quantc::estimateFloatCode(module, profile, error);
@@ -230,10 +236,18 @@ struct QcAllocateBitsPass
     std::vector<WeightChoices> choices;
     int64_t fixedBytes = 0, totalElements = 0;
     double fixedSeconds = floatCodeSeconds;
+    // A weight no candidate applies to counts against the budget as it is.
+    auto keepFormat = [&](const quantc::LayerWeight &weight,
+                          const std::string &why) {
+      int64_t bytes = currentBytes(weight);
+      fixedBytes += bytes;
+      fixedSeconds += latency(bytes, weight, weight.format);
+      mlir::emitWarning(weight.layers.front().layer.op->getLoc())
+          << "qc-allocate-bits: layer '" << weight.name
+          << "' keeps its format: " << why;
+    };
     for (quantc::LayerWeight &weight : weights) {
-      int64_t elements = weight.rows * weight.columns;
-      totalElements += elements;
-      Location loc = weight.layers.front().layer.op->getLoc();
+      totalElements += weight.rows * weight.columns;
       std::string whyNot;
       std::optional<std::vector<double>> hessian =
           quantc::layerHessian(weight, *stats, whyNot);
@@ -248,14 +262,7 @@ struct QcAllocateBitsPass
           hessian.reset();
       }
       if (!hessian) {
-        int64_t bytes =
-            quantc::packedSizeInBytes({weight.rows, weight.columns},
-                                      weight.format, error)
-                .value_or(elements * 4);
-        fixedBytes += bytes;
-        fixedSeconds += latency(bytes, weight, weight.format);
-        mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
-                               << "' keeps its format: " << whyNot;
+        keepFormat(weight, whyNot);
         continue;
       }
       WeightChoices choice;
@@ -300,16 +307,8 @@ struct QcAllocateBitsPass
         choice.candidates.push_back(candidate);
       }
       if (choice.candidates.empty()) {
-        int64_t bytes =
-            quantc::packedSizeInBytes({weight.rows, weight.columns},
-                                      weight.format, error)
-                .value_or(elements * 4);
-        fixedBytes += bytes;
-        fixedSeconds += latency(bytes, weight, weight.format);
-        mlir::emitWarning(loc) << "qc-allocate-bits: layer '" << weight.name
-                               << "' keeps its format: no candidate fits its "
-                                  "reduction size "
-                               << weight.columns;
+        keepFormat(weight, "no candidate fits its reduction size " +
+                               std::to_string(weight.columns));
         continue;
       }
       choices.push_back(std::move(choice));

@@ -308,22 +308,6 @@ std::optional<BiasSite> addedBias(quantc::QuantizableLayer &layer,
       channels, whyNot);
 }
 
-/// A float constant of `type` holding `values`.
-DenseElementsAttr floatConstant(RankedTensorType type, ArrayRef<float> values) {
-  auto elementType = cast<FloatType>(type.getElementType());
-  if (elementType.isF32())
-    return DenseElementsAttr::get(type, values);
-  SmallVector<APFloat> converted;
-  for (float value : values) {
-    APFloat ap(value);
-    bool losesInfo;
-    ap.convert(elementType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
-               &losesInfo);
-    converted.push_back(ap);
-  }
-  return DenseElementsAttr::get(type, converted);
-}
-
 /// Rebuilds the site's constant as C − shift (shift per output channel) and
 /// the chain to its reader; the old ones go when nothing else reads them.
 bool subtractFromBias(BiasSite &site, const OutputChannels &channels,
@@ -353,8 +337,8 @@ bool subtractFromBias(BiasSite &site, const OutputChannels &channels,
     }
   }
   OpBuilder b(site.user);
-  Value corrected = arith::ConstantOp::create(b, site.constant.getLoc(), type,
-                                              floatConstant(type, *values));
+  Value corrected = arith::ConstantOp::create(
+      b, site.constant.getLoc(), type, qc::makeFloatConstant(type, *values));
   IRMapping mapping;
   mapping.map(site.constant.getResult(), corrected);
   for (Operation *op : site.chain)

@@ -72,23 +72,6 @@ static bool isQuantizedWeight(Value value) {
   return constantFakeQuant(value) || packedConstantDequantize(value);
 }
 
-static DenseElementsAttr floatConstant(RankedTensorType type,
-                                       ArrayRef<float> values) {
-  auto elementType = cast<FloatType>(type.getElementType());
-  if (elementType.isF32())
-    return DenseElementsAttr::get(type, values);
-  SmallVector<APFloat> converted;
-  converted.reserve(values.size());
-  for (float value : values) {
-    APFloat ap(value);
-    bool losesInfo;
-    ap.convert(elementType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
-               &losesInfo);
-    converted.push_back(ap);
-  }
-  return DenseElementsAttr::get(type, converted);
-}
-
 struct Sizes {
   int64_t layers = 0;
   int64_t floatBytes = 0;
@@ -400,8 +383,8 @@ struct QcFoldWeightsPass
     if (!quantized)
       return op.emitError() << "qc-fold-weights: " << error;
     OpBuilder b(op);
-    Value folded = arith::ConstantOp::create(b, op.getLoc(), type,
-                                             floatConstant(type, *quantized));
+    Value folded = arith::ConstantOp::create(
+        b, op.getLoc(), type, qc::makeFloatConstant(type, *quantized));
     op.getResult().replaceAllUsesWith(folded);
     maybeDead.insert(constant);
     maybeDead.remove(op);
@@ -427,7 +410,8 @@ struct QcFoldWeightsPass
     auto type = cast<RankedTensorType>(op.getType());
     OpBuilder b(op);
     Value folded = arith::ConstantOp::create(
-        b, op.getLoc(), type, floatConstant(type, quantc::dequantize(*quantized)));
+        b, op.getLoc(), type,
+        qc::makeFloatConstant(type, quantc::dequantize(*quantized)));
     op.getResult().replaceAllUsesWith(folded);
     maybeDead.insert(constant);
     maybeDead.remove(op);

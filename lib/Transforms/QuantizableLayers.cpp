@@ -469,6 +469,17 @@ weightOperandValues(const QuantizableLayer &layer,
   return values;
 }
 
+ElementsAttr makeF32Constant(RankedTensorType type, ArrayRef<float> values,
+                             Attribute original, StringRef suffix) {
+  if (values.size() <= 16)
+    return DenseElementsAttr::get(type, values);
+  std::string name = ("qc_" + suffix).str();
+  if (auto resource = dyn_cast_if_present<DenseResourceElementsAttr>(original))
+    name = (resource.getRawHandle().getKey() + "_" + suffix).str();
+  return DenseResourceElementsAttr::get(
+      type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(values));
+}
+
 int formatAxis(int64_t axis, int64_t rank) {
   return axis == rank - 1 ? -1 : static_cast<int>(axis);
 }

@@ -85,19 +85,6 @@ void scaleAlongAxis(std::vector<float> &data, ArrayRef<int64_t> shape,
     data[i] *= scale[(i / inner) % size];
 }
 
-/// A constant holding `values`: dense_resource above 16 elements, like the
-/// importer's weights (so the IR stays readable), dense below.
-ElementsAttr makeF32Constant(RankedTensorType type, ArrayRef<float> values,
-                             ElementsAttr original) {
-  if (values.size() <= 16)
-    return DenseElementsAttr::get(type, values);
-  std::string name = "qc_rotated";
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(original))
-    name = (resource.getRawHandle().getKey() + "_rotated").str();
-  return DenseResourceElementsAttr::get(
-      type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(values));
-}
-
 /// The chunk size for a layer's reduction size K: K itself when the format
 /// library has a Hadamard transform of that size, else its largest divisor
 /// that has one (at least kMinBlock); 0 if there is none.
@@ -500,7 +487,8 @@ struct QcRotatePass : mlir::qc::impl::QcRotateBase<QcRotatePass> {
     auto f32Type = RankedTensorType::get(type.getShape(), b.getF32Type());
     Value result = arith::ConstantOp::create(
         b, constant.getLoc(),
-        makeF32Constant(f32Type, *values, cast<ElementsAttr>(constant.getValue())));
+        quantc::makeF32Constant(f32Type, *values, constant.getValue(),
+                                "rotated"));
     if (f32Type != type)
       result = arith::TruncFOp::create(b, constant.getLoc(), type, result);
     return result;
@@ -526,7 +514,7 @@ struct QcRotatePass : mlir::qc::impl::QcRotateBase<QcRotatePass> {
     OpBuilder b(old);
     Value weight = arith::ConstantOp::create(
         b, old.getLoc(),
-        makeF32Constant(type, *values, cast<ElementsAttr>(old.getValue())));
+        quantc::makeF32Constant(type, *values, old.getValue(), "rotated"));
     deadCandidates.insert(old);
 
     SmallVector<Operation *> path;

@@ -470,19 +470,6 @@ std::vector<double> sliceAmax(const std::vector<float> &values,
   return amax;
 }
 
-/// A constant holding `values`: dense_resource above 16 elements, like the
-/// importer's weights, dense below.
-ElementsAttr makeF32Constant(RankedTensorType type, ArrayRef<float> values,
-                             Attribute original) {
-  if (values.size() <= 16)
-    return DenseElementsAttr::get(type, values);
-  std::string name = "qc_smoothed";
-  if (auto resource = dyn_cast_if_present<DenseResourceElementsAttr>(original))
-    name = (resource.getRawHandle().getKey() + "_smoothed").str();
-  return DenseResourceElementsAttr::get(
-      type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(values));
-}
-
 /// The values of the constant behind an edit, and its shape.
 std::vector<float> editValues(const ConstantEdit &edit,
                               SmallVector<int64_t> &shape) {
@@ -514,7 +501,8 @@ void applyEdit(const ConstantEdit &edit, ArrayRef<double> factors,
   scaleAlongAxis(values, type.getShape(), edit.dim, factors, edit.multiply);
   OpBuilder b(constant);
   Value current = arith::ConstantOp::create(
-      b, constant.getLoc(), makeF32Constant(type, values, constant.getValue()));
+      b, constant.getLoc(),
+      quantc::makeF32Constant(type, values, constant.getValue(), "smoothed"));
   replaced.insert(constant);
   auto cloneOnto = [&](Operation *op) {
     b.setInsertionPoint(op);
@@ -718,7 +706,8 @@ void QcSmoothPass::insertShift(Group &group, ArrayRef<double> shift,
   auto offsetType =
       RankedTensorType::get({static_cast<int64_t>(offset.size())}, b.getF32Type());
   Value offsetConstant = arith::ConstantOp::create(
-      b, loc, makeF32Constant(offsetType, offset, Attribute()));
+      b, loc,
+      quantc::makeF32Constant(offsetType, offset, Attribute(), "smoothed"));
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type());
   MLIRContext *ctx = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
@@ -783,7 +772,7 @@ void addOutputBias(linalg::LinalgOp op, int64_t position,
   auto biasType =
       RankedTensorType::get({static_cast<int64_t>(bias.size())}, b.getF32Type());
   Value biasConstant = arith::ConstantOp::create(
-      b, loc, makeF32Constant(biasType, bias, Attribute()));
+      b, loc, quantc::makeF32Constant(biasType, bias, Attribute(), "smoothed"));
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type());
   MLIRContext *ctx = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);

@@ -135,6 +135,15 @@ weightOperandValues(const QuantizableLayer &layer,
 /// bf16), nullopt for anything else.
 std::optional<std::vector<float>> readFloatElements(mlir::Attribute attr);
 
+/// An f32 constant holding `values` that replaces `original` (may be null):
+/// dense_resource above 16 elements, like the importer's weights (so the IR
+/// stays readable), named after the original's resource + "_" + `suffix`;
+/// dense below.
+mlir::ElementsAttr makeF32Constant(mlir::RankedTensorType type,
+                                   llvm::ArrayRef<float> values,
+                                   mlir::Attribute original,
+                                   llvm::StringRef suffix);
+
 /// `axis` of a tensor of `rank` in the spelling formats use: -1 for the last
 /// dimension (the aliases' default), the non-negative index otherwise.
 int formatAxis(int64_t axis, int64_t rank);
