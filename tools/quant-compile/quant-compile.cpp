@@ -329,8 +329,12 @@ runStage(ModuleOp module, llvm::StringRef stage,
     note(stage + " is skipped: its pass is not implemented yet");
     return success();
   }
+  // Passes name themselves ("qc-allocate-bits: ..."); others get the stage.
+  std::string prefix = (stage + ": ").str();
   for (const std::string &error : errors)
-    llvm::errs() << "quant-compile: error: " << stage << ": " << error << "\n";
+    llvm::errs() << "quant-compile: error: "
+                 << (llvm::StringRef(error).starts_with(prefix) ? "" : prefix)
+                 << error << "\n";
   if (errors.empty())
     llvm::errs() << "quant-compile: error: " << stage << " failed\n";
   return failure();
