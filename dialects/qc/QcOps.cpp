@@ -141,8 +141,11 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
       values->data(), type.getShape().vec(), type.getFormat().getValue(), error);
   if (!quantized)
     return {};
-  return makeByteConstant(
-      type, quantc::packLayout(*quantized, type.getLayoutName().str()));
+  std::vector<uint8_t> bytes =
+      quantc::packLayout(*quantized, type.getLayoutName().str());
+  if (bytes.empty()) // values the layout cannot hold (x86_n16k8_s32)
+    return {};
+  return makeByteConstant(type, bytes);
 }
 
 LogicalResult DequantizeOp::verify() {

@@ -8,6 +8,7 @@
 
 #include "quantc/Formats/Layout.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace quantc {
@@ -24,13 +25,21 @@ struct LayoutKind {
   int64_t kPerChunk;
   /// For byte j of a dword: which k (0..3) of the group of 4 it holds.
   int kOrder[4];
+  /// x86_n16k8_s32: E4M3 scales of 16-blocks folded in pairs (Layout.h).
+  bool scalePairs = false;
 };
 
 const LayoutKind kX86Layouts[] = {
     {"x86_n16k8", 4, 8, {0, 1, 2, 3}},
     {"x86_n16k8p", 4, 8, {0, 2, 1, 3}},
     {"x86_n16k4", 0, 4, {0, 1, 2, 3}},
+    {"x86_n16k8_s32", 4, 8, {0, 1, 2, 3}, true},
 };
+
+/// x86_n16k8_s32: bytes of one tile's pair multipliers per 32 of K (16
+/// columns x two i16) and of its f32 factor.
+constexpr int64_t kPairBytes = 64;
+constexpr int64_t kFactorBytes = 4;
 
 const LayoutKind *findLayout(const std::string &name) {
   for (const LayoutKind &kind : kX86Layouts)
@@ -67,6 +76,13 @@ std::string checkX86Layout(const LayoutKind &kind,
            "-bit codes, the format has " + std::to_string(format.element.bits);
   if (format.element.bits > 8)
     return "layout '" + name + "' holds codes of at most 8 bits";
+  if (kind.scalePairs &&
+      (format.granularity != Granularity::Block || format.blockSize != 16 ||
+       format.scaleType != ScaleType::E4M3))
+    return "layout '" + name + "' holds blocks of 16 with E4M3 scales";
+  if (kind.scalePairs && shape[1] % 32 != 0)
+    return "layout '" + name + "' needs K a multiple of 32, got " +
+           std::to_string(shape[1]);
   if (format.granularity == Granularity::Block &&
       format.blockSize % kind.kPerChunk != 0)
     return "layout '" + name + "' needs blocks that are a multiple of " +
@@ -89,6 +105,12 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   g.scaleBytes = scaleBits(format.scaleType) / 8;
   g.codeBytesPerTile = g.paddedK / kind.kPerChunk * kChunkBytes;
   g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
+  if (kind.scalePairs) {
+    // One i16 multiplier per scale, then one f32 factor per 32 of K.
+    g.scaleBytes = 2;
+    g.scaleBytesPerTile =
+        g.paddedK / 32 * (kPairBytes + kFactorBytes);
+  }
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;
   if (format.secondLevelScale) {
@@ -107,6 +129,18 @@ struct CodePlace {
 CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
                     int64_t k) {
   int64_t tile = n / kTileColumns, column = n % kTileColumns;
+  if (kind.scalePairs) {
+    // Per 32 of K, 4 chunks: chunk 2 kk + set holds the columns of `set`
+    // ({0,1,4,5,8,9,12,13} or {2,3,6,7,10,11,14,15}), dword 2 i + h the
+    // half h (k 0..15 or 16..31) of the set's column i, its 8 k from 8 kk.
+    int64_t block = k / 32, inBlock = k % 32;
+    int64_t half = inBlock / 16, kk = (inBlock % 16) / 8, inChunk = inBlock % 8;
+    int64_t set = (column / 2) % 2, i = (column / 4) * 2 + column % 2;
+    int64_t chunk = block * 4 + 2 * kk + set;
+    return {tile * g.tileBytes + chunk * kChunkBytes + 4 * (2 * i + half) +
+                inChunk % 4,
+            inChunk >= 4 ? 4 : 0};
+  }
   int64_t chunk = k / kind.kPerChunk, inChunk = k % kind.kPerChunk;
   int64_t group = inChunk % 4; // k within its dword
   int shift = (kind.kPerChunk == 8 && inChunk >= 4) ? 4 : 0;
@@ -120,6 +154,94 @@ int64_t scaleOffset(const LayoutGeometry &g, int64_t n, int64_t s) {
   int64_t tile = n / kTileColumns, column = n % kTileColumns;
   return tile * g.tileBytes + g.codeBytesPerTile +
          (s * kTileColumns + column) * g.scaleBytes;
+}
+
+/// An E4M3 scale as M * 2^E with an integer M (0..15): normal codes
+/// (8 + m) * 2^(e - 10), subnormal ones m * 2^-9.
+struct IntegerScale {
+  int32_t mantissa;
+  int exponent;
+};
+
+IntegerScale integerScale(uint32_t raw) {
+  uint32_t e = (raw >> 3) & 0xF, m = raw & 7;
+  return {static_cast<int32_t>(e ? 8 + m : m), static_cast<int>(e ? e : 1) - 10};
+}
+
+/// x86_n16k8_s32 scales: for every tile and 32 of K, F = 2^Emin over the
+/// tile's 32 non-zero scales there, and per column the multipliers
+/// A = M0 2^(E0 - Emin), B = M1 2^(E1 - Emin) of its two 16-blocks, so that
+/// s0 d0 + s1 d1 = F (A d0 + B d1). Fails (false) for scales the kernels
+/// cannot fold exactly: NaN, negative, or a multiplier above 2^15 - 1 (scales
+/// of one tile and 32 of K more than 2^11 apart).
+bool packScalePairs(const QuantizedTensor &q, const LayoutGeometry &g,
+                    std::vector<uint8_t> &bytes) {
+  int64_t n = q.shape[0], pairs = g.paddedK / 32, perColumn = g.scalesPerColumn;
+  for (uint32_t raw : q.scales)
+    if (raw >= 0x7F)
+      return false;
+  for (int64_t tile = 0; tile < g.numTiles; ++tile)
+    for (int64_t pair = 0; pair < pairs; ++pair) {
+      int minExponent = 1000;
+      for (int64_t column = 0; column < kTileColumns; ++column) {
+        int64_t row = tile * kTileColumns + column;
+        for (int64_t half = 0; half < 2 && row < n; ++half) {
+          IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
+          if (s.mantissa != 0)
+            minExponent = std::min(minExponent, s.exponent);
+        }
+      }
+      if (minExponent == 1000)
+        minExponent = 0; // no non-zero scale: any factor
+      int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
+      for (int64_t column = 0; column < kTileColumns; ++column) {
+        int64_t row = tile * kTileColumns + column;
+        for (int64_t half = 0; half < 2 && row < n; ++half) {
+          IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
+          int shift = s.exponent - minExponent;
+          if (s.mantissa != 0 && (s.mantissa << shift) > 32767)
+            return false;
+          uint32_t multiplier = s.mantissa == 0 ? 0 : s.mantissa << shift;
+          int64_t offset = base + pair * kPairBytes + column * 4 + half * 2;
+          bytes[offset] = static_cast<uint8_t>(multiplier);
+          bytes[offset + 1] = static_cast<uint8_t>(multiplier >> 8);
+        }
+      }
+      float factor = std::ldexp(1.0f, minExponent);
+      uint32_t bits;
+      std::memcpy(&bits, &factor, 4);
+      int64_t offset = base + pairs * kPairBytes + pair * kFactorBytes;
+      for (int b = 0; b < 4; ++b)
+        bytes[offset + b] = static_cast<uint8_t>(bits >> (8 * b));
+    }
+  return true;
+}
+
+bool unpackScalePairs(const uint8_t *bytes, const LayoutGeometry &g,
+                      QuantizedTensor &q, std::string &error) {
+  int64_t n = q.shape[0], pairs = g.paddedK / 32, perColumn = g.scalesPerColumn;
+  for (int64_t row = 0; row < n; ++row) {
+    int64_t tile = row / kTileColumns, column = row % kTileColumns;
+    int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
+    for (int64_t pair = 0; pair < pairs; ++pair) {
+      float factor;
+      std::memcpy(&factor, bytes + base + pairs * kPairBytes + pair * kFactorBytes,
+                  4);
+      for (int64_t half = 0; half < 2; ++half) {
+        const uint8_t *at = bytes + base + pair * kPairBytes + column * 4 + half * 2;
+        int32_t multiplier = at[0] | (at[1] << 8);
+        float value = static_cast<float>(multiplier) * factor;
+        uint32_t raw = encodeScale(value, ScaleType::E4M3);
+        if (multiplier > 32767 || decodeScale(raw, ScaleType::E4M3) != value) {
+          error = "packed scale pair of row " + std::to_string(row) +
+                  " is not an E4M3 value";
+          return false;
+        }
+        q.scales[row * perColumn + 2 * pair + half] = raw;
+      }
+    }
+  }
+  return true;
 }
 
 } // namespace
@@ -199,13 +321,18 @@ std::vector<uint8_t> packLayout(const QuantizedTensor &q,
       bytes[place.byte] |=
           static_cast<uint8_t>((q.codes[row * k + col] & mask) << place.shift);
     }
-  for (int64_t row = 0; row < n; ++row)
-    for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
-      uint32_t raw = q.scales[row * g->scalesPerColumn + s];
-      int64_t offset = scaleOffset(*g, row, s);
-      for (int64_t b = 0; b < g->scaleBytes; ++b)
-        bytes[offset + b] = static_cast<uint8_t>(raw >> (8 * b));
-    }
+  if (kind.scalePairs) {
+    if (!packScalePairs(q, *g, bytes))
+      return {};
+  } else {
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
+        uint32_t raw = q.scales[row * g->scalesPerColumn + s];
+        int64_t offset = scaleOffset(*g, row, s);
+        for (int64_t b = 0; b < g->scaleBytes; ++b)
+          bytes[offset + b] = static_cast<uint8_t>(raw >> (8 * b));
+      }
+  }
   if (q.format.secondLevelScale) {
     uint32_t raw;
     std::memcpy(&raw, &q.tensorScale, 4);
@@ -244,14 +371,19 @@ unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
       q.codes[row * k + col] =
           static_cast<uint8_t>((bytes[place.byte] >> place.shift) & mask);
     }
-  for (int64_t row = 0; row < n; ++row)
-    for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
-      int64_t offset = scaleOffset(*g, row, s);
-      uint32_t raw = 0;
-      for (int64_t b = 0; b < g->scaleBytes; ++b)
-        raw |= static_cast<uint32_t>(bytes[offset + b]) << (8 * b);
-      q.scales[row * g->scalesPerColumn + s] = raw;
-    }
+  if (kind.scalePairs) {
+    if (!unpackScalePairs(bytes, *g, q, error))
+      return std::nullopt;
+  } else {
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t s = 0; s < g->scalesPerColumn; ++s) {
+        int64_t offset = scaleOffset(*g, row, s);
+        uint32_t raw = 0;
+        for (int64_t b = 0; b < g->scaleBytes; ++b)
+          raw |= static_cast<uint32_t>(bytes[offset + b]) << (8 * b);
+        q.scales[row * g->scalesPerColumn + s] = raw;
+      }
+  }
   if (format.secondLevelScale) {
     uint32_t raw = 0;
     for (int b = 0; b < 4; ++b)

@@ -106,6 +106,45 @@ func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
 
 // -----
 
+// NV formats with int8 activations in blocks of 32: the two 16-blocks of
+// every 32 of K share one epilogue (x86_n16k8_s32: the halves of 8 columns
+// in one vpdpbusd chain, vpackssdw + vpmaddwd with the integer scale
+// multipliers, one f32 factor); the prep phase puts x codes k and k + 16
+// side by side. Scales that do not fold (448 and 2^-9 in one tile and 32 of
+// K) keep x86_n16k8 and the per-16 epilogue; without VNNI there is no pair
+// kernel either.
+
+// V4-LABEL: func.func @nv_pairs
+// V4: qc.matmul {{.*}} act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4, layout = x86_n16k8>
+// V4: qc.matmul {{.*}} act <int8_g32> : tensor<1x32xf32>, !qc.packed<2x32, nvfp4, layout = x86_n16k8>
+// VNNI-LABEL: func.func @nv_pairs
+// VNNI: qc.matmul {{.*}} act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4, layout = x86_n16k8_s32>
+// VNNI: qc.matmul {{.*}} act <int8_g32> : tensor<1x32xf32>, !qc.packed<2x32, nvfp4, layout = x86_n16k8>
+// KERNEL-LABEL: func.func @nv_pairs
+// KERNEL: call @[[K:__qc_matmul_1x16x64_nvfp4_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_s32_r[0-9]+t[0-9]+c[0-9]+]](
+// KERNEL: call @[[K2:__qc_matmul_1x2x32_nvfp4_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+]](
+// KERNEL: llvm.func internal @[[K]]_prep(
+// KERNEL: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 1, 5, 2, 6, 3, 7] : vector<8xi32>, vector<8xi32>
+// KERNEL: llvm.func internal @[[K]]_task(
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.packssdw.512"
+// KERNEL: llvm.call_intrinsic "llvm.x86.avx512.pmaddw.d.512"
+// KERNEL: llvm.intr.fma
+// KERNEL: llvm.func internal @[[K2]]_task(
+// KERNEL-NOT: packssdw
+// KERNEL: func.func private @[[K2]](
+func.func @nv_pairs(%x: tensor<1x64xf32>, %x2: tensor<1x32xf32>) -> (tensor<1x16xf32>, tensor<1x2xf32>) {
+  %c = arith.constant dense<-0.75> : tensor<16x64xf32>
+  %w = qc.quantize %c : tensor<16x64xf32> -> !qc.packed<16x64, nvfp4>
+  %y = qc.matmul %x, %w act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4> -> tensor<1x16xf32>
+  %c2 = arith.constant dense<[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 5.0e-06, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]> : tensor<2x32xf32>
+  %w2 = qc.quantize %c2 : tensor<2x32xf32> -> !qc.packed<2x32, nvfp4>
+  %y2 = qc.matmul %x2, %w2 act <int8_g32> : tensor<1x32xf32>, !qc.packed<2x32, nvfp4> -> tensor<1x2xf32>
+  return %y, %y2 : tensor<1x16xf32>, tensor<1x2xf32>
+}
+
+// -----
+
 // Two matmuls of one shape share a kernel; each constant gets its own global.
 // 8-bit codes use the x86_n16k4 layout.
 

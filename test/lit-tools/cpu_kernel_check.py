@@ -177,10 +177,36 @@ def fma32(a, b, c):
     return out
 
 
-def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
+def scale_pair_multipliers(raw, n, k):
+    """Layout x86_n16k8_s32 (quantc/Formats/Layout.h): E4M3 scales of
+    16-blocks as integer multipliers A [n, k/16] and f32 factors F [n, k/32],
+    F = 2^Emin over the non-zero scales of a 16-column tile and 32 of K."""
+    raw = raw.reshape(n, k // 16).astype(np.int64)
+    e, m = (raw >> 3) & 0xF, raw & 7
+    mantissa = np.where(e > 0, 8 + m, m)
+    exponent = np.maximum(e, 1) - 10
+    tiles = (n + 15) // 16
+    multipliers = np.zeros((n, k // 16), np.int64)
+    factors = np.zeros((n, k // 32), np.float32)
+    for t in range(tiles):
+        rows = slice(16 * t, min(n, 16 * t + 16))
+        for pair in range(k // 32):
+            halves = slice(2 * pair, 2 * pair + 2)
+            nonzero = mantissa[rows, halves] != 0
+            low = int(exponent[rows, halves][nonzero].min()) if nonzero.any() else 0
+            multipliers[rows, halves] = mantissa[rows, halves] << (exponent[rows, halves] - low)
+            factors[rows, pair] = np.float32(2.0 ** low)
+    assert multipliers.max() <= 32767
+    return multipliers, factors
+
+
+def integer_model(x_bytes, w_bytes, m, n, k, wname, aname, scale_pairs=False):
     """The I8 kernels' arithmetic (QcToCPU.h), in float32 with rounding after
     every operation."""
     wcodes, wscales, s2 = unpack_canonical(w_bytes, (n, k), wname)
+    if scale_pairs:
+        count = n * k * FORMATS[wname][1] // 8
+        multipliers, factors = scale_pair_multipliers(w_bytes[count: count + n * k // 16], n, k)
     # E4M3 weight scales are decoded through f16 as value * 2^-8 (exact);
     # the 2^8 joins the constant factor.
     e4m3_factor = 1.0
@@ -196,7 +222,21 @@ def integer_model(x_bytes, w_bytes, m, n, k, wname, aname):
     bx = FORMATS[aname][2] or k
     g = min(bw, bx)
     acc = np.zeros((m, n), np.float32)
-    for group in range(k // g):
+    if scale_pairs:
+        # Per 32 of K: D = A d0 + B d1 exact, t = f32(D) * F (exact), one FMA
+        # with the activation scale; no 2^-8 on the scales.
+        e4m3_factor = 1.0
+        for pair in range(k // 32):
+            d = np.zeros((m, n), np.int64)
+            for half in range(2):
+                ks = slice(32 * pair + 16 * half, 32 * pair + 16 * half + 16)
+                d += (xi[:, ks] @ wi[:, ks].T) * multipliers[None, :, 2 * pair + half]
+            t = (d.astype(np.float32) * factors[None, :, pair]).astype(np.float32)
+            sx = np.float32(1.0)
+            if FORMATS[aname][2]:
+                sx = np.broadcast_to(xscales[:, 32 * pair // bx][:, None], (m, n))
+            acc = fma32(t, np.ascontiguousarray(np.broadcast_to(sx, (m, n)), np.float32), acc)
+    for group in range(0 if scale_pairs else k // g):
         ks = slice(group * g, (group + 1) * g)
         d = (xi[:, ks] @ wi[:, ks].T).astype(np.float32)  # exact int, then RNE
         s = None
@@ -254,6 +294,10 @@ def check_case(args, fmt, m, index):
         # One weight block with a NaN: its scale is NaN, so column 3 of y
         # must be NaN and every other column unaffected.
         w[3, 7] = np.nan
+    if args.tiny_block:
+        # Column 1's first block 3e-5 times the rest: NV block scales about
+        # 2^13 apart in one tile, too far to fold in pairs (x86_n16k8_s32).
+        w[1, :16] *= 3e-5
     base = os.path.join(args.work, "case%d" % index)
     np.save(base + "_x.npy", x)
     np.save(base + "_w.npy", w)
@@ -270,11 +314,11 @@ def check_case(args, fmt, m, index):
         program = base + ".low.mlir"
         with open(program, "w") as f:
             f.write(lowered)
-    kernel = re.search(r"call @__qc_matmul_\w*?_(f32|bf16|i8|i16)_x86_n16k\w+", lowered)
+    kernel = re.search(r"call @__qc_matmul_\w*?_(f32|bf16|i8|i16)_(x86_n16k\w+?)_r\d", lowered)
     if not kernel:
         print("FAIL %s: no kernel call after qc-lower-cpu" % label)
         return False
-    mode = kernel.group(1)
+    mode, layout = kernel.group(1), kernel.group(2)
     outputs = []
     for threads in args.threads:
         out = base + "_out%d" % threads
@@ -312,7 +356,7 @@ def check_case(args, fmt, m, index):
         bound = bound + half_step @ np.abs(np.where(np.isnan(wq), 0.0, wq)).T
     worst = float(np.max(err / np.maximum(bound, 1e-300)))
     status = mode == args.expect_mode and worst <= 1.0 and nan_mismatches == 0
-    detail = "mode=%s err/bound=%.3f" % (mode, worst)
+    detail = "mode=%s layout=%s err/bound=%.3f" % (mode, layout, worst)
     if args.nan_block:
         detail += " nan-columns=%d nan-mismatches=%d" % (
             int(np.sum(np.isnan(y).all(axis=0))), nan_mismatches)
@@ -320,7 +364,8 @@ def check_case(args, fmt, m, index):
         run(["quant-tensor", "pack", "--format", fmt, base + "_w.npy", base + "_wp.npy"])
         run(["quant-tensor", "pack", "--format", args.act, base + "_x.npy", base + "_xp.npy"])
         model = integer_model(np.load(base + "_xp.npy").astype(np.uint8),
-                              np.load(base + "_wp.npy").astype(np.uint8), m, n, k, fmt, args.act)
+                              np.load(base + "_wp.npy").astype(np.uint8), m, n, k, fmt, args.act,
+                              scale_pairs=layout == "x86_n16k8_s32")
         differ = model.view(np.uint32) != y.view(np.uint32)
         mismatches = int(np.sum(differ & ~(np.isnan(model) & np.isnan(y))))
         status = status and mismatches == 0
@@ -349,6 +394,8 @@ def main():
                              "instead of quant-opt --qc-lower-cpu=target=...")
     parser.add_argument("--nan-block", action="store_true",
                         help="put a NaN into one weight block (column 3)")
+    parser.add_argument("--tiny-block", action="store_true",
+                        help="scale one weight block (column 1) by 3e-5")
     parser.add_argument("--work", required=True)
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]

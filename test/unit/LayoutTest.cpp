@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace quantc;
@@ -40,7 +42,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 4u);
+  ASSERT_EQ(names.size(), 5u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -72,6 +74,79 @@ TEST(Layout, N16K8BytePlacement) {
   ASSERT_EQ(pairs.size(), 576u);
   EXPECT_EQ(pairs[64 + 4 * 3 + 1], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
   EXPECT_EQ(pairs[64 + 4 * 3 + 2], ((3 + 9) % 16) | (((3 + 13) % 16) << 4));
+}
+
+// NVFP4 scales folded in pairs: one tile, K = 64 (two 32s). Code (n, k) =
+// (n + k) % 16; the E4M3 scales are chosen: 0x38 = 1.0 (M 8, E -3),
+// 0x40 = 2.0, 0x01 = 2^-9 (subnormal, M 1, E -9), 0 = zero.
+TEST(Layout, N16K8S32BytePlacementAndScales) {
+  Format f = parseOrDie("nvfp4");
+  QuantizedTensor q;
+  q.shape = {3, 64};
+  q.format = f;
+  q.tensorScale = 0.5f;
+  for (int n = 0; n < 3; ++n)
+    for (int k = 0; k < 64; ++k)
+      q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
+  // [n][16-block]: pair 0 = blocks 0, 1; pair 1 = blocks 2, 3.
+  q.scales = {0x38, 0x40, 0x38, 0x38,  //
+              0x01, 0x38, 0x00, 0x38,  //
+              0x40, 0x00, 0x00, 0x00};
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k8_s32", {3, 64}, f, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  // 8 chunks of codes, 2 x (64 bytes of multipliers) + 2 f32 factors,
+  // padded to 704; then the tensor scale.
+  EXPECT_EQ(g->codeBytesPerTile, 512);
+  EXPECT_EQ(g->tileBytes, 704);
+  EXPECT_EQ(g->totalBytes, 708);
+  std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8_s32");
+  ASSERT_EQ(bytes.size(), 708u);
+  // Column 1 is column i = 1 of set 0; k 17 = half 1, kk 0, byte 1, low
+  // nibble; k 21 its high nibble: chunk 0, dword 2 * 1 + 1.
+  EXPECT_EQ(bytes[4 * 3 + 1], ((1 + 17) % 16) | (((1 + 21) % 16) << 4));
+  // Column 2 is column 0 of set 1; k 32 + 8 = pair 1, half 0, kk 1, byte 0:
+  // chunk 4 + 2 + 1.
+  EXPECT_EQ(bytes[7 * 64 + 0], ((2 + 40) % 16) | (((2 + 44) % 16) << 4));
+  auto word = [&](int64_t offset) {
+    return static_cast<int>(bytes[offset] | (bytes[offset + 1] << 8));
+  };
+  // Pair 0: Emin = -9 (column 1's subnormal), F = 2^-9: 1.0 = 8 * 2^6.
+  EXPECT_EQ(word(512 + 0), 8 << 6);
+  EXPECT_EQ(word(512 + 2), 8 << 7);
+  EXPECT_EQ(word(512 + 4), 1);
+  EXPECT_EQ(word(512 + 6), 8 << 6);
+  EXPECT_EQ(word(512 + 8), 8 << 7);
+  EXPECT_EQ(word(512 + 10), 0);
+  EXPECT_EQ(word(512 + 12), 0); // missing column 3
+  float factor;
+  std::memcpy(&factor, &bytes[512 + 128], 4);
+  EXPECT_EQ(factor, std::ldexp(1.0f, -9));
+  // Pair 1: Emin = -3 (1.0), F = 2^-3; zero scales have multiplier 0.
+  EXPECT_EQ(word(512 + 64 + 0), 8);
+  EXPECT_EQ(word(512 + 64 + 6), 8);
+  EXPECT_EQ(word(512 + 64 + 4), 0);
+  std::memcpy(&factor, &bytes[512 + 132], 4);
+  EXPECT_EQ(factor, 0.125f);
+  std::optional<QuantizedTensor> back = unpackLayout(
+      bytes.data(), bytes.size(), "x86_n16k8_s32", q.shape, f, error);
+  ASSERT_TRUE(back.has_value()) << error;
+  EXPECT_EQ(back->codes, q.codes);
+  EXPECT_EQ(back->scales, q.scales);
+
+  // Scales that do not fold: 448 (M 14, E 5) and 2^-9 in one tile and 32 of
+  // K need 14 * 2^14; NaN scales have no multiplier. Both pack to nothing.
+  q.scales[0] = 0x7E;
+  EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
+  q.scales[0] = 0x7F;
+  EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
+  // Over 2^-9: 0x6F = 15 * 2^3 needs 15 << 12 = 61440 (no), 0x67 = 15 * 2^2
+  // needs 15 << 11 = 30720 (folds).
+  q.scales[0] = 0x6F;
+  EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
+  q.scales[0] = 0x67;
+  EXPECT_EQ(packLayout(q, "x86_n16k8_s32").size(), 708u);
 }
 
 // int8 per channel on 20 x 6: two tiles, K padded to 8, f32 scales.
@@ -117,6 +192,8 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k4", "mxfp8_e4m3", 3, 32}, {"x86_n16k4", "mxfp8_e5m2", 47, 32},
       {"x86_n16k4", "mxfp6_e2m3", 16, 96}, {"x86_n16k4", "mxfp6_e3m2", 21, 32},
       {"x86_n16k4", "mxfp4", 17, 32},     {"canonical", "nvfp4", 4, 32},
+      {"x86_n16k8_s32", "nvfp4", 17, 64}, {"x86_n16k8_s32", "nvint4", 40, 32},
+      {"x86_n16k8_s32", "nvfp4", 1, 96},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -142,7 +219,7 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("mxfp4")), "");
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
-            "x86_n16k8p, x86_n16k4)");
+            "x86_n16k8p, x86_n16k4, x86_n16k8_s32)");
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
             "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
   EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),

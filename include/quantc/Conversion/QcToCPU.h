@@ -44,6 +44,15 @@
 //     and the NV tensor scale. E4M3 weight scales (NV formats) enter as
 //     value * 2^-8, which their f16 decode gives exactly, and c carries the
 //     2^8. test/lit-tools/cpu_kernel_check.py implements this formula.
+//   * I8 mode with `scalePairs` (E4M3 scales of 16-blocks, activation blocks
+//     of 32 or one per row; layout x86_n16k8_s32, quantc/Formats/Layout.h):
+//     the two 16-blocks of every 32 of K share one epilogue. With d0, d1 the
+//     exact integer dot products of the two halves and A, B, F the layout's
+//     multipliers and factor (wScale = F * A, F * B exactly):
+//        D   = A d0 + B d1                   (exact, i32: vpmaddwd)
+//        t   = float(D) * F                  (one rounding; * F is exact)
+//        acc = fma(t, xScale(m, g), acc)     (t + acc without block scales)
+//     and y as above with c without the 2^8.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_CONVERSION_QCTOCPU_H
@@ -159,6 +168,11 @@ struct MatmulKernelPlan {
   int64_t actBlock = 0;
   /// Weight block along K (K for per-channel weights).
   int64_t weightBlock = 0;
+  /// I8 mode, E4M3 scales of 16-blocks: the two blocks of every 32 of K are
+  /// multiplied in one chain per 8 columns and scaled with one integer
+  /// vpmaddwd and one f32 epilogue (layout x86_n16k8_s32). groupK stays 16
+  /// (the activation code sums are per block); the kernel steps 32.
+  bool scalePairs = false;
 
   /// Code tables of the weight element: f32 values (F32 mode with a table),
   /// bf16 bits (BF16 mode), unsigned integers code value * elementScale +
@@ -184,11 +198,14 @@ struct MatmulKernelPlan {
 /// reference lowering). `allowBF16` lets W4A16 kernels round activations to
 /// bf16 where the target has AVX512-BF16.
 /// `allowI16` lets them use 16-bit fixed-point activations (I16) on VNNI
-/// targets instead.
+/// targets instead. `allowScalePairs` lets NV formats use x86_n16k8_s32
+/// (callers pass false when their weights do not fold into it: packLayout
+/// returns nothing).
 std::optional<MatmulKernelPlan>
 planMatmulKernel(int64_t m, int64_t n, int64_t k, const Format &weight,
                  const std::optional<Format> &act, const CpuTarget &target,
-                 bool allowBF16, std::string &whyNot, bool allowI16 = true);
+                 bool allowBF16, std::string &whyNot, bool allowI16 = true,
+                 bool allowScalePairs = true);
 
 /// Emits the kernel of `plan` into `module` under `name` (and the helper
 /// llvm.funcs `name`_task / `name`_prep) unless a function of that name

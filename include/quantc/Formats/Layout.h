@@ -33,6 +33,26 @@
 //               16-bit halves of a dword shifted by 0, 8, 4, 12 hold the k
 //               pairs (0,1), (2,3), (4,5), (6,7) of one column.
 //   x86_n16k4   codes of up to 8 bits, one per byte: byte 4i + j = k 4g+j.
+//   x86_n16k8_s32
+//               4-bit codes in blocks of 16 with E4M3 scales (NVFP4, NVINT4),
+//               K a multiple of 32, laid out so that the two 16-blocks of a
+//               32 of K take one scale epilogue. Per 32 of K (block b), 4
+//               chunks; chunk 4b + 2kk + set holds the 8 columns of `set`
+//               (0: {0,1,4,5,8,9,12,13}, 1: {2,3,6,7,10,11,14,15}); dword
+//               2i + h is half h (k 32b+16h .. +15) of the set's column i, its
+//               byte j k 32b+16h+8kk+j (low nibble) and +4 (high nibble). So
+//               a dot product chain per set holds both halves of 8 columns in
+//               adjacent dwords, and vpackssdw of the two sets' chains puts
+//               half 0 and half 1 of column c in the two words of dword c.
+//               Scales, per 32 of K: 16 dwords, word h of dword c the integer
+//               multiplier of half h of column c; after all of them one f32
+//               factor F per 32 of K. An E4M3 scale is M 2^E (M integer,
+//               0..15); F = 2^Emin over the tile's non-zero scales of that 32
+//               of K and the multiplier is M 2^(E - Emin), so vpmaddwd gives
+//               s0 d0 + s1 d1 = F (A d0 + B d1) exactly. packLayout fails
+//               (empty) for NaN or negative scales and for multipliers above
+//               2^15 - 1 (scales of one tile and 32 of K more than about
+//               2^11 apart); kernels then use x86_n16k8.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_FORMATS_LAYOUT_H
@@ -91,7 +111,7 @@ std::optional<int64_t> layoutSizeInBytes(const std::string &layout,
                                          std::string &error);
 
 /// The bytes of `q` in `layout` (pack() for "canonical"). Empty if the
-/// layout cannot hold q.
+/// layout cannot hold q (x86_n16k8_s32: also when its scales do not fold).
 std::vector<uint8_t> packLayout(const QuantizedTensor &q,
                                 const std::string &layout);
 

@@ -172,7 +172,8 @@ private:
                                 error);
   }
 
-  std::optional<MatmulKernelPlan> planFor(MatmulOp op, const Problem &problem) {
+  std::optional<MatmulKernelPlan> planFor(MatmulOp op, const Problem &problem,
+                                          bool allowScalePairs = true) {
     auto weightType = cast<PackedType>(op.getWeight().getType());
     std::optional<quantc::Format> act;
     if (std::optional<FormatAttr> attr = op.getAct())
@@ -180,7 +181,7 @@ private:
     std::string whyNot;
     std::optional<MatmulKernelPlan> plan = planMatmulKernel(
         problem.m, problem.n, problem.k, weightType.getFormat().getValue(), act,
-        cpuTarget, allowBF16, whyNot, allowI16);
+        cpuTarget, allowBF16, whyNot, allowI16, allowScalePairs);
     LLVM_DEBUG(if (!plan) llvm::dbgs()
                << "qc-lower-cpu: no kernel for " << op << ": " << whyNot
                << "\n");
@@ -208,6 +209,20 @@ private:
         return problem->weights->emitError()
                << "qc-lower-cpu: cannot read the packed weights: " << error;
       std::vector<uint8_t> packed = quantc::packLayout(*tensor, plan->layout);
+      if (packed.empty() && plan->scalePairs) {
+        // Scales that do not fold in pairs: the plan without them.
+        plan = planFor(op, *problem, /*allowScalePairs=*/false);
+        if (weightType.getLayoutName() == plan->layout)
+          return success();
+        key = std::make_pair(problem->weights, plan->layout);
+        cached = repacked.find(key);
+        if (cached != repacked.end()) {
+          op.getWeightMutable().assign(cached->second.getResult());
+          maybeDead.insert(problem->weights);
+          return success();
+        }
+        packed = quantc::packLayout(*tensor, plan->layout);
+      }
       MLIRContext *ctx = op.getContext();
       auto newType =
           PackedType::get(ctx, weightType.getShape(), weightType.getFormat(),
@@ -231,6 +246,8 @@ private:
         weightType.getLayoutName() == "canonical")
       return success();
     std::optional<MatmulKernelPlan> plan = planFor(op, *problem);
+    if (plan && plan->scalePairs && plan->layout != weightType.getLayoutName())
+      plan = planFor(op, *problem, /*allowScalePairs=*/false);
     if (!plan || plan->layout != weightType.getLayoutName())
       return op.emitError() << "qc-lower-cpu: weights in layout '"
                             << weightType.getLayoutName()

@@ -11,7 +11,9 @@
 
 #include "quantc/Conversion/QcToCPU.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 using namespace quantc;
@@ -217,7 +219,8 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
                               const Format &weight,
                               const std::optional<Format> &act,
                               const CpuTarget &target, bool allowBF16,
-                              std::string &whyNot, bool allowI16) {
+                              std::string &whyNot, bool allowI16,
+                              bool allowScalePairs) {
   MatmulKernelPlan plan;
   plan.m = m;
   plan.n = n;
@@ -313,10 +316,24 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     }
   }
 
+  // NV formats with int8 activations: both 16-blocks of a 32 in one
+  // epilogue. The halves' dot products pass through vpackssdw, so they must
+  // fit in i16: 16 * max |integer weight| * 128 <= 2^15 - 1.
+  if (allowScalePairs && plan.mode == KernelMode::I8 && fourBit &&
+      weight.granularity == Granularity::Block && weight.blockSize == 16 &&
+      weight.scaleType == ScaleType::E4M3 && k % 32 == 0 &&
+      (act->granularity != Granularity::Block || act->blockSize % 32 == 0)) {
+    int maxWeight = 0;
+    for (uint8_t u : plan.u8Table)
+      maxWeight = std::max(maxWeight, std::abs(u - plan.weightOffset));
+    plan.scalePairs = 16 * maxWeight * 128 <= 32767;
+  }
+
   // Layout.
-  plan.layout = fourBit ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
-                                                         : "x86_n16k8")
-                        : "x86_n16k4";
+  plan.layout = plan.scalePairs ? "x86_n16k8_s32"
+                : fourBit       ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
+                                                                 : "x86_n16k8")
+                                : "x86_n16k4";
   std::string error;
   std::optional<LayoutGeometry> geometry =
       layoutGeometry(plan.layout, {n, k}, weight, error);

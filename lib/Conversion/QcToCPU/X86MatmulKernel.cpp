@@ -317,6 +317,17 @@ private:
   void emitTileGroup(Value group, int tiles, int64_t lastTileColumns);
   void emitRowStep(Value m0, int rows, Value tile0, int tiles,
                    int64_t lastTileColumns);
+  /// I8 with scale pairs (x86_n16k8_s32): the K loop, 32 of K per step,
+  /// returning the f32 accumulators [row][tile].
+  SmallVector<Value> emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
+                                        ArrayRef<Value> tileIndex,
+                                        SmallVector<Value> facc);
+  /// I8 / I16, 4-bit codes: the unsigned weights of the low and high nibbles
+  /// of a chunk dword vector (vpdpbusd operands).
+  void decodeNibblesU8(Value codes, Value &low, Value &high);
+  /// I8 with scale pairs: x codes of every 32 of K reordered so that the
+  /// qword at 8 q holds k 4q .. 4q+3 and 16+4q .. 16+4q+3.
+  void emitPairOrder(Value prepRow);
 
   ModuleOp module;
   const MatmulKernelPlan &p;
@@ -606,6 +617,20 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
     store(sum, gep(xSum, mulc(add(mulc(row, numGroups), group), 4)));
     return SmallVector<Value>{};
   });
+  if (p.scalePairs)
+    emitPairOrder(prepRow);
+}
+
+void KernelBuilder::emitPairOrder(Value prepRow) {
+  auto v8i32 = VectorType::get({8}, i32);
+  loop(c64(0), c64(kp), 32, {}, [&](Value k, ValueRange) {
+    Value address = gep(prepRow, k);
+    Value dwords = load(v8i32, address);
+    store(vector::ShuffleOp::create(b, dwords, dwords,
+                                    ArrayRef<int64_t>{0, 4, 1, 5, 2, 6, 3, 7}),
+          address);
+    return SmallVector<Value>{};
+  });
 }
 
 /// The bits of max |x| over `count` f32 values of `xRow` from `start`: an
@@ -826,6 +851,44 @@ Value KernelBuilder::reduceParts(ArrayRef<Value> parts) {
   return vector::ShuffleOp::create(b, low, high, concat);
 }
 
+void KernelBuilder::decodeNibblesU8(Value codes, Value &low, Value &high) {
+  auto v64i8 = VectorType::get({64}, i8);
+  // The 16-entry table in every 16 lanes. vpermb (VBMI) reads the low 6 bits
+  // of each index byte, so the other nibble's bits need no masking; vpshufb
+  // reads 4 bits but zeroes the lane when bit 7 is set, so its indices are
+  // masked.
+  SmallVector<APInt> lut;
+  for (int lane = 0; lane < 64; ++lane)
+    lut.push_back(APInt(8, p.u8Table[lane % 16]));
+  Value table =
+      arith::ConstantOp::create(b, DenseElementsAttr::get(v64i8, lut));
+  bool offsetBinary = true; // the table is code ^ 8 (int4)
+  for (int c = 0; c < 16; ++c)
+    offsetBinary &= p.u8Table[c] == (c ^ 8);
+  if (offsetBinary) {
+    // (v ^ 0x88) & 0x0F per nibble: one vpternlogd each.
+    auto flipAndMask = [&](Value v) {
+      return bitcast(
+          v64i8,
+          band(arith::XOrIOp::create(
+                   b, v, splatI32(static_cast<int32_t>(0x88888888u))),
+               0x0F0F0F0F));
+    };
+    low = flipAndMask(codes);
+    high = flipAndMask(lshr(codes, 4));
+  } else if (p.target.avx512vbmi) {
+    low = intrinsic("llvm.x86.avx512.permvar.qi.512", v64i8,
+                    {table, bitcast(v64i8, codes)});
+    high = intrinsic("llvm.x86.avx512.permvar.qi.512", v64i8,
+                     {table, bitcast(v64i8, lshr(codes, 4))});
+  } else {
+    Value lowIndex = bitcast(v64i8, band(codes, 0x0F0F0F0F));
+    Value highIndex = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
+    low = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, lowIndex});
+    high = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, highIndex});
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Task: column-tile groups
 //===----------------------------------------------------------------------===//
@@ -845,7 +908,9 @@ void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
   xRowBytes = needsPrep() ? prepRowBytes() : p.k * 4;
   // The constant factor of the result, times the NV tensor scale.
   resultScale = nullptr;
-  float factor = p.resultFactor * (e4m3ViaF16() ? 256.0f : 1.0f);
+  // (Scale pairs multiply by the scales' values, not by value * 2^-8.)
+  float factor =
+      p.resultFactor * (e4m3ViaF16() && !p.scalePairs ? 256.0f : 1.0f);
   if (factor != 1.0f)
     resultScale = cf32(factor);
   if (p.weight.secondLevelScale) {
@@ -932,6 +997,9 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
     tileIndex.push_back(addc(tile0, t));
 
   SmallVector<Value> facc(numF, splatF32(0.0f));
+  if (p.scalePairs)
+    facc = emitScalePairSteps(m0, xRows, tileIndex, facc);
+  else
   facc = loop(c64(0), c64(numGroups), 1, facc, [&](Value g, ValueRange fIn) {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
     Value gw = blockScales ? mulc(g, p.groupK) : c64(0);
@@ -1096,45 +1164,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
           for (int t = 0; t < tiles; ++t) {
             Value codes = load(vi32, chunkAddress(wBase, tileIndex[t], chunk));
             if (fourBit) {
-              // The 16-entry table in every 16 lanes. vpermb (VBMI) reads
-              // the low 6 bits of each index byte, so the other nibble's bits
-              // need no masking; vpshufb reads 4 bits but zeroes the lane
-              // when bit 7 is set, so its indices are masked.
-              SmallVector<APInt> lut;
-              for (int lane = 0; lane < 64; ++lane)
-                lut.push_back(APInt(8, p.u8Table[lane % 16]));
-              Value table = arith::ConstantOp::create(
-                  b, DenseElementsAttr::get(v64i8, lut));
-              bool offsetBinary = true; // the table is code ^ 8 (int4)
-              for (int c = 0; c < 16; ++c)
-                offsetBinary &= p.u8Table[c] == (c ^ 8);
-              if (offsetBinary) {
-                // (v ^ 0x88) & 0x0F per nibble: one vpternlogd each.
-                auto flipAndMask = [&](Value v) {
-                  return bitcast(v64i8,
-                                 band(arith::XOrIOp::create(
-                                          b, v,
-                                          splatI32(static_cast<int32_t>(
-                                              0x88888888u))),
-                                      0x0F0F0F0F));
-                };
-                lowWeights.push_back(flipAndMask(codes));
-                highWeights.push_back(flipAndMask(lshr(codes, 4)));
-              } else if (p.target.avx512vbmi) {
-                lowWeights.push_back(intrinsic("llvm.x86.avx512.permvar.qi.512",
-                                               v64i8,
-                                               {table, bitcast(v64i8, codes)}));
-                highWeights.push_back(intrinsic(
-                    "llvm.x86.avx512.permvar.qi.512", v64i8,
-                    {table, bitcast(v64i8, lshr(codes, 4))}));
-              } else {
-                Value low = bitcast(v64i8, band(codes, 0x0F0F0F0F));
-                Value high = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
-                lowWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
-                                               v64i8, {table, low}));
-                highWeights.push_back(intrinsic("llvm.x86.avx512.pshuf.b.512",
-                                                v64i8, {table, high}));
-              }
+              decodeNibblesU8(codes, lowWeights.emplace_back(),
+                              highWeights.emplace_back());
             } else if (e.bits == 8 && e.kind == ElementKind::Int) {
               // code + 128: flip the sign bit of every byte.
               lowWeights.push_back(bitcast(
@@ -1283,6 +1314,88 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
         LLVM::MaskedStoreOp::create(b, y, address, mask, 4u);
       }
   }
+}
+
+SmallVector<Value>
+KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
+                                  ArrayRef<Value> tileIndex,
+                                  SmallVector<Value> facc) {
+  const LayoutGeometry &geo = p.geometry;
+  const int rows = static_cast<int>(xRows.size());
+  const int tiles = static_cast<int>(tileIndex.size());
+  const int64_t pairs = kp / 32;
+  auto v64i8 = VectorType::get({64}, i8);
+  auto v32i16 = VectorType::get({32}, i16);
+  auto v8i64 = VectorType::get({8}, i64);
+  return loop(c64(0), c64(pairs), 1, facc, [&](Value pair, ValueRange fIn) {
+    SmallVector<Value> fAcc(fIn.begin(), fIn.end());
+    // One chain per row, tile and column set; its even dwords hold half 0,
+    // its odd ones half 1, so it starts at -offset * (the x code sums of the
+    // two halves), alternating: the two sums are adjacent i32s.
+    SmallVector<Value> acc; // [row][tile][set]
+    for (int r = 0; r < rows; ++r) {
+      Value slot = add(mulc(addc(m0, r), numGroups), mulc(pair, 2));
+      Value sums = bitcast(vi32, broadcastLoad(v8i64, gep(xSumBase,
+                                                          mulc(slot, 4))));
+      Value start = arith::MulIOp::create(b, sums, splatI32(-p.weightOffset));
+      for (int i = 0; i < 2 * tiles; ++i)
+        acc.push_back(start);
+    }
+    Value kBase = mulc(pair, 32);
+    for (int kk = 0; kk < 2; ++kk) {
+      SmallVector<Value> low(2 * tiles), high(2 * tiles); // [tile][set]
+      for (int t = 0; t < tiles; ++t)
+        for (int set = 0; set < 2; ++set) {
+          Value chunk = addc(mulc(pair, 4), 2 * kk + set);
+          decodeNibblesU8(load(vi32, chunkAddress(wBase, tileIndex[t], chunk)),
+                          low[2 * t + set], high[2 * t + set]);
+        }
+      for (int r = 0; r < rows; ++r) {
+        // The prep phase put k 8kk+j and 16+8kk+j (j < 4) into one qword,
+        // and the high nibbles' k 4 after them into the next.
+        auto xCodes = [&](int64_t offset) {
+          return bitcast(v64i8, broadcastLoad(v8i64, gep(xRows[r],
+                                                        addc(kBase, offset))));
+        };
+        Value xLow = xCodes(16 * kk), xHigh = xCodes(16 * kk + 8);
+        for (int i = 0; i < 2 * tiles; ++i) {
+          Value &a = acc[r * 2 * tiles + i];
+          a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32, {a, low[i], xLow});
+          a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                        {a, high[i], xHigh});
+        }
+      }
+    }
+    // Epilogue: the halves of column c into the words of dword c, times
+    // their multipliers (exact), then one f32 product and FMA.
+    for (int r = 0; r < rows; ++r) {
+      Value xScale;
+      if (!actPerRow) {
+        Value gx = arith::DivUIOp::create(b, kBase, c64(p.actBlock));
+        xScale = broadcastLoad(
+            vf32, gep(xScaleBase,
+                      mulc(add(mulc(addc(m0, r), numActBlocks), gx), 4)));
+      }
+      for (int t = 0; t < tiles; ++t) {
+        Value words = intrinsic("llvm.x86.avx512.packssdw.512", v32i16,
+                                {acc[(r * tiles + t) * 2],
+                                 acc[(r * tiles + t) * 2 + 1]});
+        Value scales = gep(wBase, addc(mulc(tileIndex[t], geo.tileBytes),
+                                       geo.codeBytesPerTile));
+        Value multipliers = load(v32i16, gep(scales, mulc(pair, 64)));
+        Value d = intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32,
+                            {words, multipliers});
+        Value factor = broadcastLoad(
+            vf32, gep(scales, addc(mulc(pair, 4), pairs * 64)));
+        Value t32 = arith::SIToFPOp::create(b, vf32, d);
+        Value &f = fAcc[r * tiles + t];
+        f = xScale ? LLVM::FMAOp::create(b, fmul(t32, factor), xScale, f)
+                         .getResult()
+                   : LLVM::FMAOp::create(b, t32, factor, f).getResult();
+      }
+    }
+    return fAcc;
+  });
 }
 
 } // namespace
