@@ -331,7 +331,7 @@ void *quantc_model_buffer_aligned_alloc(size_t alignment, size_t size);
 void quantc_model_buffer_free(void *block);
 }
 
-void quantc::redirectModelAllocations(llvm::Module &module) {
+void redirectModelAllocations(llvm::Module &module) {
   for (const char *other :
        {"realloc", "reallocarray", "posix_memalign", "malloc_usable_size"})
     if (module.getFunction(other))

@@ -204,6 +204,53 @@ public:
     return true;
   }
 
+  /// `key` of `object`, if present, into `flag`; true or false only.
+  bool readBool(const llvm::json::Object &object, StringRef key,
+                const llvm::Twine &path, bool &flag) {
+    const llvm::json::Value *value = object.get(key);
+    if (!value)
+      return true;
+    std::optional<bool> parsed = value->getAsBoolean();
+    if (!parsed)
+      return fail(path, "expected true or false");
+    flag = *parsed;
+    return true;
+  }
+
+  /// A stage that can be switched on with its defaults (`true`), off
+  /// (`false` or `null`), or configured with an object of `keys` that
+  /// `readOptions` reads onto the options already there.
+  template <typename Options, typename ReadOptions>
+  bool readSwitchable(const llvm::json::Object &root, StringRef key,
+                      std::optional<Options> &options, StringRef expected,
+                      llvm::ArrayRef<StringRef> keys,
+                      ReadOptions readOptions) {
+    const llvm::json::Value *value = root.get(key);
+    if (!value)
+      return true;
+    if (value->getAsNull()) {
+      options.reset();
+      return true;
+    }
+    if (std::optional<bool> flag = value->getAsBoolean()) {
+      if (*flag)
+        options = options.value_or(Options());
+      else
+        options.reset();
+      return true;
+    }
+    const llvm::json::Object *object = value->getAsObject();
+    if (!object)
+      return fail(key, expected);
+    if (!checkKeys(*object, key, keys))
+      return false;
+    Options read = options.value_or(Options());
+    if (!readOptions(*object, read))
+      return false;
+    options = read;
+    return true;
+  }
+
   bool checkKeys(const llvm::json::Object &object, const llvm::Twine &where,
                  llvm::ArrayRef<StringRef> known) {
     for (const auto &entry : object) {
@@ -388,49 +435,30 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     }
   }
 
-  if (const llvm::json::Value *gptq = root->get("gptq")) {
-    if (gptq->getAsNull()) {
-      recipe.gptq.reset();
-    } else if (std::optional<bool> flag = gptq->getAsBoolean()) {
-      if (*flag)
-        recipe.gptq = recipe.gptq.value_or(GptqRecipeOptions());
-      else
-        recipe.gptq.reset();
-    } else if (const llvm::json::Object *object = gptq->getAsObject()) {
-      static const StringRef gptqKeys[] = {"damp", "block_size", "act_order"};
-      if (!checkKeys(*object, "gptq", gptqKeys))
-        return std::nullopt;
-      GptqRecipeOptions options = recipe.gptq.value_or(GptqRecipeOptions());
-      if (const llvm::json::Value *damp = object->get("damp")) {
-        std::optional<double> value = damp->getAsNumber();
-        if (!value || *value < 0) {
-          fail("gptq.damp", "expected a non-negative number");
-          return std::nullopt;
-        }
-        options.damp = *value;
-      }
-      if (const llvm::json::Value *block = object->get("block_size")) {
-        std::optional<int64_t> value = block->getAsInteger();
-        if (!value || *value <= 0) {
-          fail("gptq.block_size", "expected a positive integer");
-          return std::nullopt;
-        }
-        options.blockSize = *value;
-      }
-      if (const llvm::json::Value *actOrder = object->get("act_order")) {
-        std::optional<bool> value = actOrder->getAsBoolean();
-        if (!value) {
-          fail("gptq.act_order", "expected true or false");
-          return std::nullopt;
-        }
-        options.actOrder = *value;
-      }
-      recipe.gptq = options;
-    } else {
-      fail("gptq", "expected true, false, null or an object");
-      return std::nullopt;
-    }
-  }
+  if (!readSwitchable(*root, "gptq", recipe.gptq,
+                      "expected true, false, null or an object",
+                      {"damp", "block_size", "act_order"},
+                      [&](const llvm::json::Object &object,
+                          GptqRecipeOptions &options) {
+                        if (const llvm::json::Value *damp = object.get("damp")) {
+                          std::optional<double> value = damp->getAsNumber();
+                          if (!value || *value < 0)
+                            return fail("gptq.damp",
+                                        "expected a non-negative number");
+                          options.damp = *value;
+                        }
+                        if (const llvm::json::Value *block =
+                                object.get("block_size")) {
+                          std::optional<int64_t> value = block->getAsInteger();
+                          if (!value || *value <= 0)
+                            return fail("gptq.block_size",
+                                        "expected a positive integer");
+                          options.blockSize = *value;
+                        }
+                        return readBool(object, "act_order", "gptq.act_order",
+                                        options.actOrder);
+                      }))
+    return std::nullopt;
 
   if (const llvm::json::Value *allocate = root->get("allocate")) {
     if (allocate->getAsNull()) {
@@ -482,82 +510,38 @@ std::optional<Recipe> RecipeReader::read(StringRef text) {
     }
   }
 
-  if (const llvm::json::Value *biasCorrect = root->get("bias_correct")) {
-    if (biasCorrect->getAsNull()) {
-      recipe.biasCorrect.reset();
-    } else if (std::optional<bool> flag = biasCorrect->getAsBoolean()) {
-      if (*flag)
-        recipe.biasCorrect = recipe.biasCorrect.value_or(BiasCorrectOptions());
-      else
-        recipe.biasCorrect.reset();
-    } else if (const llvm::json::Object *object =
-                   biasCorrect->getAsObject()) {
-      static const StringRef biasCorrectKeys[] = {"add_bias"};
-      if (!checkKeys(*object, "bias_correct", biasCorrectKeys))
-        return std::nullopt;
-      BiasCorrectOptions options =
-          recipe.biasCorrect.value_or(BiasCorrectOptions());
-      if (const llvm::json::Value *addBias = object->get("add_bias")) {
-        std::optional<bool> value = addBias->getAsBoolean();
-        if (!value) {
-          fail("bias_correct.add_bias", "expected true or false");
-          return std::nullopt;
-        }
-        options.addBias = *value;
-      }
-      recipe.biasCorrect = options;
-    } else {
-      fail("bias_correct", "expected true, false, null or an object");
-      return std::nullopt;
-    }
-  }
+  if (!readSwitchable(*root, "bias_correct", recipe.biasCorrect,
+                      "expected true, false, null or an object",
+                      {"add_bias"},
+                      [&](const llvm::json::Object &object,
+                          BiasCorrectOptions &options) {
+                        return readBool(object, "add_bias",
+                                        "bias_correct.add_bias",
+                                        options.addBias);
+                      }))
+    return std::nullopt;
 
-  if (const llvm::json::Value *smooth = root->get("smooth")) {
-    if (smooth->getAsNull()) {
-      recipe.smooth.reset();
-    } else if (std::optional<bool> flag = smooth->getAsBoolean()) {
-      if (*flag)
-        recipe.smooth = recipe.smooth.value_or(SmoothRecipeOptions());
-      else
-        recipe.smooth.reset();
-    } else if (const llvm::json::Object *object = smooth->getAsObject()) {
-      static const StringRef smoothKeys[] = {"alpha", "bias"};
-      if (!checkKeys(*object, "smooth", smoothKeys))
-        return std::nullopt;
-      SmoothRecipeOptions options =
-          recipe.smooth.value_or(SmoothRecipeOptions());
-      if (const llvm::json::Value *alpha = object->get("alpha")) {
-        std::optional<double> value = alpha->getAsNumber();
-        if (!value || *value < 0 || *value > 1) {
-          fail("smooth.alpha", "expected a number in [0, 1]");
-          return std::nullopt;
-        }
-        options.alpha = *value;
-      }
-      if (const llvm::json::Value *bias = object->get("bias")) {
-        std::optional<bool> value = bias->getAsBoolean();
-        if (!value) {
-          fail("smooth.bias", "expected true or false");
-          return std::nullopt;
-        }
-        options.bias = *value;
-      }
-      recipe.smooth = options;
-    } else {
-      fail("smooth", "expected true, false, null or an object "
-                     "{\"alpha\": 0.5, \"bias\": false}");
-      return std::nullopt;
-    }
-  }
+  if (!readSwitchable(*root, "smooth", recipe.smooth,
+                      "expected true, false, null or an object "
+                      "{\"alpha\": 0.5, \"bias\": false}",
+                      {"alpha", "bias"},
+                      [&](const llvm::json::Object &object,
+                          SmoothRecipeOptions &options) {
+                        if (const llvm::json::Value *alpha =
+                                object.get("alpha")) {
+                          std::optional<double> value = alpha->getAsNumber();
+                          if (!value || *value < 0 || *value > 1)
+                            return fail("smooth.alpha",
+                                        "expected a number in [0, 1]");
+                          options.alpha = *value;
+                        }
+                        return readBool(object, "bias", "smooth.bias",
+                                        options.bias);
+                      }))
+    return std::nullopt;
 
-  if (const llvm::json::Value *equalize = root->get("equalize")) {
-    std::optional<bool> flag = equalize->getAsBoolean();
-    if (!flag) {
-      fail("equalize", "expected true or false");
-      return std::nullopt;
-    }
-    recipe.equalize = *flag;
-  }
+  if (!readBool(*root, "equalize", "equalize", recipe.equalize))
+    return std::nullopt;
 
   if (!recipe.defaults.weights && recipe.layers.empty()) {
     fail("weights", "missing: the recipe quantizes nothing (give \"weights\" "
