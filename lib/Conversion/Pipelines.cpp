@@ -177,8 +177,10 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   // Buffers -> loops -> control flow. expand-strided-metadata turns subview
   // offsets and strides into affine.apply, hence lower-affine once more.
   // f32 convolutions and matmuls: register-tiled vector kernels over the
-  // thread pool; the other reductions get their contiguous loop innermost.
+  // thread pool, softmax the two-pass vector kernel; the other reductions
+  // get their contiguous loop innermost.
   pm.addPass(createVectorizeContractions());
+  pm.addPass(createTwoPassSoftmax());
   pm.addPass(createFillPadBorders());
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createContiguousInnerLoop());

@@ -4,8 +4,8 @@
 // the shape and data-movement ops (Reshape, Transpose, Flatten, Squeeze,
 // Unsqueeze, Shape, Size, Concat, Gather, Slice, Expand) on tensor reshapes,
 // slices and linalg; the constant makers (Constant, ConstantOfShape, Range);
-// and Softmax / LogSoftmax decomposed into max / exp / sum (linalg.softmax
-// is not lowered by the CPU pipeline).
+// Softmax as linalg.softmax (the CPU pipeline's quantc-two-pass-softmax
+// lowers it) and LogSoftmax decomposed into max / exp / sum.
 //
 // The shape ops also fold on host constants, which is how a Shape -> Gather
 // -> Concat -> Reshape chain ends up as a static shape.
@@ -1345,13 +1345,20 @@ LogicalResult foldRange(OnnxNodeContext &ctx,
 
 } // namespace
 
-/// softmax(x) = exp(x - max) / sum(exp(x - max)) along `axis`;
-/// log_softmax(x) = (x - max) - log(sum(exp(x - max))).
+/// softmax(x) = exp(x - max) / sum(exp(x - max)) along `axis`, as
+/// `linalg.softmax` (quantc-two-pass-softmax lowers it);
+/// log_softmax(x) = (x - max) - log(sum(exp(x - max))), decomposed.
 Value buildSoftmax(OpBuilder &b, Location loc, Value input, int64_t axis,
                    bool logarithmic) {
   auto type = cast<RankedTensorType>(input.getType());
   ArrayRef<int64_t> shape = type.getShape();
   Type elementType = type.getElementType();
+  if (!logarithmic) {
+    Value init = createEmptyTensor(b, loc, shape, elementType);
+    return linalg::SoftmaxOp::create(b, loc, TypeRange{type}, input, init,
+                                     b.getI64IntegerAttr(axis))
+        .getResult()[0];
+  }
   double lowest = -std::numeric_limits<double>::infinity();
   Value max = buildReduction(
       b, loc, input, {axis}, /*keepDims=*/true,

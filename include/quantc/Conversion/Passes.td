@@ -177,6 +177,58 @@ def VectorizeContractions
   ];
 }
 
+def TwoPassSoftmax : Pass<"quantc-two-pass-softmax", "::mlir::ModuleOp"> {
+  let summary = "Lower linalg.softmax on buffers to the two-pass algorithm in "
+                "vectors, split over the thread pool";
+  let description = [{
+    Replaces every `linalg.softmax` on buffers. When the element type is f32,
+    the shapes are static and the softmax runs along the last dimension,
+    stored contiguously in both buffers (attention rows), it becomes a call
+    of a kernel over rows [begin, end) carrying `quantc.parallel_task`
+    (`quantc-launch-parallel-tasks` splits the rows over the thread pool;
+    each row is computed by one task in one order, so results do not depend
+    on the thread count). Per row, the Two-Pass Softmax algorithm (Dukhan &
+    Ablavatski, 2020) in vectors of `vector-width` f32, masked at the row's
+    tail:
+
+    1. every exp(x) as a pair p * 2^n, n = round(x * log2 e),
+       r = x - n * ln2 (ln2 in two constants, Cody-Waite), p = a degree-6
+       polynomial in r; summed per lane as sum * 2^e with the running
+       largest exponent e (sum * 2^(e - e') + p * 2^(n - e')), then across
+       lanes; the plain max of the row on the side;
+    2. out = p * (1 / sum) * 2^(n - e) from the recomputed pair.
+
+    No pass over the row for its max first: two reads of the row instead of
+    three. x - shift is clamped to [-300, 300] (so n * ln2_hi stays exact and
+    -inf masks contribute 0); a row whose max lies outside [-190, 200] runs
+    pass 1 again with shift = max (three passes, as the classic algorithm).
+    A row holding NaN or +inf, or only -inf, is NaN throughout, as
+    max / exp / sum / div gives. Results with 2^(n - e) below 2^-126 flush to
+    0 (the classic algorithm's exp flushes there too).
+
+    Any other softmax (f64, dynamic shapes, another dimension, a strided last
+    dimension) becomes scalar loops of the classic algorithm in index order
+    (max, sum of exp(x - max), exp(x - max) / sum), the values of the max /
+    exp / sum / div generics the importer wrote before.
+
+    ```mlir
+    linalg.softmax dimension(2) ins(%x : memref<4x128x128xf32>)
+                                outs(%y : memref<4x128x128xf32>)
+    ```
+
+    becomes `call @__quantc_softmax_0(%x, %y, %c0, %c512)`.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector (16: AVX-512, 8: AVX2, 4: SSE)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 def LaunchParallelTasks
     : Pass<"quantc-launch-parallel-tasks", "::mlir::ModuleOp"> {
   let summary = "Run calls to quantc.parallel_task functions over "

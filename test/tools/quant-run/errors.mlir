@@ -8,7 +8,7 @@
 // RUN: %python %lit_tools/quant-run-npy.py save %t.x4.npy float32 "[1, 2, 3, 4]"
 
 // RUN: %python %lit_tools/quant-run-npy.py exit-code 1 -- quant-run %s --entry nope --input %t.x.npy --output-dir %t.out 2>&1 | FileCheck %s --check-prefix=NO-ENTRY
-// NO-ENTRY: quant-run: error: {{.*}}errors.mlir: no function 'nope' (functions: f, dynamic, scalar, bf, softmax)
+// NO-ENTRY: quant-run: error: {{.*}}errors.mlir: no function 'nope' (functions: f, dynamic, scalar, bf, unlowered)
 
 // RUN: %python %lit_tools/quant-run-npy.py exit-code 1 -- quant-run %s --entry declared --output-dir %t.out 2>&1 | FileCheck %s --check-prefix=DECLARED
 // DECLARED: quant-run: error: {{.*}}errors.mlir: function 'declared' is only a declaration (no body)
@@ -47,9 +47,9 @@
 // BF16: quant-run: error: {{.*}}errors.mlir: result '0' of 'bf' has element type bf16; quant-run supports f32, f16, f64, i1, i8, i16, i32, i64, ui8
 
 // An op the CPU pipeline does not lower is named at its location.
-// RUN: %python %lit_tools/quant-run-npy.py exit-code 1 -- quant-run %s --entry softmax --input %t.x4.npy --output-dir %t.out 2>&1 | FileCheck %s --check-prefix=UNLOWERED
-// UNLOWERED: errors.mlir:{{[0-9]+}}:8: error: 'linalg.softmax' is not lowered to LLVM by the CPU pipeline
-// UNLOWERED: quant-run: error: {{.*}}errors.mlir: cannot compile 'softmax': an operation is not lowered to LLVM (see above)
+// RUN: %python %lit_tools/quant-run-npy.py exit-code 1 -- quant-run %s --entry unlowered --input %t.x4.npy --output-dir %t.out 2>&1 | FileCheck %s --check-prefix=UNLOWERED
+// UNLOWERED: errors.mlir:{{[0-9]+}}:8: error: 'arith.scaling_truncf' is not lowered to LLVM by the CPU pipeline
+// UNLOWERED: quant-run: error: {{.*}}errors.mlir: cannot compile 'unlowered': an operation is not lowered to LLVM (see above)
 
 // RUN: %python %lit_tools/quant-run-npy.py absent %t.out
 
@@ -66,9 +66,13 @@ func.func @bf(%x: tensor<2x3xf32>) -> tensor<2x3xbf16> {
   %y = arith.truncf %x : tensor<2x3xf32> to tensor<2x3xbf16>
   return %y : tensor<2x3xbf16>
 }
-func.func @softmax(%x: tensor<4xf32>) -> tensor<4xf32> {
-  %e = tensor.empty() : tensor<4xf32>
-  %y = linalg.softmax dimension(0) ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+func.func @unlowered(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %c0 = arith.constant 0 : index
+  %s = arith.constant 1.0 : f8E8M0FNU
+  %v = tensor.extract %x[%c0] : tensor<4xf32>
+  %t = arith.scaling_truncf %v, %s : f32, f8E8M0FNU to f8E4M3FN
+  %w = arith.scaling_extf %t, %s : f8E4M3FN, f8E8M0FNU to f32
+  %y = tensor.insert %w into %x[%c0] : tensor<4xf32>
   return %y : tensor<4xf32>
 }
 func.func private @declared(tensor<2xf32>) -> tensor<2xf32>
