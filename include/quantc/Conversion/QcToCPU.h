@@ -52,7 +52,9 @@
 //        D   = A d0 + B d1                   (exact, i32: vpmaddwd)
 //        t   = float(D) * F                  (one rounding; * F is exact)
 //        acc = fma(t, xScale(m, g), acc)     (t + acc without block scales)
-//     and y as above with c without the 2^8.
+//     and y as above with c without the 2^8. I16 mode with `scalePairs`
+//     computes D per limb and t = fma(float(D_hi), 256, float(D_lo)) * F,
+//     within the I16 bound.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_CONVERSION_QCTOCPU_H
@@ -168,10 +170,11 @@ struct MatmulKernelPlan {
   int64_t actBlock = 0;
   /// Weight block along K (K for per-channel weights).
   int64_t weightBlock = 0;
-  /// I8 mode, E4M3 scales of 16-blocks: the two blocks of every 32 of K are
-  /// multiplied in one chain per 8 columns and scaled with one integer
-  /// vpmaddwd and one f32 epilogue (layout x86_n16k8_s32). groupK stays 16
-  /// (the activation code sums are per block); the kernel steps 32.
+  /// I8 / I16 modes, E4M3 scales of 16-blocks: the two blocks of every 32
+  /// of K are multiplied in one chain per 8 columns (and limb) and scaled
+  /// with one integer vpmaddwd and one f32 epilogue (layout x86_n16k8_s32).
+  /// groupK stays 16 (the activation code sums are per block); the kernel
+  /// steps 32.
   bool scalePairs = false;
 
   /// Code tables of the weight element: f32 values (F32 mode with a table),

@@ -316,13 +316,17 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     }
   }
 
-  // NV formats with int8 activations: both 16-blocks of a 32 in one
-  // epilogue. The halves' dot products pass through vpackssdw, so they must
+  // NV formats with int8 or 16-bit activations: both 16-blocks of a 32 in
+  // one epilogue. The halves' dot products pass through vpackssdw, so they must
   // fit in i16: 16 * max |integer weight| * 128 <= 2^15 - 1.
-  if (allowScalePairs && plan.mode == KernelMode::I8 && fourBit &&
-      weight.granularity == Granularity::Block && weight.blockSize == 16 &&
-      weight.scaleType == ScaleType::E4M3 && k % 32 == 0 &&
-      (act->granularity != Granularity::Block || act->blockSize % 32 == 0)) {
+  // I16 has activation blocks of 32.
+  if (allowScalePairs &&
+      (plan.mode == KernelMode::I8 || plan.mode == KernelMode::I16) &&
+      fourBit && weight.granularity == Granularity::Block &&
+      weight.blockSize == 16 && weight.scaleType == ScaleType::E4M3 &&
+      k % 32 == 0 &&
+      (!act || act->granularity != Granularity::Block ||
+       act->blockSize % 32 == 0)) {
     int maxWeight = 0;
     for (uint8_t u : plan.u8Table)
       maxWeight = std::max(maxWeight, std::abs(u - plan.weightOffset));

@@ -704,6 +704,10 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
     }
     return SmallVector<Value>{};
   });
+  if (p.scalePairs) {
+    emitPairOrder(prepRow);
+    emitPairOrder(gep(prepRow, c64(kp)));
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -1324,22 +1328,42 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
   const int rows = static_cast<int>(xRows.size());
   const int tiles = static_cast<int>(tileIndex.size());
   const int64_t pairs = kp / 32;
+  // I16: the hi and lo limbs of x in chains of their own.
+  const int limbs = p.mode == KernelMode::I16 ? 2 : 1;
   auto v64i8 = VectorType::get({64}, i8);
   auto v32i16 = VectorType::get({32}, i16);
   auto v8i64 = VectorType::get({8}, i64);
+  auto v4i32 = VectorType::get({4}, i32);
+  // Chains [row][tile][set][limb].
+  auto chain = [&](int r, int t, int set, int limb) {
+    return ((r * tiles + t) * 2 + set) * limbs + limb;
+  };
   return loop(c64(0), c64(pairs), 1, facc, [&](Value pair, ValueRange fIn) {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
-    // One chain per row, tile and column set; its even dwords hold half 0,
-    // its odd ones half 1, so it starts at -offset * (the x code sums of the
-    // two halves), alternating: the two sums are adjacent i32s.
-    SmallVector<Value> acc; // [row][tile][set]
+    // A chain's even dwords hold half 0, its odd ones half 1, so it starts
+    // at -offset * (the x code sums of the two halves), alternating. I8 has
+    // the two sums side by side; I16 has [half][limb].
+    SmallVector<Value> acc(rows * tiles * 2 * limbs);
     for (int r = 0; r < rows; ++r) {
       Value slot = add(mulc(addc(m0, r), numGroups), mulc(pair, 2));
-      Value sums = bitcast(vi32, broadcastLoad(v8i64, gep(xSumBase,
-                                                          mulc(slot, 4))));
-      Value start = arith::MulIOp::create(b, sums, splatI32(-p.weightOffset));
-      for (int i = 0; i < 2 * tiles; ++i)
-        acc.push_back(start);
+      for (int limb = 0; limb < limbs; ++limb) {
+        Value sums;
+        if (limbs == 1) {
+          sums = bitcast(vi32, broadcastLoad(v8i64, gep(xSumBase,
+                                                        mulc(slot, 4))));
+        } else {
+          Value four = load(v4i32, gep(xSumBase, mulc(slot, 8)));
+          SmallVector<int64_t> mask;
+          for (int lane = 0; lane < 16; ++lane)
+            mask.push_back(lane % 2 * 2 + limb);
+          sums = vector::ShuffleOp::create(b, four, four, mask);
+        }
+        Value start =
+            arith::MulIOp::create(b, sums, splatI32(-p.weightOffset));
+        for (int t = 0; t < tiles; ++t)
+          for (int set = 0; set < 2; ++set)
+            acc[chain(r, t, set, limb)] = start;
+      }
     }
     Value kBase = mulc(pair, 32);
     for (int kk = 0; kk < 2; ++kk) {
@@ -1350,24 +1374,31 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
           decodeNibblesU8(load(vi32, chunkAddress(wBase, tileIndex[t], chunk)),
                           low[2 * t + set], high[2 * t + set]);
         }
-      for (int r = 0; r < rows; ++r) {
-        // The prep phase put k 8kk+j and 16+8kk+j (j < 4) into one qword,
-        // and the high nibbles' k 4 after them into the next.
-        auto xCodes = [&](int64_t offset) {
-          return bitcast(v64i8, broadcastLoad(v8i64, gep(xRows[r],
-                                                        addc(kBase, offset))));
-        };
-        Value xLow = xCodes(16 * kk), xHigh = xCodes(16 * kk + 8);
-        for (int i = 0; i < 2 * tiles; ++i) {
-          Value &a = acc[r * 2 * tiles + i];
-          a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32, {a, low[i], xLow});
-          a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                        {a, high[i], xHigh});
+      for (int r = 0; r < rows; ++r)
+        for (int limb = 0; limb < limbs; ++limb) {
+          // The prep phase put k 8kk+j and 16+8kk+j (j < 4) into one qword,
+          // and the high nibbles' k 4 after them into the next; I16's lo
+          // limbs follow kp bytes after the hi limbs.
+          auto xCodes = [&](int64_t offset) {
+            return bitcast(v64i8,
+                           broadcastLoad(v8i64, gep(xRows[r],
+                                                    addc(kBase, offset))));
+          };
+          Value xLow = xCodes(limb * kp + 16 * kk);
+          Value xHigh = xCodes(limb * kp + 16 * kk + 8);
+          for (int t = 0; t < tiles; ++t)
+            for (int set = 0; set < 2; ++set) {
+              Value &a = acc[chain(r, t, set, limb)];
+              a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                            {a, low[2 * t + set], xLow});
+              a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                            {a, high[2 * t + set], xHigh});
+            }
         }
-      }
     }
     // Epilogue: the halves of column c into the words of dword c, times
-    // their multipliers (exact), then one f32 product and FMA.
+    // their multipliers (exact), then one f32 product and FMA (I16: the hi
+    // limb's sum times 256 plus the lo limb's, in f32).
     for (int r = 0; r < rows; ++r) {
       Value xScale;
       if (!actPerRow) {
@@ -1377,17 +1408,24 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
                       mulc(add(mulc(addc(m0, r), numActBlocks), gx), 4)));
       }
       for (int t = 0; t < tiles; ++t) {
-        Value words = intrinsic("llvm.x86.avx512.packssdw.512", v32i16,
-                                {acc[(r * tiles + t) * 2],
-                                 acc[(r * tiles + t) * 2 + 1]});
         Value scales = gep(wBase, addc(mulc(tileIndex[t], geo.tileBytes),
                                        geo.codeBytesPerTile));
         Value multipliers = load(v32i16, gep(scales, mulc(pair, 64)));
-        Value d = intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32,
-                            {words, multipliers});
+        SmallVector<Value> sums;
+        for (int limb = 0; limb < limbs; ++limb) {
+          Value words = intrinsic("llvm.x86.avx512.packssdw.512", v32i16,
+                                  {acc[chain(r, t, 0, limb)],
+                                   acc[chain(r, t, 1, limb)]});
+          Value d = intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32,
+                              {words, multipliers});
+          sums.push_back(arith::SIToFPOp::create(b, vf32, d));
+        }
+        Value t32 = limbs == 1 ? sums[0]
+                               : LLVM::FMAOp::create(b, sums[0],
+                                                     splatF32(256.0f), sums[1])
+                                     .getResult();
         Value factor = broadcastLoad(
             vf32, gep(scales, addc(mulc(pair, 4), pairs * 64)));
-        Value t32 = arith::SIToFPOp::create(b, vf32, d);
         Value &f = fAcc[r * tiles + t];
         f = xScale ? LLVM::FMAOp::create(b, fmul(t32, factor), xScale, f)
                          .getResult()
