@@ -132,12 +132,14 @@ struct QcFoldWeightsPass
                     .str();
       if (sizes.foldedToFloat)
         remark << "; " << sizes.foldedToFloat
-               << " other fake-quantized constant(s) folded to float";
+               << " other quantized constant(s) (convolutions, ...) stored as "
+                  "their dequantized float values";
     } else if (sizes.foldedToFloat) {
       mlir::emitRemark(module.getLoc())
           << "qc-fold-weights: no layer into qc.matmul; "
           << sizes.foldedToFloat
-          << " fake-quantized constant(s) folded to float";
+          << " quantized constant(s) (convolutions, ...) stored as their "
+             "dequantized float values";
     }
   }
 

@@ -27,6 +27,7 @@
 #include "quantc/Transforms/QuantizableLayers.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCINSTRUMENT
@@ -40,6 +41,34 @@ namespace {
 
 struct QcInstrumentPass : mlir::qc::impl::QcInstrumentBase<QcInstrumentPass> {
   using QcInstrumentBase::QcInstrumentBase;
+
+  /// Whether the layer's XᵀX (a columns² f64 matrix per group: K for a
+  /// contraction, kh·kw·in/groups for a convolution's patches) stays within
+  /// hessian-max-mib; a warning says which layer goes without otherwise.
+  bool hessianFits(const quantc::QuantizedLayer &quantized,
+                   RankedTensorType type,
+                   const std::optional<quantc::ConvPatches> &patches) {
+    int64_t axis = quantized.layer.activationAxis;
+    if (axis < 0 || axis >= type.getRank())
+      return true; // the statistics reject it with their own message
+    int64_t channels = type.getDimSize(axis);
+    if (ShapedType::isDynamic(channels))
+      return true; // the statistics reject it with their own message
+    int64_t groups = patches ? std::max<int64_t>(patches->groups, 1) : 1;
+    double columns = patches ? static_cast<double>(channels / groups) *
+                                   patches->geometry.taps()
+                             : static_cast<double>(channels);
+    double mib = groups * columns * columns * 8.0 / (1 << 20);
+    if (mib <= static_cast<double>(hessianMaxMib))
+      return true;
+    emitWarning(quantized.layer.op->getLoc())
+        << "qc-instrument: layer '" << quantized.layer.name
+        << "': its input Hessian would take " << llvm::formatv("{0:F1}", mib)
+        << " MiB (more than hessian-max-mib="
+        << static_cast<int64_t>(hessianMaxMib)
+        << "); not collected, so GPTQ keeps round-to-nearest for it";
+    return false;
+  }
 
   void runOnOperation() override {
     for (quantc::QuantizedLayer &quantized :
@@ -55,7 +84,8 @@ struct QcInstrumentPass : mlir::qc::impl::QcInstrumentBase<QcInstrumentPass> {
         patches = quantc::convPatches(layer, whyNot);
       }
       if (hessian &&
-          (layer.kind == quantc::LayerKind::Contraction || patches))
+          (layer.kind == quantc::LayerKind::Contraction || patches) &&
+          hessianFits(quantized, type, patches))
         stats.push_back("hessian");
       OpBuilder b(layer.op);
       auto observe = ObserveOp::create(

@@ -106,7 +106,7 @@ func.func @generic(%x: tensor<8x64xf32>) -> tensor<8x32xf32> {
 // CHECK: %[[XQ:.*]] = qc.fake_quant %arg0 as <mxint8>
 // CHECK: linalg.matmul ins(%[[XQ]], %[[W]] :
 // CHECK-NOT: qc.matmul
-// SIZES: remark: qc-fold-weights: no layer into qc.matmul; 1 fake-quantized constant(s) folded to float
+// SIZES: remark: qc-fold-weights: no layer into qc.matmul; 1 quantized constant(s) (convolutions, ...) stored as their dequantized float values
 func.func @nonzero_init(%x: tensor<8x64xf32>) -> tensor<8x32xf32> {
   %w = arith.constant dense<2.0> : tensor<64x32xf32>
   %wq = qc.fake_quant %w as <mxfp4, axis = 0> : tensor<64x32xf32>

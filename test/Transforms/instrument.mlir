@@ -1,5 +1,6 @@
 // RUN: quant-opt %s --qc-instrument | FileCheck %s
 // RUN: quant-opt %s --qc-instrument=hessian=false | FileCheck %s --check-prefix=NOHESS
+// RUN: quant-opt %s --qc-instrument=hessian-max-mib=4 2>&1 | FileCheck %s --check-prefix=CAP
 
 // A W8A8 layer: the observed tensor is the float activation the activation
 // quantizer sees (its fake_quant's operand), keyed "<layer>:input".
@@ -71,4 +72,23 @@ func.func @conv(%x: tensor<1x2x8x9x11xf32>) -> tensor<1x2x4x4x4xf32> {
     linalg.yield %s : f32
   } -> tensor<1x2x4x4x4xf32> loc("conv")
   return %y : tensor<1x2x4x4x4xf32>
+}
+
+// A layer whose XᵀX (1024² doubles = 8 MiB) exceeds hessian-max-mib goes
+// without it, with a warning naming it; the small one keeps it.
+// CAP: warning: {{.*}}qc-instrument: layer 'wide': its input Hessian would take 8.0 MiB (more than hessian-max-mib=4); not collected, so GPTQ keeps round-to-nearest for it
+// CAP-LABEL: func @hessian_cap
+// CAP: qc.observe "wide:input", %arg0 {stats = ["amax", "channel_amax", "histogram"]} : tensor<2x1024xf32>
+// CAP: qc.observe "narrow:input", %arg1 {stats = ["amax", "channel_amax", "histogram", "hessian"]} : tensor<2x64xf32>
+func.func @hessian_cap(%x: tensor<2x1024xf32>, %x2: tensor<2x64xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
+  %w = arith.constant dense<0.5> : tensor<1024x8xf32>
+  %wq = qc.fake_quant %w as <int4_g32, axis = 0> : tensor<1024x8xf32>
+  %w2 = arith.constant dense<0.5> : tensor<64x8xf32>
+  %w2q = qc.fake_quant %w2 as <int4_g32, axis = 0> : tensor<64x8xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x8xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<2x8xf32>) -> tensor<2x8xf32>
+  %a = linalg.matmul ins(%x, %wq : tensor<2x1024xf32>, tensor<1024x8xf32>) outs(%acc : tensor<2x8xf32>) -> tensor<2x8xf32> loc("wide")
+  %b = linalg.matmul ins(%x2, %w2q : tensor<2x64xf32>, tensor<64x8xf32>) outs(%acc : tensor<2x8xf32>) -> tensor<2x8xf32> loc("narrow")
+  return %a, %b : tensor<2x8xf32>, tensor<2x8xf32>
 }

@@ -366,6 +366,7 @@ quantc::calibrate(ModuleOp module, const CalibrationOptions &options) {
   PassManager pm(copy->getContext());
   qc::QcInstrumentOptions instrument;
   instrument.hessian = options.hessian;
+  instrument.hessianMaxMib = options.hessianMaxMib;
   pm.addPass(qc::createQcInstrument(instrument));
   if (failed(pm.run(*copy)))
     return makeError("instrumenting the model for calibration failed (see "

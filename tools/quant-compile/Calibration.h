@@ -35,6 +35,9 @@ struct CalibrationOptions {
   std::string source;
   /// Collect XᵀX (GPTQ, bit allocation).
   bool hessian = true;
+  /// A layer whose XᵀX would be larger (MiB) goes without (qc-instrument's
+  /// hessian-max-mib).
+  int64_t hessianMaxMib = 2048;
   /// Seed of synthetic samples.
   uint64_t seed = 0;
   int threads = 0;

@@ -153,6 +153,14 @@ static cl::opt<std::string> calibStatsDir(
              "calibrating"),
     cl::cat(compileCategory));
 
+static cl::opt<int64_t> hessianMaxMib(
+    "hessian-max-mib", cl::value_desc("MiB"), cl::init(2048),
+    cl::desc("Largest input Hessian XᵀX calibration collects for one layer "
+             "(GPTQ, bit allocation): K² doubles for a matmul, "
+             "(kh·kw·in/groups)² per group for a convolution; larger layers "
+             "are warned about and keep round-to-nearest"),
+    cl::cat(compileCategory));
+
 static cl::opt<std::string> latencyProfile(
     "latency-profile", cl::value_desc("FILE.json"),
     cl::desc("Measured speeds for auto-latency:US recipes (written by "
@@ -287,6 +295,21 @@ static LogicalResult printLocatedDiagnostic(Diagnostic &diagnostic) {
     return printDiagnostic(located);
   }
   return printDiagnostic(diagnostic);
+}
+
+/// quantc::calibrate, with the warnings of its instrumentation (layers that
+/// go without statistics) printed like the stages' (MLIR drops warnings when
+/// no handler takes them); its errors come back as the llvm::Error.
+static llvm::Expected<quantc::CalibrationStats>
+calibrateShowingWarnings(ModuleOp module,
+                         const quantc::CalibrationOptions &options) {
+  ScopedDiagnosticHandler handler(
+      module.getContext(), [](Diagnostic &diagnostic) {
+        if (diagnostic.getSeverity() == DiagnosticSeverity::Error)
+          return failure();
+        return printDiagnostic(diagnostic);
+      });
+  return quantc::calibrate(module, options);
 }
 
 /// Runs `addPasses`'s passes on `module`. A pass that reports "not
@@ -555,7 +578,7 @@ int main(int argc, char **argv) {
       options.progress = quiet ? nullptr : &llvm::errs();
       auto start = std::chrono::steady_clock::now();
       llvm::Expected<quantc::CalibrationStats> stats =
-          quantc::calibrate(*module, options);
+          calibrateShowingWarnings(*module, options);
       if (!stats)
         return reportError("calibration before smoothing: " +
                            llvm::toString(stats.takeError()));
@@ -637,10 +660,11 @@ int main(int argc, char **argv) {
     options.source = calibSpec;
     // XᵀX is channels² doubles per layer: only passes that need it ask.
     options.hessian = recipe->gptq || recipe->allocate;
+    options.hessianMaxMib = hessianMaxMib;
     options.progress = quiet ? nullptr : &llvm::errs();
     auto start = std::chrono::steady_clock::now();
     llvm::Expected<quantc::CalibrationStats> stats =
-        quantc::calibrate(*module, options);
+        calibrateShowingWarnings(*module, options);
     if (!stats)
       return reportError("calibration: " + llvm::toString(stats.takeError()));
     if (calibStatsDir.empty()) {

@@ -66,7 +66,12 @@ def QcInstrument : Pass<"qc-instrument", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"hessian", "hessian", "bool", /*default=*/"true",
-           "Also collect XᵀX (channels² doubles per layer) for GPTQ and bit allocation">
+           "Also collect XᵀX (channels² doubles per layer) for GPTQ and bit allocation">,
+    Option<"hessianMaxMib", "hessian-max-mib", "int64_t", /*default=*/"2048",
+           "Largest XᵀX collected for one layer, in MiB (groups x columns² "
+           "doubles; columns = K, or kh·kw·in/groups for a convolution); a "
+           "layer over it goes without, with a warning, and GPTQ rounds it to "
+           "nearest">
   ];
   let dependentDialects = ["::mlir::qc::QcDialect"];
 }
