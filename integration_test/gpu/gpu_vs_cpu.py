@@ -10,6 +10,13 @@ device runs (others are skipped, with a line saying so). The error of each
 output is measured against S = sum_k |x_k w_k| with w the dequantized weights
 (`quant-tensor unpack`): tolerance() below. Prints one line per case and
 "N passed, N failed, N skipped"; exits 1 on any failure.
+
+cases.txt `acts` lists WEIGHT/ACT format pairs: the same, with `act <ACT>` on
+the qc.matmul (x quantized on the GPU by qc_quantize_act; on chips without a
+kernel reading packed activations decoded back by qc_dequantize_act, which
+gives the CPU reference's fake-quantized x bit for bit, so the tolerances are
+the float kernels'); S then uses x fake-quantized by `quant-tensor
+fake-quant`.
 """
 import argparse
 import os
@@ -80,10 +87,12 @@ def main():
         print(f"SKIP: chip path {chip}: the device (compute capability "
               f"{capability[0]}.{capability[1]}) does not run it", flush=True)
     passed = failed = 0
-    for fmt in table["formats"]:
+    cases = [(fmt, None) for fmt in table["formats"]]
+    cases += [tuple(pair.split("/", 1)) for pair in table.get("acts", [])]
+    for fmt, act in cases:
         for shape in table["shapes"]:
             n, k = (int(v) for v in shape.split("x"))
-            case_dir = os.path.join(args.work, f"{fmt}_{n}x{k}")
+            case_dir = os.path.join(args.work, f"{fmt}_{n}x{k}" + (f"_act_{act}" if act else ""))
             os.makedirs(case_dir, exist_ok=True)
             rng = np.random.default_rng(7)
             w = (rng.standard_normal((n, k)) * 0.05).astype(np.float32)
@@ -99,11 +108,17 @@ def main():
                 np.save(xp, x)
                 source = os.path.join(case_dir, f"m{m}.mlir")
                 t = f"!qc.packed<{n}x{k}, {fmt}>"
+                act_attr = f" act <{act}>" if act else ""
                 with open(source, "w") as f:
                     f.write(f"func.func @f(%x: tensor<{m}x{k}xf32>, %w: {t}) -> tensor<{m}x{n}xf32> {{\n"
-                            f"  %y = qc.matmul %x, %w : tensor<{m}x{k}xf32>, {t} -> tensor<{m}x{n}xf32>\n"
+                            f"  %y = qc.matmul %x, %w{act_attr} : tensor<{m}x{k}xf32>, {t} -> tensor<{m}x{n}xf32>\n"
                             f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
-                bound = np.abs(x.astype(np.float64)) @ np.abs(w_deq).T + 1e-30
+                x_used = x
+                if act:
+                    xq = os.path.join(case_dir, f"x{m}.fq.npy")
+                    run([args.quant_tensor, "fake-quant", "--format", act, xp, xq])
+                    x_used = np.load(xq)
+                bound = np.abs(x_used.astype(np.float64)) @ np.abs(w_deq).T + 1e-30
                 cpu, cpu_problem = None, ""
                 try:
                     out = os.path.join(case_dir, f"m{m}.cpu")
@@ -130,7 +145,8 @@ def main():
                     ok = not problem and worst <= tol
                     passed += ok
                     failed += not ok
-                    print(f"{'PASS' if ok else 'FAIL'}: {fmt:<12} M={m:<4} N={n:<6} K={k:<6} {chip:<7} "
+                    name = fmt + (f"/{act}" if act else "")
+                    print(f"{'PASS' if ok else 'FAIL'}: {name:<12} M={m:<4} N={n:<6} K={k:<6} {chip:<7} "
                           f"max err {worst:.2e} (tol {tol:.0e}) {problem}", flush=True)
     print(f"{passed} passed, {failed} failed, {len(skipped)} chip path(s) skipped")
     return 1 if failed else 0

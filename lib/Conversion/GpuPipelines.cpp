@@ -9,6 +9,7 @@
 #include "quantc/Conversion/GpuChips.h"
 #include "quantc/Conversion/Passes.h"
 #include "quantc/Conversion/Pipelines.h"
+#include "quantc/Transforms/FormatCodegen.h"
 
 #include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -18,6 +19,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -28,6 +30,7 @@
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -54,6 +57,143 @@ struct LaunchFuncMemoryEffects
       effects.emplace_back(MemoryEffects::Write::get(), &operand,
                            SideEffects::DefaultResource::get());
     }
+  }
+};
+
+/// The format library's element type rounding like arith.truncf to `type`
+/// (RNE, saturating to the largest finite value), for the OCP minifloats.
+std::optional<ElementType> ocpElementType(Type type) {
+  ElementType e;
+  if (isa<Float4E2M1FNType>(type))
+    e = ElementType::minifloat(2, 1);
+  else if (isa<Float6E2M3FNType>(type))
+    e = ElementType::minifloat(2, 3);
+  else if (isa<Float6E3M2FNType>(type))
+    e = ElementType::minifloat(3, 2);
+  else if (isa<Float8E4M3FNType>(type))
+    e = ElementType::minifloat(4, 3);
+  else if (isa<Float8E5M2Type>(type))
+    e = ElementType::minifloat(5, 2);
+  else
+    return std::nullopt;
+  e.saturate = true;
+  return e;
+}
+
+/// arith.truncf from f32 to f4E2M1FN / f6E2M3FN / f6E3M2FN / f8E4M3FN /
+/// f8E5M2, which convert-gpu-to-nvvm leaves alone: cvt.rn.satfinite (PTX ISA
+/// 9.7.9.21 "cvt": e4m3x2/e5m2x2 from sm_89, e2m1x2/e2m3x2/e3m2x2 on
+/// sm_100a/sm_120a) through nvvm.convert.f32x2.to.f{8,6,4}x2 where the chip
+/// has it, else the format library's integer arithmetic (emitEncodeElement).
+/// Both round to nearest even and saturate out-of-range values (Inf
+/// included) to the largest finite value: for finite inputs within the
+/// type's range this is arith.truncf; beyond it, the quantizers' behaviour
+/// (arith.truncf would give NaN/Inf there).
+struct NarrowTruncfToNvvm : OpRewritePattern<arith::TruncFOp> {
+  NarrowTruncfToNvvm(MLIRContext *ctx, bool hasF8Convert, bool hasF6F4Convert)
+      : OpRewritePattern(ctx), hasF8Convert(hasF8Convert),
+        hasF6F4Convert(hasF6F4Convert) {}
+  bool hasF8Convert, hasF6F4Convert;
+
+  LogicalResult matchAndRewrite(arith::TruncFOp op,
+                                PatternRewriter &rewriter) const override {
+    Type type = op.getType();
+    std::optional<ElementType> element = ocpElementType(type);
+    if (!element || !op.getIn().getType().isF32())
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    const int bits = element->bits;
+    Type i16 = b.getI16Type(), i8 = b.getI8Type();
+    Value x = op.getIn(), code;
+    // The x2 converts put the conversion of their second operand in the
+    // low bits.
+    if (bits == 8 && hasF8Convert) {
+      code = NVVM::ConvertF32x2ToF8x2Op::create(
+          b, i16, x, x, NVVM::FPRoundingMode::RN,
+          NVVM::SaturationMode::SATFINITE, /*relu=*/false, type);
+    } else if (bits == 6 && hasF6F4Convert) {
+      code = NVVM::ConvertF32x2ToF6x2Op::create(b, i16, x, x,
+                                                /*relu=*/false, type);
+    } else if (bits == 4 && hasF6F4Convert) {
+      code = NVVM::ConvertF32x2ToF4x2Op::create(b, i8, x, x,
+                                                /*relu=*/false, type);
+    } else {
+      Emitter em(b);
+      code = emitEncodeElement(em, x, describeElement(*element));
+    }
+    Value narrow = arith::TruncIOp::create(b, b.getIntegerType(bits), code);
+    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, type, narrow);
+    return success();
+  }
+};
+
+/// f32 math convert-gpu-to-nvvm would turn into libdevice calls (__nv_fabsf,
+/// __nv_rintf, __nv_fmaxf, __nv_fminf; it also rewrites the llvm.intr ops
+/// of these), which quantc does not link (PTX from LLVM's NVPTX back end
+/// alone): llvm.call_intrinsic of the LLVM intrinsics instead, which NVPTX
+/// selects to abs.f32, cvt.rni.f32.f32, max.f32 and min.f32 (the same
+/// results: maxnum/minnum return the non-NaN operand, as max/min.f32 do).
+template <typename SourceOp>
+struct MathToIntrinsic : OpRewritePattern<SourceOp> {
+  MathToIntrinsic(MLIRContext *ctx, StringRef intrinsic)
+      : OpRewritePattern<SourceOp>(ctx), intrinsic(intrinsic) {}
+  std::string intrinsic;
+  LogicalResult matchAndRewrite(SourceOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    rewriter.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+        op, op.getType(), rewriter.getStringAttr(intrinsic),
+        op->getOperands());
+    return success();
+  }
+};
+
+/// quantc-gpu-lower-format-math: NarrowTruncfToNvvm (for the chip on the
+/// gpu.module's #nvvm.target) and MathToIntrinsic in every gpu.module.
+struct LowerNarrowTruncfPass
+    : PassWrapper<LowerNarrowTruncfPass,
+                  OperationPass<mlir::gpu::GPUModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerNarrowTruncfPass)
+  StringRef getArgument() const override {
+    return "quantc-gpu-lower-format-math";
+  }
+  StringRef getDescription() const override {
+    return "Lower arith.truncf from f32 to f4E2M1FN/f6E2M3FN/f6E3M2FN/"
+           "f8E4M3FN/f8E5M2 in gpu.modules to cvt.rn.satfinite (nvvm.convert) "
+           "where the target chip has it, else to integer arithmetic; f32 "
+           "absf/roundeven/maxnumf/minnumf to LLVM intrinsics (no libdevice)";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<NVVM::NVVMDialect, arith::ArithDialect,
+                    math::MathDialect, LLVM::LLVMDialect>();
+  }
+  void runOnOperation() override {
+    mlir::gpu::GPUModuleOp module = getOperation();
+    int sm = 0;
+    if (ArrayAttr targets = module.getTargetsAttr())
+      for (Attribute target : targets)
+        if (auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(target)) {
+          StringRef chip = nvvm.getChip();
+          if (chip.consume_front("sm_"))
+            (void)chip.take_while(llvm::isDigit).getAsInteger(10, sm);
+        }
+    // cvt.rn.satfinite.{e4m3x2,e5m2x2}.f32: sm_89 and later; the f6/f4
+    // forms: sm_100a and sm_120a (arch-specific chips, as quantc emits).
+    RewritePatternSet patterns(&getContext());
+    patterns.add<NarrowTruncfToNvvm>(&getContext(), sm >= 89,
+                                     sm == 100 || sm == 120);
+    patterns.add<MathToIntrinsic<math::AbsFOp>>(&getContext(), "llvm.fabs.f32");
+    patterns.add<MathToIntrinsic<math::RoundEvenOp>>(&getContext(),
+                                                     "llvm.roundeven.f32");
+    patterns.add<MathToIntrinsic<arith::MaxNumFOp>>(&getContext(),
+                                                    "llvm.maxnum.f32");
+    patterns.add<MathToIntrinsic<arith::MinNumFOp>>(&getContext(),
+                                                    "llvm.minnum.f32");
+    // The codes' users bitcast back to integers: fold those pairs away.
+    arith::BitcastOp::getCanonicalizationPatterns(patterns, &getContext());
+    if (failed(applyPatternsGreedily(module, std::move(patterns))))
+      return signalPassFailure();
   }
 };
 
@@ -106,6 +246,7 @@ void buildGpuToPtxPipeline(OpPassManager &pm, llvm::StringRef chip) {
   (void)chip; // the chip is on each gpu.module's #nvvm.target
   OpPassManager &kernels = pm.nest<mlir::gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(std::make_unique<LowerNarrowTruncfPass>());
   ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
   // Kernels take static memrefs: pass them as plain pointers, so that a
   // launch passes three pointers, not three descriptors.
@@ -158,6 +299,7 @@ struct ChipOptions : public PassPipelineOptions<ChipOptions> {
 } // namespace
 
 void registerQuantcGpuPipelines() {
+  PassRegistration<LowerNarrowTruncfPass>();
   PassPipelineRegistration<ChipOptions>(
       "quantc-gpu-to-ptx",
       "Lower gpu.module ops (gpu, scf, arith, vector, memref, nvvm) to "

@@ -3,6 +3,7 @@
 #include "quantc/Transforms/FormatCodegen.h"
 
 #include <cmath>
+#include <limits>
 
 namespace quantc {
 
@@ -179,6 +180,201 @@ Value emitDecodeScale(Emitter &em, ScaleType type, Value bits,
     return tensorScale ? em.fmul(value, tensorScale) : value;
   }
   }
+}
+
+
+//===----------------------------------------------------------------------===//
+// Quantizing a block (qc-expand-formats and the GPU activation quantizer)
+//===----------------------------------------------------------------------===//
+
+/// A block's scale: the f32 value elements are divided by and the raw bits
+
+/// Clamps a computed scale to [smallest positive, largest finite] of its type,
+/// as the format library does, so no block gets a zero or infinite scale.
+Value emitClampToScaleRange(Emitter &em, Value scale, ScaleType type) {
+  float minPositive = std::numeric_limits<float>::denorm_min();
+  float maxFinite = std::numeric_limits<float>::max();
+  if (type == ScaleType::F16) {
+    minPositive = std::ldexp(1.0f, -24);
+    maxFinite = 65504.0f;
+  } else if (type == ScaleType::BF16) {
+    minPositive = std::ldexp(1.0f, -133);
+    maxFinite = decodeScale(0x7F7F, ScaleType::BF16);
+  }
+  return arith::MinimumFOp::create(
+      em.b, arith::MaximumFOp::create(em.b, scale, em.f32c(minPositive)),
+      em.f32c(maxFinite));
+}
+
+/// Emits the scale of a block from its amax (already clipped) and whether the
+/// block holds a NaN/Inf. `tensorScale` is s2 for second-level formats.
+ScaleValue emitBlockScale(Emitter &em, const Format &format,
+                                 const ElementInfo &element, Value amax,
+                                 Value nonFinite, Value tensorScale) {
+  switch (format.scaleType) {
+  case ScaleType::E8M0: {
+    int emax = elementMaxExponent(element.type);
+    double maxSig = element.maxFinite / std::ldexp(1.0, emax);
+    Value e = em.floorLog2(amax);
+    Value x = em.sub(e, em.i32c(emax));
+    if (format.scaleRounding != ScaleRounding::Floor) {
+      // The significand of amax in [1, 2) (1 for zero/subnormal amax, whose
+      // exponent clamps to -127 anyway).
+      Value bits = em.bitsOf(amax);
+      Value sig = em.floatOf(em.bor(em.band(bits, em.i32c(0x007fffff)),
+                                    em.i32c(0x3f800000)));
+      Value isTiny = em.icmp(arith::CmpIPredicate::slt, e, em.i32c(-126));
+      sig = em.select(isTiny, em.f32c(1.0f), sig);
+      if (format.scaleRounding == ScaleRounding::Ceil) {
+        Value up = em.fcmp(arith::CmpFPredicate::OGT, sig,
+                           em.f32c(static_cast<float>(maxSig)));
+        x = em.add(x, arith::ExtUIOp::create(em.b, em.i32(), up));
+      } else {
+        Value sig64 = arith::ExtFOp::create(em.b, em.f64(), sig);
+        Value sq = arith::MulFOp::create(em.b, sig64, sig64);
+        auto f64c = [&](double v) {
+          return arith::ConstantOp::create(em.b, em.b.getF64FloatAttr(v));
+        };
+        Value up = em.fcmp(arith::CmpFPredicate::OGE, sq,
+                           f64c(2.0 * maxSig * maxSig));
+        Value down = em.fcmp(arith::CmpFPredicate::OLT,
+                             arith::MulFOp::create(em.b, f64c(2.0), sq),
+                             f64c(maxSig * maxSig));
+        x = em.add(x, arith::ExtUIOp::create(em.b, em.i32(), up));
+        x = em.sub(x, arith::ExtUIOp::create(em.b, em.i32(), down));
+      }
+    }
+    x = em.smin(em.smax(x, em.i32c(-127)), em.i32c(127));
+    Value biased = em.add(x, em.i32c(127));
+    // 2^-127 is the f32 subnormal 0x00400000.
+    Value isMin = em.icmp(arith::CmpIPredicate::eq, biased, em.i32c(0));
+    Value value = em.select(isMin, em.floatOf(em.i32c(0x00400000)),
+                            em.floatOf(em.shl(biased, em.i32c(23))));
+    return {em.select(nonFinite, em.f32c(std::nanf("")), value),
+            em.select(nonFinite, em.i32c(0xff), biased)};
+  }
+  case ScaleType::E4M3: {
+    ElementInfo e4m3 = describeElement(scaleElementType(ScaleType::E4M3));
+    Value raw = em.fdiv(em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite))),
+                        tensorScale ? tensorScale : em.f32c(1.0f));
+    raw = arith::MinimumFOp::create(
+        em.b, arith::MaximumFOp::create(em.b, raw, em.f32c(std::ldexp(1.0f, -9))),
+        em.f32c(448.0f));
+    Value code = emitEncodeElement(em, raw, e4m3);
+    Value value = emitDecodeElement(em, code, e4m3);
+    if (tensorScale)
+      value = em.fmul(value, tensorScale);
+    return {em.select(nonFinite, em.f32c(std::nanf("")), value),
+            em.select(nonFinite, em.i32c(0x7f), code)};
+  }
+  case ScaleType::F32:
+  case ScaleType::F16:
+  case ScaleType::BF16: {
+    Value raw = emitClampToScaleRange(
+        em, em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite))),
+        format.scaleType);
+    Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, amax, em.f32c(0.0f));
+    raw = em.select(isZero, em.f32c(1.0f), raw);
+    return emitStoredScale(em, format.scaleType, raw, nonFinite);
+  }
+  }
+  llvm_unreachable("unknown scale type");
+}
+
+/// Rounds a computed f32/f16/bf16 scale to its type: the stored bits and the
+/// value elements use (NaN for blocks with NaN/Inf).
+ScaleValue emitStoredScale(Emitter &em, ScaleType scaleType, Value raw,
+                                  Value nonFinite) {
+  Value value = raw, bits = em.bitsOf(raw);
+  if (scaleType != ScaleType::F32) {
+    ElementInfo half = describeElement(scaleElementType(scaleType));
+    bits = emitEncodeElement(em, raw, half);
+    value = emitDecodeElement(em, bits, half);
+  }
+  float nan = std::nanf("");
+  return {em.select(nonFinite, em.f32c(nan), value),
+          em.select(nonFinite, em.i32c(encodeScale(nan, scaleType)),
+                    bits)};
+}
+
+Value emitTensorScale(Emitter &em, const Format &format,
+                      const ElementInfo &element, Value finiteAmax) {
+  Value amax = format.staticAmax > 0.0f ? em.f32c(format.staticAmax) : finiteAmax;
+  Value s2 = em.fdiv(amax, em.f32c(static_cast<float>(element.maxFinite) * 448.0f));
+  // A zero tensor, or one so tiny that s2 underflows, keeps s2 = 1.
+  Value isZero = em.fcmp(arith::CmpFPredicate::OEQ, s2, em.f32c(0.0f));
+  return em.select(isZero, em.f32c(1.0f), s2);
+}
+
+/// The largest code of an unsigned element, as f32.
+static float maxUnsignedCode(const Format &format) {
+  return static_cast<float>((1 << format.element.bits) - 1);
+}
+
+BlockQuantization emitBlockQuantization(Emitter &em, const Format &format,
+                                        const ElementInfo &element,
+                                        const BlockStats &stats,
+                                        Value tensorScale) {
+  ImplicitLocOpBuilder &b = em.b;
+  Value zero = em.f32c(0.0f);
+  Value nonFinite = stats.nonFinite;
+  Value clip = em.f32c(format.clipRatio);
+  if (format.symmetric) {
+    Value amax = stats.amax;
+    if (format.staticAmax > 0.0f && !format.secondLevelScale)
+      amax = em.f32c(format.staticAmax); // per tensor: the block is the tensor
+    if (format.clipRatio != 1.0f)
+      amax = em.fmul(amax, clip);
+    return {emitBlockScale(em, format, element, amax, nonFinite, tensorScale),
+            nonFinite, Value()};
+  }
+  // Asymmetric: [lo, hi] maps onto the codes 0..2^b-1 with a zero point.
+  Value lo = stats.lo, hi = stats.hi;
+  if (format.clipRatio != 1.0f) {
+    lo = em.fmul(lo, clip);
+    hi = em.fmul(hi, clip);
+  }
+  Value maxCode = em.f32c(maxUnsignedCode(format));
+  Value range = em.fsub(hi, lo);
+  Value raw = emitClampToScaleRange(em, em.fdiv(range, maxCode), format.scaleType);
+  raw = em.select(em.fcmp(arith::CmpFPredicate::OEQ, range, zero),
+                  em.f32c(1.0f), raw);
+  ScaleValue scale = emitStoredScale(em, format.scaleType, raw, nonFinite);
+  Value zp = math::RoundEvenOp::create(
+      b, em.fdiv(arith::NegFOp::create(b, lo), scale.value));
+  zp = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, zp, zero),
+                                 maxCode);
+  Value zpInt = arith::FPToSIOp::create(b, em.i32(), zp);
+  zpInt = em.select(nonFinite, em.i32c(0), zpInt);
+  return {scale, nonFinite, zpInt};
+}
+
+/// The code of element value `x` in a block with `scale`; 0 in NaN blocks.
+Value emitCodeInBlock(Emitter &em, Value x, const BlockQuantization &block,
+                             const Format &format,
+                             const ElementInfo &element) {
+  Value code;
+  if (format.symmetric) {
+    code = emitEncodeElement(em, em.fdiv(x, block.scale.value), element);
+  } else {
+    Value q = em.fadd(math::RoundEvenOp::create(em.b, em.fdiv(x, block.scale.value)),
+                      arith::SIToFPOp::create(em.b, em.f32(), block.zeroPoint));
+    q = arith::MinimumFOp::create(
+        em.b, arith::MaximumFOp::create(em.b, q, em.f32c(0.0f)),
+        em.f32c(maxUnsignedCode(format)));
+    code = arith::FPToSIOp::create(em.b, em.i32(), q);
+  }
+  return em.select(block.nonFinite, em.i32c(0), code);
+}
+
+/// The value of `code` in a block with `scale` (and zero point).
+Value emitValueInBlock(Emitter &em, Value code, Value scale,
+                              Value zeroPoint, const Format &format,
+                              const ElementInfo &element) {
+  if (format.symmetric)
+    return em.fmul(emitDecodeElement(em, code, element), scale);
+  Value centered = arith::SIToFPOp::create(em.b, em.f32(), em.sub(code, zeroPoint));
+  return em.fmul(centered, scale);
 }
 
 } // namespace quantc

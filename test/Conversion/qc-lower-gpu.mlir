@@ -70,12 +70,13 @@ func.func @two(%x: tensor<4x64xf32>, %w: !qc.packed<32x64, int4_g32>, %v: !qc.pa
 
 // -----
 
-// Quantized activations stay for the CPU lowering (and no kernel module).
+// Activation formats the GPU quantizer does not take stay for the CPU
+// lowering (and no kernel module); qc-lower-gpu-act.mlir has those it takes.
 // CHECK-LABEL: func.func @act_stays
 // CHECK: qc.matmul
 // CHECK-NOT: gpu.module
 func.func @act_stays(%x: tensor<1x64xf32>, %w: !qc.packed<32x64, mxfp4>) -> tensor<1x32xf32> {
-  // expected-remark @+1 {{qc-lower-gpu: left for the CPU lowering: quantized activations (act) are not implemented on the GPU}}
-  %y = qc.matmul %x, %w act <mxint8> : tensor<1x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<1x32xf32>
+  // expected-remark @+1 {{qc-lower-gpu: left for the CPU lowering: 2-D blocks of activations are not implemented on the GPU}}
+  %y = qc.matmul %x, %w act <int8, granularity = block2d, block = 1, block2 = 32> : tensor<1x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<1x32xf32>
   return %y : tensor<1x32xf32>
 }

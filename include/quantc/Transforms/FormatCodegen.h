@@ -141,6 +141,68 @@ ElementType scaleElementType(ScaleType t);
 Value emitDecodeScale(Emitter &em, ScaleType type, Value bits,
                       Value tensorScale);
 
+//===----------------------------------------------------------------------===//
+// Quantizing a block: scale, zero point and codes from the block's statistics
+//===----------------------------------------------------------------------===//
+
+/// A block's scale: the f32 value elements are divided by and the raw bits
+/// stored in the packed layout.
+struct ScaleValue {
+  Value value; // f32, NaN for blocks holding NaN/Inf
+  Value bits;  // i32, encodeScale of the scale type
+};
+
+/// Clamps a computed scale to [smallest positive, largest finite] of its
+/// type, as the format library does, so no block gets a zero or infinite
+/// scale.
+Value emitClampToScaleRange(Emitter &em, Value scale, ScaleType type);
+
+/// Rounds a computed f32/f16/bf16 scale to its type: the stored bits and the
+/// value elements use (NaN for blocks with NaN/Inf).
+ScaleValue emitStoredScale(Emitter &em, ScaleType scaleType, Value raw,
+                           Value nonFinite);
+
+/// The scale of a symmetric block from its amax (already clipped) and
+/// whether the block holds a NaN/Inf; `tensorScale` is s2 for second-level
+/// formats.
+ScaleValue emitBlockScale(Emitter &em, const Format &format,
+                          const ElementInfo &element, Value amax,
+                          Value nonFinite, Value tensorScale);
+
+/// The second-level scale s2 = amax / (elementMax * 448), 1 for zero
+/// tensors, from the tensor's max |x| over finite elements (unused, may be
+/// null, when the format has a static amax).
+Value emitTensorScale(Emitter &em, const Format &format,
+                      const ElementInfo &element, Value finiteAmax);
+
+/// What a block's quantization is computed from: max |x| (maxnum, NaN
+/// ignored), whether a NaN/Inf occurs, and min(0, min x) / max(0, max x)
+/// (asymmetric formats only; may be null otherwise). Every one is a min/max
+/// or OR, so any reduction order gives the same bits.
+struct BlockStats {
+  Value amax, nonFinite, lo, hi;
+};
+
+/// Everything the element loop needs about one block.
+struct BlockQuantization {
+  ScaleValue scale;
+  Value nonFinite;
+  Value zeroPoint; // i32, asymmetric formats only
+};
+
+BlockQuantization emitBlockQuantization(Emitter &em, const Format &format,
+                                        const ElementInfo &element,
+                                        const BlockStats &stats,
+                                        Value tensorScale);
+
+/// The code of element value `x` in a block; 0 in NaN blocks.
+Value emitCodeInBlock(Emitter &em, Value x, const BlockQuantization &block,
+                      const Format &format, const ElementInfo &element);
+
+/// The value of `code` in a block with `scale` (and zero point).
+Value emitValueInBlock(Emitter &em, Value code, Value scale, Value zeroPoint,
+                       const Format &format, const ElementInfo &element);
+
 } // namespace quantc
 
 #endif // QUANTC_TRANSFORMS_FORMATCODEGEN_H

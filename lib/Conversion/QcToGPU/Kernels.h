@@ -5,8 +5,9 @@
 // canonical packed weight layout that decodes codes and scales in registers.
 //
 // Every kernel computes y[M, N] = x[M, K] · W[N, K]ᵀ for static shapes and
-// takes three memrefs: x (f32/f16/bf16), the packed weight bytes
-// (memref<B x i8>, canonical layout) and y.
+// takes three memrefs: x (f32/f16/bf16, or with `act` the bytes of x in the
+// act format's canonical packed layout, written by qc_quantize_act), the
+// packed weight bytes (memref<B x i8>, canonical layout) and y.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_LIB_CONVERSION_QCTOGPU_KERNELS_H
@@ -19,6 +20,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <array>
+#include <optional>
 #include <string>
 
 namespace quantc::gpukernels {
@@ -30,6 +32,18 @@ struct MatmulProblem {
   mlir::Type inputElementType;  // f32, f16 or bf16
   mlir::Type resultElementType; // f32, f16 or bf16
   int64_t weightBytes = 0;      // size of the packed weights
+  /// Set for kernels that read x quantized (qc.matmul's `act`): x is then
+  /// `actBytes` bytes in the act format's canonical layout.
+  std::optional<Format> act;
+  int64_t actBytes = 0;
+};
+
+/// x[M, K] of qc.matmul quantized in its `act` format on the GPU.
+struct ActQuantProblem {
+  int64_t m = 0, k = 0;
+  Format format;
+  mlir::Type inputElementType; // x: f32, f16 or bf16
+  int64_t packedBytes = 0;     // size of the canonical packed layout
 };
 
 /// The grid and block a kernel was generated for (also recorded on the
@@ -143,6 +157,37 @@ mlir::gpu::GPUFuncOp emitSimtMatmulKernel(mlir::OpBuilder &builder,
                                           llvm::StringRef name,
                                           const MatmulProblem &problem,
                                           LaunchShape &launch);
+
+/// Empty if qc_quantize_act takes activations of rank `rank` flattened to
+/// [M, K] in `act`; else why not.
+std::string whyActUnsupported(const Format &act, int64_t rank, int64_t m,
+                              int64_t k);
+/// qc_quantize_act(x: memref<MxKxT>, bytes: memref<B x i8>): x in the
+/// canonical packed layout of the act format, byte for byte what the format
+/// library's quantize + pack write (ActQuantKernel.cpp).
+mlir::gpu::GPUFuncOp emitQuantizeActKernel(mlir::OpBuilder &builder,
+                                           mlir::Location loc,
+                                           llvm::StringRef name,
+                                           const ActQuantProblem &problem,
+                                           LaunchShape &launch);
+/// qc_dequantize_act(bytes, x': memref<MxKxT>): the packed activations
+/// decoded back to x's element type (fake quantization), for the kernels
+/// that read float activations.
+mlir::gpu::GPUFuncOp emitDequantizeActKernel(mlir::OpBuilder &builder,
+                                             mlir::Location loc,
+                                             llvm::StringRef name,
+                                             const ActQuantProblem &problem,
+                                             LaunchShape &launch);
+mlir::MemRefType packedActMemRefType(mlir::MLIRContext *ctx, int64_t bytes);
+/// The packed activations seen as a weight of M rows (same canonical
+/// layout), for PackedWeightReader.
+MatmulProblem actAsWeightProblem(const ActQuantProblem &problem);
+
+/// The MLIR type whose arith.truncf from f32 rounds like the format
+/// library's element `e` (f4E2M1FN, f6E2M3FN, f6E3M2FN, f8E4M3FN, f8E5M2 for
+/// the saturating OCP minifloats; quantc-gpu-to-ptx lowers those truncf to
+/// cvt.rn.satfinite), or null.
+mlir::Type minifloatStorageType(mlir::MLIRContext *ctx, const ElementType &e);
 
 /// Creates an empty kernel `name` taking (x, weights, y) with the access
 /// attributes the staging pass and NVPTX rely on, and `workgroup` shared

@@ -41,10 +41,6 @@ std::optional<MatmulProblem> describeMatmul(qc::MatmulOp op, std::string &why) {
   auto inputType = cast<RankedTensorType>(op.getInput().getType());
   auto resultType = cast<RankedTensorType>(op.getType());
   auto weightType = cast<qc::PackedType>(op.getWeight().getType());
-  if (op.getAct()) {
-    why = "quantized activations (act) are not implemented on the GPU";
-    return std::nullopt;
-  }
   if (weightType.getLayoutName() != "canonical") {
     why = "the GPU kernels read the canonical packed layout only";
     return std::nullopt;
@@ -64,6 +60,21 @@ std::optional<MatmulProblem> describeMatmul(qc::MatmulOp op, std::string &why) {
   why = PackedWeightReader::whyUnsupported(problem);
   if (!why.empty())
     return std::nullopt;
+  if (std::optional<qc::FormatAttr> act = op.getAct()) {
+    const quantc::Format &format = act->getValue();
+    why = whyActUnsupported(format, inputType.getRank(), problem.m, problem.k);
+    if (!why.empty())
+      return std::nullopt;
+    std::string error;
+    std::optional<int64_t> bytes =
+        quantc::packedSizeInBytes({problem.m, problem.k}, format, error);
+    if (!bytes) {
+      why = "the act format does not fit the activations: " + error;
+      return std::nullopt;
+    }
+    problem.act = format;
+    problem.actBytes = *bytes;
+  }
   return problem;
 }
 
@@ -98,12 +109,20 @@ Value fromMatrix(ImplicitLocOpBuilder &b, Value matrix,
   return tensor::ExpandShapeOp::create(b, resultType, matrix, groups);
 }
 
-/// Chooses and emits the kernel for `problem` on `chip` into `kernels`.
+/// Chooses and emits the kernel for `problem` on `chip` into `kernels`: the
+/// one place that picks a kernel per chip. With `problem.act` set, only
+/// kernels that read the packed activations (qc_quantize_act's bytes)
+/// qualify, and null means the chip has none for these formats: the caller
+/// then fake-quantizes x and asks again without `act`.
 mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                        StringRef chip,
                                        const MatmulProblem &problem,
                                        int64_t gemvMaxRows, bool tensorCores,
                                        bool wgmma, LaunchShape &launch) {
+  if (problem.act) {
+    // Native paths on packed activations, per chip.
+    return {};
+  }
   if (problem.m <= gemvMaxRows && gemvApplies(problem))
     return emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch);
   // Native paths per chip first; mma.sync (every chip has it) otherwise.
@@ -116,6 +135,33 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                  launch);
   return emitSimtMatmulKernel(kernelBuilder, loc, "qc_simt_matmul", problem,
                               launch);
+}
+
+/// Launches `kernel` (already in `kernels`) on `operands`, recording for
+/// quantc-stage-gpu-buffers which way each is copied.
+void launchKernel(ImplicitLocOpBuilder &lb, mlir::gpu::GPUModuleOp kernels,
+                  mlir::gpu::GPUFuncOp kernel, const LaunchShape &launch,
+                  ValueRange operands, ArrayRef<StringRef> access) {
+  // Unique names: qc_gemv, qc_gemv_0, ...
+  SymbolTable(kernels).insert(kernel);
+  auto constant = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(lb, v).getResult();
+  };
+  Value sharedBytes;
+  if (launch.dynamicSharedBytes)
+    sharedBytes = arith::ConstantIntOp::create(lb, lb.getI32Type(),
+                                               launch.dynamicSharedBytes);
+  auto launchOp = mlir::gpu::LaunchFuncOp::create(
+      lb, kernel,
+      mlir::gpu::KernelDim3{constant(launch.grid[0]), constant(launch.grid[1]),
+                            constant(launch.grid[2])},
+      mlir::gpu::KernelDim3{constant(launch.block[0]),
+                            constant(launch.block[1]),
+                            constant(launch.block[2])},
+      sharedBytes, operands);
+  // How quantc-stage-gpu-buffers copies each operand once the kernel is PTX
+  // and its argument attributes are gone.
+  launchOp->setAttr("qc.operand_access", lb.getStrArrayAttr(access));
 }
 
 constexpr llvm::StringLiteral kSelectTarget = "quantc_cuda_select_target";
@@ -188,13 +234,16 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
       decl.setPrivate();
     }
 
-    for (auto &[op, problem] : work) {
+    for (auto &item : work) {
+      qc::MatmulOp op = item.first;
+      const MatmulProblem &problem = item.second;
       Location loc = op.getLoc();
       OpBuilder builder(op);
       ImplicitLocOpBuilder b(loc, builder);
       Value x = toMatrix(b, op.getInput(), problem.m, problem.k);
       Value xBuffer = bufferization::ToBufferOp::create(
-          b, inputMemRefType(problem), x, /*read_only=*/true);
+          b, MemRefType::get({problem.m, problem.k}, problem.inputElementType),
+          x, /*read_only=*/true);
       auto weightType = cast<qc::PackedType>(op.getWeight().getType());
       // The packed value as its bytes; qc-expand-formats later gives the
       // weights this very type, and the cast pair folds away.
@@ -206,36 +255,61 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
           b, weightMemRefType(problem), bytes, /*read_only=*/true);
       Value yBuffer = memref::AllocOp::create(b, resultMemRefType(problem),
                                               b.getI64IntegerAttr(64));
+      // `act`: x quantized on the GPU into its packed layout, and for chips
+      // without a kernel reading it, decoded back (fake quantization).
+      std::optional<ActQuantProblem> act;
+      Value actBuffer, fakeQuantBuffer;
+      if (problem.act) {
+        act = ActQuantProblem{problem.m, problem.k, *problem.act,
+                              problem.inputElementType, problem.actBytes};
+        actBuffer = memref::AllocOp::create(
+            b, packedActMemRefType(b.getContext(), problem.actBytes),
+            b.getI64IntegerAttr(64));
+        // Used by the chips that fake-quantize (an unused one folds away).
+        fakeQuantBuffer = memref::AllocOp::create(
+            b, MemRefType::get({problem.m, problem.k},
+                               problem.inputElementType),
+            b.getI64IntegerAttr(64));
+      }
 
       auto emitLaunch = [&](ImplicitLocOpBuilder &lb, size_t chipIndex) {
-        OpBuilder kernelBuilder =
-            OpBuilder::atBlockEnd(kernelModules[chipIndex].getBody());
-        LaunchShape launch;
-        mlir::gpu::GPUFuncOp kernel =
-            emitKernelForChip(kernelBuilder, loc, chips[chipIndex], problem,
-                              gemvMaxRows, tensorCores, wgmma, launch);
-        // Unique names: qc_gemv, qc_gemv_0, ...
-        SymbolTable(kernelModules[chipIndex]).insert(kernel);
-        auto constant = [&](int64_t v) {
-          return arith::ConstantIndexOp::create(lb, v).getResult();
+        mlir::gpu::GPUModuleOp kernels = kernelModules[chipIndex];
+        OpBuilder kernelBuilder = OpBuilder::atBlockEnd(kernels.getBody());
+        auto emitFor = [&](const MatmulProblem &p, LaunchShape &launch) {
+          return emitKernelForChip(kernelBuilder, loc, chips[chipIndex], p,
+                                   gemvMaxRows, tensorCores, wgmma, launch);
         };
-        Value sharedBytes;
-        if (launch.dynamicSharedBytes)
-          sharedBytes = arith::ConstantIntOp::create(
-              lb, lb.getI32Type(), launch.dynamicSharedBytes);
-        auto launchOp = mlir::gpu::LaunchFuncOp::create(
-            lb, kernel,
-            mlir::gpu::KernelDim3{constant(launch.grid[0]),
-                                  constant(launch.grid[1]),
-                                  constant(launch.grid[2])},
-            mlir::gpu::KernelDim3{constant(launch.block[0]),
-                                  constant(launch.block[1]),
-                                  constant(launch.block[2])},
-            sharedBytes, ValueRange{xBuffer, weightBuffer, yBuffer});
-        // How quantc-stage-gpu-buffers copies each operand once the kernel
-        // is PTX and its argument attributes are gone.
-        launchOp->setAttr("qc.operand_access",
-                          lb.getStrArrayAttr({"in", "in", "out"}));
+        LaunchShape launch;
+        if (!act) {
+          mlir::gpu::GPUFuncOp kernel = emitFor(problem, launch);
+          launchKernel(lb, kernels, kernel, launch,
+                       {xBuffer, weightBuffer, yBuffer}, {"in", "in", "out"});
+          return;
+        }
+        LaunchShape quantizeLaunch;
+        launchKernel(lb, kernels,
+                     emitQuantizeActKernel(kernelBuilder, loc,
+                                           "qc_quantize_act", *act,
+                                           quantizeLaunch),
+                     quantizeLaunch, {xBuffer, actBuffer}, {"in", "out"});
+        if (mlir::gpu::GPUFuncOp kernel = emitFor(problem, launch)) {
+          launchKernel(lb, kernels, kernel, launch,
+                       {actBuffer, weightBuffer, yBuffer}, {"in", "in", "out"});
+          return;
+        }
+        LaunchShape dequantizeLaunch;
+        launchKernel(lb, kernels,
+                     emitDequantizeActKernel(kernelBuilder, loc,
+                                             "qc_dequantize_act", *act,
+                                             dequantizeLaunch),
+                     dequantizeLaunch, {actBuffer, fakeQuantBuffer},
+                     {"in", "out"});
+        MatmulProblem floatProblem = problem;
+        floatProblem.act.reset();
+        floatProblem.actBytes = 0;
+        launchKernel(lb, kernels, emitFor(floatProblem, launch), launch,
+                     {fakeQuantBuffer, weightBuffer, yBuffer},
+                     {"in", "in", "out"});
       };
       if (!multiChip) {
         emitLaunch(b, 0);

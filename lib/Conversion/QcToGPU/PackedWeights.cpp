@@ -269,6 +269,9 @@ Value PackedWeightReader::decodeCode(Emitter &em, Value code,
 //===----------------------------------------------------------------------===//
 
 MemRefType inputMemRefType(const MatmulProblem &problem) {
+  if (problem.act)
+    return packedActMemRefType(problem.inputElementType.getContext(),
+                               problem.actBytes);
   return MemRefType::get({problem.m, problem.k}, problem.inputElementType);
 }
 

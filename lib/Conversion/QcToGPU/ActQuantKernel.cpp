@@ -1,0 +1,517 @@
+//===- ActQuantKernel.cpp - qc.matmul's `act` quantized on the GPU --------===//
+//
+// qc_quantize_act writes x[M, K] (f32, f16 or bf16) in the canonical packed
+// layout of the `act` format: the bytes quantc::pack(quantc::quantize(x))
+// writes (codes as an LSB-first bit stream in C order, one scale per block in
+// C order, zero points, the NV f32 tensor scale). Scales, zero points and
+// codes come from the block arithmetic qc-expand-formats uses
+// (FormatCodegen.h: emitBlockQuantization, emitCodeInBlock), fed with the same
+// block statistics (max/min/OR reductions, whose result does not depend on
+// the order), so every byte equals the reference's.
+//
+// A scale group is G consecutive elements of a row: the block (Block along
+// K), the row (PerAxis along K) or the tensor (PerTensor). Kernels that need
+// no tensor-wide value run one thread per group (128 per CTA), which reads its
+// group twice (statistics, then codes) and writes its scale, zero point and
+// codes 8 elements (= `bits` whole bytes) at a time. A tensor-wide reduction
+// (PerTensor granularity; the NV tensor scale without a static amax) runs in
+// a single CTA of 256 threads: partial statistics in shared memory, one
+// barrier, every thread combines all 256, then the threads share out the
+// groups (or, per tensor, chunks of 8 elements). One CTA is correct for any
+// size but slow for large tensors (see README, "NVIDIA GPUs").
+//
+// Codes of the OCP minifloats (e2m1, e2m3, e3m2, e4m3, e5m2, saturating) are
+// arith.truncf to f4E2M1FN / f6E2M3FN / f6E3M2FN / f8E4M3FN / f8E5M2, which
+// quantc-gpu-to-ptx lowers to cvt.rn.satfinite where the chip has it and to
+// the library's integer arithmetic elsewhere (GpuPipelines.cpp).
+//
+// qc_dequantize_act turns the packed bytes back into x's element type
+// (quantize + dequantize = qc.fake_quant, as the reference lowering of
+// qc.matmul does) for the kernels that read float activations: one thread per
+// 8 elements, decoding with PackedWeightReader (the packed activation is a
+// "weight" of M rows).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+
+namespace quantc::gpukernels {
+
+namespace {
+constexpr int64_t kGroupThreads = 128;
+constexpr int64_t kReduceThreads = 256;
+constexpr int64_t kChunk = 8; // elements per store: `bits` whole bytes
+
+int64_t groupSize(const ActQuantProblem &p) {
+  switch (p.format.granularity) {
+  case Granularity::PerTensor:
+    return p.m * p.k;
+  case Granularity::PerAxis:
+    return p.k;
+  case Granularity::Block:
+    return p.format.blockSize;
+  case Granularity::Block2D:
+    break;
+  }
+  return 0;
+}
+
+bool needsTensorReduction(const Format &format) {
+  return format.granularity == Granularity::PerTensor ||
+         (format.secondLevelScale && format.staticAmax <= 0.0f);
+}
+
+/// scf.for over [lb, ub) by `step` carrying `init`.
+ValueRange forRange(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
+                    ValueRange init,
+                    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &,
+                                                    Value, ValueRange)>
+                        body) {
+  auto loop = scf::ForOp::create(
+      b, lb, ub, step, init,
+      [&](OpBuilder &nested, Location loc, Value i, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        scf::YieldOp::create(nb, body(nb, i, args));
+      });
+  return loop.getResults();
+}
+
+/// Runs `body` in an scf.if on `condition`.
+void ifThen(ImplicitLocOpBuilder &b, Value condition,
+            function_ref<void(ImplicitLocOpBuilder &)> body) {
+  auto ifOp = scf::IfOp::create(b, condition, /*withElseRegion=*/false);
+  ImplicitLocOpBuilder tb(b.getLoc(), ifOp.getThenBodyBuilder());
+  body(tb);
+}
+
+Value loadF32(ImplicitLocOpBuilder &b, Value memref, ValueRange indices) {
+  Value v = memref::LoadOp::create(b, memref, indices);
+  return v.getType().isF32() ? v : arith::ExtFOp::create(b, b.getF32Type(), v);
+}
+
+/// Stores the `count` low bytes of `value` (i32 or i64) little-endian at
+/// byte `offset`.
+void storeLittleEndian(Emitter &em, Value bytes, Value offset, Value value,
+                       int64_t count) {
+  ImplicitLocOpBuilder &b = em.b;
+  Type type = value.getType();
+  for (int64_t i = 0; i < count; ++i) {
+    Value shifted =
+        i ? arith::ShRUIOp::create(b, value,
+                                   arith::ConstantOp::create(
+                                       b, b.getIntegerAttr(type, 8 * i)))
+                .getResult()
+          : value;
+    Value byte = arith::TruncIOp::create(b, b.getI8Type(), shifted);
+    Value at = i ? arith::AddIOp::create(b, offset, em.idx(i)).getResult()
+                 : offset;
+    memref::StoreOp::create(b, byte, bytes, ValueRange{at});
+  }
+}
+
+/// The kernel-side facts of one act format.
+struct ActQuantizer {
+  const ActQuantProblem &p;
+  ElementInfo element;
+  PackedWeightReader layout; // offsets of the canonical layout
+  Type nativeType;           // f4E2M1FN, ... or null
+  int64_t group;
+
+  ActQuantizer(const ActQuantProblem &p, const MatmulProblem &asWeight)
+      : p(p), element(describeElement(p.format.element)), layout(asWeight),
+        group(groupSize(p)) {
+    nativeType = minifloatStorageType(p.inputElementType.getContext(),
+                                      p.format.element);
+  }
+
+  /// Statistics of the `count` elements of `row` from `col0`.
+  BlockStats rowStats(ImplicitLocOpBuilder &b, Value x, Value row, Value col0,
+                      int64_t count) const {
+    Emitter em(b);
+    Value zero = em.f32c(0.0f);
+    Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
+    ValueRange stats = forRange(
+        b, em.idx(0), em.idx(count), em.idx(1),
+        ValueRange{zero, falseV, zero, zero},
+        [&](ImplicitLocOpBuilder &ib, Value j, ValueRange args) {
+          Emitter e(ib);
+          Value v = loadF32(ib, x, {row, arith::AddIOp::create(ib, col0, j)});
+          Value a = e.fabs(v);
+          return SmallVector<Value>{
+              arith::MaxNumFOp::create(ib, args[0], a),
+              arith::OrIOp::create(ib, args[1], e.isNonFinite(a)),
+              arith::MinNumFOp::create(ib, args[2], v),
+              arith::MaxNumFOp::create(ib, args[3], v)};
+        });
+    return {stats[0], stats[1], stats[2], stats[3]};
+  }
+
+  /// The code of `v` in its block: the shared block arithmetic, with the
+  /// element rounding of the OCP minifloats left to arith.truncf.
+  Value code(Emitter &em, Value v, const BlockQuantization &q) const {
+    if (!nativeType || !p.format.symmetric)
+      return emitCodeInBlock(em, v, q, p.format, element);
+    ImplicitLocOpBuilder &b = em.b;
+    Value narrow =
+        arith::TruncFOp::create(b, nativeType, em.fdiv(v, q.scale.value));
+    Value bits = arith::BitcastOp::create(
+        b, b.getIntegerType(nativeType.getIntOrFloatBitWidth()), narrow);
+    return em.select(q.nonFinite, em.i32c(0),
+                     arith::ExtUIOp::create(b, em.i32(), bits));
+  }
+
+  /// Writes the scale (and zero point) of scale group `g`.
+  void storeScale(Emitter &em, Value bytes, Value g,
+                  const BlockQuantization &q) const {
+    ImplicitLocOpBuilder &b = em.b;
+    Value offset = arith::AddIOp::create(
+        b, em.idx(layout.scaleOffset),
+        arith::MulIOp::create(b, g, em.idx(layout.scaleBytes)));
+    storeLittleEndian(em, bytes, offset, q.scale.bits, layout.scaleBytes);
+    if (q.zeroPoint)
+      storeLittleEndian(
+          em, bytes, arith::AddIOp::create(b, em.idx(layout.zeroPointOffset), g),
+          q.zeroPoint, 1);
+  }
+
+  void storeTensorScale(Emitter &em, Value bytes, Value tensorScale) const {
+    storeLittleEndian(em, bytes, em.idx(layout.tensorScaleOffset),
+                      em.bitsOf(tensorScale), 4);
+  }
+
+  /// Quantizes the 8 elements of `row` from `col0` and stores their codes.
+  void storeChunk(ImplicitLocOpBuilder &b, Value x, Value bytes, Value row,
+                  Value col0, const BlockQuantization &q) const {
+    Emitter em(b);
+    const int bits = p.format.element.bits;
+    Type i64 = b.getI64Type();
+    Value word = arith::ConstantOp::create(b, b.getI64IntegerAttr(0));
+    for (int64_t j = 0; j < kChunk; ++j) {
+      Value v = loadF32(
+          b, x, {row, arith::AddIOp::create(b, col0, em.idx(j)).getResult()});
+      Value c = arith::ExtUIOp::create(b, i64, code(em, v, q));
+      if (j)
+        c = arith::ShLIOp::create(
+            b, c, arith::ConstantOp::create(b, b.getI64IntegerAttr(j * bits)));
+      word = arith::OrIOp::create(b, word, c);
+    }
+    // Element (row, col0) starts byte ((row * K + col0) / 8) * bits.
+    Value element =
+        arith::AddIOp::create(b, arith::MulIOp::create(b, row, em.idx(p.k)), col0);
+    Value offset = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, element, em.idx(kChunk)), em.idx(bits));
+    storeLittleEndian(em, bytes, offset, word, bits);
+  }
+
+  /// Everything of scale group `g` (not per tensor): statistics, scale,
+  /// codes.
+  void quantizeGroup(ImplicitLocOpBuilder &b, Value x, Value bytes, Value g,
+                     Value tensorScale) const {
+    Emitter em(b);
+    Value first = arith::MulIOp::create(b, g, em.idx(group));
+    Value row = arith::DivUIOp::create(b, first, em.idx(p.k));
+    Value col0 = arith::RemUIOp::create(b, first, em.idx(p.k));
+    BlockStats stats = rowStats(b, x, row, col0, group);
+    BlockQuantization q =
+        emitBlockQuantization(em, p.format, element, stats, tensorScale);
+    storeScale(em, bytes, g, q);
+    forRange(b, em.idx(0), em.idx(group), em.idx(kChunk), {},
+             [&](ImplicitLocOpBuilder &cb, Value j, ValueRange) {
+               storeChunk(cb, x, bytes, row,
+                          arith::AddIOp::create(cb, col0, j), q);
+               return SmallVector<Value>{};
+             });
+  }
+};
+
+mlir::gpu::GPUFuncOp createActKernel(OpBuilder &builder, Location loc,
+                                     StringRef name, MemRefType inType,
+                                     MemRefType outType,
+                                     const LaunchShape &launch,
+                                     TypeRange workgroup = {}) {
+  MLIRContext *ctx = builder.getContext();
+  auto func = mlir::gpu::GPUFuncOp::create(
+      builder, loc, name, builder.getFunctionType({inType, outType}, {}),
+      workgroup, TypeRange{});
+  func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  auto dims = [&](const std::array<int64_t, 3> &d) {
+    return DenseI32ArrayAttr::get(
+        ctx, {int32_t(d[0]), int32_t(d[1]), int32_t(d[2])});
+  };
+  func.setKnownBlockSizeAttr(dims(launch.block));
+  func.setKnownGridSizeAttr(dims(launch.grid));
+  Attribute unit = builder.getUnitAttr();
+  func.setArgAttr(0, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+  func.setArgAttr(0, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
+  func.setArgAttr(1, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+  func.setArgAttr(1, LLVM::LLVMDialect::getWriteOnlyAttrName(), unit);
+  builder.setInsertionPointToStart(&func.getBody().front());
+  return func;
+}
+
+Value globalThreadIndex(ImplicitLocOpBuilder &b, int64_t threads) {
+  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  Value bid = mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x);
+  return arith::AddIOp::create(
+      b,
+      arith::MulIOp::create(b, bid, arith::ConstantIndexOp::create(b, threads)),
+      tid);
+}
+
+} // namespace
+
+MatmulProblem actAsWeightProblem(const ActQuantProblem &p) {
+  MatmulProblem w;
+  w.m = 1;
+  w.n = p.m;
+  w.k = p.k;
+  w.format = p.format;
+  w.inputElementType = p.inputElementType;
+  w.resultElementType = p.inputElementType;
+  w.weightBytes = p.packedBytes;
+  return w;
+}
+
+Type minifloatStorageType(MLIRContext *ctx, const ElementType &e) {
+  if (e.kind != ElementKind::Float || !e.saturate)
+    return {};
+  auto is = [&](int exponentBits, int mantissaBits) {
+    ElementType ocp = ElementType::minifloat(exponentBits, mantissaBits);
+    ocp.saturate = true;
+    return e == ocp;
+  };
+  if (is(2, 1))
+    return Float4E2M1FNType::get(ctx);
+  if (is(2, 3))
+    return Float6E2M3FNType::get(ctx);
+  if (is(3, 2))
+    return Float6E3M2FNType::get(ctx);
+  if (is(4, 3))
+    return Float8E4M3FNType::get(ctx);
+  if (is(5, 2))
+    return Float8E5M2Type::get(ctx);
+  return {};
+}
+
+std::string whyActUnsupported(const Format &act, int64_t rank, int64_t m,
+                              int64_t k) {
+  if (act.granularity == Granularity::Block2D)
+    return "2-D blocks of activations are not implemented on the GPU";
+  if (act.granularity == Granularity::Block ||
+      act.granularity == Granularity::PerAxis) {
+    int64_t axis = act.axis < 0 ? act.axis + rank : act.axis;
+    if (axis != rank - 1)
+      return "activations must be quantized along K (the last axis) on the "
+             "GPU";
+  }
+  if (k % kChunk != 0)
+    return "quantized activations need K to be a multiple of 8 on the GPU";
+  if (act.granularity == Granularity::Block && act.blockSize % kChunk != 0)
+    return "activation blocks must be a multiple of 8 elements on the GPU";
+  (void)m;
+  return "";
+}
+
+MemRefType packedActMemRefType(MLIRContext *ctx, int64_t bytes) {
+  return MemRefType::get({bytes}, IntegerType::get(ctx, 8));
+}
+
+mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
+                                           StringRef name,
+                                           const ActQuantProblem &p,
+                                           LaunchShape &launch) {
+  MLIRContext *ctx = builder.getContext();
+  MatmulProblem asWeight = actAsWeightProblem(p);
+  ActQuantizer quantizer(p, asWeight);
+  const Format &format = p.format;
+  const int64_t numGroups = p.m * p.k / quantizer.group;
+  const bool reduce = needsTensorReduction(format);
+  auto xType = MemRefType::get({p.m, p.k}, p.inputElementType);
+  auto bytesType = packedActMemRefType(ctx, p.packedBytes);
+  OpBuilder::InsertionGuard guard(builder);
+
+  if (!reduce) {
+    launch.grid = {(numGroups + kGroupThreads - 1) / kGroupThreads, 1, 1};
+    launch.block = {kGroupThreads, 1, 1};
+    mlir::gpu::GPUFuncOp func =
+        createActKernel(builder, loc, name, xType, bytesType, launch);
+    ImplicitLocOpBuilder b(loc, builder);
+    Emitter em(b);
+    Value x = func.getArgument(0), bytes = func.getArgument(1);
+    Value g = globalThreadIndex(b, kGroupThreads);
+    // A static NV tensor scale is a constant; thread 0 stores it.
+    Value tensorScale =
+        format.secondLevelScale
+            ? emitTensorScale(em, format, quantizer.element, Value())
+            : Value();
+    ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, g,
+                                    em.idx(numGroups)),
+           [&](ImplicitLocOpBuilder &tb) {
+             quantizer.quantizeGroup(tb, x, bytes, g, tensorScale);
+           });
+    if (tensorScale)
+      ifThen(b,
+             arith::CmpIOp::create(b, arith::CmpIPredicate::eq, g, em.idx(0)),
+             [&](ImplicitLocOpBuilder &tb) {
+               Emitter te(tb);
+               quantizer.storeTensorScale(te, bytes, tensorScale);
+             });
+    mlir::gpu::ReturnOp::create(b);
+    return func;
+  }
+
+  // One CTA: tensor-wide statistics first.
+  launch.grid = {1, 1, 1};
+  launch.block = {kReduceThreads, 1, 1};
+  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+      ctx, mlir::gpu::AddressSpace::Workgroup);
+  // Per thread: max |x|, max finite |x|, NaN/Inf seen (0/1), min x, max x.
+  constexpr int64_t kStats = 5;
+  auto partialsType = MemRefType::get({kStats, kReduceThreads},
+                                      builder.getF32Type(), AffineMap(),
+                                      workgroup);
+  mlir::gpu::GPUFuncOp func = createActKernel(builder, loc, name, xType,
+                                              bytesType, launch, {partialsType});
+  ImplicitLocOpBuilder b(loc, builder);
+  Emitter em(b);
+  Value x = func.getArgument(0), bytes = func.getArgument(1);
+  Value partials = func.getWorkgroupAttributions()[0];
+  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  const int64_t total = p.m * p.k;
+  Value zero = em.f32c(0.0f);
+  ValueRange mine = forRange(
+      b, tid, em.idx(total), em.idx(kReduceThreads),
+      ValueRange{zero, zero, zero, zero, zero},
+      [&](ImplicitLocOpBuilder &ib, Value i, ValueRange args) {
+        Emitter e(ib);
+        Value row = arith::DivUIOp::create(ib, i, e.idx(p.k));
+        Value col = arith::RemUIOp::create(ib, i, e.idx(p.k));
+        Value v = loadF32(ib, x, {row, col});
+        Value a = e.fabs(v);
+        Value nonFinite = e.isNonFinite(a);
+        return SmallVector<Value>{
+            arith::MaxNumFOp::create(ib, args[0], a),
+            arith::MaxNumFOp::create(ib, args[1],
+                                     e.select(nonFinite, e.f32c(0.0f), a)),
+            arith::MaximumFOp::create(
+                ib, args[2], e.select(nonFinite, e.f32c(1.0f), e.f32c(0.0f))),
+            arith::MinNumFOp::create(ib, args[3], v),
+            arith::MaxNumFOp::create(ib, args[4], v)};
+      });
+  for (int64_t s = 0; s < kStats; ++s)
+    memref::StoreOp::create(b, mine[s], partials, ValueRange{em.idx(s), tid});
+  mlir::gpu::BarrierOp::create(b);
+  // Every thread combines all partials (no second barrier).
+  ValueRange all = forRange(
+      b, em.idx(0), em.idx(kReduceThreads), em.idx(1),
+      ValueRange{zero, zero, zero, zero, zero},
+      [&](ImplicitLocOpBuilder &ib, Value t, ValueRange args) {
+        Emitter e(ib);
+        auto at = [&](int64_t s) {
+          return memref::LoadOp::create(ib, partials, ValueRange{e.idx(s), t})
+              .getResult();
+        };
+        return SmallVector<Value>{arith::MaxNumFOp::create(ib, args[0], at(0)),
+                                  arith::MaxNumFOp::create(ib, args[1], at(1)),
+                                  arith::MaximumFOp::create(ib, args[2], at(2)),
+                                  arith::MinNumFOp::create(ib, args[3], at(3)),
+                                  arith::MaxNumFOp::create(ib, args[4], at(4))};
+      });
+  Value tensorScale =
+      format.secondLevelScale
+          ? emitTensorScale(em, format, quantizer.element, all[1])
+          : Value();
+  Value isThread0 =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, em.idx(0));
+  if (format.granularity == Granularity::PerTensor) {
+    BlockStats stats{all[0],
+                     em.fcmp(arith::CmpFPredicate::OGT, all[2], zero), all[3],
+                     all[4]};
+    BlockQuantization q = emitBlockQuantization(em, format, quantizer.element,
+                                                stats, tensorScale);
+    ifThen(b, isThread0, [&](ImplicitLocOpBuilder &tb) {
+      Emitter te(tb);
+      quantizer.storeScale(te, bytes, te.idx(0), q);
+    });
+    forRange(b, tid, em.idx(total / kChunk), em.idx(kReduceThreads), {},
+             [&](ImplicitLocOpBuilder &cb, Value c, ValueRange) {
+               Value first = arith::MulIOp::create(
+                   cb, c, arith::ConstantIndexOp::create(cb, kChunk));
+               Value k = arith::ConstantIndexOp::create(cb, p.k);
+               quantizer.storeChunk(cb, x, bytes,
+                                    arith::DivUIOp::create(cb, first, k),
+                                    arith::RemUIOp::create(cb, first, k), q);
+               return SmallVector<Value>{};
+             });
+  } else {
+    forRange(b, tid, em.idx(numGroups), em.idx(kReduceThreads), {},
+             [&](ImplicitLocOpBuilder &gb, Value g, ValueRange) {
+               quantizer.quantizeGroup(gb, x, bytes, g, tensorScale);
+               return SmallVector<Value>{};
+             });
+  }
+  if (tensorScale)
+    ifThen(b, isThread0, [&](ImplicitLocOpBuilder &tb) {
+      Emitter te(tb);
+      quantizer.storeTensorScale(te, bytes, tensorScale);
+    });
+  mlir::gpu::ReturnOp::create(b);
+  return func;
+}
+
+mlir::gpu::GPUFuncOp emitDequantizeActKernel(OpBuilder &builder, Location loc,
+                                             StringRef name,
+                                             const ActQuantProblem &p,
+                                             LaunchShape &launch) {
+  MLIRContext *ctx = builder.getContext();
+  MatmulProblem asWeight = actAsWeightProblem(p);
+  PackedWeightReader reader(asWeight);
+  const int bits = p.format.element.bits;
+  const int64_t chunks = p.m * p.k / kChunk;
+  launch.grid = {(chunks + kGroupThreads - 1) / kGroupThreads, 1, 1};
+  launch.block = {kGroupThreads, 1, 1};
+  OpBuilder::InsertionGuard guard(builder);
+  mlir::gpu::GPUFuncOp func = createActKernel(
+      builder, loc, name, packedActMemRefType(ctx, p.packedBytes),
+      MemRefType::get({p.m, p.k}, p.inputElementType), launch);
+  ImplicitLocOpBuilder b(loc, builder);
+  Emitter em(b);
+  Value bytes = func.getArgument(0), x = func.getArgument(1);
+  Value c = globalThreadIndex(b, kGroupThreads);
+  ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
+                                  em.idx(chunks)),
+         [&](ImplicitLocOpBuilder &tb) {
+           Emitter te(tb);
+           Value first = arith::MulIOp::create(tb, c, te.idx(kChunk));
+           Value row = arith::DivUIOp::create(tb, first, te.idx(p.k));
+           Value col0 = arith::RemUIOp::create(tb, first, te.idx(p.k));
+           Value tensorScale = reader.loadTensorScale(te, bytes);
+           PackedWeightReader::RunScale run =
+               reader.loadRunScale(te, bytes, row, col0, tensorScale);
+           // 8 codes = `bits` bytes from byte c * bits.
+           SmallVector<Value> words = reader.loadWords(
+               tb, bytes, arith::MulIOp::create(tb, c, te.idx(bits)), bits,
+               commonAlignment({bits}));
+           for (int64_t j = 0; j < kChunk; ++j) {
+             Value code = reader.extractCode(te, words, j);
+             Value v = te.fmul(reader.decodeCode(te, code, run), run.scale);
+             if (!p.inputElementType.isF32())
+               v = arith::TruncFOp::create(tb, p.inputElementType, v);
+             memref::StoreOp::create(
+                 tb, v, x,
+                 ValueRange{row, arith::AddIOp::create(tb, col0, te.idx(j))});
+           }
+         });
+  mlir::gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace quantc::gpukernels

@@ -1,0 +1,116 @@
+// RUN: quant-opt %s --split-input-file --verify-diagnostics \
+// RUN:   --qc-lower-gpu=chip=sm_80 --canonicalize --cse | FileCheck %s
+
+// qc.matmul with `act` on a chip without a kernel reading packed
+// activations: qc_quantize_act writes x in mxfp4's canonical layout (64x64
+// codes = 2048 bytes, then 128 E8M0 scales), qc_dequantize_act decodes it
+// back to f32, and the GEMV runs on that.
+// CHECK-LABEL: func.func @mxfp4_fallback
+// CHECK-SAME: (%[[X:.*]]: tensor<4x64xf32>,
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<4x64xf32> to memref<4x64xf32>
+// CHECK: %[[WB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<1088xi8> to memref<1088xi8>
+// CHECK: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4x32xf32>
+// CHECK: %[[PACKED:.*]] = memref.alloc() {alignment = 64 : i64} : memref<136xi8>
+// CHECK: %[[FAKE:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4x64xf32>
+// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act blocks in (%[[C1:.*]], %[[C1]], %[[C1]]) threads in (%[[C128:.*]], %[[C1]], %[[C1]]) args(%[[XB]] : memref<4x64xf32>, %[[PACKED]] : memref<136xi8>) {qc.operand_access = ["in", "out"]}
+// CHECK: gpu.launch_func @qc_kernels::@qc_dequantize_act {{.*}} args(%[[PACKED]] : memref<136xi8>, %[[FAKE]] : memref<4x64xf32>) {qc.operand_access = ["in", "out"]}
+// CHECK: gpu.launch_func @qc_kernels::@qc_gemv {{.*}} args(%[[FAKE]] : memref<4x64xf32>, %[[WB]] : memref<1088xi8>, %[[Y]] : memref<4x32xf32>)
+//
+// One thread per block of 32: statistics, the E8M0 scale (floor(log2 amax)
+// - 2) stored at byte 128 + block, then 8 codes (4 bytes) at a time through
+// arith.truncf to f4E2M1FN.
+// CHECK: gpu.func @qc_quantize_act(%[[XA:.*]]: memref<4x64xf32> {llvm.noalias, llvm.readonly}, %[[OUT:.*]]: memref<136xi8> {llvm.noalias, llvm.writeonly})
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>, known_grid_size = array<i32: 1, 1, 1>
+// CHECK: %[[G:.*]] = arith.addi
+// CHECK: arith.cmpi ult, %[[G]], %c8
+// CHECK: %[[FIRST:.*]] = arith.muli %[[G]], %c32
+// CHECK: %[[ROW:.*]] = arith.divui %[[FIRST]], %c64
+// CHECK: %[[COL:.*]] = arith.remui %[[FIRST]], %c64
+// CHECK: %[[STATS:.*]]:4 = scf.for {{.*}} to %c32 step %c1
+// CHECK: arith.maxnumf
+// CHECK: arith.subi %{{.*}}, %c129_i32
+// CHECK: %[[SCALEAT:.*]] = arith.addi %[[G]], %c128
+// CHECK: memref.store %{{.*}}, %[[OUT]][%[[SCALEAT]]] : memref<136xi8>
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c8
+// CHECK-COUNT-8: arith.truncf %{{.*}} : f32 to f4E2M1FN
+// CHECK-COUNT-4: memref.store %{{.*}}, %[[OUT]][%{{.*}}] : memref<136xi8>
+//
+// qc_dequantize_act: one thread per 8 elements, a 4-byte load of their
+// codes, the scale of their block, 8 stores.
+// CHECK: gpu.func @qc_dequantize_act(%{{.*}}: memref<136xi8> {llvm.noalias, llvm.readonly}, %[[FX:.*]]: memref<4x64xf32> {llvm.noalias, llvm.writeonly})
+// CHECK: vector.load %{{.*}} : memref<136xi8>, vector<4xi8>
+// CHECK-COUNT-8: memref.store %{{.*}}, %[[FX]]
+func.func @mxfp4_fallback(%x: tensor<4x64xf32>, %w: !qc.packed<32x64, mxfp4>) -> tensor<4x32xf32> {
+  %y = qc.matmul %x, %w act <mxfp4> : tensor<4x64xf32>, !qc.packed<32x64, mxfp4> -> tensor<4x32xf32>
+  return %y : tensor<4x32xf32>
+}
+
+// -----
+
+// NVFP4 with a dynamic tensor scale: one CTA of 256 threads reduces the
+// whole tensor (max |x| over finite elements: the tensor scale amax / (6 *
+// 448), 1 for zero tensors), then quantizes the 12 blocks of 16 and stores
+// the E4M3 scales at 96 + block and the f32 tensor scale at byte 108.
+// CHECK-LABEL: func.func @nvfp4_dynamic
+// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act blocks in (%[[C1:.*]], %[[C1]], %[[C1]]) threads in (%[[C256:.*]], %[[C1]], %[[C1]]) args(%{{.*}} : memref<3x64xf16>, %{{.*}} : memref<112xi8>)
+// CHECK: gpu.func @qc_quantize_act(%[[X:.*]]: memref<3x64xf16> {{.*}}, %[[OUT:.*]]: memref<112xi8> {{.*}}) workgroup(%[[PART:.*]] : memref<5x256xf32, #gpu.address_space<workgroup>>)
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c192 step %c256
+// CHECK: memref.store %{{.*}}, %[[PART]][%c1, %[[TID]]]
+// CHECK: gpu.barrier
+// CHECK: %[[ALL:.*]]:5 = scf.for %{{.*}} = %c0 to %c256 step %c1
+// CHECK: %[[S2:.*]] = arith.divf %[[ALL]]#1, %cst
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c12 step %c256
+// CHECK: arith.addi %{{.*}}, %c96 : index
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[OUT]][%c108]
+// CHECK: memref.store %{{.*}}, %[[OUT]][%c111]
+func.func @nvfp4_dynamic(%x: tensor<3x64xf16>, %w: !qc.packed<32x64, nvfp4>) -> tensor<3x32xf16> {
+  %y = qc.matmul %x, %w act <nvfp4> : tensor<3x64xf16>, !qc.packed<32x64, nvfp4> -> tensor<3x32xf16>
+  return %y : tensor<3x32xf16>
+}
+
+// -----
+
+// A calibrated amax fixes the NV tensor scale (12.5 / 2688): no reduction,
+// one thread per block, thread 0 stores the constant.
+// CHECK-LABEL: func.func @nvfp4_static
+// CHECK: gpu.func @qc_quantize_act
+// CHECK-NOT: gpu.barrier
+// CHECK: arith.cmpi eq, %{{.*}}, %c0 : index
+// CHECK: memref.store %{{.*}}, %{{.*}}[%c108] : memref<112xi8>
+// CHECK: gpu.func @qc_dequantize_act
+func.func @nvfp4_static(%x: tensor<3x64xf32>, %w: !qc.packed<32x64, nvfp4>) -> tensor<3x32xf32> {
+  %y = qc.matmul %x, %w act <nvfp4, amax = 12.5> : tensor<3x64xf32>, !qc.packed<32x64, nvfp4> -> tensor<3x32xf32>
+  return %y : tensor<3x32xf32>
+}
+
+// -----
+
+// Per tensor: one CTA reduces, thread 0 stores the one f32 scale (amax /
+// 127) at byte 192, the threads share out chunks of 8 int8 codes.
+// CHECK-LABEL: func.func @int8_per_tensor
+// CHECK: gpu.func @qc_quantize_act(%{{.*}}: memref<3x64xf32> {{.*}}, %[[OUT:.*]]: memref<196xi8>
+// CHECK: gpu.barrier
+// CHECK: arith.divf %{{.*}}, %cst{{.*}} : f32
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[OUT]][%c192]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c24 step %c256
+// CHECK: math.roundeven
+// CHECK-NOT: arith.truncf
+// CHECK-COUNT-8: memref.store %{{.*}}, %[[OUT]]
+func.func @int8_per_tensor(%x: tensor<3x64xf32>, %w: !qc.packed<32x64, int8>) -> tensor<3x32xf32> {
+  %y = qc.matmul %x, %w act <int8, granularity = tensor> : tensor<3x64xf32>, !qc.packed<32x64, int8> -> tensor<3x32xf32>
+  return %y : tensor<3x32xf32>
+}
+
+// -----
+
+// What the quantizer does not take stays for the CPU lowering.
+// CHECK-LABEL: func.func @act_k_not_multiple_of_8
+// CHECK: qc.matmul
+func.func @act_k_not_multiple_of_8(%x: tensor<2x36xf32>, %w: !qc.packed<8x36, int8>) -> tensor<2x8xf32> {
+  // expected-remark @+1 {{qc-lower-gpu: left for the CPU lowering: quantized activations need K to be a multiple of 8 on the GPU}}
+  %y = qc.matmul %x, %w act <int8> : tensor<2x36xf32>, !qc.packed<8x36, int8> -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}
