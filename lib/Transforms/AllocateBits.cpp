@@ -128,18 +128,21 @@ struct QcAllocateBitsPass
   }
 
   /// Predicted seconds of `weight`'s layers with `bytes` of packed weights
-  /// in `format`: M rows from each layer's activation (or `tokens`), float
+  /// in `format`: M from each layer's result (or `tokens`), float
   /// or int8 activations as the layer's activation quantizer says.
   double latency(int64_t bytes, const quantc::LayerWeight &weight,
                  const quantc::Format &format) const {
     std::string name = quantc::printFormat(format);
     double seconds = 0;
     for (const quantc::QuantizedLayer &layer : weight.layers) {
+      // M = outputs per output channel: rows of a matmul, output positions
+      // (batch x spatial) of a convolution, whatever its kernel and strides.
       int64_t m = tokens;
-      auto type = dyn_cast<RankedTensorType>(layer.activation.getType());
+      auto type =
+          dyn_cast<RankedTensorType>(layer.layer.op->getResult(0).getType());
       if (m <= 0)
-        m = type && type.hasStaticShape() && weight.columns > 0
-                ? type.getNumElements() / weight.columns
+        m = type && type.hasStaticShape() && weight.rows > 0
+                ? type.getNumElements() / weight.rows
                 : 1;
       bool int8Activations = false;
       Value input =
