@@ -338,7 +338,39 @@ struct QcAllocateBitsPass
                          c.error});
       groups.push_back(std::move(items));
     }
-    if (!bySize) {
+    if (bySize) {
+      // In the budget's own unit, with the weight that needs the most bits
+      // per weight at its smallest (often: only int8 fits its reduction
+      // size).
+      double smallest = fixedBytes, worstBits = 0;
+      std::string worstName;
+      for (const WeightChoices &choice : choices) {
+        double least = INFINITY;
+        for (const Candidate &c : choice.candidates)
+          least = std::min(least, static_cast<double>(c.bytes));
+        smallest += least;
+        double elements = static_cast<double>(choice.weight->rows) *
+                          choice.weight->columns;
+        if (8.0 * least / elements > worstBits) {
+          worstBits = 8.0 * least / elements;
+          worstName = choice.weight->name;
+        }
+      }
+      if (smallest > total) {
+        bool bits = parsedBudget->kind == BudgetKind::BitsPerWeight;
+        return fail(llvm::formatv(
+                        "budget {0}: the smallest choice takes {1} ({2} "
+                        "weight(s) keep their formats; the most bits at its "
+                        "smallest: '{3}', {4:F2} bits/weight)",
+                        budget,
+                        bits ? llvm::formatv("{0:F3} bits/weight",
+                                             8.0 * smallest / totalElements)
+                                   .str()
+                             : llvm::formatv("{0:F0} bytes", smallest).str(),
+                        weights.size() - choices.size(), worstName, worstBits)
+                        .str());
+      }
+    } else {
       // In the budget's own unit: the knapsack's message speaks seconds.
       double fastest = fixedSeconds;
       for (const auto &group : groups) {

@@ -51,7 +51,7 @@
 // LATENCY: qc.weight_format = "mxfp4"
 // LATENCY: qc.weight_format = "mxfp4"
 // LATENCY: qc.weight_format = "mxfp6_e2m3"
-// SMALL: qc-allocate-bits: budget 3: no choice fits the budget 144.000000 (the cheapest needs 204.000000)
+// SMALL: qc-allocate-bits: budget 3: the smallest choice takes 4.250 bits/weight (0 weight(s) keep their formats; the most bits at its smallest: 'a', 4.25 bits/weight)
 // UNIT: qc-allocate-bits: budget '5parsecs': unknown unit 'parsecs'
 // CANDIDATE: qc-allocate-bits: candidate 'mxfp5': unknown format 'mxfp5'
 func.func @three_layers(%x: tensor<64x32xf32>) -> (tensor<64x4xf32>, tensor<64x4xf32>, tensor<64x4xf32>) {
