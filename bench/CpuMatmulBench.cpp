@@ -20,6 +20,7 @@
 //
 //   quantc-bench-cpu [--quantc_target=native|x86-64-v4|...] [--quantc_bf16=0]
 //                    [--quantc_i16=0] [--quantc_prefetch=BYTES]
+//                    [--quantc_dense6=0] [--quantc_scale_pairs=0]
 //                    [--benchmark_filter=REGEX] [--benchmark_out=FILE.json]
 //
 // Names: <format>/<act>/K<k>xN<n>/M<m>/t<threads>/<cache|stream>, e.g.
@@ -69,6 +70,8 @@ std::string targetName = "native";
 bool allowBF16 = true;
 bool allowI16 = true;
 int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
+bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
+bool allowScalePairs = true;    // --quantc_scale_pairs=0: NV scales per 16
 
 struct Config {
   std::string format;
@@ -121,7 +124,7 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
     act = parseOrDie(c.act);
   std::optional<cpu::MatmulKernelPlan> plan = cpu::planMatmulKernel(
       c.m, c.n, c.k, parseOrDie(c.format), act, *target, allowBF16, whyNot,
-      allowI16);
+      allowI16, allowScalePairs, allowDense6);
   if (plan && prefetchOverride >= 0)
     plan->prefetchBytes = prefetchOverride;
   return plan;
@@ -328,6 +331,7 @@ void registerAll() {
       {"int8", ""},    {"mxfp4", "mxint8"}, {"nvfp4", "int8_g32"},
       {"int4_g32", "int8_g32"}, {"int8", "int8_g32"},
       {"mxfp8_e4m3", ""}, {"mxfp6_e2m3", "mxint8"}, {"mxint8", "mxint8"},
+      {"mxfp6_e2m3", ""}, {"mxfp6_e3m2", ""}, {"mxfp8_e4m3", "mxint8"},
   };
   for (const Formats &f : formats)
     for (const Shape &s : shapes)
@@ -362,6 +366,10 @@ int main(int argc, char **argv) {
       allowI16 = argument.substr(13) != "0";
     else if (argument.rfind("--quantc_prefetch=", 0) == 0)
       prefetchOverride = std::stoll(argument.substr(18));
+    else if (argument.rfind("--quantc_dense6=", 0) == 0)
+      allowDense6 = argument.substr(16) != "0";
+    else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)
+      allowScalePairs = argument.substr(21) != "0";
     else
       rest.push_back(argv[i]);
   }

@@ -27,6 +27,8 @@ struct LayoutKind {
   int kOrder[4];
   /// x86_n16k8_s32: E4M3 scales of 16-blocks folded in pairs (Layout.h).
   bool scalePairs = false;
+  /// x86_n16k4_d6: the 64 codes of a chunk as 6-bit fields in 48 bytes.
+  bool dense6 = false;
 };
 
 const LayoutKind kX86Layouts[] = {
@@ -34,7 +36,13 @@ const LayoutKind kX86Layouts[] = {
     {"x86_n16k8p", 4, 8, {0, 2, 1, 3}},
     {"x86_n16k4", 0, 4, {0, 1, 2, 3}},
     {"x86_n16k8_s32", 4, 8, {0, 1, 2, 3}, true},
+    {"x86_n16k4_d6", 6, 4, {0, 1, 2, 3}, false, true},
 };
+
+/// Bytes of one chunk of 64 codes.
+int64_t chunkBytesOf(const LayoutKind &kind) {
+  return kind.dense6 ? 48 : kChunkBytes;
+}
 
 /// x86_n16k8_s32: bytes of one tile's pair multipliers per 32 of K (16
 /// columns x two i16) and of its f32 factor.
@@ -103,7 +111,8 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   g.scalesPerColumn =
       format.granularity == Granularity::Block ? k / format.blockSize : 1;
   g.scaleBytes = scaleBits(format.scaleType) / 8;
-  g.codeBytesPerTile = g.paddedK / kind.kPerChunk * kChunkBytes;
+  g.chunkBytes = chunkBytesOf(kind);
+  g.codeBytesPerTile = g.paddedK / kind.kPerChunk * g.chunkBytes;
   g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
   if (kind.scalePairs) {
     // One i16 multiplier per scale, then one f32 factor per 32 of K.
@@ -120,7 +129,8 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   return g;
 }
 
-/// Byte offset and nibble shift (0 or 4; 0 for byte codes) of code (n, k).
+/// Byte offset and nibble shift (0 or 4; 0 for byte codes) of code (n, k);
+/// for 6-bit fields (x86_n16k4_d6) the bit offset and -1.
 struct CodePlace {
   int64_t byte;
   int shift;
@@ -147,6 +157,10 @@ CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
   int j = 0;
   while (kind.kOrder[j] != group)
     ++j;
+  if (kind.dense6) // the bit offset of the code
+    return {8 * (tile * g.tileBytes + chunk * g.chunkBytes) +
+                6 * (4 * column + j),
+            -1};
   return {tile * g.tileBytes + chunk * kChunkBytes + 4 * column + j, shift};
 }
 
@@ -318,8 +332,15 @@ std::vector<uint8_t> packLayout(const QuantizedTensor &q,
   for (int64_t row = 0; row < n; ++row)
     for (int64_t col = 0; col < k; ++col) {
       CodePlace place = placeCode(kind, *g, row, col);
-      bytes[place.byte] |=
-          static_cast<uint8_t>((q.codes[row * k + col] & mask) << place.shift);
+      uint32_t code = q.codes[row * k + col] & mask;
+      if (place.shift < 0) {
+        int64_t byte = place.byte / 8, bit = place.byte % 8;
+        bytes[byte] |= static_cast<uint8_t>(code << bit);
+        if (bit > 2)
+          bytes[byte + 1] |= static_cast<uint8_t>(code >> (8 - bit));
+        continue;
+      }
+      bytes[place.byte] |= static_cast<uint8_t>(code << place.shift);
     }
   if (kind.scalePairs) {
     if (!packScalePairs(q, *g, bytes))
@@ -368,6 +389,12 @@ unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
   for (int64_t row = 0; row < n; ++row)
     for (int64_t col = 0; col < k; ++col) {
       CodePlace place = placeCode(kind, *g, row, col);
+      if (place.shift < 0) {
+        int64_t byte = place.byte / 8, bit = place.byte % 8;
+        uint32_t word = bytes[byte] | (bit > 2 ? bytes[byte + 1] << 8 : 0);
+        q.codes[row * k + col] = static_cast<uint8_t>((word >> bit) & mask);
+        continue;
+      }
       q.codes[row * k + col] =
           static_cast<uint8_t>((bytes[place.byte] >> place.shift) & mask);
     }

@@ -61,6 +61,7 @@ FORMATS = {
     "mxfp4": (("float", 2, 1, 1), 4, 32, "e8m0", False),
     "nvfp4": (("float", 2, 1, 1), 4, 16, "e4m3", True),
     "mxfp6_e2m3": (("float", 2, 3, 1), 6, 32, "e8m0", False),
+    "e2m3": (("float", 2, 3, 1), 6, None, "f32", False),
     "int4_g32": (("int", 0), 4, 32, "f32", False),
     "int4_g128": (("int", 0), 4, 128, "f32", False),
     "nvint4": (("int", 0), 4, 16, "e4m3", True),

@@ -42,7 +42,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 5u);
+  ASSERT_EQ(names.size(), 6u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -149,6 +149,36 @@ TEST(Layout, N16K8S32BytePlacementAndScales) {
   EXPECT_EQ(packLayout(q, "x86_n16k8_s32").size(), 708u);
 }
 
+// MXFP6 dense: code (n, k) = (n + k) % 64 on one tile, K = 32 (8 chunks of
+// 48 bytes). Code e = 4i + j of a chunk (column i, k 4g + j) is at bit 6e.
+TEST(Layout, N16K4D6BitPlacement) {
+  Format f = parseOrDie("mxfp6_e2m3");
+  QuantizedTensor q;
+  q.shape = {16, 32};
+  q.format = f;
+  for (int n = 0; n < 16; ++n)
+    for (int k = 0; k < 32; ++k)
+      q.codes.push_back(static_cast<uint8_t>((n + k) % 64));
+  for (int n = 0; n < 16; ++n)
+    q.scales.push_back(120 + n);
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k4_d6", {16, 32}, f, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  EXPECT_EQ(g->chunkBytes, 48);
+  EXPECT_EQ(g->codeBytesPerTile, 384);
+  EXPECT_EQ(g->tileBytes, 448);
+  std::vector<uint8_t> bytes = packLayout(q, "x86_n16k4_d6");
+  ASSERT_EQ(bytes.size(), 448u);
+  // Column 5, k 6: chunk 1, e = 22, bits 132..137 = byte 48 + 16 from bit 4.
+  EXPECT_EQ((bytes[48 + 16] >> 4) | ((bytes[48 + 17] & 3) << 4), 11);
+  // Column 0, k 0 .. 3: the first 24 bits of chunk 0 (codes 0, 1, 2, 3).
+  EXPECT_EQ(bytes[0] | (bytes[1] << 8) | (bytes[2] << 16),
+            0 | (1 << 6) | (2 << 12) | (3 << 18));
+  // Scales after the codes, one byte per column.
+  EXPECT_EQ(bytes[384 + 7], 127);
+}
+
 // int8 per channel on 20 x 6: two tiles, K padded to 8, f32 scales.
 TEST(Layout, N16K4PaddingAndScales) {
   Format f = parseOrDie("int8");
@@ -194,6 +224,8 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k4", "mxfp4", 17, 32},     {"canonical", "nvfp4", 4, 32},
       {"x86_n16k8_s32", "nvfp4", 17, 64}, {"x86_n16k8_s32", "nvint4", 40, 32},
       {"x86_n16k8_s32", "nvfp4", 1, 96},
+      {"x86_n16k4_d6", "mxfp6_e2m3", 17, 96}, {"x86_n16k4_d6", "mxfp6_e3m2", 3, 32},
+      {"x86_n16k4_d6", "e2m3", 20, 7},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -219,7 +251,7 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("mxfp4")), "");
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
-            "x86_n16k8p, x86_n16k4, x86_n16k8_s32)");
+            "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6)");
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
             "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
   EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),

@@ -203,12 +203,13 @@ struct MatmulKernelPlan {
 /// `allowI16` lets them use 16-bit fixed-point activations (I16) on VNNI
 /// targets instead. `allowScalePairs` lets NV formats use x86_n16k8_s32
 /// (callers pass false when their weights do not fold into it: packLayout
-/// returns nothing).
+/// returns nothing). `allowDense6` lets 6-bit codes use x86_n16k4_d6 on
+/// VBMI targets (4 codes in 3 bytes) instead of one byte each.
 std::optional<MatmulKernelPlan>
 planMatmulKernel(int64_t m, int64_t n, int64_t k, const Format &weight,
                  const std::optional<Format> &act, const CpuTarget &target,
                  bool allowBF16, std::string &whyNot, bool allowI16 = true,
-                 bool allowScalePairs = true);
+                 bool allowScalePairs = true, bool allowDense6 = true);
 
 /// Emits the kernel of `plan` into `module` under `name` (and the helper
 /// llvm.funcs `name`_task / `name`_prep) unless a function of that name

@@ -33,6 +33,14 @@
 //               16-bit halves of a dword shifted by 0, 8, 4, 12 hold the k
 //               pairs (0,1), (2,3), (4,5), (6,7) of one column.
 //   x86_n16k4   codes of up to 8 bits, one per byte: byte 4i + j = k 4g+j.
+//   x86_n16k4_d6
+//               6-bit codes (MXFP6), dense: as x86_n16k4, but the 64 codes of
+//               a chunk (code e = 4i + j of x86_n16k4's byte order) are the
+//               6-bit field at bits 6e .. 6e+5 of 48 little-endian bytes, and
+//               chunks follow each other every 48 bytes (6.25 bits per weight
+//               with E8M0 scales instead of 8.25). Qword q of x86_n16k4's
+//               chunk is bytes 6q .. 6q+5 here, its byte r at bit 6r: a
+//               vpermb and a vpmultishiftqb (VBMI) unpack a chunk.
 //   x86_n16k8_s32
 //               4-bit codes in blocks of 16 with E4M3 scales (NVFP4, NVINT4),
 //               K a multiple of 32, laid out so that the two 16-blocks of a
@@ -71,6 +79,9 @@ namespace quantc {
 struct LayoutGeometry {
   /// Codes per byte lane of a chunk (8 for the 4-bit layouts, else 4).
   int64_t kPerChunk = 0;
+  /// Bytes of one chunk of 16 columns x kPerChunk codes (48 for
+  /// x86_n16k4_d6, else 64).
+  int64_t chunkBytes = 64;
   /// Columns per tile.
   int64_t tileColumns = 16;
   int64_t numTiles = 0;

@@ -220,7 +220,7 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
                               const std::optional<Format> &act,
                               const CpuTarget &target, bool allowBF16,
                               std::string &whyNot, bool allowI16,
-                              bool allowScalePairs) {
+                              bool allowScalePairs, bool allowDense6) {
   MatmulKernelPlan plan;
   plan.m = m;
   plan.n = n;
@@ -334,10 +334,14 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   }
 
   // Layout.
+  // 6-bit codes: 4 in 3 bytes where VBMI unpacks them (vpermb +
+  // vpmultishiftqb), one per byte elsewhere.
   plan.layout = plan.scalePairs ? "x86_n16k8_s32"
                 : fourBit       ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
                                                                  : "x86_n16k8")
-                                : "x86_n16k4";
+                : e.bits == 6 && target.avx512vbmi && allowDense6
+                    ? "x86_n16k4_d6"
+                    : "x86_n16k4";
   std::string error;
   std::optional<LayoutGeometry> geometry =
       layoutGeometry(plan.layout, {n, k}, weight, error);

@@ -265,8 +265,15 @@ private:
 
   /// Address of the 64-byte code chunk `chunk` of tile `tile`.
   Value chunkAddress(Value w, Value tile, Value chunk) {
-    return gep(w, add(mulc(tile, p.geometry.tileBytes), mulc(chunk, 64)));
+    return gep(w, add(mulc(tile, p.geometry.tileBytes),
+                      mulc(chunk, p.geometry.chunkBytes)));
   }
+  /// x86_n16k4_d6: 6-bit codes packed 4 in 3 bytes.
+  bool dense6() const { return p.layout == "x86_n16k4_d6"; }
+  /// The 64 bytes of a chunk at `address`, one code per byte (as x86_n16k4
+  /// holds them): loaded as is, or unpacked from x86_n16k4_d6's 48 bytes
+  /// (the load reads 16 bytes past them, inside the tile's scales).
+  Value loadChunkBytes(Value address);
 
   /// The decoded f32 scales of tile `tile`, sub-vector `s`, scale index `gw`.
   Value weightScale(Value w, Value tile, int s, Value gw);
@@ -855,6 +862,30 @@ Value KernelBuilder::reduceParts(ArrayRef<Value> parts) {
   return vector::ShuffleOp::create(b, low, high, concat);
 }
 
+Value KernelBuilder::loadChunkBytes(Value address) {
+  auto v64i8 = VectorType::get({64}, i8);
+  Value bytes = load(v64i8, address);
+  if (!dense6())
+    return bytes;
+  // Qword q of the result is bytes 6q .. 6q+5 (vpermb), its byte r the 8
+  // bits from bit 6r (vpmultishiftqb); the top 2 bits of each byte are the
+  // next code's, which the 64-entry tables and the masks below ignore.
+  SmallVector<APInt> gather, shifts;
+  for (int lane = 0; lane < 64; ++lane) {
+    int q = lane / 8, r = lane % 8;
+    gather.push_back(APInt(8, 6 * q + std::min(r, 5)));
+    shifts.push_back(APInt(8, 6 * r));
+  }
+  Value index =
+      arith::ConstantOp::create(b, DenseElementsAttr::get(v64i8, gather));
+  Value control =
+      arith::ConstantOp::create(b, DenseElementsAttr::get(v64i8, shifts));
+  Value qwords =
+      intrinsic("llvm.x86.avx512.permvar.qi.512", v64i8, {bytes, index});
+  return intrinsic("llvm.x86.avx512.pmultishift.qb.512", v64i8,
+                   {control, qwords});
+}
+
 void KernelBuilder::decodeNibblesU8(Value codes, Value &low, Value &high) {
   auto v64i8 = VectorType::get({64}, i8);
   // The 16-entry table in every 16 lanes. vpermb (VBMI) reads the low 6 bits
@@ -1088,11 +1119,22 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                 vector::ShuffleOp::create(b, four, four, repeat));
           }
           auto bytesType = VectorType::get({W}, i8);
-          for (int t = 0; t < tiles; ++t)
+          for (int t = 0; t < tiles; ++t) {
+            Value chunkBytes;
+            if (dense6())
+              chunkBytes =
+                  loadChunkBytes(chunkAddress(wBase, tileIndex[t], chunk));
             for (int part = 0; part < P; ++part) {
-              Value bytes = load(bytesType,
-                                 gepc(chunkAddress(wBase, tileIndex[t], chunk),
-                                      part * W));
+              Value bytes =
+                  dense6()
+                      ? vector::ShuffleOp::create(
+                            b, chunkBytes, chunkBytes,
+                            llvm::to_vector(llvm::seq<int64_t>(part * W,
+                                                               part * W + W)))
+                            .getResult()
+                      : load(bytesType,
+                             gepc(chunkAddress(wBase, tileIndex[t], chunk),
+                                  part * W));
               Value v = decodeBytesF32(bytes);
               if (prescale)
                 v = fmul(v, groupScale[t * P + part]);
@@ -1101,6 +1143,7 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                 a = fma(v, xRepeated[r], a);
               }
             }
+          }
         } else if (p.mode == KernelMode::F32) {
           SmallVector<Value> codes; // [t][s]
           for (int t = 0; t < tiles; ++t)
@@ -1166,7 +1209,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
           const ElementType &e = p.weight.element;
           SmallVector<Value> lowWeights, highWeights;
           for (int t = 0; t < tiles; ++t) {
-            Value codes = load(vi32, chunkAddress(wBase, tileIndex[t], chunk));
+            Value codes = bitcast(
+                vi32, loadChunkBytes(chunkAddress(wBase, tileIndex[t], chunk)));
             if (fourBit) {
               decodeNibblesU8(codes, lowWeights.emplace_back(),
                               highWeights.emplace_back());
