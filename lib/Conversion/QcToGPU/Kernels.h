@@ -183,6 +183,15 @@ mlir::MemRefType packedActMemRefType(mlir::MLIRContext *ctx, int64_t bytes);
 /// layout), for PackedWeightReader.
 MatmulProblem actAsWeightProblem(const ActQuantProblem &problem);
 
+/// sm_120a: mma.sync block_scale (kind::mxf4nvf4 / kind::mxf8f6f4) on packed
+/// activations and weights of the same kind: MXFP4 x MXFP4, NVFP4 x NVFP4,
+/// MXFP8 (e4m3/e5m2) x MXFP8. Requires `act` and K % 64 (fp4) / 32 (fp8).
+bool blockScaleMmaApplies(const MatmulProblem &problem);
+mlir::gpu::GPUFuncOp emitBlockScaleMmaKernel(mlir::OpBuilder &builder,
+                                             mlir::Location loc,
+                                             llvm::StringRef name,
+                                             const MatmulProblem &problem,
+                                             LaunchShape &launch);
 /// The MLIR type whose arith.truncf from f32 rounds like the format
 /// library's element `e` (f4E2M1FN, f6E2M3FN, f6E3M2FN, f8E4M3FN, f8E5M2 for
 /// the saturating OCP minifloats; quantc-gpu-to-ptx lowers those truncf to

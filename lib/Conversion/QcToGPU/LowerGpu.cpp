@@ -121,6 +121,9 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                        bool wgmma, LaunchShape &launch) {
   if (problem.act) {
     // Native paths on packed activations, per chip.
+    if (tensorCores && chip == "sm_120a" && blockScaleMmaApplies(problem))
+      return emitBlockScaleMmaKernel(kernelBuilder, loc, "qc_mma_block_scale",
+                                     problem, launch);
     return {};
   }
   if (problem.m <= gemvMaxRows && gemvApplies(problem))
