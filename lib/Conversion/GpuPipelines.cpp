@@ -17,12 +17,16 @@
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
@@ -197,6 +201,181 @@ struct LowerNarrowTruncfPass
   }
 };
 
+
+/// quantc-test-gpu-kernels-on-host (tests only): every gpu.launch_func of a
+/// kernel without shuffles (barriers only at its top level) becomes a call of
+/// a host function running the kernel body for each (block, thread) in turn
+/// (phase by phase between barriers; shared memory is a host buffer per
+/// block),
+/// its f4/f6/f8 truncf in the format library's integer rounding; the
+/// gpu.modules go away. The CPU pipeline then runs a kernel's exact
+/// arithmetic (not its PTX), so lit can check it against the format library
+/// on a machine without a GPU.
+struct GpuKernelsOnHostPass
+    : PassWrapper<GpuKernelsOnHostPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GpuKernelsOnHostPass)
+  StringRef getArgument() const override {
+    return "quantc-test-gpu-kernels-on-host";
+  }
+  StringRef getDescription() const override {
+    return "Tests only: run gpu.launch_func kernels (no shuffles, barriers "
+           "at the top level only) as host loops over blocks and threads";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<func::FuncDialect, scf::SCFDialect, arith::ArithDialect,
+                    math::MathDialect, memref::MemRefDialect>();
+  }
+
+  FailureOr<func::FuncOp> hostFunction(ModuleOp module,
+                                       mlir::gpu::GPUFuncOp kernel,
+                                       std::array<int64_t, 3> grid,
+                                       std::array<int64_t, 3> block,
+                                       StringRef name) {
+    // Phases: the kernel's top-level ops split at its top-level barriers.
+    // Every thread of a block runs a phase before any runs the next; a
+    // later phase recomputes the earlier phases' side-effect-free ops it
+    // needs (thread indices, constants) instead of carrying them over.
+    SmallVector<SmallVector<Operation *>> phases(1);
+    for (Operation &op : kernel.getBody().front().without_terminator()) {
+      if (isa<mlir::gpu::BarrierOp>(op))
+        phases.emplace_back();
+      else
+        phases.back().push_back(&op);
+    }
+    WalkResult unsupported = kernel.walk([&](Operation *op) {
+      bool nested = op->getParentOp() != kernel;
+      if (isa<mlir::gpu::ShuffleOp>(op) ||
+          (nested && isa<mlir::gpu::BarrierOp, mlir::gpu::ThreadIdOp,
+                         mlir::gpu::BlockIdOp, mlir::gpu::BlockDimOp,
+                         mlir::gpu::GridDimOp>(op)))
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (unsupported.wasInterrupted() || kernel.getBody().getBlocks().size() != 1)
+      return kernel.emitError("quantc-test-gpu-kernels-on-host: kernel '")
+             << kernel.getName()
+             << "' shuffles, or synchronizes below its top level";
+    OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = kernel.getLoc();
+    auto func = func::FuncOp::create(
+        builder, loc, name,
+        builder.getFunctionType(kernel.getArgumentTypes(), {}));
+    func.setPrivate();
+    Block *entry = func.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    auto c = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(builder, loc, v).getResult();
+    };
+    // Blocks bz, by, bx (outermost first), each with its shared memory.
+    SmallVector<Value> blockIds(3);
+    for (int d = 2; d >= 0; --d) {
+      auto loop = scf::ForOp::create(builder, loc, c(0), c(grid[d]), c(1));
+      blockIds[d] = loop.getInductionVar();
+      builder.setInsertionPoint(loop.getBody()->getTerminator());
+    }
+    IRMapping shared;
+    for (auto [from, to] :
+         llvm::zip(kernel.getArguments(), func.getArguments()))
+      shared.map(from, to);
+    for (BlockArgument buffer : kernel.getWorkgroupAttributions()) {
+      auto type = cast<MemRefType>(buffer.getType());
+      shared.map(buffer, memref::AllocaOp::create(
+                             builder, loc,
+                             MemRefType::get(type.getShape(),
+                                             type.getElementType())));
+    }
+    OpBuilder::InsertPoint afterBlockLoops = builder.saveInsertionPoint();
+    for (size_t phase = 0; phase < phases.size(); ++phase) {
+      builder.restoreInsertionPoint(afterBlockLoops);
+      SmallVector<Value> threadIds(3);
+      for (int d = 2; d >= 0; --d) {
+        auto loop = scf::ForOp::create(builder, loc, c(0), c(block[d]), c(1));
+        threadIds[d] = loop.getInductionVar();
+        builder.setInsertionPoint(loop.getBody()->getTerminator());
+      }
+      IRMapping mapping = shared;
+      auto dim = [](mlir::gpu::Dimension d) { return int(d); };
+      auto cloneOp = [&](Operation *op) {
+        if (auto id = dyn_cast<mlir::gpu::ThreadIdOp>(op))
+          mapping.map(id.getResult(), threadIds[dim(id.getDimension())]);
+        else if (auto id = dyn_cast<mlir::gpu::BlockIdOp>(op))
+          mapping.map(id.getResult(), blockIds[dim(id.getDimension())]);
+        else if (auto id = dyn_cast<mlir::gpu::BlockDimOp>(op))
+          mapping.map(id.getResult(), c(block[dim(id.getDimension())]));
+        else if (auto id = dyn_cast<mlir::gpu::GridDimOp>(op))
+          mapping.map(id.getResult(), c(grid[dim(id.getDimension())]));
+        else
+          builder.clone(*op, mapping);
+      };
+      for (size_t earlier = 0; earlier < phase; ++earlier)
+        for (Operation *op : phases[earlier])
+          if (isMemoryEffectFree(op))
+            cloneOp(op);
+      for (Operation *op : phases[phase])
+        cloneOp(op);
+    }
+    builder.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(builder, loc);
+    return func;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    // The narrow truncf in integer arithmetic, as on a chip without cvt.
+    RewritePatternSet patterns(ctx);
+    patterns.add<NarrowTruncfToNvvm>(ctx, false, false);
+    arith::BitcastOp::getCanonicalizationPatterns(patterns, ctx);
+    FrozenRewritePatternSet frozen(std::move(patterns));
+    for (auto kernels : module.getOps<mlir::gpu::GPUModuleOp>())
+      if (failed(applyPatternsGreedily(kernels, frozen)))
+        return signalPassFailure();
+
+    SmallVector<mlir::gpu::LaunchFuncOp> launches;
+    module.walk([&](mlir::gpu::LaunchFuncOp op) { launches.push_back(op); });
+    llvm::StringMap<func::FuncOp> made;
+    for (mlir::gpu::LaunchFuncOp launch : launches) {
+      auto kernel = SymbolTable::lookupNearestSymbolFrom<mlir::gpu::GPUFuncOp>(
+          launch, launch.getKernel());
+      std::array<int64_t, 3> grid, block;
+      Value gridValues[3] = {launch.getGridSizeX(), launch.getGridSizeY(),
+                             launch.getGridSizeZ()};
+      Value blockValues[3] = {launch.getBlockSizeX(), launch.getBlockSizeY(),
+                              launch.getBlockSizeZ()};
+      for (int d = 0; d < 3; ++d) {
+        std::optional<int64_t> g = getConstantIntValue(gridValues[d]);
+        std::optional<int64_t> t = getConstantIntValue(blockValues[d]);
+        if (!kernel || !g || !t) {
+          launch.emitError("quantc-test-gpu-kernels-on-host: the launch needs "
+                           "a known kernel and constant sizes");
+          return signalPassFailure();
+        }
+        grid[d] = *g;
+        block[d] = *t;
+      }
+      std::string name = (launch.getKernelModuleName().getValue() + "_" +
+                          launch.getKernelName().getValue() + "_host")
+                             .str();
+      auto it = made.find(name);
+      if (it == made.end()) {
+        FailureOr<func::FuncOp> func =
+            hostFunction(module, kernel, grid, block, name);
+        if (failed(func))
+          return signalPassFailure();
+        it = made.try_emplace(name, *func).first;
+      }
+      OpBuilder builder(launch);
+      func::CallOp::create(builder, launch.getLoc(), it->second,
+                           launch.getKernelOperands());
+      launch.erase();
+    }
+    for (auto kernels :
+         llvm::make_early_inc_range(module.getOps<mlir::gpu::GPUModuleOp>()))
+      kernels.erase();
+    module->removeAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName());
+  }
+};
+
 } // namespace
 
 std::vector<std::string> supportedGpuChips() {
@@ -300,6 +479,7 @@ struct ChipOptions : public PassPipelineOptions<ChipOptions> {
 
 void registerQuantcGpuPipelines() {
   PassRegistration<LowerNarrowTruncfPass>();
+  PassRegistration<GpuKernelsOnHostPass>();
   PassPipelineRegistration<ChipOptions>(
       "quantc-gpu-to-ptx",
       "Lower gpu.module ops (gpu, scf, arith, vector, memref, nvvm) to "
