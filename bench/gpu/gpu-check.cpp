@@ -13,7 +13,9 @@
 //       format. Random x and W (W quantized and packed by the format library)
 //       go through the compiled function on the GPU; the result is compared
 //       with the CPU reference path's arithmetic: W dequantized by the format
-//       library, y = sum over k = 0, 1, ... of x*w in f32.
+//       library, y = sum over k = 0, 1, ... of x*w in f32. A format column
+//       "W act A" is a qc.matmul with `act <A>`: the reference then uses x
+//       fake-quantized in A by the format library.
 //   gpu-check bench --kernels DIR/kernels.txt [--json OUT.json]
 //       Each line names a kernel of qc-lower-gpu (its PTX file and launch
 //       shape); it is timed with CUDA events on device-resident data, the
@@ -224,12 +226,24 @@ int runTests(const std::string &casesPath, const std::string &jsonPath) {
         problem = "no function _mlir_ciface_" + c.function;
     }
     if (problem.empty()) {
-      std::string key = c.format + "/" + std::to_string(c.n) + "x" +
+      std::string weightFormat = c.format.substr(0, c.format.find(" act "));
+      std::string key = weightFormat + "/" + std::to_string(c.n) + "x" +
                         std::to_string(c.k);
       if (!weightCache.count(key))
-        weightCache[key] = makeWeights(c.format, c.n, c.k, 7, true);
+        weightCache[key] = makeWeights(weightFormat, c.n, c.k, 7, true);
       PackedWeights &w = weightCache[key];
       std::vector<float> x = randomNormal(size_t(c.m) * c.k, 11 + c.m, 1.0f);
+      // "W act A": the reference multiplies x as A quantizes it.
+      std::vector<float> xReference = x;
+      if (size_t at = c.format.find(" act "); at != std::string::npos) {
+        std::string error, spec = c.format.substr(at + 5);
+        std::optional<Format> act = parseFormat(spec, error);
+        std::optional<std::vector<float>> xq =
+            act ? fakeQuantize(x.data(), {c.m, c.k}, *act, error) : std::nullopt;
+        if (!xq)
+          fail("act format '" + spec + "': " + error);
+        xReference = std::move(*xq);
+      }
       std::vector<float> y(size_t(c.m) * c.n, NAN);
       Descriptor dx(x.data(), {c.m, c.k});
       Descriptor dw(w.bytes.data(), {int64_t(w.bytes.size())});
@@ -241,7 +255,7 @@ int runTests(const std::string &casesPath, const std::string &jsonPath) {
       std::vector<double> worstRow(c.m, 0.0);
       if (problem.empty())
         parallelFor(c.m, [&](int64_t i) {
-          const float *xr = &x[size_t(i) * c.k];
+          const float *xr = &xReference[size_t(i) * c.k];
           double rowWorst = 0;
           for (int64_t j = 0; j < c.n; ++j) {
             const float *wr = &w.dequantized[size_t(j) * c.k];

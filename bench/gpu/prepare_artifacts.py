@@ -46,11 +46,12 @@ def ident(text):
     return re.sub(r"[^A-Za-z0-9]", "_", text)
 
 
-def matmul_function(name, m, n, k, fmt):
+def matmul_function(name, m, n, k, fmt, act=None):
     packed = f"!qc.packed<{n}x{k}, {fmt}>"
+    act_attr = f" act <{act}>" if act else ""
     return (f"func.func @{name}(%x: tensor<{m}x{k}xf32>, %w: {packed}) -> tensor<{m}x{n}xf32>"
             f" attributes {{llvm.emit_c_interface}} {{\n"
-            f"  %y = qc.matmul %x, %w : tensor<{m}x{k}xf32>, {packed} -> tensor<{m}x{n}xf32>\n"
+            f"  %y = qc.matmul %x, %w{act_attr} : tensor<{m}x{k}xf32>, {packed} -> tensor<{m}x{n}xf32>\n"
             f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
 
 
@@ -61,16 +62,19 @@ def run(cmd):
     return result.stdout
 
 
-def build_test_library(args, fmt, shapes, rows, chip):
-    base = os.path.join(args.out, f"test_{ident(fmt)}_{chip}")
+def build_test_library(args, fmt, shapes, rows, chip, act=None):
+    """`act`: qc.matmul's act format; the format column is then
+    "FMT act ACT" (quantc-gpu-check fake-quantizes x for the reference)."""
+    base = os.path.join(args.out, f"test_{ident(fmt)}_{chip}" + (f"_act_{ident(act)}" if act else ""))
     functions, lines = [], []
     for shape in shapes:
         n, k = (int(v) for v in shape.split("x"))
         for m in rows:
             name = f"t_{n}x{k}_m{m}"
-            functions.append(matmul_function(name, int(m), n, k, fmt))
+            functions.append(matmul_function(name, int(m), n, k, fmt, act))
             lines.append(f"{os.path.basename(base)}.so {name} {m} {n} {k} {chip} "
-                         f"{tolerance(chip, int(m), k):g} {fmt}")
+                         f"{tolerance(chip, int(m), k, fmt, act):g} {fmt}"
+                         + (f" act {act}" if act else ""))
     with open(base + ".mlir", "w") as f:
         f.write("".join(functions))
     run([os.path.join(args.bin, "quant-opt"), base + ".mlir",
@@ -166,6 +170,12 @@ def main():
             futures = {pool.submit(build_test_library, args, fmt, cases["shapes"], cases["rows"], chip):
                        f"{fmt} ({chip})"
                        for fmt in cases["formats"] for chip in chips}
+            # Weight/act pairs: activations quantized on the GPU.
+            for pair in cases.get("acts", []):
+                fmt, act = pair.split("/", 1)
+                for chip in chips:
+                    futures[pool.submit(build_test_library, args, fmt, cases["shapes"],
+                                        cases["rows"], chip, act)] = f"{fmt} act {act} ({chip})"
             for future in concurrent.futures.as_completed(futures):
                 try:
                     lines += future.result()
