@@ -258,12 +258,67 @@ bool unpackScalePairs(const uint8_t *bytes, const LayoutGeometry &g,
   return true;
 }
 
+//===----------------------------------------------------------------------===//
+// nv_sf128x4: NVIDIA's block-scale factor layout (Layout.h)
+//===----------------------------------------------------------------------===//
+
+constexpr const char *kNvScaleLayout = "nv_sf128x4";
+constexpr int64_t kNvScaleTileRows = 128, kNvScaleTileColumns = 4,
+                  kNvScaleTileBytes = kNvScaleTileRows * kNvScaleTileColumns;
+
+std::string checkNvScaleLayout(const std::vector<int64_t> &shape,
+                               const Format &format) {
+  int64_t axis = format.axis < 0 ? format.axis + 2 : format.axis;
+  if (shape.size() != 2 || format.granularity != Granularity::Block ||
+      axis != 1)
+    return std::string(kNvScaleLayout) +
+           " holds a 2-d weight [N, K] quantized in blocks along K";
+  if (scaleBits(format.scaleType) != 8 || !format.symmetric)
+    return std::string(kNvScaleLayout) +
+           " holds symmetric formats with one-byte scales (E8M0, E4M3)";
+  return "";
+}
+
+LayoutGeometry nvScaleGeometry(const std::vector<int64_t> &shape,
+                               const Format &format) {
+  LayoutGeometry g;
+  int64_t n = shape[0], k = shape[1];
+  g.scalesPerColumn = k / format.blockSize;
+  g.scaleBytes = 1;
+  g.codeBytesPerTile = (n * k * format.element.bits + 7) / 8; // all codes
+  int64_t rowTiles = roundUp(n, kNvScaleTileRows) / kNvScaleTileRows;
+  int64_t columnTiles =
+      roundUp(g.scalesPerColumn, kNvScaleTileColumns) / kNvScaleTileColumns;
+  g.numTiles = rowTiles * columnTiles;
+  g.scaleBytesPerTile = kNvScaleTileBytes;
+  g.tileBytes = kNvScaleTileBytes;
+  int64_t scaleStart = roundUp(g.codeBytesPerTile, 16);
+  g.totalBytes = scaleStart + g.numTiles * kNvScaleTileBytes;
+  if (format.secondLevelScale) {
+    g.tensorScaleOffset = g.totalBytes;
+    g.totalBytes += 4;
+  }
+  return g;
+}
+
+/// Byte of scale (row, s) in nv_sf128x4.
+int64_t nvScaleOffset(const LayoutGeometry &g, int64_t row, int64_t s) {
+  int64_t columnTiles =
+      roundUp(g.scalesPerColumn, kNvScaleTileColumns) / kNvScaleTileColumns;
+  int64_t tile = (row / kNvScaleTileRows) * columnTiles +
+                 s / kNvScaleTileColumns;
+  int64_t r = row % kNvScaleTileRows, c = s % kNvScaleTileColumns;
+  return roundUp(g.codeBytesPerTile, 16) + tile * kNvScaleTileBytes +
+         (r % 32) * 16 + (r / 32) * 4 + c;
+}
+
 } // namespace
 
 std::vector<std::string> knownLayouts() {
   std::vector<std::string> names = {"canonical"};
   for (const LayoutKind &kind : kX86Layouts)
     names.push_back(kind.name);
+  names.push_back(kNvScaleLayout);
   return names;
 }
 
@@ -272,6 +327,12 @@ std::string verifyLayout(const std::string &layout,
                          const Format &format) {
   if (layout == "canonical")
     return "";
+  if (layout == kNvScaleLayout) {
+    std::string error;
+    if (!scaleShape(shape, format, error))
+      return error;
+    return checkNvScaleLayout(shape, format);
+  }
   const LayoutKind *kind = findLayout(layout);
   if (!kind) {
     std::string known;
@@ -289,6 +350,12 @@ std::optional<LayoutGeometry> layoutGeometry(const std::string &layout,
                                              const std::vector<int64_t> &shape,
                                              const Format &format,
                                              std::string &error) {
+  if (layout == kNvScaleLayout) {
+    error = verifyLayout(layout, shape, format);
+    if (!error.empty())
+      return std::nullopt;
+    return nvScaleGeometry(shape, format);
+  }
   const LayoutKind *kind = findLayout(layout);
   if (!kind) {
     error = layout == "canonical" ? "the canonical layout has no tile geometry"
@@ -322,6 +389,19 @@ std::vector<uint8_t> packLayout(const QuantizedTensor &q,
       layoutGeometry(layout, q.shape, q.format, error);
   if (!g)
     return {};
+  if (layout == kNvScaleLayout) {
+    std::vector<uint8_t> canonical = pack(q);
+    std::vector<uint8_t> bytes(g->totalBytes, 0);
+    std::memcpy(bytes.data(), canonical.data(), g->codeBytesPerTile);
+    int64_t rows = q.shape[0];
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t s = 0; s < g->scalesPerColumn; ++s)
+        bytes[nvScaleOffset(*g, row, s)] =
+            static_cast<uint8_t>(q.scales[row * g->scalesPerColumn + s]);
+    if (q.format.secondLevelScale)
+      std::memcpy(&bytes[g->tensorScaleOffset], &q.tensorScale, 4);
+    return bytes;
+  }
   const LayoutKind &kind = *findLayout(layout);
   int64_t n = q.shape[0], k = q.shape[1];
   if (static_cast<int64_t>(q.codes.size()) != n * k ||
@@ -377,6 +457,23 @@ unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
             "' needs " + std::to_string(g->totalBytes) + " bytes, got " +
             std::to_string(size);
     return std::nullopt;
+  }
+  if (layout == kNvScaleLayout) {
+    // The canonical bytes rebuilt: codes, scales in C order, tensor scale.
+    std::string canonicalError;
+    std::optional<int64_t> canonicalSize =
+        packedSizeInBytes(shape, format, canonicalError);
+    std::vector<uint8_t> canonical(canonicalSize.value_or(0), 0);
+    std::memcpy(canonical.data(), bytes, g->codeBytesPerTile);
+    int64_t rows = shape[0];
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t s = 0; s < g->scalesPerColumn; ++s)
+        canonical[g->codeBytesPerTile + row * g->scalesPerColumn + s] =
+            bytes[nvScaleOffset(*g, row, s)];
+    if (format.secondLevelScale)
+      std::memcpy(&canonical[canonical.size() - 4],
+                  bytes + g->tensorScaleOffset, 4);
+    return unpack(canonical.data(), canonical.size(), shape, format, error);
   }
   const LayoutKind &kind = *findLayout(layout);
   int64_t n = shape[0], k = shape[1];

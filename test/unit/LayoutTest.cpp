@@ -42,7 +42,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 6u);
+  ASSERT_EQ(names.size(), 7u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -251,7 +251,7 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("mxfp4")), "");
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
-            "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6)");
+            "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, nv_sf128x4)");
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
             "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
   EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),

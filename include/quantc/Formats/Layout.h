@@ -62,6 +62,19 @@
 //               2^15 - 1 (scales of one tile and 32 of K more than about
 //               2^11 apart); kernels then use x86_n16k8.
 //
+// The NVIDIA layout serves block-scaled tensor-core MMAs that read scale
+// factors in 128 x 4 tiles (tcgen05.mma block_scale through tcgen05.cp,
+// cuBLASLt's block-scaled GEMMs); it applies to a weight [N, K] in blocks
+// along K with one-byte scales (E8M0, E4M3):
+//
+//   nv_sf128x4  codes as in the canonical layout (the bit stream of W in C
+//               order), zero bytes up to a multiple of 16, then the [N, S]
+//               scale grid (S = K / block) in tiles of 128 rows x 4 scales,
+//               tile (i, j) (rows 128i.., scales 4j..) at 512 (i ceil(S/4) +
+//               j), scale (r, c) of a tile at byte (r % 32) 16 + (r / 32) 4 +
+//               c; rows past N and scales past S are zero; then the f32
+//               tensor scale (second-level formats only).
+//
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_FORMATS_LAYOUT_H
 #define QUANTC_FORMATS_LAYOUT_H
