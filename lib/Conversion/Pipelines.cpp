@@ -177,10 +177,12 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   // Buffers -> loops -> control flow. expand-strided-metadata turns subview
   // offsets and strides into affine.apply, hence lower-affine once more.
   // f32 convolutions and matmuls: register-tiled vector kernels over the
-  // thread pool, softmax the two-pass vector kernel; the other reductions
-  // get their contiguous loop innermost.
+  // thread pool, softmax the two-pass vector kernel, reductions along a
+  // contiguous dimension vector accumulators; the other reductions get
+  // their contiguous loop innermost.
   pm.addPass(createVectorizeContractions());
   pm.addPass(createTwoPassSoftmax());
+  pm.addPass(createVectorizeReductions());
   pm.addPass(createFillPadBorders());
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createContiguousInnerLoop());

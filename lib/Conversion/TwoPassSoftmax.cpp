@@ -45,12 +45,14 @@ constexpr float kExpCoefficients[] = {0x1.000000p+0f,  0x1.fffffcp-2f,
                                       0x1.126788p-7f,  0x1.6ae738p-10f};
 // t = x - shift is clamped to [-kClamp, kClamp]: |n| <= 433 < 512. Terms
 // clamped from below are exp(-300) relative to 1 and vanish against the
-// row's largest term as long as it is above exp(kLowestMax) (their scale
-// 2^(n - n_max) is below 2^-150, flushed to 0); rows whose max is outside
-// [kLowestMax, kHighestMax] are computed again with shift = max.
+// row's largest term as long as its exponent is at least kLowestExponent
+// (x >= -190: their scale 2^(n - n_max) is below 2^-150, flushed to 0);
+// rows whose largest exponent is outside [kLowestExponent,
+// kHighestExponent] (max x about outside [-190, 200], or clamped), and rows
+// holding a NaN, are computed again from their max.
 constexpr float kClamp = 300.0f;
-constexpr float kLowestMax = -190.0f;
-constexpr float kHighestMax = 200.0f;
+constexpr float kLowestExponent = -274.0f;
+constexpr float kHighestExponent = 288.0f;
 // The running exponent starts below every clamped n.
 constexpr float kExponentFloor = -1000.0f;
 
@@ -96,9 +98,9 @@ public:
   void emit();
 
 private:
-  /// The running (sum, exponent) pair and plain max of one row.
+  /// The (sum, exponent) pair of one row, and whether it holds a NaN.
   struct RowSums {
-    Value sum, exponent, max;
+    Value sum, exponent, anyNaN;
   };
 
   Value index(int64_t value) {
@@ -120,6 +122,23 @@ private:
   Value sub(Value x, Value y) {
     return arith::SubFOp::create(b, x, y, arith::FastMathFlags::contract);
   }
+  /// x > y ? x : y and x < y ? x : y: y where either is NaN. One vmaxps /
+  /// vminps on x86, where maxnumf / maximumf take three to six
+  /// instructions for their NaN and signed-zero rules.
+  Value greater(Value x, Value y) {
+    return arith::SelectOp::create(
+        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, y), x, y);
+  }
+  Value lesser(Value x, Value y) {
+    return arith::SelectOp::create(
+        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, x, y), x, y);
+  }
+  /// max(x, y) of values that are never NaN: one vmaxps.
+  Value maxOfNumbers(Value x, Value y) {
+    return arith::MaxNumFOp::create(b, x, y,
+                                    arith::FastMathFlags::nnan |
+                                        arith::FastMathFlags::nsz);
+  }
   /// Lanes [0, valid) of a vector of `width`.
   Value tailMask(int64_t valid) {
     SmallVector<bool> lanes(width, false);
@@ -140,8 +159,10 @@ private:
   std::pair<Value, Value> expPair(Value x, Value shift);
   /// 2^k for integral k <= 0; 0 for k < -126.
   Value exp2Integral(Value k);
-  /// Pass 1: the row's (sum, exponent) pair of exp(x - shift) and plain max.
+  /// Pass 1: the row's (sum, exponent) pair of exp(x - shift).
   RowSums accumulateRow(ArrayRef<Value> outer, Value shift);
+  /// The row's max (NaN if it holds one), for rows pass 1 cannot take.
+  Value rowMax(ArrayRef<Value> outer);
   /// Pass 2: out = exp(x - shift) / (sum * 2^exponent).
   void normalizeRow(ArrayRef<Value> outer, Value shift, Value sum,
                     Value exponent);
@@ -161,12 +182,11 @@ private:
 };
 
 std::pair<Value, Value> SoftmaxKernelBuilder::expPair(Value x, Value shift) {
-  // maxnumf / minnumf: NaN becomes a bound, so every lane stays finite
-  // (a NaN row is detected through the plain max and written as NaN).
+  // NaN becomes the lower bound, so every lane stays finite (a row with a
+  // NaN is detected on the side and written as NaN).
   Value t = arith::SubFOp::create(b, x, vector::BroadcastOp::create(
                                             b, vectorType, shift));
-  t = arith::MaxNumFOp::create(b, t, splat(-kClamp));
-  t = arith::MinNumFOp::create(b, t, splat(kClamp));
+  t = lesser(greater(t, splat(-kClamp)), splat(kClamp));
   // Round to nearest through the 1.5 * 2^23 magic number (roundeven would be
   // a libm call on targets without SSE4.1).
   Value magic = splat(0x1.8p23f);
@@ -183,7 +203,7 @@ std::pair<Value, Value> SoftmaxKernelBuilder::expPair(Value x, Value shift) {
 Value SoftmaxKernelBuilder::exp2Integral(Value k) {
   // Biased exponent k + 127 in the exponent field; k = -127 gives the bit
   // pattern of +0.
-  k = arith::MaxNumFOp::create(b, k, splat(-127.0f));
+  k = greater(k, splat(-127.0f));
   Value asInt = arith::FPToSIOp::create(b, intVectorType, k);
   auto intSplat = [&](int32_t value) -> Value {
     return arith::ConstantOp::create(
@@ -220,7 +240,10 @@ SmallVector<Value> SoftmaxKernelBuilder::forEachVector(
 SoftmaxKernelBuilder::RowSums
 SoftmaxKernelBuilder::accumulateRow(ArrayRef<Value> outer, Value shift) {
   float inf = std::numeric_limits<float>::infinity();
-  SmallVector<Value> init = {splat(0.0f), splat(kExponentFloor), splat(-inf)};
+  auto maskType = VectorType::get({width}, b.getI1Type());
+  SmallVector<Value> init = {
+      splat(0.0f), splat(kExponentFloor),
+      arith::ConstantOp::create(b, DenseElementsAttr::get(maskType, false))};
   SmallVector<Value> lanes = forEachVector(
       init, [&](Value column, Value mask, ValueRange acc) {
         SmallVector<Value> indices = indicesAt(outer, column);
@@ -237,23 +260,44 @@ SoftmaxKernelBuilder::accumulateRow(ArrayRef<Value> outer, Value shift) {
           n = arith::SelectOp::create(b, mask, n, splat(kExponentFloor));
         }
         // sum * 2^exponent + p * 2^n, kept relative to the larger exponent.
-        Value exponent = arith::MaxNumFOp::create(b, acc[1], n);
+        Value exponent = maxOfNumbers(n, acc[1]);
         Value sum = add(mul(acc[0], exp2Integral(sub(acc[1], exponent))),
                         mul(p, exp2Integral(sub(n, exponent))));
-        Value max = arith::MaximumFOp::create(b, acc[2], x);
-        return SmallVector<Value>{sum, exponent, max};
+        Value anyNaN = arith::OrIOp::create(
+            b, acc[2],
+            arith::CmpFOp::create(b, arith::CmpFPredicate::UNO, x, x));
+        return SmallVector<Value>{sum, exponent, anyNaN};
       });
   // Across lanes: the largest exponent, the lanes' sums rescaled to it.
   Value exponent = vector::ReductionOp::create(
-      b, vector::CombiningKind::MAXNUMF, lanes[1]);
+      b, vector::CombiningKind::MAXNUMF, lanes[1],
+      arith::FastMathFlags::nnan | arith::FastMathFlags::nsz);
   Value scaled = mul(lanes[0], exp2Integral(sub(
                                    lanes[1], vector::BroadcastOp::create(
                                                  b, vectorType, exponent))));
-  Value sum =
-      vector::ReductionOp::create(b, vector::CombiningKind::ADD, scaled);
-  Value max = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF,
-                                          lanes[2]);
-  return {sum, exponent, max};
+  // reassoc: a tree of shuffles, fixed at compile time.
+  Value sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                          scaled, arith::FastMathFlags::reassoc);
+  Value anyNaN =
+      vector::ReductionOp::create(b, vector::CombiningKind::OR, lanes[2]);
+  return {sum, exponent, anyNaN};
+}
+
+Value SoftmaxKernelBuilder::rowMax(ArrayRef<Value> outer) {
+  float inf = std::numeric_limits<float>::infinity();
+  SmallVector<Value> lanes = forEachVector(
+      {splat(-inf)}, [&](Value column, Value mask, ValueRange acc) {
+        SmallVector<Value> indices = indicesAt(outer, column);
+        Value x = mask ? vector::MaskedLoadOp::create(b, vectorType, input,
+                                                      indices, mask,
+                                                      splat(-inf))
+                             .getResult()
+                       : vector::LoadOp::create(b, vectorType, input, indices)
+                             .getResult();
+        return SmallVector<Value>{arith::MaximumFOp::create(b, acc[0], x)};
+      });
+  return vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF,
+                                     lanes[0]);
 }
 
 void SoftmaxKernelBuilder::normalizeRow(ArrayRef<Value> outer, Value shift,
@@ -307,40 +351,46 @@ void SoftmaxKernelBuilder::emit() {
 
   // Pass 1 without a shift: exp(x) as (p, n) pairs needs no max first.
   RowSums first = accumulateRow(outer, scalar(0.0f));
-  // NaN, +inf or an all -inf row: NaN everywhere, as max / exp / sum / div.
-  Value finite = arith::CmpFOp::create(
-      b, arith::CmpFPredicate::OLT, math::AbsFOp::create(b, first.max),
-      scalar(std::numeric_limits<float>::infinity()));
+  Value inRange = arith::SelectOp::create(
+      b, first.anyNaN, arith::ConstantOp::create(b, b.getBoolAttr(false)),
+      arith::AndIOp::create(
+          b,
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, first.exponent,
+                                scalar(kLowestExponent)),
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OLE, first.exponent,
+                                scalar(kHighestExponent))));
+  // Other rows (rare): the max first, then pass 1 on x - max. A NaN, +inf
+  // or only -inf makes the max non-finite and the row NaN, as max / exp /
+  // sum / div gives.
+  auto sums = scf::IfOp::create(
+      b, inRange,
+      [&](OpBuilder &thenBuilder, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(thenBuilder.getInsertionBlock(),
+                            thenBuilder.getInsertionPoint());
+        scf::YieldOp::create(
+            b, ValueRange{first.sum, first.exponent, scalar(0.0f),
+                          arith::ConstantOp::create(b, b.getBoolAttr(true))});
+      },
+      [&](OpBuilder &elseBuilder, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(elseBuilder.getInsertionBlock(),
+                            elseBuilder.getInsertionPoint());
+        Value max = rowMax(outer);
+        Value finite = arith::CmpFOp::create(
+            b, arith::CmpFPredicate::OLT, math::AbsFOp::create(b, max),
+            scalar(std::numeric_limits<float>::infinity()));
+        Value shift = arith::SelectOp::create(b, finite, max, scalar(0.0f));
+        RowSums shifted = accumulateRow(outer, shift);
+        scf::YieldOp::create(
+            b, ValueRange{shifted.sum, shifted.exponent, shift, finite});
+      });
   scf::IfOp::create(
-      b, finite,
+      b, sums.getResult(3),
       [&](OpBuilder &nested, Location) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nested.getInsertionBlock(),
                             nested.getInsertionPoint());
-        Value inRange = arith::AndIOp::create(
-            b,
-            arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, first.max,
-                                  scalar(kLowestMax)),
-            arith::CmpFOp::create(b, arith::CmpFPredicate::OLE, first.max,
-                                  scalar(kHighestMax)));
-        // Rare rows far from 0: pass 1 again on x - max.
-        auto sums = scf::IfOp::create(
-            b, inRange,
-            [&](OpBuilder &thenBuilder, Location) {
-              OpBuilder::InsertionGuard inner(b);
-              b.setInsertionPoint(thenBuilder.getInsertionBlock(),
-                                  thenBuilder.getInsertionPoint());
-              scf::YieldOp::create(b, ValueRange{first.sum, first.exponent,
-                                                 scalar(0.0f)});
-            },
-            [&](OpBuilder &elseBuilder, Location) {
-              OpBuilder::InsertionGuard inner(b);
-              b.setInsertionPoint(elseBuilder.getInsertionBlock(),
-                                  elseBuilder.getInsertionPoint());
-              RowSums shifted = accumulateRow(outer, first.max);
-              scf::YieldOp::create(b, ValueRange{shifted.sum, shifted.exponent,
-                                                 first.max});
-            });
         normalizeRow(outer, sums.getResult(2), sums.getResult(0),
                      sums.getResult(1));
         scf::YieldOp::create(b);

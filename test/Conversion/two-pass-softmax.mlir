@@ -5,20 +5,22 @@
 
 // Attention rows (4 heads x 128 queries x 128 keys): a call over the 512
 // rows of a kernel that the thread pool splits. Per row, pass 1 walks the
-// 8 full vectors carrying (sum, exponent, max) vectors: exp(x) as p * 2^n
-// with n rounded through the 1.5 * 2^23 magic number, r reduced with two ln2
-// constants, a degree-6 polynomial, 2^k built in the exponent bits; the
-// lanes then reduce (max of exponents, sum, max). A non-finite max writes a
-// NaN row; a max outside [-190, 200] runs pass 1 again on x - max; pass 2
-// stores p * (1 / sum) * 2^(n - e).
+// 8 full vectors carrying (sum, exponent) vectors and a NaN mask: x clamped
+// to [-300, 300] (compare + select: one vmaxps / vminps), exp(x) as p * 2^n
+// with n rounded through the 1.5 * 2^23 magic number, r reduced with two
+// ln2 constants, a degree-6 polynomial, 2^k built in the exponent bits; the
+// lanes then reduce (max of exponents, sum). A row with a NaN or a largest
+// exponent outside [-274, 288] takes its max (maximumf) and pass 1 again on
+// x - max, or is NaN when that max is not finite; pass 2 stores
+// p * (1 / sum) * 2^(n - e).
 
 // CHECK-LABEL: func.func @attention
 // CHECK-NOT: linalg.softmax
 // CHECK: call @[[KERNEL:__quantc_softmax_[0-9]+]](%arg0, %arg1, %c0, %c512)
 // CHECK: func.func private @[[KERNEL]](%[[IN:[^ ,)]+]]: memref<4x128x128xf32>, %[[OUT:[^ ,)]+]]: memref<4x128x128xf32>, %{{.+}}: index, %{{.+}}: index) attributes {quantc.parallel_task}
 // CHECK-DAG: %[[NAN:[^ ]+]] = arith.constant dense<0x7FC00000> : vector<16xf32>
-// CHECK-DAG: %[[HIGHEST:[^ ]+]] = arith.constant 2.000000e+02 : f32
-// CHECK-DAG: %[[LOWEST:[^ ]+]] = arith.constant -1.900000e+02 : f32
+// CHECK-DAG: %[[HIGHEST:[^ ]+]] = arith.constant 2.880000e+02 : f32
+// CHECK-DAG: %[[LOWEST:[^ ]+]] = arith.constant -2.740000e+02 : f32
 // CHECK-DAG: %[[INF:[^ ]+]] = arith.constant 0x7F800000 : f32
 // CHECK-DAG: %[[MINUS127:[^ ]+]] = arith.constant dense<-1.270000e+02> : vector<16xf32>
 // CHECK-DAG: %[[LN2HI:[^ ]+]] = arith.constant dense<0.693145751> : vector<16xf32>
@@ -30,14 +32,17 @@
 // CHECK-DAG: %[[NEGINF:[^ ]+]] = arith.constant dense<0xFF800000> : vector<16xf32>
 // CHECK-DAG: %[[FLOOR:[^ ]+]] = arith.constant dense<-1.000000e+03> : vector<16xf32>
 // CHECK-DAG: %[[ZEROS:[^ ]+]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK-DAG: %[[NONAN:[^ ]+]] = arith.constant dense<false> : vector<16xi1>
 // CHECK: scf.for %[[ROW:[^ ]+]] = %{{.+}} to %{{.+}} step %c1 {
 // CHECK: %[[Q:[^ ]+]] = arith.remui %[[ROW]], %c128
 // CHECK: %[[H:[^ ]+]] = arith.divui %[[ROW]], %c128
 // CHECK-NOT: arith.remui
-// CHECK: scf.for %[[COL:[^ ]+]] = %c0 to %c128 step %c16 iter_args(%[[S:[^ ]+]] = %[[ZEROS]], %[[E:[^ ]+]] = %[[FLOOR]], %[[M:[^ ]+]] = %[[NEGINF]]) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: scf.for %[[COL:[^ ]+]] = %c0 to %c128 step %c16 iter_args(%[[S:[^ ]+]] = %[[ZEROS]], %[[E:[^ ]+]] = %[[FLOOR]], %[[ANYNAN:[^ ]+]] = %[[NONAN]]) -> (vector<16xf32>, vector<16xf32>, vector<16xi1>)
 // CHECK: %[[X:[^ ]+]] = vector.load %[[IN]][%[[H]], %[[Q]], %[[COL]]] : memref<4x128x128xf32>, vector<16xf32>
-// CHECK: %[[T0:[^ ]+]] = arith.maxnumf %[[X]], %[[CLAMPLO]]
-// CHECK: %[[T:[^ ]+]] = arith.minnumf %[[T0]], %[[CLAMPHI]]
+// CHECK: %[[C0:[^ ]+]] = arith.cmpf ogt, %[[X]], %[[CLAMPLO]]
+// CHECK: %[[T0:[^ ]+]] = arith.select %[[C0]], %[[X]], %[[CLAMPLO]]
+// CHECK: %[[C1:[^ ]+]] = arith.cmpf olt, %[[T0]], %[[CLAMPHI]]
+// CHECK: %[[T:[^ ]+]] = arith.select %[[C1]], %[[T0]], %[[CLAMPHI]]
 // CHECK: %[[N0:[^ ]+]] = arith.mulf %[[T]], %[[LOG2E]] fastmath<contract>
 // CHECK: %[[N1:[^ ]+]] = arith.addf %[[N0]], %[[MAGIC]] fastmath<contract>
 // CHECK: %[[N:[^ ]+]] = arith.subf %[[N1]], %[[MAGIC]] fastmath<contract>
@@ -46,34 +51,40 @@
 // CHECK: %[[R2:[^ ]+]] = arith.mulf %[[N]], %[[LN2LO]]
 // CHECK: %[[R:[^ ]+]] = arith.subf %[[R1]], %[[R2]]
 // CHECK-COUNT-6: arith.addf {{.*}} fastmath<contract> : vector<16xf32>
-// CHECK: %[[EMAX:[^ ]+]] = arith.maxnumf %[[E]], %[[N]]
+// CHECK: %[[EMAX:[^ ]+]] = arith.maxnumf %[[N]], %[[E]] fastmath<nnan,nsz>
 // CHECK: arith.subf %[[E]], %[[EMAX]]
-// CHECK: arith.maxnumf %{{.+}}, %[[MINUS127]]
+// CHECK: arith.cmpf ogt, %{{.+}}, %[[MINUS127]]
 // CHECK: arith.fptosi {{.*}} : vector<16xf32> to vector<16xi32>
 // CHECK: arith.shli
 // CHECK: arith.bitcast {{.*}} : vector<16xi32> to vector<16xf32>
 // CHECK: arith.mulf %[[S]],
 // CHECK: arith.subf %[[N]], %[[EMAX]]
-// CHECK: %[[XMAX:[^ ]+]] = arith.maximumf %[[M]], %[[X]] : vector<16xf32>
-// CHECK: scf.yield %{{.+}}, %[[EMAX]], %[[XMAX]]
-// CHECK: vector.reduction <maxnumf>
-// CHECK: vector.reduction <add>
+// CHECK: %[[ISNAN:[^ ]+]] = arith.cmpf uno, %[[X]], %[[X]] : vector<16xf32>
+// CHECK: %[[NANS:[^ ]+]] = arith.ori %[[ANYNAN]], %[[ISNAN]]
+// CHECK: scf.yield %{{.+}}, %[[EMAX]], %[[NANS]]
+// CHECK: %[[ROWEXP:[^ ]+]] = vector.reduction <maxnumf>, %{{.+}} fastmath<nnan,nsz>
+// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc>
+// CHECK: %[[ROWNAN:[^ ]+]] = vector.reduction <or>
+// CHECK: %[[ABOVE:[^ ]+]] = arith.cmpf oge, %[[ROWEXP]], %[[LOWEST]] : f32
+// CHECK: %[[BELOW:[^ ]+]] = arith.cmpf ole, %[[ROWEXP]], %[[HIGHEST]] : f32
+// CHECK: %[[BOTH:[^ ]+]] = arith.andi %[[ABOVE]], %[[BELOW]]
+// CHECK: %[[INRANGE:[^ ]+]] = arith.select %[[ROWNAN]], %false, %[[BOTH]] : i1
+// CHECK: %[[SUMS:[^ ]+]]:4 = scf.if %[[INRANGE]] -> (f32, f32, f32, i1) {
+// CHECK: } else {
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: arith.maximumf
 // CHECK: %[[MAX:[^ ]+]] = vector.reduction <maximumf>
 // CHECK: %[[ABS:[^ ]+]] = math.absf %[[MAX]]
 // CHECK: %[[FINITE:[^ ]+]] = arith.cmpf olt, %[[ABS]], %[[INF]]
-// CHECK: scf.if %[[FINITE]] {
-// CHECK: %[[ABOVE:[^ ]+]] = arith.cmpf oge, %[[MAX]], %[[LOWEST]] : f32
-// CHECK: %[[BELOW:[^ ]+]] = arith.cmpf ole, %[[MAX]], %[[HIGHEST]] : f32
-// CHECK: %[[INRANGE:[^ ]+]] = arith.andi %[[ABOVE]], %[[BELOW]]
-// CHECK: arith.select %[[INRANGE]], %{{.+}}, %[[MAX]] : f32
-// CHECK: scf.if %[[INRANGE]] -> (f32, f32) {
-// CHECK: } else {
+// CHECK: %[[SHIFT:[^ ]+]] = arith.select %[[FINITE]], %[[MAX]]
 // CHECK: scf.for {{.*}} iter_args
-// CHECK: vector.broadcast %[[MAX]]
-// CHECK: scf.yield
-// CHECK: arith.divf %{{.+}}, %{{.+}} : f32
+// CHECK: vector.broadcast %[[SHIFT]]
+// CHECK: scf.yield {{.*}}, %[[SHIFT]], %[[FINITE]]
+// CHECK: scf.if %[[SUMS]]#3 {
+// CHECK: arith.divf %{{.+}}, %[[SUMS]]#0 : f32
 // CHECK: scf.for
 // CHECK: vector.load %[[IN]]
+// CHECK: vector.broadcast %[[SUMS]]#2
 // CHECK: arith.mulf {{.*}} : vector<16xf32>
 // CHECK: vector.store {{.*}}, %[[OUT]]
 // CHECK: } else {
@@ -81,7 +92,7 @@
 // CHECK: vector.store %[[NAN]], %[[OUT]]
 // CHECK-NOT: vector.maskedload
 // AVX2-LABEL: func.func @attention
-// AVX2: scf.for {{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// AVX2: scf.for {{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xi1>)
 func.func @attention(%x: memref<4x128x128xf32>, %y: memref<4x128x128xf32>) {
   linalg.softmax dimension(2) ins(%x : memref<4x128x128xf32>) outs(%y : memref<4x128x128xf32>)
   return

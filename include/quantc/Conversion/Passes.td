@@ -229,6 +229,57 @@ def TwoPassSoftmax : Pass<"quantc-two-pass-softmax", "::mlir::ModuleOp"> {
   ];
 }
 
+def VectorizeReductions : Pass<"quantc-vectorize-reductions"> {
+  let summary = "Lower f32 linalg reductions along a contiguous last "
+                "dimension to loops over vector accumulators";
+  let description = [{
+    Matches `linalg.generic` ops on buffers with static shapes, one f32
+    output and one reduction loop that exactly one input walks, along its
+    last, unit-stride dimension (inputs it does not index are read once per
+    output element and broadcast; dot products, such as qc-expand-formats'
+    reference `qc.matmul`, keep their sums in order): the means of RMSNorm and LayerNorm,
+    ReduceSum / ReduceMean / ReduceMax over the last axis, LogSoftmax's max
+    and sum. The body must be elementwise arith / math ops on the inputs
+    ending in `yield combine(v, out)` with `combine` one of `addf`, `mulf`,
+    `maximumf`, `minimumf`.
+
+    Each becomes loops over the parallel dimensions around a loop over the
+    reduction in steps of 4 x `vector-width` lanes into 4 vector
+    accumulators (the body applied to vectors; whole vectors past the last
+    step and a masked tail, its dead lanes set to the neutral element), then
+    (a0 . a1) . (a2 . a3) and a reduction across lanes, combined with the
+    output's value. The scalar loops added one element after another (a
+    chain of dependent adds, about 6 GB/s); this reassociates float sums and
+    products: results differ from the sequential order in the last bits, but
+    the order is fixed at compile time (no threads), so they are
+    deterministic and do not depend on the thread count. max / min are
+    exact in any order.
+
+    ```mlir
+    linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                     affine_map<(i, j) -> (i)>],
+                    iterator_types = ["parallel", "reduction"]}
+        ins(%x : memref<128x256xf32>) outs(%sum : memref<128xf32>) {
+    ^bb0(%in: f32, %acc: f32):
+      %sq = arith.mulf %in, %in : f32
+      %s = arith.addf %sq, %acc : f32
+      linalg.yield %s : f32
+    }
+    ```
+
+    becomes a loop over the 128 rows, each 4 steps of 4 `vector<16xf32>`
+    loads, squares and adds, then `vector.reduction <add>`.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector (16: AVX-512, 8: AVX2, 4: SSE)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 def LaunchParallelTasks
     : Pass<"quantc-launch-parallel-tasks", "::mlir::ModuleOp"> {
   let summary = "Run calls to quantc.parallel_task functions over "
