@@ -131,6 +131,11 @@ void buildQcExpansionPipeline(OpPassManager &pm) {
 void buildQcCpuExpansionPipeline(OpPassManager &pm,
                                  const std::string &cpuTarget) {
 #ifdef QUANTC_HAVE_QC_DIALECT
+  // Elementwise chains fuse before qc-lower-cpu too, so that a matmul's
+  // consumers (bias, activation, residual, SwiGLU product) are one generic
+  // that the kernel's store can take over.
+  pm.addPass(createConvertElementwiseToLinalgPass());
+  pm.addPass(createFuseElementwise());
   QcLowerCpuOptions options;
   options.target = cpuTarget;
   pm.addPass(createQcLowerCpu(options));

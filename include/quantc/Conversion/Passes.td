@@ -422,7 +422,14 @@ def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
     (`!qc.packed<..., layout = x86_n16k8>`) and repacked at compile time
     through the format library, and the register tiling (GEMV, small M,
     large M). Work is split over column tiles with quantc_parallel_for, so
-    results do not depend on the thread count. Matmuls without a kernel (non-
+    results do not depend on the thread count. An elementwise linalg.generic
+    that is the matmul's only consumer (after reshapes of its rows) is folded
+    into the kernel's store: its scalar body runs on the output vectors,
+    reading [N] / [M, N] / scalar f32 operands, so y is written once
+    (`epilogues=false` keeps it separate). A qc.hadamard along K that only
+    feeds an act-quantized matmul is done by the kernel's prep phase on each
+    row before it is quantized, with the same operations as its reference
+    lowering (`hadamard=false` keeps it separate). Matmuls without a kernel (non-
     constant weights, unsupported formats) are left for qc-expand-formats.
 
     ```mlir
@@ -452,6 +459,13 @@ def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
     Option<"packOnly", "pack-only", "bool", /*default=*/"false",
            "Only repack constant weights into the kernels' layouts; leave "
            "qc.matmul in place">,
+    Option<"fuseEpilogues", "epilogues", "bool", /*default=*/"true",
+           "Fold an elementwise linalg.generic that is the only consumer of "
+           "a matmul (bias, activation, residual add, SwiGLU product) into "
+           "the kernel's store">,
+    Option<"fuseHadamard", "hadamard", "bool", /*default=*/"true",
+           "Rotate x in the prep phase of act-quantized kernels when it is "
+           "a qc.hadamard along K that only the matmul reads">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

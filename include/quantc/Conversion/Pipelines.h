@@ -33,7 +33,9 @@ void registerQuantcDialects(mlir::DialectRegistry &registry);
 /// drivers run it alone to see the signature a function will be called with.
 void buildQcExpansionPipeline(mlir::OpPassManager &pm);
 
-/// buildQcExpansionPipeline preceded by qc-lower-cpu for `cpuTarget` (its
+/// buildQcExpansionPipeline preceded by elementwise fusion (so that a
+/// matmul's consumers are one generic its kernel can fold) and qc-lower-cpu
+/// for `cpuTarget` (its
 /// `target` option: x86-64, x86-64-v3, x86-64-v4, x86-64-v4-vnni or native,
 /// the host): qc.matmul with constant weights becomes a call to a kernel
 /// generated for that CPU, every other qc op its reference lowering. The CPU

@@ -71,6 +71,7 @@
 #include <vector>
 
 namespace mlir {
+class Block;
 class ModuleOp;
 namespace func {
 class FuncOp;
@@ -211,13 +212,62 @@ planMatmulKernel(int64_t m, int64_t n, int64_t k, const Format &weight,
                  bool allowBF16, std::string &whyNot, bool allowI16 = true,
                  bool allowScalePairs = true, bool allowDense6 = true);
 
+/// Elementwise ops fused into a kernel's store (qc-lower-cpu folds a
+/// linalg.generic that consumes the matmul into it): every output vector goes
+/// through the scalar arith / math ops of `body`, applied lane by lane, before
+/// it is stored, so y is written once. The ops are the generic's own, in its
+/// order, so every element is computed as the unfused code computes it.
+struct MatmulEpilogue {
+  /// The tensors the ops read besides the matmul's output; the kernel takes
+  /// them as extra memref arguments after y, in this order.
+  enum class OperandKind {
+    Column, ///< memref<N x f32>: one value per output column (a bias).
+    Matrix, ///< memref<M x N x f32>: one value per output (a residual).
+    Scalar, ///< memref<f32>: one value for all outputs.
+  };
+  std::vector<OperandKind> operands;
+  /// Scalar ops ending in a terminator whose one operand is the result;
+  /// values it uses from outside must be scalar arith.constants.
+  mlir::Block *body = nullptr;
+  /// Per argument of `body`: kMatmulOutput, kUnused, kSplat (an f32
+  /// constant, `argumentSplats[i]`, in every lane, as the canonicalizer would
+  /// inline it) or an index into `operands`.
+  static constexpr int kMatmulOutput = -1, kUnused = -2, kSplat = -3;
+  std::vector<int> argumentSources;
+  std::vector<float> argumentSplats;
+  /// Identifies the ops and operand kinds (part of the kernel's name).
+  std::string key;
+};
+
+/// A qc.hadamard along K of x done in the prep phase, row by row in a
+/// stack buffer, before the row is quantized (instead of a pass of its own
+/// over memory). The same operations in the same order as qc-expand-formats'
+/// lowering of qc.hadamard, so the same bits: x * signs, H_base on every chunk
+/// of `base` elements (sum = sum + h * x from 0), the Walsh-Hadamard
+/// butterflies (u + v, u - v) level by level, then * scale.
+struct OnlineHadamard {
+  int64_t powerOfTwo = 1, base = 1;
+  /// Random signs (empty: none) and the base matrix (base x base, row-major;
+  /// empty when base is 1), as f32.
+  std::vector<float> signs, baseMatrix;
+  /// f32(1 / sqrt(K)).
+  float scale = 1.0f;
+  /// Identifies the transform (part of the kernel's name).
+  std::string key;
+};
+
 /// Emits the kernel of `plan` into `module` under `name` (and the helper
 /// llvm.funcs `name`_task / `name`_prep) unless a function of that name
 /// exists; returns the entry function. The weights argument holds the bytes
-/// of `plan.layout`.
+/// of `plan.layout`. With `epilogue`, the entry function takes its operands
+/// after y and the kernel applies its ops before every store. With
+/// `hadamard` (plans with `act` and a prep phase, not per-tensor dynamic
+/// activations), x is rotated along K row by row before it is quantized.
 mlir::func::FuncOp emitMatmulKernel(mlir::ModuleOp module,
                                     const MatmulKernelPlan &plan,
-                                    llvm::StringRef name);
+                                    llvm::StringRef name,
+                                    const MatmulEpilogue *epilogue = nullptr,
+                                    const OnlineHadamard *hadamard = nullptr);
 
 } // namespace quantc::cpu
 

@@ -12,12 +12,16 @@
 //     becomes a call to the generated kernel on memrefs: the activations via
 //     bufferization.to_buffer, the weights as a 64-byte aligned memref.global,
 //     the result a fresh buffer returned as a restrict tensor. Matmuls with
-//     the same plan share one kernel.
+//     the same plan share one kernel. An elementwise linalg.generic that is
+//     the matmul's only consumer is folded into the kernel's store
+//     (Epilogue.h): the call takes its place and replaces its result.
 //
 // Everything else (weights that are not constants, formats or shapes without
 // a kernel) is left to qc-expand-formats' reference lowering.
 //
 //===----------------------------------------------------------------------===//
+
+#include "Epilogue.h"
 
 #include "quantc/Conversion/Passes.h"
 #include "quantc/Conversion/QcToCPU.h"
@@ -257,15 +261,37 @@ private:
                                      : std::string());
     ModuleOp module = getOperation();
     MLIRContext *ctx = op.getContext();
+    std::optional<EpilogueMatch> fused;
+    if (fuseEpilogues)
+      fused = matchMatmulEpilogue(op.getResult(), problem->n);
+    // An online rotation of x: in the prep phase of kernels that quantize x
+    // row by row (not with one dynamic scale for the whole tensor, whose
+    // amax would have to be of the rotated x).
+    std::optional<HadamardMatch> rotated;
+    if (fuseHadamard && plan->act &&
+        !(plan->act->granularity == quantc::Granularity::PerTensor &&
+          plan->act->staticAmax == 0.0f))
+      rotated = matchOnlineHadamard(op.getInput(), problem->k);
     std::string kernelName = "__" + plan->kernelKey();
-    func::FuncOp kernel = emitMatmulKernel(module, *plan, kernelName);
+    if (rotated)
+      kernelName += "_" + rotated->rotation.key;
+    if (fused)
+      kernelName += "_ep" + fused->epilogue.key;
+    func::FuncOp kernel =
+        emitMatmulKernel(module, *plan, kernelName,
+                         fused ? &fused->epilogue : nullptr,
+                         rotated ? &rotated->rotation : nullptr);
 
+    // With an epilogue the call takes the generic's place: everything it
+    // reads is defined before the generic (x before the matmul).
     ImplicitLocOpBuilder b(op.getLoc(), op);
+    if (fused)
+      b.setInsertionPoint(fused->generic);
     Type f32 = b.getF32Type();
     int64_t m = problem->m, n = problem->n, k = problem->k;
 
-    // x as [M, K].
-    Value input = op.getInput();
+    // x as [M, K] (before the rotation the kernel does itself).
+    Value input = rotated ? rotated->input : op.getInput();
     auto inputType = cast<RankedTensorType>(input.getType());
     auto matrixType = RankedTensorType::get({m, k}, f32);
     SmallVector<ReassociationIndices> toMatrix(2);
@@ -284,21 +310,81 @@ private:
         weightGlobal(cast<ConstantOp>(problem->weights), weightType, b);
     auto yType = MemRefType::get({m, n}, f32);
     Value yBuffer = memref::AllocOp::create(b, yType, b.getI64IntegerAttr(64));
-    func::CallOp::create(b, kernel, ValueRange{xBuffer, wBuffer, yBuffer});
+    SmallVector<Value> arguments = {xBuffer, wBuffer, yBuffer};
+    if (fused)
+      for (auto [kind, value] :
+           llvm::zip(fused->epilogue.operands, fused->operandValues))
+        arguments.push_back(epilogueOperandBuffer(b, kind, value, m, n));
+    func::CallOp::create(b, kernel, arguments);
     Value result = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({m, n}, f32), yBuffer, UnitAttr::get(ctx),
         UnitAttr::get(ctx));
 
-    auto resultType = cast<RankedTensorType>(op.getType());
+    auto resultType = cast<RankedTensorType>(
+        fused ? fused->generic.getResult(0).getType() : op.getType());
+    SmallVector<ReassociationIndices> fromMatrix(2);
+    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
+      fromMatrix[0].push_back(i);
+    fromMatrix[1].push_back(resultType.getRank() - 1);
     if (resultType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
           b, resultType, result, ArrayRef<ReassociationIndices>{{0, 1}});
     else if (resultType.getRank() > 2)
-      result = tensor::ExpandShapeOp::create(b, resultType, result, toMatrix);
-    op.replaceAllUsesWith(result);
+      result = tensor::ExpandShapeOp::create(b, resultType, result, fromMatrix);
+    if (fused) {
+      fused->generic.getResult(0).replaceAllUsesWith(result);
+      fused->generic.erase();
+      for (Operation *reshape : llvm::reverse(fused->reshapes))
+        reshape->erase();
+    } else {
+      op.replaceAllUsesWith(result);
+    }
     op.erase();
+    if (rotated) {
+      for (Operation *reshape : rotated->reshapes)
+        reshape->erase();
+      rotated->hadamard->erase();
+    }
     maybeDead.insert(problem->weights);
     return success();
+  }
+
+  /// An epilogue operand as the kernel takes it: [N], [M, N] or a scalar,
+  /// read-only, identity layout.
+  Value epilogueOperandBuffer(ImplicitLocOpBuilder &b,
+                              MatmulEpilogue::OperandKind kind, Value value,
+                              int64_t m, int64_t n) {
+    auto type = cast<RankedTensorType>(value.getType());
+    Type f32 = b.getF32Type();
+    SmallVector<int64_t> shape;
+    SmallVector<ReassociationIndices> groups;
+    switch (kind) {
+    case MatmulEpilogue::OperandKind::Column:
+      shape = {n};
+      groups.resize(1);
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        groups[0].push_back(i);
+      break;
+    case MatmulEpilogue::OperandKind::Matrix:
+      shape = {m, n};
+      groups.resize(2);
+      for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+        groups[0].push_back(i);
+      groups[1].push_back(type.getRank() - 1);
+      break;
+    case MatmulEpilogue::OperandKind::Scalar:
+      break;
+    }
+    auto target = RankedTensorType::get(shape, f32);
+    if (type != target) {
+      if (kind == MatmulEpilogue::OperandKind::Matrix && type.getRank() == 1)
+        value = tensor::ExpandShapeOp::create(
+            b, target, value, ArrayRef<ReassociationIndices>{{0, 1}});
+      else
+        value = tensor::CollapseShapeOp::create(b, target, value, groups);
+    }
+    return bufferization::ToBufferOp::create(b, MemRefType::get(shape, f32),
+                                             value, /*read_only=*/true);
   }
 
   /// The weights as a constant, 64-byte aligned memref.global (one per

@@ -27,6 +27,8 @@
 
 #include "quantc/Conversion/QcToCPU.h"
 
+#include "Epilogue.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -60,8 +62,10 @@ enum ContextSlot : int64_t {
 
 class KernelBuilder {
 public:
-  KernelBuilder(ModuleOp module, const MatmulKernelPlan &plan, StringRef name)
-      : module(module), p(plan), name(name.str()),
+  KernelBuilder(ModuleOp module, const MatmulKernelPlan &plan, StringRef name,
+                const MatmulEpilogue *epilogue, const OnlineHadamard *hadamard)
+      : module(module), p(plan), epilogue(epilogue), hadamard(hadamard),
+        name(name.str()),
         b(module.getLoc(), module.getContext()) {
     MLIRContext *ctx = module.getContext();
     i1 = b.getI1Type();
@@ -319,7 +323,11 @@ private:
   void emitPrepRowI16(Value xRow, Value prepRow, Value xSum, Value xScale,
                       Value row);
   void emitPrep(LLVM::LLVMFuncOp func);
-  void emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale, Value row);
+  void emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale, Value row,
+                   Value xRowOverride = {});
+  Value f32Global(StringRef suffix, ArrayRef<float> values);
+  Value emitHadamardRow(Value xRow, Value line, Value mixed, Value signs,
+                        Value baseMatrix);
   void emitTask(LLVM::LLVMFuncOp func);
   void emitTileGroup(Value group, int tiles, int64_t lastTileColumns);
   void emitRowStep(Value m0, int rows, Value tile0, int tiles,
@@ -336,8 +344,14 @@ private:
   /// qword at 8 q holds k 4q .. 4q+3 and 16+4q .. 16+4q+3.
   void emitPairOrder(Value prepRow);
 
+  Value applyEpilogue(Value y, Value row, Value column, int64_t columns);
+
   ModuleOp module;
   const MatmulKernelPlan &p;
+  /// Elementwise ops applied before every store (null: none).
+  const MatmulEpilogue *epilogue;
+  /// Rotation of x along K in the prep phase (null: none).
+  const OnlineHadamard *hadamard;
   std::string name;
   ImplicitLocOpBuilder b;
   Type i1, i8, i16, i32, i64, f16, f32, bf16, ptr;
@@ -352,6 +366,7 @@ private:
 
   // Values of the task function.
   Value xBase, wBase, yBase, xSumBase, xScaleBase, resultScale;
+  SmallVector<Value> epilogueBases;
   int64_t xRowBytes = 0;
 };
 
@@ -392,8 +407,16 @@ func::FuncOp KernelBuilder::emit() {
   auto xType = MemRefType::get({p.m, p.k}, f32);
   auto wType = MemRefType::get({p.geometry.totalBytes}, i8);
   auto yType = MemRefType::get({p.m, p.n}, f32);
+  SmallVector<Type> argumentTypes = {xType, wType, yType};
+  if (epilogue)
+    for (MatmulEpilogue::OperandKind kind : epilogue->operands)
+      argumentTypes.push_back(
+          kind == MatmulEpilogue::OperandKind::Column ? MemRefType::get({p.n}, f32)
+          : kind == MatmulEpilogue::OperandKind::Matrix
+              ? yType
+              : MemRefType::get({}, f32));
   auto entry = func::FuncOp::create(
-      b, name, FunctionType::get(ctx, {xType, wType, yType}, {}));
+      b, name, FunctionType::get(ctx, argumentTypes, {}));
   entry.setPrivate();
   Block *body = entry.addEntryBlock();
   b.setInsertionPointToStart(body);
@@ -403,13 +426,16 @@ func::FuncOp KernelBuilder::emit() {
     Value address = arith::IndexCastOp::create(b, i64, index);
     return LLVM::IntToPtrOp::create(b, ptr, address).getResult();
   };
-  Value context = LLVM::AllocaOp::create(b, ptr, ptr, c64(kNumSlots), 8);
+  int64_t numSlots = kNumSlots + (epilogue ? epilogue->operands.size() : 0);
+  Value context = LLVM::AllocaOp::create(b, ptr, ptr, c64(numSlots), 8);
   auto setSlot = [&](int64_t slot, Value value) {
     store(value, gepc(context, slot * 8));
   };
   setSlot(kSlotX, pointerOf(body->getArgument(0)));
   setSlot(kSlotW, pointerOf(body->getArgument(1)));
   setSlot(kSlotY, pointerOf(body->getArgument(2)));
+  for (int64_t slot = kNumSlots; slot < numSlots; ++slot)
+    setSlot(slot, pointerOf(body->getArgument(3 + slot - kNumSlots)));
 
   Value scratch;
   if (needsPrep()) {
@@ -487,9 +513,30 @@ void KernelBuilder::emitPrep(LLVM::LLVMFuncOp func) {
   Value xScale = load(ptr, gepc(context, kSlotXScale * 8));
   if (actPerTensor)
     tensorAmaxBits = load(i32, gepc(context, kSlotTensorAmax * 8));
+  // The rotated row lives in a stack buffer (two with a base matrix) that
+  // stays in L1 / L2 between the transform and the quantization.
+  Value line, mixed, signs, baseMatrix;
+  if (hadamard) {
+    auto buffer = [&] {
+      return LLVM::AllocaOp::create(b, ptr, f32, c64(p.k), 64).getResult();
+    };
+    line = buffer();
+    if (hadamard->base > 1) {
+      mixed = buffer();
+      baseMatrix = f32Global("_hadamard_base", hadamard->baseMatrix);
+    }
+    if (!hadamard->signs.empty())
+      signs = f32Global("_hadamard_signs", hadamard->signs);
+  }
   loop(entry->getArgument(1), entry->getArgument(2), 1, {},
        [&](Value row, ValueRange) {
-         emitPrepRow(x, xPrep, xSum, xScale, row);
+         if (hadamard) {
+           Value rotated = emitHadamardRow(gep(x, mulc(row, p.k * 4)), line,
+                                           mixed, signs, baseMatrix);
+           emitPrepRow(x, xPrep, xSum, xScale, row, rotated);
+         } else {
+           emitPrepRow(x, xPrep, xSum, xScale, row);
+         }
          return SmallVector<Value>{};
        });
   LLVM::ReturnOp::create(b, ValueRange{});
@@ -498,8 +545,8 @@ void KernelBuilder::emitPrep(LLVM::LLVMFuncOp func) {
 /// Scalar loops: LLVM vectorizes them (they are simple maps and integer
 /// reductions), and the scalar form is what the format library computes.
 void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
-                                Value row) {
-  Value xRow = gep(x, mulc(row, p.k * 4));
+                                Value row, Value xRowOverride) {
+  Value xRow = xRowOverride ? xRowOverride : gep(x, mulc(row, p.k * 4));
   Value prepRow = gep(xPrep, mulc(row, prepRowBytes()));
   Value zero = c64(0);
 
@@ -638,6 +685,84 @@ void KernelBuilder::emitPairOrder(Value prepRow) {
           address);
     return SmallVector<Value>{};
   });
+}
+
+/// The address of a constant f32 array, a private global of the module.
+Value KernelBuilder::f32Global(StringRef suffix, ArrayRef<float> values) {
+  std::string globalName = name + suffix.str();
+  auto type = LLVM::LLVMArrayType::get(f32, values.size());
+  if (!module.lookupSymbol(globalName)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    auto tensorType =
+        RankedTensorType::get({static_cast<int64_t>(values.size())}, f32);
+    LLVM::GlobalOp::create(b, type, /*isConstant=*/true,
+                           LLVM::Linkage::Private, globalName,
+                           DenseElementsAttr::get(tensorType, values),
+                           /*alignment=*/64);
+  }
+  return LLVM::AddressOfOp::create(b, ptr, globalName);
+}
+
+/// qc.hadamard of one row of K values at `xRow` as qc-expand-formats lowers
+/// it, op for op: the signs, the base matrix on every chunk, the butterflies,
+/// the scale. Returns the buffer that holds the result (`line` or `mixed`).
+/// Elementwise steps run on whole vectors where they can (the same operation
+/// per element).
+Value KernelBuilder::emitHadamardRow(Value xRow, Value line, Value mixed,
+                                     Value signs, Value baseMatrix) {
+  const OnlineHadamard &h = *hadamard;
+  auto at = [&](Value base, Value index) { return gep(base, mulc(index, 4)); };
+  // 1. The line, times the signs.
+  forEachLanes(c64(0), p.k, [&](Value k, int w) {
+    Value v = load(floatType(w), at(xRow, k));
+    if (signs)
+      v = fmul(v, load(floatType(w), at(signs, k)));
+    store(v, at(line, k));
+  });
+  Value current = line;
+  // 2. H_m on every chunk of m consecutive elements: sum = sum + h x, from 0.
+  int64_t m = h.base;
+  if (m > 1) {
+    loop(c64(0), c64(h.powerOfTwo), 1, {}, [&](Value chunk, ValueRange) {
+      Value first = mulc(chunk, m);
+      loop(c64(0), c64(m), 1, {}, [&](Value r, ValueRange) {
+        Value rowBase = mulc(r, m);
+        Value sum = loop(c64(0), c64(m), 1, {cf32(0.0f)},
+                         [&](Value j, ValueRange acc) {
+                           Value hv = load(f32, at(baseMatrix, add(rowBase, j)));
+                           Value xv = load(f32, at(line, add(first, j)));
+                           return SmallVector<Value>{fadd(acc[0], fmul(hv, xv))};
+                         })[0];
+        store(sum, at(mixed, add(first, r)));
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    current = mixed;
+  }
+  // 3. Butterflies across the chunks: pairs (i, i + half) in groups.
+  for (int64_t level = 1; level < h.powerOfTwo; level *= 2) {
+    int64_t half = level * m;
+    loop(c64(0), c64(h.powerOfTwo / (2 * level)), 1, {},
+         [&](Value group, ValueRange) {
+           Value first = mulc(group, 2 * half);
+           forEachLanes(first, half, [&](Value i0, int w) {
+             Value i1 = addc(i0, half);
+             Value u = load(floatType(w), at(current, i0));
+             Value v = load(floatType(w), at(current, i1));
+             store(fadd(u, v), at(current, i0));
+             store(arith::SubFOp::create(b, u, v), at(current, i1));
+           });
+           return SmallVector<Value>{};
+         });
+  }
+  // 4. The scale.
+  forEachLanes(c64(0), p.k, [&](Value k, int w) {
+    Value v = load(floatType(w), at(current, k));
+    store(fmul(v, floatConstant(h.scale, w)), at(current, k));
+  });
+  return current;
 }
 
 /// The bits of max |x| over `count` f32 values of `xRow` from `start`: an
@@ -936,6 +1061,10 @@ void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
   xBase = load(ptr, gepc(context, (needsPrep() ? kSlotXPrep : kSlotX) * 8));
   wBase = load(ptr, gepc(context, kSlotW * 8));
   yBase = load(ptr, gepc(context, kSlotY * 8));
+  epilogueBases.clear();
+  if (epilogue)
+    for (size_t i = 0; i < epilogue->operands.size(); ++i)
+      epilogueBases.push_back(load(ptr, gepc(context, (kNumSlots + i) * 8)));
   if (integerMode()) {
     xSumBase = load(ptr, gepc(context, kSlotXSum * 8));
     xScaleBase = load(ptr, gepc(context, kSlotXScale * 8));
@@ -1348,7 +1477,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
             t == tiles - 1 ? lastTileColumns - s * W : static_cast<int64_t>(W);
         if (columns <= 0)
           continue;
-        Value address = gep(yRow, mulc(add(mulc(tileIndex[t], 16), c64(s * W)), 4));
+        Value column = add(mulc(tileIndex[t], 16), c64(s * W));
+        if (epilogue)
+          y = applyEpilogue(y, addc(m0, r), column, columns);
+        Value address = gep(yRow, mulc(column, 4));
         if (columns >= W) {
           store(y, address);
           continue;
@@ -1480,10 +1612,43 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
   });
 }
 
+/// The epilogue's operands for the W columns from `column` of row `row`
+/// (masked loads past N), and its ops on y.
+Value KernelBuilder::applyEpilogue(Value y, Value row, Value column,
+                                   int64_t columns) {
+  Value mask;
+  if (columns < W) {
+    SmallVector<bool> lanes(W, false);
+    for (int64_t lane = 0; lane < columns; ++lane)
+      lanes[lane] = true;
+    mask = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(VectorType::get({W}, i1),
+                                  ArrayRef<bool>(lanes)));
+  }
+  SmallVector<Value> operands;
+  for (auto [kind, base] : llvm::zip(epilogue->operands, epilogueBases)) {
+    if (kind == MatmulEpilogue::OperandKind::Scalar) {
+      operands.push_back(broadcastLoad(vf32, base));
+      continue;
+    }
+    Value element = kind == MatmulEpilogue::OperandKind::Column
+                        ? column
+                        : add(mulc(row, p.n), column);
+    Value address = gep(base, mulc(element, 4));
+    operands.push_back(mask ? LLVM::MaskedLoadOp::create(b, vf32, address, mask,
+                                                         splatF32(0.0f), 4u)
+                                  .getResult()
+                            : load(vf32, address));
+  }
+  return emitEpilogueOps(b, *epilogue, y, operands);
+}
+
 } // namespace
 
 func::FuncOp quantc::cpu::emitMatmulKernel(ModuleOp module,
                                            const MatmulKernelPlan &plan,
-                                           StringRef name) {
-  return KernelBuilder(module, plan, name).emit();
+                                           StringRef name,
+                                           const MatmulEpilogue *epilogue,
+                                           const OnlineHadamard *hadamard) {
+  return KernelBuilder(module, plan, name, epilogue, hadamard).emit();
 }
