@@ -47,24 +47,35 @@ func.func @mxfp4_fallback(%x: tensor<4x64xf32>, %w: !qc.packed<32x64, mxfp4>) ->
 
 // -----
 
-// NVFP4 with a dynamic tensor scale: one CTA of 256 threads reduces the
-// whole tensor (max |x| over finite elements: the tensor scale amax / (6 *
-// 448), 1 for zero tensors), then quantizes the 12 blocks of 16 and stores
-// the E4M3 scales at 96 + block and the f32 tensor scale at byte 108.
+// NVFP4 with a dynamic tensor scale: qc_act_stats reduces the tensor (per
+// CTA of 256 threads: statistics in shared memory, a barrier, thread 0
+// writes the CTA's max |x|, max finite |x|, NaN/Inf, min, max), then every
+// thread of qc_quantize_act combines the CTAs' partials (the tensor scale:
+// max finite |x| / (6 * 448), 1 for zero tensors), quantizes its block of 16
+// (E4M3 scale at byte 96 + block), and thread 0 stores the f32 tensor scale
+// at byte 108.
 // CHECK-LABEL: func.func @nvfp4_dynamic
-// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act blocks in (%[[C1:.*]], %[[C1]], %[[C1]]) threads in (%[[C256:.*]], %[[C1]], %[[C1]]) args(%{{.*}} : memref<3x64xf16>, %{{.*}} : memref<112xi8>)
-// CHECK: gpu.func @qc_quantize_act(%[[X:.*]]: memref<3x64xf16> {{.*}}, %[[OUT:.*]]: memref<112xi8> {{.*}}) workgroup(%[[PART:.*]] : memref<5x256xf32, #gpu.address_space<workgroup>>)
+// CHECK: %[[STATS:.*]] = memref.alloc() : memref<1x5xf32>
+// CHECK: %[[PACKED:.*]] = memref.alloc() {{.*}} : memref<112xi8>
+// CHECK: gpu.launch_func @qc_kernels::@qc_act_stats blocks in (%[[C1:.*]], %[[C1]], %[[C1]]) threads in (%[[C256:.*]], %[[C1]], %[[C1]]) args(%[[XB:.*]] : memref<3x64xf16>, %[[STATS]] : memref<1x5xf32>) {qc.operand_access = ["in", "out"]}
+// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act {{.*}} args(%[[XB]] : memref<3x64xf16>, %[[STATS]] : memref<1x5xf32>, %[[PACKED]] : memref<112xi8>) {qc.operand_access = ["in", "in", "out"]}
+// CHECK: gpu.func @qc_act_stats(%[[X:.*]]: memref<3x64xf16> {{.*}}, %[[OUT:.*]]: memref<1x5xf32> {llvm.noalias, llvm.writeonly}) workgroup(%[[SHARED:.*]] : memref<5x256xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: scf.for %{{.*}} = %[[TID]] to %c192 step %c256
-// CHECK: memref.store %{{.*}}, %[[PART]][%c1, %[[TID]]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c192 step %c256
+// CHECK: memref.store %{{.*}}, %[[SHARED]][%c4, %[[TID]]]
 // CHECK: gpu.barrier
-// CHECK: %[[ALL:.*]]:5 = scf.for %{{.*}} = %c0 to %c256 step %c1
-// CHECK: %[[S2:.*]] = arith.divf %[[ALL]]#1, %cst
-// CHECK: scf.for %{{.*}} = %[[TID]] to %c12 step %c256
-// CHECK: arith.addi %{{.*}}, %c96 : index
 // CHECK: scf.if
-// CHECK: memref.store %{{.*}}, %[[OUT]][%c108]
-// CHECK: memref.store %{{.*}}, %[[OUT]][%c111]
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %c4] : memref<1x5xf32>
+// CHECK: gpu.func @qc_quantize_act(%{{.*}}: memref<3x64xf16> {{.*}}, %[[PARTS:.*]]: memref<1x5xf32> {llvm.noalias, llvm.readonly}, %[[BYTES:.*]]: memref<112xi8> {llvm.noalias, llvm.writeonly})
+// CHECK-NOT: gpu.barrier
+// One CTA of partials here (the combining loop folds away).
+// CHECK: %[[FINITE:.*]] = memref.load %[[PARTS]][%c0, %c1] : memref<1x5xf32>
+// CHECK: %[[AMAX:.*]] = arith.maxnumf %[[FINITE]], %cst
+// CHECK: arith.divf %[[AMAX]], %cst
+// CHECK: arith.addi %{{.*}}, %c96 : index
+// CHECK: memref.store %{{.*}}, %[[BYTES]][%c108]
+// CHECK: memref.store %{{.*}}, %[[BYTES]][%c111]
 func.func @nvfp4_dynamic(%x: tensor<3x64xf16>, %w: !qc.packed<32x64, nvfp4>) -> tensor<3x32xf16> {
   %y = qc.matmul %x, %w act <nvfp4> : tensor<3x64xf16>, !qc.packed<32x64, nvfp4> -> tensor<3x32xf16>
   return %y : tensor<3x32xf16>
@@ -87,15 +98,17 @@ func.func @nvfp4_static(%x: tensor<3x64xf32>, %w: !qc.packed<32x64, nvfp4>) -> t
 
 // -----
 
-// Per tensor: one CTA reduces, thread 0 stores the one f32 scale (amax /
-// 127) at byte 192, the threads share out chunks of 8 int8 codes.
+// Per tensor: qc_act_stats, then thread 0 of qc_quantize_act stores the one
+// f32 scale (amax / 127) at byte 192 and every thread quantizes a chunk of 8
+// int8 codes (24 chunks).
 // CHECK-LABEL: func.func @int8_per_tensor
-// CHECK: gpu.func @qc_quantize_act(%{{.*}}: memref<3x64xf32> {{.*}}, %[[OUT:.*]]: memref<196xi8>
-// CHECK: gpu.barrier
+// CHECK: @qc_act_stats
+// CHECK: gpu.func @qc_quantize_act(%{{.*}}: memref<3x64xf32> {{.*}}, %{{.*}}: memref<1x5xf32> {{.*}}, %[[OUT:.*]]: memref<196xi8>
+// CHECK: arith.cmpi ult, %{{.*}}, %c24 : index
 // CHECK: arith.divf %{{.*}}, %cst{{.*}} : f32
 // CHECK: scf.if
 // CHECK: memref.store %{{.*}}, %[[OUT]][%c192]
-// CHECK: scf.for %{{.*}} = %{{.*}} to %c24 step %c256
+// CHECK: scf.if
 // CHECK: math.roundeven
 // CHECK-NOT: arith.truncf
 // CHECK-COUNT-8: memref.store %{{.*}}, %[[OUT]]

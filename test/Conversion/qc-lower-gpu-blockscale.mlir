@@ -3,14 +3,17 @@
 // RUN: quant-opt %s --split-input-file --qc-lower-gpu=chip=sm_100a \
 // RUN:   --canonicalize --cse | FileCheck %s --check-prefix=SM100
 
-// sm_120a, NVFP4 weights x NVFP4 activations: x quantized on the GPU, then
+// sm_120a, NVFP4 weights x NVFP4 activations: x quantized on the GPU (the
+// tensor statistics first, for the dynamic NV tensor scale), then
 // mma.sync kind::mxf4nvf4 scale_vec::4X with ue4m3 scales reads both packed
 // operands (no dequantization); 16 x 128 CTA tiles (grid 2 x 2 for 20 x 136).
 // CHECK-LABEL: func.func @nvfp4
 // CHECK: %[[W:.*]] = bufferization.to_buffer %{{.*}} : tensor<9796xi8> to memref<9796xi8>
 // CHECK: %[[Y:.*]] = memref.alloc() {{.*}} : memref<20x136xf16>
+// CHECK: %[[STATS:.*]] = memref.alloc() : memref<1x5xf32>
 // CHECK: %[[XQ:.*]] = memref.alloc() {{.*}} : memref<1444xi8>
-// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act {{.*}} args(%{{.*}} : memref<20x128xf32>, %[[XQ]] : memref<1444xi8>)
+// CHECK: gpu.launch_func @qc_kernels::@qc_act_stats
+// CHECK: gpu.launch_func @qc_kernels::@qc_quantize_act {{.*}} args(%{{.*}} : memref<20x128xf32>, %[[STATS]] : memref<1x5xf32>, %[[XQ]] : memref<1444xi8>)
 // CHECK-NOT: qc_dequantize_act
 // CHECK: gpu.launch_func @qc_kernels::@qc_mma_block_scale blocks in (%[[C2:.*]], %[[C2]], %{{.*}}) threads in (%[[C128:.*]], %{{.*}}, %{{.*}}) args(%[[XQ]] : memref<1444xi8>, %[[W]] : memref<9796xi8>, %[[Y]] : memref<20x136xf16>) {qc.operand_access = ["in", "in", "out"]}
 //

@@ -14,11 +14,11 @@
 // no tensor-wide value run one thread per group (128 per CTA), which reads its
 // group twice (statistics, then codes) and writes its scale, zero point and
 // codes 8 elements (= `bits` whole bytes) at a time. A tensor-wide reduction
-// (PerTensor granularity; the NV tensor scale without a static amax) runs in
-// a single CTA of 256 threads: partial statistics in shared memory, one
-// barrier, every thread combines all 256, then the threads share out the
-// groups (or, per tensor, chunks of 8 elements). One CTA is correct for any
-// size but slow for large tensors (see README, "NVIDIA GPUs").
+// (PerTensor granularity; the NV tensor scale without a static amax) runs
+// first in qc_act_stats: up to 64 CTAs of 256 threads, partial statistics in
+// shared memory, one barrier, thread 0 writes its CTA's; qc_quantize_act's
+// threads then each combine those partials and share out the groups (or, per
+// tensor, chunks of 8 elements).
 //
 // Codes of the OCP minifloats (e2m1, e2m3, e3m2, e4m3, e5m2, saturating) are
 // arith.truncf to f4E2M1FN / f6E2M3FN / f6E3M2FN / f8E4M3FN / f8E5M2, which
@@ -39,6 +39,8 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <algorithm>
 
 using namespace mlir;
 
@@ -231,15 +233,18 @@ struct ActQuantizer {
   }
 };
 
+/// A kernel reading `inputs` (read-only) and writing `output`.
 mlir::gpu::GPUFuncOp createActKernel(OpBuilder &builder, Location loc,
-                                     StringRef name, MemRefType inType,
-                                     MemRefType outType,
+                                     StringRef name, TypeRange inputs,
+                                     MemRefType output,
                                      const LaunchShape &launch,
                                      TypeRange workgroup = {}) {
   MLIRContext *ctx = builder.getContext();
+  SmallVector<Type> arguments(inputs.begin(), inputs.end());
+  arguments.push_back(output);
   auto func = mlir::gpu::GPUFuncOp::create(
-      builder, loc, name, builder.getFunctionType({inType, outType}, {}),
-      workgroup, TypeRange{});
+      builder, loc, name, builder.getFunctionType(arguments, {}), workgroup,
+      TypeRange{});
   func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
                 builder.getUnitAttr());
   auto dims = [&](const std::array<int64_t, 3> &d) {
@@ -249,12 +254,34 @@ mlir::gpu::GPUFuncOp createActKernel(OpBuilder &builder, Location loc,
   func.setKnownBlockSizeAttr(dims(launch.block));
   func.setKnownGridSizeAttr(dims(launch.grid));
   Attribute unit = builder.getUnitAttr();
-  func.setArgAttr(0, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-  func.setArgAttr(0, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
-  func.setArgAttr(1, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-  func.setArgAttr(1, LLVM::LLVMDialect::getWriteOnlyAttrName(), unit);
+  for (unsigned i = 0; i < arguments.size(); ++i) {
+    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+    func.setArgAttr(i,
+                    i + 1 < arguments.size()
+                        ? LLVM::LLVMDialect::getReadonlyAttrName()
+                        : LLVM::LLVMDialect::getWriteOnlyAttrName(),
+                    unit);
+  }
+  // Shared buffers: 16-byte aligned like the matmul kernels'.
+  for (unsigned i = 0; i < workgroup.size(); ++i)
+    func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                     builder.getI64IntegerAttr(16));
   builder.setInsertionPointToStart(&func.getBody().front());
   return func;
+}
+
+/// Per-thread statistics of the tensor: max |x|, max finite |x|, NaN/Inf
+/// seen (0/1), min x, max x. Combined with max/min only, so any split
+/// gives the same values.
+constexpr int64_t kStats = 5;
+
+SmallVector<Value> combineStats(ImplicitLocOpBuilder &b, ValueRange acc,
+                                ArrayRef<Value> more) {
+  return {arith::MaxNumFOp::create(b, acc[0], more[0]),
+          arith::MaxNumFOp::create(b, acc[1], more[1]),
+          arith::MaximumFOp::create(b, acc[2], more[2]),
+          arith::MinNumFOp::create(b, acc[3], more[3]),
+          arith::MaxNumFOp::create(b, acc[4], more[4])};
 }
 
 Value globalThreadIndex(ImplicitLocOpBuilder &b, int64_t threads) {
@@ -342,7 +369,7 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
     launch.grid = {(numGroups + kGroupThreads - 1) / kGroupThreads, 1, 1};
     launch.block = {kGroupThreads, 1, 1};
     mlir::gpu::GPUFuncOp func =
-        createActKernel(builder, loc, name, xType, bytesType, launch);
+        createActKernel(builder, loc, name, {xType}, bytesType, launch);
     ImplicitLocOpBuilder b(loc, builder);
     Emitter em(b);
     Value x = func.getArgument(0), bytes = func.getArgument(1);
@@ -368,69 +395,43 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
     return func;
   }
 
-  // One CTA: tensor-wide statistics first.
-  launch.grid = {1, 1, 1};
-  launch.block = {kReduceThreads, 1, 1};
-  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
-      ctx, mlir::gpu::AddressSpace::Workgroup);
-  // Per thread: max |x|, max finite |x|, NaN/Inf seen (0/1), min x, max x.
-  constexpr int64_t kStats = 5;
-  auto partialsType = MemRefType::get({kStats, kReduceThreads},
-                                      builder.getF32Type(), AffineMap(),
-                                      workgroup);
-  mlir::gpu::GPUFuncOp func = createActKernel(builder, loc, name, xType,
-                                              bytesType, launch, {partialsType});
+  // Tensor-wide statistics from qc_act_stats: every thread combines the
+  // CTAs' partials, then the threads share out the groups (or, per tensor,
+  // chunks of 8 elements).
+  const int64_t total = p.m * p.k;
+  const int64_t work = format.granularity == Granularity::PerTensor
+                           ? total / kChunk
+                           : numGroups;
+  launch.grid = {(work + kGroupThreads - 1) / kGroupThreads, 1, 1};
+  launch.block = {kGroupThreads, 1, 1};
+  mlir::gpu::GPUFuncOp func = createActKernel(
+      builder, loc, name, {xType, actStatsMemRefType(ctx, p)}, bytesType,
+      launch);
   ImplicitLocOpBuilder b(loc, builder);
   Emitter em(b);
-  Value x = func.getArgument(0), bytes = func.getArgument(1);
-  Value partials = func.getWorkgroupAttributions()[0];
-  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
-  const int64_t total = p.m * p.k;
+  Value x = func.getArgument(0), partials = func.getArgument(1),
+        bytes = func.getArgument(2);
   Value zero = em.f32c(0.0f);
-  ValueRange mine = forRange(
-      b, tid, em.idx(total), em.idx(kReduceThreads),
-      ValueRange{zero, zero, zero, zero, zero},
-      [&](ImplicitLocOpBuilder &ib, Value i, ValueRange args) {
-        Emitter e(ib);
-        Value row = arith::DivUIOp::create(ib, i, e.idx(p.k));
-        Value col = arith::RemUIOp::create(ib, i, e.idx(p.k));
-        Value v = loadF32(ib, x, {row, col});
-        Value a = e.fabs(v);
-        Value nonFinite = e.isNonFinite(a);
-        return SmallVector<Value>{
-            arith::MaxNumFOp::create(ib, args[0], a),
-            arith::MaxNumFOp::create(ib, args[1],
-                                     e.select(nonFinite, e.f32c(0.0f), a)),
-            arith::MaximumFOp::create(
-                ib, args[2], e.select(nonFinite, e.f32c(1.0f), e.f32c(0.0f))),
-            arith::MinNumFOp::create(ib, args[3], v),
-            arith::MaxNumFOp::create(ib, args[4], v)};
-      });
-  for (int64_t s = 0; s < kStats; ++s)
-    memref::StoreOp::create(b, mine[s], partials, ValueRange{em.idx(s), tid});
-  mlir::gpu::BarrierOp::create(b);
-  // Every thread combines all partials (no second barrier).
   ValueRange all = forRange(
-      b, em.idx(0), em.idx(kReduceThreads), em.idx(1),
+      b, em.idx(0), em.idx(actStatsPartials(p)), em.idx(1),
       ValueRange{zero, zero, zero, zero, zero},
-      [&](ImplicitLocOpBuilder &ib, Value t, ValueRange args) {
+      [&](ImplicitLocOpBuilder &ib, Value cta, ValueRange args) {
         Emitter e(ib);
-        auto at = [&](int64_t s) {
-          return memref::LoadOp::create(ib, partials, ValueRange{e.idx(s), t})
-              .getResult();
-        };
-        return SmallVector<Value>{arith::MaxNumFOp::create(ib, args[0], at(0)),
-                                  arith::MaxNumFOp::create(ib, args[1], at(1)),
-                                  arith::MaximumFOp::create(ib, args[2], at(2)),
-                                  arith::MinNumFOp::create(ib, args[3], at(3)),
-                                  arith::MaxNumFOp::create(ib, args[4], at(4))};
+        SmallVector<Value> more;
+        for (int64_t s = 0; s < kStats; ++s)
+          more.push_back(
+              memref::LoadOp::create(ib, partials, ValueRange{cta, e.idx(s)}));
+        return combineStats(ib, args, more);
       });
   Value tensorScale =
       format.secondLevelScale
           ? emitTensorScale(em, format, quantizer.element, all[1])
           : Value();
+  Value index = globalThreadIndex(b, kGroupThreads);
   Value isThread0 =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, em.idx(0));
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, index, em.idx(0));
+  Value inside =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index, em.idx(work));
   if (format.granularity == Granularity::PerTensor) {
     BlockStats stats{all[0],
                      em.fcmp(arith::CmpFPredicate::OGT, all[2], zero), all[3],
@@ -441,28 +442,105 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
       Emitter te(tb);
       quantizer.storeScale(te, bytes, te.idx(0), q);
     });
-    forRange(b, tid, em.idx(total / kChunk), em.idx(kReduceThreads), {},
-             [&](ImplicitLocOpBuilder &cb, Value c, ValueRange) {
-               Value first = arith::MulIOp::create(
-                   cb, c, arith::ConstantIndexOp::create(cb, kChunk));
-               Value k = arith::ConstantIndexOp::create(cb, p.k);
-               quantizer.storeChunk(cb, x, bytes,
-                                    arith::DivUIOp::create(cb, first, k),
-                                    arith::RemUIOp::create(cb, first, k), q);
-               return SmallVector<Value>{};
-             });
+    ifThen(b, inside, [&](ImplicitLocOpBuilder &cb) {
+      Value first = arith::MulIOp::create(
+          cb, index, arith::ConstantIndexOp::create(cb, kChunk));
+      Value k = arith::ConstantIndexOp::create(cb, p.k);
+      quantizer.storeChunk(cb, x, bytes, arith::DivUIOp::create(cb, first, k),
+                           arith::RemUIOp::create(cb, first, k), q);
+    });
   } else {
-    forRange(b, tid, em.idx(numGroups), em.idx(kReduceThreads), {},
-             [&](ImplicitLocOpBuilder &gb, Value g, ValueRange) {
-               quantizer.quantizeGroup(gb, x, bytes, g, tensorScale);
-               return SmallVector<Value>{};
-             });
+    ifThen(b, inside, [&](ImplicitLocOpBuilder &gb) {
+      quantizer.quantizeGroup(gb, x, bytes, index, tensorScale);
+    });
   }
   if (tensorScale)
     ifThen(b, isThread0, [&](ImplicitLocOpBuilder &tb) {
       Emitter te(tb);
       quantizer.storeTensorScale(te, bytes, tensorScale);
     });
+  mlir::gpu::ReturnOp::create(b);
+  return func;
+}
+
+bool actNeedsTensorStats(const Format &format) {
+  return needsTensorReduction(format);
+}
+
+int64_t actStatsPartials(const ActQuantProblem &p) {
+  // About 16 elements per thread, at most 64 CTAs (the quantizer's threads
+  // each combine all partials).
+  int64_t perCta = kReduceThreads * 16;
+  return std::clamp<int64_t>((p.m * p.k + perCta - 1) / perCta, 1, 64);
+}
+
+MemRefType actStatsMemRefType(MLIRContext *ctx, const ActQuantProblem &p) {
+  return MemRefType::get({actStatsPartials(p), kStats},
+                         Float32Type::get(ctx));
+}
+
+mlir::gpu::GPUFuncOp emitActStatsKernel(OpBuilder &builder, Location loc,
+                                        StringRef name,
+                                        const ActQuantProblem &p,
+                                        LaunchShape &launch) {
+  MLIRContext *ctx = builder.getContext();
+  const int64_t ctas = actStatsPartials(p), total = p.m * p.k;
+  launch.grid = {ctas, 1, 1};
+  launch.block = {kReduceThreads, 1, 1};
+  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+      ctx, mlir::gpu::AddressSpace::Workgroup);
+  auto sharedType = MemRefType::get({kStats, kReduceThreads},
+                                    builder.getF32Type(), AffineMap(),
+                                    workgroup);
+  OpBuilder::InsertionGuard guard(builder);
+  mlir::gpu::GPUFuncOp func = createActKernel(
+      builder, loc, name, {MemRefType::get({p.m, p.k}, p.inputElementType)},
+      actStatsMemRefType(ctx, p), launch, {sharedType});
+  ImplicitLocOpBuilder b(loc, builder);
+  Emitter em(b);
+  Value x = func.getArgument(0), partials = func.getArgument(1);
+  Value shared = func.getWorkgroupAttributions()[0];
+  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  Value bid = mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x);
+  Value first = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, bid, em.idx(kReduceThreads)), tid);
+  Value zero = em.f32c(0.0f);
+  ValueRange mine = forRange(
+      b, first, em.idx(total), em.idx(ctas * kReduceThreads),
+      ValueRange{zero, zero, zero, zero, zero},
+      [&](ImplicitLocOpBuilder &ib, Value i, ValueRange args) {
+        Emitter e(ib);
+        Value row = arith::DivUIOp::create(ib, i, e.idx(p.k));
+        Value col = arith::RemUIOp::create(ib, i, e.idx(p.k));
+        Value v = loadF32(ib, x, {row, col});
+        Value a = e.fabs(v);
+        Value nonFinite = e.isNonFinite(a);
+        return combineStats(
+            ib, args,
+            {a, e.select(nonFinite, e.f32c(0.0f), a),
+             e.select(nonFinite, e.f32c(1.0f), e.f32c(0.0f)), v, v});
+      });
+  for (int64_t s = 0; s < kStats; ++s)
+    memref::StoreOp::create(b, mine[s], shared, ValueRange{em.idx(s), tid});
+  mlir::gpu::BarrierOp::create(b);
+  ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, em.idx(0)),
+         [&](ImplicitLocOpBuilder &tb) {
+           Emitter te(tb);
+           ValueRange all = forRange(
+               tb, te.idx(0), te.idx(kReduceThreads), te.idx(1),
+               ValueRange{zero, zero, zero, zero, zero},
+               [&](ImplicitLocOpBuilder &ib, Value t, ValueRange args) {
+                 Emitter e(ib);
+                 SmallVector<Value> more;
+                 for (int64_t s = 0; s < kStats; ++s)
+                   more.push_back(memref::LoadOp::create(
+                       ib, shared, ValueRange{e.idx(s), t}));
+                 return combineStats(ib, args, more);
+               });
+           for (int64_t s = 0; s < kStats; ++s)
+             memref::StoreOp::create(tb, all[s], partials,
+                                     ValueRange{bid, te.idx(s)});
+         });
   mlir::gpu::ReturnOp::create(b);
   return func;
 }
@@ -480,7 +558,7 @@ mlir::gpu::GPUFuncOp emitDequantizeActKernel(OpBuilder &builder, Location loc,
   launch.block = {kGroupThreads, 1, 1};
   OpBuilder::InsertionGuard guard(builder);
   mlir::gpu::GPUFuncOp func = createActKernel(
-      builder, loc, name, packedActMemRefType(ctx, p.packedBytes),
+      builder, loc, name, {packedActMemRefType(ctx, p.packedBytes)},
       MemRefType::get({p.m, p.k}, p.inputElementType), launch);
   ImplicitLocOpBuilder b(loc, builder);
   Emitter em(b);

@@ -164,7 +164,9 @@ std::string whyActUnsupported(const Format &act, int64_t rank, int64_t m,
                               int64_t k);
 /// qc_quantize_act(x: memref<MxKxT>, bytes: memref<B x i8>): x in the
 /// canonical packed layout of the act format, byte for byte what the format
-/// library's quantize + pack write (ActQuantKernel.cpp).
+/// library's quantize + pack write (ActQuantKernel.cpp). Formats whose
+/// scales depend on the whole tensor (actNeedsTensorStats) take
+/// (x, stats, bytes), stats written before by qc_act_stats(x, stats).
 mlir::gpu::GPUFuncOp emitQuantizeActKernel(mlir::OpBuilder &builder,
                                            mlir::Location loc,
                                            llvm::StringRef name,
@@ -179,6 +181,18 @@ mlir::gpu::GPUFuncOp emitDequantizeActKernel(mlir::OpBuilder &builder,
                                              const ActQuantProblem &problem,
                                              LaunchShape &launch);
 mlir::MemRefType packedActMemRefType(mlir::MLIRContext *ctx, int64_t bytes);
+/// Per-tensor scales and NV tensor scales without a calibrated amax.
+bool actNeedsTensorStats(const Format &act);
+/// qc_act_stats(x, stats: memref<P x 5 x f32>): per CTA, max |x|, max
+/// finite |x|, NaN/Inf seen, min x, max x.
+mlir::gpu::GPUFuncOp emitActStatsKernel(mlir::OpBuilder &builder,
+                                        mlir::Location loc,
+                                        llvm::StringRef name,
+                                        const ActQuantProblem &problem,
+                                        LaunchShape &launch);
+int64_t actStatsPartials(const ActQuantProblem &problem);
+mlir::MemRefType actStatsMemRefType(mlir::MLIRContext *ctx,
+                                    const ActQuantProblem &problem);
 /// The packed activations seen as a weight of M rows (same canonical
 /// layout), for PackedWeightReader.
 MatmulProblem actAsWeightProblem(const ActQuantProblem &problem);

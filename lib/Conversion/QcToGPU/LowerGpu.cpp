@@ -261,10 +261,13 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
       // `act`: x quantized on the GPU into its packed layout, and for chips
       // without a kernel reading it, decoded back (fake quantization).
       std::optional<ActQuantProblem> act;
-      Value actBuffer, fakeQuantBuffer;
+      Value actBuffer, fakeQuantBuffer, statsBuffer;
       if (problem.act) {
         act = ActQuantProblem{problem.m, problem.k, *problem.act,
                               problem.inputElementType, problem.actBytes};
+        if (actNeedsTensorStats(*problem.act))
+          statsBuffer = memref::AllocOp::create(
+              b, actStatsMemRefType(b.getContext(), *act));
         actBuffer = memref::AllocOp::create(
             b, packedActMemRefType(b.getContext(), problem.actBytes),
             b.getI64IntegerAttr(64));
@@ -289,12 +292,20 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
                        {xBuffer, weightBuffer, yBuffer}, {"in", "in", "out"});
           return;
         }
-        LaunchShape quantizeLaunch;
-        launchKernel(lb, kernels,
-                     emitQuantizeActKernel(kernelBuilder, loc,
-                                           "qc_quantize_act", *act,
-                                           quantizeLaunch),
-                     quantizeLaunch, {xBuffer, actBuffer}, {"in", "out"});
+        LaunchShape statsLaunch, quantizeLaunch;
+        if (statsBuffer)
+          launchKernel(lb, kernels,
+                       emitActStatsKernel(kernelBuilder, loc, "qc_act_stats",
+                                          *act, statsLaunch),
+                       statsLaunch, {xBuffer, statsBuffer}, {"in", "out"});
+        mlir::gpu::GPUFuncOp quantize = emitQuantizeActKernel(
+            kernelBuilder, loc, "qc_quantize_act", *act, quantizeLaunch);
+        if (statsBuffer)
+          launchKernel(lb, kernels, quantize, quantizeLaunch,
+                       {xBuffer, statsBuffer, actBuffer}, {"in", "in", "out"});
+        else
+          launchKernel(lb, kernels, quantize, quantizeLaunch,
+                       {xBuffer, actBuffer}, {"in", "out"});
         if (mlir::gpu::GPUFuncOp kernel = emitFor(problem, launch)) {
           launchKernel(lb, kernels, kernel, launch,
                        {actBuffer, weightBuffer, yBuffer}, {"in", "in", "out"});

@@ -53,3 +53,8 @@ func.func @uint8_per_tensor(%x: tensor<4x256xf32>, %w: !qc.packed<256x256, int8,
   %y = qc.matmul %x, %w act <uint8, granularity = tensor> : tensor<4x256xf32>, !qc.packed<256x256, int8, granularity = tensor, amax = 127.0> -> tensor<4x256xf32>
   return %y : tensor<4x256xf32>
 }
+// 10240 elements: qc_act_stats runs 3 CTAs.
+func.func @nvfp4_tall(%x: tensor<40x256xf32>, %w: !qc.packed<256x256, int8, granularity = tensor, amax = 127.0>) -> tensor<40x256xf32> {
+  %y = qc.matmul %x, %w act <nvfp4> : tensor<40x256xf32>, !qc.packed<256x256, int8, granularity = tensor, amax = 127.0> -> tensor<40x256xf32>
+  return %y : tensor<40x256xf32>
+}
