@@ -45,8 +45,9 @@ int64_t chunkBytesOf(const LayoutKind &kind) {
 }
 
 /// x86_n16k8_s32: bytes of one tile's pair multipliers per 32 of K (16
-/// columns x two i16) and of its f32 factor.
-constexpr int64_t kPairBytes = 64;
+/// columns x two u8) and of one f32 factor (one per 32 of K, after the
+/// tiles).
+constexpr int64_t kPairBytes = 32;
 constexpr int64_t kFactorBytes = 4;
 
 const LayoutKind *findLayout(const std::string &name) {
@@ -115,13 +116,16 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   g.codeBytesPerTile = g.paddedK / kind.kPerChunk * g.chunkBytes;
   g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
   if (kind.scalePairs) {
-    // One i16 multiplier per scale, then one f32 factor per 32 of K.
-    g.scaleBytes = 2;
-    g.scaleBytesPerTile =
-        g.paddedK / 32 * (kPairBytes + kFactorBytes);
+    // One u8 multiplier per scale.
+    g.scaleBytes = 1;
+    g.scaleBytesPerTile = g.paddedK / 32 * kPairBytes;
   }
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;
+  if (kind.scalePairs) {
+    g.pairFactorOffset = g.totalBytes;
+    g.totalBytes += g.paddedK / 32 * kFactorBytes;
+  }
   if (format.secondLevelScale) {
     g.tensorScaleOffset = g.totalBytes;
     g.totalBytes += 4;
@@ -182,52 +186,43 @@ IntegerScale integerScale(uint32_t raw) {
   return {static_cast<int32_t>(e ? 8 + m : m), static_cast<int>(e ? e : 1) - 10};
 }
 
-/// x86_n16k8_s32 scales: for every tile and 32 of K, F = 2^Emin over the
-/// tile's 32 non-zero scales there, and per column the multipliers
+/// x86_n16k8_s32 scales: for every 32 of K, F = 2^Emin over all non-zero
+/// scales of that 32 of K (every row), and per row the multipliers
 /// A = M0 2^(E0 - Emin), B = M1 2^(E1 - Emin) of its two 16-blocks, so that
 /// s0 d0 + s1 d1 = F (A d0 + B d1). Fails (false) for scales the kernels
-/// cannot fold exactly: NaN, negative, or a multiplier above 2^15 - 1 (scales
-/// of one tile and 32 of K more than 2^11 apart).
+/// cannot fold exactly: NaN, negative, or a multiplier above 255 (scales of
+/// one 32 of K more than about 2^4 apart).
 bool packScalePairs(const QuantizedTensor &q, const LayoutGeometry &g,
                     std::vector<uint8_t> &bytes) {
   int64_t n = q.shape[0], pairs = g.paddedK / 32, perColumn = g.scalesPerColumn;
   for (uint32_t raw : q.scales)
     if (raw >= 0x7F)
       return false;
-  for (int64_t tile = 0; tile < g.numTiles; ++tile)
-    for (int64_t pair = 0; pair < pairs; ++pair) {
-      int minExponent = 1000;
-      for (int64_t column = 0; column < kTileColumns; ++column) {
-        int64_t row = tile * kTileColumns + column;
-        for (int64_t half = 0; half < 2 && row < n; ++half) {
-          IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
-          if (s.mantissa != 0)
-            minExponent = std::min(minExponent, s.exponent);
-        }
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    int minExponent = 1000;
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t half = 0; half < 2; ++half) {
+        IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
+        if (s.mantissa != 0)
+          minExponent = std::min(minExponent, s.exponent);
       }
-      if (minExponent == 1000)
-        minExponent = 0; // no non-zero scale: any factor
+    if (minExponent == 1000)
+      minExponent = 0; // no non-zero scale: any factor
+    for (int64_t row = 0; row < n; ++row) {
+      int64_t tile = row / kTileColumns, column = row % kTileColumns;
       int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
-      for (int64_t column = 0; column < kTileColumns; ++column) {
-        int64_t row = tile * kTileColumns + column;
-        for (int64_t half = 0; half < 2 && row < n; ++half) {
-          IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
-          int shift = s.exponent - minExponent;
-          if (s.mantissa != 0 && (s.mantissa << shift) > 32767)
-            return false;
-          uint32_t multiplier = s.mantissa == 0 ? 0 : s.mantissa << shift;
-          int64_t offset = base + pair * kPairBytes + column * 4 + half * 2;
-          bytes[offset] = static_cast<uint8_t>(multiplier);
-          bytes[offset + 1] = static_cast<uint8_t>(multiplier >> 8);
-        }
+      for (int64_t half = 0; half < 2; ++half) {
+        IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
+        int shift = s.exponent - minExponent;
+        if (s.mantissa != 0 && (shift > 7 || (s.mantissa << shift) > 255))
+          return false;
+        bytes[base + pair * kPairBytes + column * 2 + half] =
+            static_cast<uint8_t>(s.mantissa == 0 ? 0 : s.mantissa << shift);
       }
-      float factor = std::ldexp(1.0f, minExponent);
-      uint32_t bits;
-      std::memcpy(&bits, &factor, 4);
-      int64_t offset = base + pairs * kPairBytes + pair * kFactorBytes;
-      for (int b = 0; b < 4; ++b)
-        bytes[offset + b] = static_cast<uint8_t>(bits >> (8 * b));
     }
+    float factor = std::ldexp(1.0f, minExponent);
+    std::memcpy(&bytes[g.pairFactorOffset + pair * kFactorBytes], &factor, 4);
+  }
   return true;
 }
 
@@ -239,14 +234,12 @@ bool unpackScalePairs(const uint8_t *bytes, const LayoutGeometry &g,
     int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
     for (int64_t pair = 0; pair < pairs; ++pair) {
       float factor;
-      std::memcpy(&factor, bytes + base + pairs * kPairBytes + pair * kFactorBytes,
-                  4);
+      std::memcpy(&factor, bytes + g.pairFactorOffset + pair * kFactorBytes, 4);
       for (int64_t half = 0; half < 2; ++half) {
-        const uint8_t *at = bytes + base + pair * kPairBytes + column * 4 + half * 2;
-        int32_t multiplier = at[0] | (at[1] << 8);
+        int32_t multiplier = bytes[base + pair * kPairBytes + column * 2 + half];
         float value = static_cast<float>(multiplier) * factor;
         uint32_t raw = encodeScale(value, ScaleType::E4M3);
-        if (multiplier > 32767 || decodeScale(raw, ScaleType::E4M3) != value) {
+        if (decodeScale(raw, ScaleType::E4M3) != value) {
           error = "packed scale pair of row " + std::to_string(row) +
                   " is not an E4M3 value";
           return false;

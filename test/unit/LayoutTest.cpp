@@ -78,7 +78,7 @@ TEST(Layout, N16K8BytePlacement) {
 
 // NVFP4 scales folded in pairs: one tile, K = 64 (two 32s). Code (n, k) =
 // (n + k) % 16; the E4M3 scales are chosen: 0x38 = 1.0 (M 8, E -3),
-// 0x40 = 2.0, 0x01 = 2^-9 (subnormal, M 1, E -9), 0 = zero.
+// 0x40 = 2.0 (E -2), 0x30 = 0.5 (E -4), 0 = zero.
 TEST(Layout, N16K8S32BytePlacementAndScales) {
   Format f = parseOrDie("nvfp4");
   QuantizedTensor q;
@@ -90,63 +90,58 @@ TEST(Layout, N16K8S32BytePlacementAndScales) {
       q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
   // [n][16-block]: pair 0 = blocks 0, 1; pair 1 = blocks 2, 3.
   q.scales = {0x38, 0x40, 0x38, 0x38,  //
-              0x01, 0x38, 0x00, 0x38,  //
+              0x30, 0x38, 0x00, 0x38,  //
               0x40, 0x00, 0x00, 0x00};
   std::string error;
   std::optional<LayoutGeometry> g =
       layoutGeometry("x86_n16k8_s32", {3, 64}, f, error);
   ASSERT_TRUE(g.has_value()) << error;
-  // 8 chunks of codes, 2 x (64 bytes of multipliers) + 2 f32 factors,
-  // padded to 704; then the tensor scale.
+  // 8 chunks of codes, 2 x 32 bytes of multipliers, padded to 576; then the
+  // two f32 factors and the tensor scale.
   EXPECT_EQ(g->codeBytesPerTile, 512);
-  EXPECT_EQ(g->tileBytes, 704);
-  EXPECT_EQ(g->totalBytes, 708);
+  EXPECT_EQ(g->tileBytes, 576);
+  EXPECT_EQ(g->pairFactorOffset, 576);
+  EXPECT_EQ(g->tensorScaleOffset, 584);
+  EXPECT_EQ(g->totalBytes, 588);
   std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8_s32");
-  ASSERT_EQ(bytes.size(), 708u);
+  ASSERT_EQ(bytes.size(), 588u);
   // Column 1 is column i = 1 of set 0; k 17 = half 1, kk 0, byte 1, low
   // nibble; k 21 its high nibble: chunk 0, dword 2 * 1 + 1.
   EXPECT_EQ(bytes[4 * 3 + 1], ((1 + 17) % 16) | (((1 + 21) % 16) << 4));
   // Column 2 is column 0 of set 1; k 32 + 8 = pair 1, half 0, kk 1, byte 0:
   // chunk 4 + 2 + 1.
   EXPECT_EQ(bytes[7 * 64 + 0], ((2 + 40) % 16) | (((2 + 44) % 16) << 4));
-  auto word = [&](int64_t offset) {
-    return static_cast<int>(bytes[offset] | (bytes[offset + 1] << 8));
-  };
-  // Pair 0: Emin = -9 (column 1's subnormal), F = 2^-9: 1.0 = 8 * 2^6.
-  EXPECT_EQ(word(512 + 0), 8 << 6);
-  EXPECT_EQ(word(512 + 2), 8 << 7);
-  EXPECT_EQ(word(512 + 4), 1);
-  EXPECT_EQ(word(512 + 6), 8 << 6);
-  EXPECT_EQ(word(512 + 8), 8 << 7);
-  EXPECT_EQ(word(512 + 10), 0);
-  EXPECT_EQ(word(512 + 12), 0); // missing column 3
+  // Pair 0: Emin = -4 (row 1's 0.5), F = 2^-4: 1.0 = 8 * 2^1.
+  const std::vector<int> pair0 = {16, 32, 8, 16, 32, 0, 0, 0};
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(bytes[512 + i], pair0[i]) << i;
   float factor;
-  std::memcpy(&factor, &bytes[512 + 128], 4);
-  EXPECT_EQ(factor, std::ldexp(1.0f, -9));
-  // Pair 1: Emin = -3 (1.0), F = 2^-3; zero scales have multiplier 0.
-  EXPECT_EQ(word(512 + 64 + 0), 8);
-  EXPECT_EQ(word(512 + 64 + 6), 8);
-  EXPECT_EQ(word(512 + 64 + 4), 0);
-  std::memcpy(&factor, &bytes[512 + 132], 4);
+  std::memcpy(&factor, &bytes[576], 4);
+  EXPECT_EQ(factor, 0.0625f);
+  // Pair 1: Emin = -3, F = 2^-3; zero scales have multiplier 0.
+  const std::vector<int> pair1 = {8, 8, 0, 8, 0, 0};
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(bytes[512 + 32 + i], pair1[i]) << i;
+  std::memcpy(&factor, &bytes[580], 4);
   EXPECT_EQ(factor, 0.125f);
   std::optional<QuantizedTensor> back = unpackLayout(
       bytes.data(), bytes.size(), "x86_n16k8_s32", q.shape, f, error);
   ASSERT_TRUE(back.has_value()) << error;
   EXPECT_EQ(back->codes, q.codes);
   EXPECT_EQ(back->scales, q.scales);
+  EXPECT_EQ(back->tensorScale, 0.5f);
 
-  // Scales that do not fold: 448 (M 14, E 5) and 2^-9 in one tile and 32 of
-  // K need 14 * 2^14; NaN scales have no multiplier. Both pack to nothing.
+  // Multipliers above 255 do not fold, NaN scales have none: no bytes.
+  // Over Emin = -4: 0x57 = 15 * 2^0 needs 15 << 4 = 240 (folds), 0x58 =
+  // 8 * 2^1 needs 256 and 0x7E = 448 needs 14 << 9 (no).
+  q.scales[0] = 0x57;
+  EXPECT_EQ(packLayout(q, "x86_n16k8_s32").size(), 588u);
+  q.scales[0] = 0x58;
+  EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
   q.scales[0] = 0x7E;
   EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
   q.scales[0] = 0x7F;
   EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
-  // Over 2^-9: 0x6F = 15 * 2^3 needs 15 << 12 = 61440 (no), 0x67 = 15 * 2^2
-  // needs 15 << 11 = 30720 (folds).
-  q.scales[0] = 0x6F;
-  EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
-  q.scales[0] = 0x67;
-  EXPECT_EQ(packLayout(q, "x86_n16k8_s32").size(), 708u);
 }
 
 // MXFP6 dense: code (n, k) = (n + k) % 64 on one tile, K = 32 (8 chunks of

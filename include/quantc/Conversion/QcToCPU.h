@@ -47,14 +47,16 @@
 //   * I8 mode with `scalePairs` (E4M3 scales of 16-blocks, activation blocks
 //     of 32 or one per row; layout x86_n16k8_s32, quantc/Formats/Layout.h):
 //     the two 16-blocks of every 32 of K share one epilogue. With d0, d1 the
-//     exact integer dot products of the two halves and A, B, F the layout's
-//     multipliers and factor (wScale = F * A, F * B exactly):
+//     exact integer dot products of the two halves, A, B the layout's
+//     multipliers and F its factor for that 32 of K (wScale = F * A, F * B
+//     exactly):
 //        D   = A d0 + B d1                   (exact, i32: vpmaddwd)
-//        t   = float(D) * F                  (one rounding; * F is exact)
-//        acc = fma(t, xScale(m, g), acc)     (t + acc without block scales)
+//        s   = xScale(m, g) * F              (F without block activation
+//                                             scales)
+//        acc = fma(float(D), s, acc)
 //     and y as above with c without the 2^8. I16 mode with `scalePairs`
-//     computes D per limb and t = fma(float(D_hi), 256, float(D_lo)) * F,
-//     within the I16 bound.
+//     computes D per limb and fma(fma(float(D_hi), 256, float(D_lo)), s,
+//     acc), within the I16 bound.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTC_CONVERSION_QCTOCPU_H

@@ -18,7 +18,8 @@
 //     scales: for every scale s along K, for every column c of the tile: the
 //             raw scale, scaleBits/8 bytes little-endian (missing columns 0)
 //     zero bytes up to a multiple of 64
-//   after the last tile: the f32 tensor scale (second-level formats only)
+//   after the last tile: x86_n16k8_s32's factors (below), then the f32
+//   tensor scale (second-level formats only)
 //
 // Kp is K rounded up to kc (per-axis formats only; blocks are multiples of
 // kc); the codes beyond K are zero. Inside a 64-byte chunk g, byte 4i + j
@@ -52,15 +53,17 @@
 //               a dot product chain per set holds both halves of 8 columns in
 //               adjacent dwords, and vpackssdw of the two sets' chains puts
 //               half 0 and half 1 of column c in the two words of dword c.
-//               Scales, per 32 of K: 16 dwords, word h of dword c the integer
-//               multiplier of half h of column c; after all of them one f32
-//               factor F per 32 of K. An E4M3 scale is M 2^E (M integer,
-//               0..15); F = 2^Emin over the tile's non-zero scales of that 32
-//               of K and the multiplier is M 2^(E - Emin), so vpmaddwd gives
-//               s0 d0 + s1 d1 = F (A d0 + B d1) exactly. packLayout fails
-//               (empty) for NaN or negative scales and for multipliers above
-//               2^15 - 1 (scales of one tile and 32 of K more than about
-//               2^11 apart); kernels then use x86_n16k8.
+//               Scales, per 32 of K: 32 bytes, byte 2c + h the integer
+//               multiplier of half h of column c; after the last tile one f32
+//               factor F per 32 of K (then the tensor scale). An E4M3 scale
+//               is M 2^E (M integer, 0..15); F = 2^Emin over all non-zero
+//               scales of that 32 of K (every row) and the multiplier is
+//               M 2^(E - Emin) <= 255, so vpmovzxbw + vpmaddwd give
+//               s0 d0 + s1 d1 = F (A d0 + B d1) exactly, and F times the
+//               activation scale is one product per row. 4.5 bits per weight
+//               as x86_n16k8. packLayout fails (empty) for NaN or negative
+//               scales and for multipliers above 255 (scales of one 32 of K
+//               more than about 2^4 apart); kernels then use x86_n16k8.
 //
 // The NVIDIA layout serves block-scaled tensor-core MMAs that read scale
 // factors in 128 x 4 tiles (tcgen05.mma block_scale through tcgen05.cp,
@@ -107,6 +110,8 @@ struct LayoutGeometry {
   int64_t codeBytesPerTile = 0;
   int64_t scaleBytesPerTile = 0;
   int64_t tileBytes = 0;
+  /// x86_n16k8_s32: offset of the f32 factors, one per 32 of K, else -1.
+  int64_t pairFactorOffset = -1;
   /// Offset of the f32 tensor scale (secondLevelScale only), else -1.
   int64_t tensorScaleOffset = -1;
   int64_t totalBytes = 0;

@@ -1573,20 +1573,28 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
         }
     }
     // Epilogue: the halves of column c into the words of dword c, times
-    // their multipliers (exact), then one f32 product and FMA (I16: the hi
-    // limb's sum times 256 plus the lo limb's, in f32).
+    // their multipliers (exact), then one FMA with F * xScale, which all
+    // tiles of a row share (I16: the hi limb's sum times 256 plus the lo
+    // limb's, in f32).
+    Value factor = broadcastLoad(
+        vf32, gep(wBase, addc(mulc(pair, 4), geo.pairFactorOffset)));
     for (int r = 0; r < rows; ++r) {
-      Value xScale;
+      Value scale = factor;
       if (!actPerRow) {
         Value gx = arith::DivUIOp::create(b, kBase, c64(p.actBlock));
-        xScale = broadcastLoad(
-            vf32, gep(xScaleBase,
-                      mulc(add(mulc(addc(m0, r), numActBlocks), gx), 4)));
+        scale = fmul(broadcastLoad(vf32, gep(xScaleBase,
+                                             mulc(add(mulc(addc(m0, r),
+                                                           numActBlocks),
+                                                      gx),
+                                                  4))),
+                     factor);
       }
       for (int t = 0; t < tiles; ++t) {
         Value scales = gep(wBase, addc(mulc(tileIndex[t], geo.tileBytes),
                                        geo.codeBytesPerTile));
-        Value multipliers = load(v32i16, gep(scales, mulc(pair, 64)));
+        Value multipliers = arith::ExtUIOp::create(
+            b, v32i16,
+            load(VectorType::get({32}, i8), gep(scales, mulc(pair, 32))));
         SmallVector<Value> sums;
         for (int limb = 0; limb < limbs; ++limb) {
           Value words = intrinsic("llvm.x86.avx512.packssdw.512", v32i16,
@@ -1600,12 +1608,8 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
                                : LLVM::FMAOp::create(b, sums[0],
                                                      splatF32(256.0f), sums[1])
                                      .getResult();
-        Value factor = broadcastLoad(
-            vf32, gep(scales, addc(mulc(pair, 4), pairs * 64)));
         Value &f = fAcc[r * tiles + t];
-        f = xScale ? LLVM::FMAOp::create(b, fmul(t32, factor), xScale, f)
-                         .getResult()
-                   : LLVM::FMAOp::create(b, t32, factor, f).getResult();
+        f = LLVM::FMAOp::create(b, t32, scale, f).getResult();
       }
     }
     return fAcc;
