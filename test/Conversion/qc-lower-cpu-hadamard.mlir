@@ -6,7 +6,7 @@
 // 64 x 12: the base matrix on chunks of 12, 6 butterfly levels, the scale
 // 1/sqrt(768)) before it quantizes the row.
 // CHECK: llvm.mlir.global private constant @{{.*}}_hs9_hadamard_signs(dense<{{.*}}> : tensor<768xf32>)
-// CHECK: llvm.mlir.global private constant @{{.*}}_hs9_hadamard_base(dense<{{.*}}> : tensor<144xf32>)
+// CHECK: llvm.mlir.global private constant @{{.*}}_hs9_hadamard_base_t(dense<{{.*}}> : tensor<144xf32>)
 // CHECK-LABEL: func.func @online
 // CHECK-NOT: qc.hadamard
 // CHECK: %[[C:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<1x4x768xf32> into tensor<4x768xf32>
@@ -16,7 +16,12 @@
 // CHECK: llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK: llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK: arith.mulf %{{.*}} : vector<16xf32>
-// CHECK: arith.subf %{{.*}} : f32
+// CHECK: arith.mulf %{{.*}} : vector<8xf32>
+// CHECK: arith.addf %{{.*}} : vector<8xf32>
+// CHECK: arith.mulf %{{.*}} : vector<4xf32>
+// CHECK: arith.addf %{{.*}} : vector<4xf32>
+// CHECK: arith.subf %{{.*}} : vector<8xf32>
+// CHECK: arith.subf %{{.*}} : vector<4xf32>
 // CHECK-COUNT-5: arith.subf %{{.*}} : vector<16xf32>
 // CHECK: arith.constant 0.0360843912 : f32
 // CHECK: llvm.intr.roundeven

@@ -523,7 +523,13 @@ void KernelBuilder::emitPrep(LLVM::LLVMFuncOp func) {
     line = buffer();
     if (hadamard->base > 1) {
       mixed = buffer();
-      baseMatrix = f32Global("_hadamard_base", hadamard->baseMatrix);
+      // Transposed: column j of H is a contiguous run, one vector per lanes.
+      int64_t m = hadamard->base;
+      std::vector<float> transposed(m * m);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t j = 0; j < m; ++j)
+          transposed[j * m + r] = hadamard->baseMatrix[r * m + j];
+      baseMatrix = f32Global("_hadamard_base_t", transposed);
     }
     if (!hadamard->signs.empty())
       signs = f32Global("_hadamard_signs", hadamard->signs);
@@ -713,6 +719,27 @@ Value KernelBuilder::emitHadamardRow(Value xRow, Value line, Value mixed,
                                      Value signs, Value baseMatrix) {
   const OnlineHadamard &h = *hadamard;
   auto at = [&](Value base, Value index) { return gep(base, mulc(index, 4)); };
+  // body(i, w) over [start, start + count): the widest vectors that fit, then
+  // narrower ones down to 4 lanes (base orders are multiples of 4), then
+  // single elements.
+  auto forEachRun = [&](Value start, int64_t count,
+                        function_ref<void(Value, int)> body) {
+    int64_t done = 0;
+    for (int w = prepLanes(); w >= 4; w /= 2) {
+      int64_t run = (count - done) / w * w;
+      if (run > 0)
+        loop(c64(done), c64(done + run), w, {}, [&](Value i, ValueRange) {
+          body(add(start, i), w);
+          return SmallVector<Value>{};
+        });
+      done += run;
+    }
+    if (done < count)
+      loop(c64(done), c64(count), 1, {}, [&](Value i, ValueRange) {
+        body(add(start, i), 1);
+        return SmallVector<Value>{};
+      });
+  };
   // 1. The line, times the signs.
   forEachLanes(c64(0), p.k, [&](Value k, int w) {
     Value v = load(floatType(w), at(xRow, k));
@@ -721,21 +748,23 @@ Value KernelBuilder::emitHadamardRow(Value xRow, Value line, Value mixed,
     store(v, at(line, k));
   });
   Value current = line;
-  // 2. H_m on every chunk of m consecutive elements: sum = sum + h x, from 0.
+  // 2. H_m on every chunk of m consecutive elements: output r of a chunk is
+  // sum = sum + h[r][j] x[j] over j from 0; lanes hold consecutive r (the
+  // transposed matrix's column j times x[j] in every lane), so each lane
+  // adds the same products in the same order.
   int64_t m = h.base;
   if (m > 1) {
     loop(c64(0), c64(h.powerOfTwo), 1, {}, [&](Value chunk, ValueRange) {
       Value first = mulc(chunk, m);
-      loop(c64(0), c64(m), 1, {}, [&](Value r, ValueRange) {
-        Value rowBase = mulc(r, m);
-        Value sum = loop(c64(0), c64(m), 1, {cf32(0.0f)},
+      forEachRun(c64(0), m, [&](Value r, int w) {
+        Value sum = loop(c64(0), c64(m), 1, {floatConstant(0.0f, w)},
                          [&](Value j, ValueRange acc) {
-                           Value hv = load(f32, at(baseMatrix, add(rowBase, j)));
-                           Value xv = load(f32, at(line, add(first, j)));
+                           Value hv = load(floatType(w),
+                                           at(baseMatrix, add(mulc(j, m), r)));
+                           Value xv = lanes(load(f32, at(line, add(first, j))), w);
                            return SmallVector<Value>{fadd(acc[0], fmul(hv, xv))};
                          })[0];
         store(sum, at(mixed, add(first, r)));
-        return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
     });
@@ -747,7 +776,7 @@ Value KernelBuilder::emitHadamardRow(Value xRow, Value line, Value mixed,
     loop(c64(0), c64(h.powerOfTwo / (2 * level)), 1, {},
          [&](Value group, ValueRange) {
            Value first = mulc(group, 2 * half);
-           forEachLanes(first, half, [&](Value i0, int w) {
+           forEachRun(first, half, [&](Value i0, int w) {
              Value i1 = addc(i0, half);
              Value u = load(floatType(w), at(current, i0));
              Value v = load(floatType(w), at(current, i1));
