@@ -1,0 +1,483 @@
+//===- NVVMWgmmaFp8Gemm.cpp - MXFP8 GEMM on sm_90a FP8 warpgroup MMA ------===//
+//
+// y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are MXFP8 E4M3
+// in the canonical packed layout (codes, one byte per element in C order,
+// then one E8M0 scale per 32 elements along K in C order): the activations
+// as quantized on the GPU by qc_quantize_act, the weights as packed at
+// compile time. The raw E4M3 codes go straight into
+// wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3, which runs at twice
+// the bf16 rate; the scales are applied on the CUDA cores:
+//
+//   * A CTA of 256 threads (2 warpgroups) computes a 128 x 128 tile of y;
+//     warpgroup g the rows 64g .. 64g + 63 (m64n128: 64 f32 per thread).
+//   * K runs in stages of 128 (4 MX blocks). Every thread copies its share of
+//     a stage with cp.async (16-byte copies of codes straight into the
+//     core-matrix layout, 4-byte copies of each row's 4 scale bytes) into a
+//     ring of kStages slots in dynamic shared memory, kStages - 1 stages
+//     ahead of the one being multiplied (cp.async.wait_group kStages - 2).
+//   * An MX block is 32 along K = one k32 wgmma. Block j of a stage is
+//     multiplied into a fresh block accumulator (scale-d = 0) and then folded
+//     into the main f32 accumulator: main += block · 2^(ea - 127) · 2^(ew - 127)
+//     with ea the E8M0 scale of the activation row and ew that of the weight
+//     column (DeepGEMM-style promotion). Two block accumulators alternate so
+//     that the promotion of block j runs while the wgmma of block j + 1 does
+//     (wgmma.wait_group 1).
+//   * Scales are decoded once per stage (each thread its own 4 bytes, E8M0 ->
+//     f32 exactly as the format library decodes them, NaN for 0xFF) into one
+//     of two f32 buffers; the promotion reads them with 8-byte shared loads.
+//
+// Layouts relied on (PTX ISA 8.0, section 9.7.15 "Asynchronous Warpgroup
+// Level Matrix Multiply-Accumulate Instructions"):
+//
+//   Shared memory, K-major, no swizzle (9.7.15.5.1, "Shared Memory Matrix
+//   Layout"): a core matrix is 8 rows x 16 bytes (16 E4M3 along K), 128
+//   contiguous bytes, row r at byte 16 r. A stage's tile [128 rows][128 k]
+//   holds core matrix (row group G = r / 8, K chunk C = k / 16) at byte
+//   128 (8 G + C): K-adjacent core matrices 128 bytes apart (leading
+//   dimension byte offset, LBO) and 8-row groups 1024 bytes apart (stride
+//   dimension byte offset, SBO). The k32 step j starts at byte 256 j of the
+//   tile (plus 8 x 1024 for warpgroup 1's rows of A). FP8 wgmma takes A and
+//   B K-major only (no transpose): layout A = row, B = col.
+//
+//   Matrix descriptor (9.7.15.5.1.1): bits 0-13 start address >> 4, 16-29
+//   LBO >> 4, 32-45 SBO >> 4, 49-51 base offset (0), 62-63 swizzle (0).
+//
+//   Accumulator D of .m64nNk32 (9.7.15.5.2, "Register Fragments", the same
+//   as for k16): warp w of the warpgroup holds rows 16 w .. 16 w + 15; with
+//   lane = 4 group + quad, register 4 i + r (i < N / 8) is row
+//   16 w + group + 8 (r >= 2), column 8 i + 2 quad + (r odd).
+//
+//   cp.async (9.7.9.25) writes shared memory through the generic proxy and
+//   wgmma reads it through the async proxy: after cp.async.wait_group every
+//   thread issues fence.proxy.async.shared::cta, then the CTA barrier.
+//
+// Numerics: E4M3 x E4M3 products are exact (4-bit significands); the wgmma
+// sums a block's 32 products in the tensor core's accumulator (f32 per the
+// PTX ISA), the scale 2^(ea + ew - 254) multiplies that sum exactly (a power
+// of two, barring f32 under/overflow), and one FMA per block rounds it into
+// the main accumulator. With S_b = sum over block b of |x_k w_k| (dequantized):
+// |y - y_exact| <= sum_b (e_mma + 2^-24) S_b + (K / 32) 2^-24 sum_k |x_k w_k|,
+// e_mma the relative error of the hardware's 32-term sum (2^-23 for an exact
+// f32 sum; Hopper's FP8 path is reported to keep fewer accumulator bits, ~14,
+// which a fresh accumulator per 32-term block confines to that block).
+// Rows past M and columns past N read the last row / column and are not
+// stored.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace quantc::gpukernels {
+
+namespace {
+constexpr int64_t kTileM = 128, kTileN = 128, kStageK = 128;
+constexpr int64_t kMxBlock = 32;
+constexpr int64_t kBlocksPerStage = kStageK / kMxBlock;
+constexpr int64_t kStages = 4;
+constexpr int64_t kThreads = 256;
+constexpr int64_t kWarpgroupRows = 64;
+constexpr int64_t kAccumulators = kTileN / 2; // per thread, m64n128 f32
+constexpr int64_t kLeadingByteOffset = 128;   // next core matrix along K
+constexpr int64_t kStrideByteOffset = 1024;   // next 8-row group
+// One ring slot: the A tile, the B tile, then the raw scale bytes of the
+// stage (4 per A row, then 4 per B column).
+constexpr int64_t kTileBytes = kTileM * kStageK;
+constexpr int64_t kRawScaleBytes = (kTileM + kTileN) * kBlocksPerStage;
+constexpr int64_t kSlotBytes = 2 * kTileBytes + kRawScaleBytes;
+// Two buffers of decoded f32 scales: [A: block][row], then [B: block][col].
+constexpr int64_t kDecodedFloats = (kTileM + kTileN) * kBlocksPerStage;
+constexpr int64_t kDecodedOffset = kStages * kSlotBytes;
+constexpr int64_t kSharedBytes = kDecodedOffset + 2 * kDecodedFloats * 4;
+
+/// MXFP8 E4M3 exactly as the tensor cores read it: OCP E4M3 (bias 7, NaN at
+/// S.1111.111, no infinities), E8M0 scales per 32 along K, no zero points.
+bool isMxfp8E4m3(const Format &format) {
+  ElementType e4m3 = ElementType::minifloat(4, 3);
+  const ElementType &e = format.element;
+  return e.kind == ElementKind::Float && e.exponentBits == 4 &&
+         e.mantissaBits == 3 && e.bias == e4m3.bias &&
+         e.special == e4m3.special &&
+         format.granularity == Granularity::Block &&
+         (format.axis == -1 || format.axis == 1) &&
+         format.blockSize == kMxBlock && format.scaleType == ScaleType::E8M0 &&
+         !format.secondLevelScale && format.symmetric;
+}
+} // namespace
+
+int64_t fp8ActivationBytes(int64_t m, int64_t k) {
+  return m * k + m * (k / kMxBlock);
+}
+
+bool wgmmaFp8GemmApplies(const MatmulProblem &problem,
+                         const Format &actFormat) {
+  return isMxfp8E4m3(problem.format) && isMxfp8E4m3(actFormat) &&
+         problem.k % kStageK == 0;
+}
+
+mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
+                                            StringRef name,
+                                            const MatmulProblem &problem,
+                                            LaunchShape &launch) {
+  MLIRContext *ctx = builder.getContext();
+  const int64_t m = problem.m, n = problem.n, k = problem.k;
+  launch.grid = {(n + kTileN - 1) / kTileN, (m + kTileM - 1) / kTileM, 1};
+  launch.block = {kThreads, 1, 1};
+  launch.dynamicSharedBytes = kSharedBytes;
+
+  Type f32 = builder.getF32Type(), i32 = builder.getI32Type(),
+       i64 = builder.getI64Type(), i8 = builder.getI8Type();
+  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+      ctx, mlir::gpu::AddressSpace::Workgroup);
+
+  // (packed activations, packed weights, y): the kernel attributes of
+  // createKernel, with the activations as bytes.
+  OpBuilder::InsertionGuard guard(builder);
+  auto actType = MemRefType::get({fp8ActivationBytes(m, k)}, i8);
+  FunctionType type = builder.getFunctionType(
+      {actType, weightMemRefType(problem), resultMemRefType(problem)}, {});
+  auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type,
+                                           TypeRange{}, TypeRange{});
+  func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  auto dims = [&](const std::array<int64_t, 3> &d) {
+    return DenseI32ArrayAttr::get(
+        ctx, {int32_t(d[0]), int32_t(d[1]), int32_t(d[2])});
+  };
+  func.setKnownBlockSizeAttr(dims(launch.block));
+  func.setKnownGridSizeAttr(dims(launch.grid));
+  Attribute unit = builder.getUnitAttr();
+  for (unsigned i : {0u, 1u}) {
+    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+    func.setArgAttr(i, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
+  }
+  func.setArgAttr(2, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+  func.setArgAttr(2, LLVM::LLVMDialect::getWriteOnlyAttrName(), unit);
+  builder.setInsertionPointToStart(&func.getBody().front());
+
+  ImplicitLocOpBuilder b(loc, builder);
+  Emitter em(b);
+  Value act = func.getArgument(0), weights = func.getArgument(1),
+        y = func.getArgument(2);
+  const int64_t scalesPerRow = k / kMxBlock;
+  const int64_t actScaleOffset = m * k, weightScaleOffset = n * k;
+
+  auto idx = [&](ImplicitLocOpBuilder &ib, int64_t v) {
+    return arith::ConstantIndexOp::create(ib, v).getResult();
+  };
+  auto add = [&](ImplicitLocOpBuilder &ib, Value l, Value r) {
+    return arith::AddIOp::create(ib, l, r).getResult();
+  };
+  auto addc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return r ? add(ib, l, idx(ib, r)) : l;
+  };
+  auto mulc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::MulIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto divc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::DivUIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto remc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::RemUIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto ult = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, l, idx(ib, r))
+        .getResult();
+  };
+  auto minc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
+    return arith::MinUIOp::create(ib, l, idx(ib, r)).getResult();
+  };
+  auto i64c = [&](ImplicitLocOpBuilder &ib, int64_t v) {
+    return arith::ConstantIntOp::create(ib, i64, v).getResult();
+  };
+  auto toI64 = [&](ImplicitLocOpBuilder &ib, Value index) {
+    return arith::IndexCastUIOp::create(ib, i64, index).getResult();
+  };
+
+  Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  Value tileRow0 = mulc(
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::y), kTileM);
+  Value tileCol0 = mulc(
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x), kTileN);
+  Value warpgroup = divc(b, tid, 128);
+  Value warpInGroup = remc(b, divc(b, tid, 32), 4);
+  Value lane = remc(b, tid, 32);
+  Value group = divc(b, lane, 4);
+  Value quad = mulc(b, remc(b, lane, 4), 2);
+
+  // Global byte addresses of the two packed operands (generic -> global).
+  auto globalBase = [&](Value memref) {
+    Value address =
+        toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, memref));
+    Value generic = LLVM::IntToPtrOp::create(
+        b, LLVM::LLVMPointerType::get(ctx), address);
+    return LLVM::AddrSpaceCastOp::create(
+               b, LLVM::LLVMPointerType::get(ctx, 1), generic)
+        .getResult();
+  };
+  Value actGlobal = globalBase(act), weightGlobal = globalBase(weights);
+  auto sharedType = MemRefType::get({ShapedType::kDynamic}, i8, AffineMap(),
+                                    workgroup);
+  Value shared = mlir::gpu::DynamicSharedMemoryOp::create(b, sharedType);
+  Value sharedAddress =
+      toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, shared));
+  auto sharedPointer = [&](ImplicitLocOpBuilder &ib, Value address) {
+    return LLVM::IntToPtrOp::create(ib, LLVM::LLVMPointerType::get(ctx, 3),
+                                    address)
+        .getResult();
+  };
+  auto globalPointer = [&](ImplicitLocOpBuilder &ib, Value base,
+                           Value byteOffset) {
+    return LLVM::GEPOp::create(ib, LLVM::LLVMPointerType::get(ctx, 1), i8,
+                               base, ValueRange{toI64(ib, byteOffset)})
+        .getResult();
+  };
+  // The decoded scales as f32 (two buffers) and the raw scale words.
+  Value decoded = memref::ViewOp::create(
+      b, MemRefType::get({2 * kDecodedFloats}, f32, AffineMap(), workgroup),
+      shared, idx(b, kDecodedOffset), ValueRange{});
+  Value words = memref::ViewOp::create(
+      b, MemRefType::get({kDecodedOffset / 4}, i32, AffineMap(), workgroup),
+      shared, idx(b, 0), ValueRange{});
+
+  // Issues the cp.async copies of stage `stage` into its ring slot.
+  // Codes: 1024 16-byte chunks per operand, four per thread; chunk c is
+  // core-matrix row r = c % 8 of K chunk C = (c % 64) / 8 in row group
+  // G = c / 64, i.e. byte 16 c of the tile (consecutive threads fill
+  // consecutive shared bytes; a warp reads 64 contiguous bytes of 8 rows).
+  // Scales: thread t < 128 copies A row t's 4 bytes, t >= 128 B column
+  // t - 128's, to byte 4 t of the slot's raw scale area.
+  auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
+    Value slotAddress = add(
+        ib, toI64(ib, mulc(ib, remc(ib, stage, kStages), kSlotBytes)),
+        sharedAddress);
+    Value k0 = mulc(ib, stage, kStageK);
+    for (int64_t operand = 0; operand < 2; ++operand) {
+      Value base = operand == 0 ? actGlobal : weightGlobal;
+      Value first = operand == 0 ? tileRow0 : tileCol0;
+      const int64_t rows = operand == 0 ? m : n;
+      for (int64_t u = 0; u < kTileBytes / 16 / kThreads; ++u) {
+        Value chunk = addc(ib, tid, u * kThreads);
+        Value row = add(ib, mulc(ib, divc(ib, chunk, 64), 8), remc(ib, chunk, 8));
+        Value kChunk = remc(ib, divc(ib, chunk, 8), 8);
+        Value globalRow = minc(ib, add(ib, first, row), rows - 1);
+        Value source = add(ib, add(ib, mulc(ib, globalRow, k), k0),
+                           mulc(ib, kChunk, 16));
+        Value destination = add(
+            ib, slotAddress,
+            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytes)));
+        NVVM::CpAsyncOp::create(
+            ib, sharedPointer(ib, destination),
+            globalPointer(ib, base, source), ib.getI32IntegerAttr(16),
+            NVVM::LoadCacheModifierKindAttr::get(
+                ctx, NVVM::LoadCacheModifierKind::CG),
+            Value());
+      }
+    }
+    Value isA = ult(ib, tid, kTileM);
+    Value line = remc(ib, tid, kTileM);
+    Value aSource =
+        add(ib, addc(ib, mulc(ib, minc(ib, add(ib, tileRow0, line), m - 1),
+                              scalesPerRow),
+                     actScaleOffset),
+            divc(ib, k0, kMxBlock));
+    Value bSource =
+        add(ib, addc(ib, mulc(ib, minc(ib, add(ib, tileCol0, line), n - 1),
+                              scalesPerRow),
+                     weightScaleOffset),
+            divc(ib, k0, kMxBlock));
+    Value source = arith::SelectOp::create(
+        ib, isA, globalPointer(ib, actGlobal, aSource),
+        globalPointer(ib, weightGlobal, bSource));
+    Value destination =
+        add(ib, slotAddress, toI64(ib, addc(ib, mulc(ib, tid, 4), 2 * kTileBytes)));
+    NVVM::CpAsyncOp::create(ib, sharedPointer(ib, destination), source,
+                            ib.getI32IntegerAttr(4),
+                            NVVM::LoadCacheModifierKindAttr::get(
+                                ctx, NVVM::LoadCacheModifierKind::CA),
+                            Value());
+  };
+
+  const int64_t numStages = k / kStageK;
+  // Prologue: stages 0 .. kStages - 2 in flight, one commit group each
+  // (empty groups past the last stage keep the wait count uniform).
+  for (int64_t s = 0; s + 1 < kStages; ++s) {
+    if (s < numStages)
+      issueStage(b, idx(b, s));
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+
+  // Descriptor bits that do not depend on the start address.
+  const int64_t descriptorConstant = ((kLeadingByteOffset >> 4) << 16) |
+                                     ((kStrideByteOffset >> 4) << 32);
+  auto descriptor = [&](ImplicitLocOpBuilder &ib, Value address) {
+    Value field = arith::AndIOp::create(
+        ib, arith::ShRUIOp::create(ib, address, i64c(ib, 4)), i64c(ib, 0x3FFF));
+    return arith::OrIOp::create(ib, field, i64c(ib, descriptorConstant))
+        .getResult();
+  };
+  // This warpgroup's rows of A start 8 row groups further for warpgroup 1.
+  Value rowsOffsetA = arith::MulIOp::create(
+      b, toI64(b, warpgroup),
+      i64c(b, (kWarpgroupRows / 8) * kStrideByteOffset));
+  // Rows of the tile this thread's accumulators hold (and row + 8).
+  Value accRow = add(b, mulc(b, warpgroup, kWarpgroupRows),
+                     add(b, mulc(b, warpInGroup, 16), group));
+
+  SmallVector<Type> fields(kAccumulators, f32);
+  auto accumulatorType = LLVM::LLVMStructType::getLiteral(ctx, fields);
+  Value zeros = LLVM::UndefOp::create(b, accumulatorType);
+  Value zero = em.f32c(0.0f);
+  for (int64_t i = 0; i < kAccumulators; ++i)
+    zeros = LLVM::InsertValueOp::create(b, zeros, zero, ArrayRef<int64_t>{i});
+  Value fresh = LLVM::UndefOp::create(b, accumulatorType);
+
+  auto loop = scf::ForOp::create(
+      b, idx(b, 0), idx(b, numStages), idx(b, 1), ValueRange{zeros},
+      [&](OpBuilder &nested, Location nestedLoc, Value stage, ValueRange acc) {
+        ImplicitLocOpBuilder lb(nestedLoc, nested);
+        Emitter le(lb);
+        // Stage `stage` has landed for this thread's copies.
+        NVVM::CpAsyncWaitGroupOp::create(lb, kStages - 2);
+        Value slot = remc(lb, stage, kStages);
+        Value parity = remc(lb, stage, 2);
+        // Decode this thread's 4 scale bytes into decoded[parity].
+        Value word = memref::LoadOp::create(
+            lb, words,
+            ValueRange{add(lb, mulc(lb, slot, kSlotBytes / 4),
+                           addc(lb, tid, 2 * kTileBytes / 4))});
+        Value decodedBase = add(
+            lb, mulc(lb, parity, kDecodedFloats),
+            add(lb, mulc(lb, divc(lb, tid, kTileM), kTileM * kBlocksPerStage),
+                remc(lb, tid, kTileM)));
+        for (int64_t j = 0; j < kBlocksPerStage; ++j) {
+          Value bits = le.band(le.lshr(word, le.i32c(8 * j)), le.i32c(0xFF));
+          Value scale = emitDecodeScale(le, ScaleType::E8M0, bits, Value());
+          memref::StoreOp::create(lb, scale, decoded,
+                                  ValueRange{addc(lb, decodedBase, j * kTileM)});
+        }
+        // cp.async wrote through the generic proxy, wgmma reads through the
+        // async proxy: every thread fences, then the barrier publishes the
+        // stage (and the decoded scales) to both warpgroups. Past it, every
+        // warpgroup has also finished the previous stage, whose slot the
+        // next copies reuse.
+        NVVM::FenceProxyOp::create(
+            lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+            NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+        mlir::gpu::BarrierOp::create(lb);
+        Value ahead = addc(lb, stage, kStages - 1);
+        auto ifOp = scf::IfOp::create(lb, ult(lb, ahead, numStages),
+                                      /*withElse=*/false);
+        {
+          ImplicitLocOpBuilder tb(nestedLoc, ifOp.getThenBodyBuilder());
+          issueStage(tb, ahead);
+        }
+        NVVM::CpAsyncCommitGroupOp::create(lb);
+
+        Value slotAddress =
+            add(lb, toI64(lb, mulc(lb, slot, kSlotBytes)), sharedAddress);
+        Value addressA = add(lb, slotAddress, rowsOffsetA);
+        Value addressB = add(lb, slotAddress, i64c(lb, kTileBytes));
+        auto issueBlock = [&](int64_t j, Value into) {
+          NVVM::WgmmaFenceAlignedOp::create(lb);
+          Value descA = descriptor(lb, add(lb, addressA, i64c(lb, 256 * j)));
+          Value descB = descriptor(lb, add(lb, addressB, i64c(lb, 256 * j)));
+          Value result = NVVM::WgmmaMmaAsyncOp::create(
+              lb, accumulatorType, into, descA, descB,
+              NVVM::MMAShapeAttr::get(ctx, 64, kTileN, kMxBlock),
+              NVVM::WGMMATypes::e4m3, NVVM::WGMMATypes::e4m3,
+              NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::zero,
+              NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+              NVVM::MMALayout::row, NVVM::MMALayout::col,
+              /*satfinite=*/nullptr);
+          NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+          return result;
+        };
+        // main += block · 2^(ea - 127) · 2^(ew - 127), per (row, column).
+        Value decodedA = mulc(lb, parity, kDecodedFloats);
+        Value decodedB = addc(lb, decodedA, kTileM * kBlocksPerStage);
+        auto promote = [&](int64_t j, Value block, Value sums) {
+          Value rowScale[2];
+          for (int64_t h = 0; h < 2; ++h)
+            rowScale[h] = memref::LoadOp::create(
+                lb, decoded,
+                ValueRange{add(lb, addc(lb, decodedA, j * kTileM),
+                               addc(lb, accRow, 8 * h))});
+          for (int64_t i = 0; i < kTileN / 8; ++i) {
+            Value pair = vector::LoadOp::create(
+                lb, VectorType::get({2}, f32), decoded,
+                ValueRange{add(lb, addc(lb, decodedB, j * kTileN + 8 * i),
+                               quad)},
+                /*nontemporal=*/false, llvm::MaybeAlign(8));
+            for (int64_t r = 0; r < 4; ++r) {
+              Value columnScale = vector::ExtractOp::create(
+                  lb, pair, ArrayRef<int64_t>{r % 2});
+              Value scale = le.fmul(rowScale[r / 2], columnScale);
+              Value value = LLVM::ExtractValueOp::create(
+                  lb, block, ArrayRef<int64_t>{4 * i + r});
+              Value old = LLVM::ExtractValueOp::create(
+                  lb, sums, ArrayRef<int64_t>{4 * i + r});
+              Value updated = LLVM::FMAOp::create(lb, value, scale, old);
+              sums = LLVM::InsertValueOp::create(lb, sums, updated,
+                                                 ArrayRef<int64_t>{4 * i + r});
+            }
+          }
+          return sums;
+        };
+        Value sums = acc[0];
+        Value blocks[2];
+        blocks[0] = issueBlock(0, fresh);
+        for (int64_t j = 1; j < kBlocksPerStage; ++j) {
+          blocks[j % 2] = issueBlock(j, j >= 2 ? blocks[j % 2] : fresh);
+          // Block j - 1 is done; block j still runs while it is promoted.
+          NVVM::WgmmaWaitGroupSyncOp::create(lb, 1);
+          sums = promote(j - 1, blocks[(j - 1) % 2], sums);
+        }
+        NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
+        sums = promote(kBlocksPerStage - 1, blocks[(kBlocksPerStage - 1) % 2],
+                       sums);
+        scf::YieldOp::create(lb, sums);
+      });
+  // No copies may be in flight when the CTA exits.
+  NVVM::CpAsyncWaitGroupOp::create(b, 0);
+
+  Value sums = loop.getResult(0);
+  Value rowBase = add(b, tileRow0, accRow);
+  Value colBase = add(b, tileCol0, quad);
+  const bool guardRows = m % kTileM != 0, guardCols = n % kTileN != 0;
+  for (int64_t i = 0; i < kTileN / 8; ++i)
+    for (int64_t r = 0; r < 4; ++r) {
+      Value row = addc(b, rowBase, r >= 2 ? 8 : 0);
+      Value col = addc(b, colBase, 8 * i + (r % 2));
+      Value value =
+          LLVM::ExtractValueOp::create(b, sums, ArrayRef<int64_t>{4 * i + r});
+      if (!problem.resultElementType.isF32())
+        value = arith::TruncFOp::create(b, problem.resultElementType, value);
+      Value inside;
+      if (guardRows)
+        inside = ult(b, row, m);
+      if (guardCols) {
+        Value colInside = ult(b, col, n);
+        inside = inside ? arith::AndIOp::create(b, inside, colInside).getResult()
+                        : colInside;
+      }
+      if (!inside) {
+        memref::StoreOp::create(b, value, y, ValueRange{row, col});
+        continue;
+      }
+      auto ifOp = scf::IfOp::create(b, inside, /*withElse=*/false);
+      ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
+      memref::StoreOp::create(tb, value, y, ValueRange{row, col});
+    }
+  mlir::gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace quantc::gpukernels
