@@ -151,17 +151,18 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(mlir::OpBuilder &builder,
                                          const MatmulProblem &problem,
                                          LaunchShape &launch);
 
-/// sm_90a, MXFP8 E4M3 weights x MXFP8 E4M3 activations (packed on the GPU,
-/// canonical layout: fp8ActivationBytes(M, K) bytes): 128x128 tiles, K in
-/// stages of 128 through a cp.async ring, wgmma.mma_async.m64n128k32 e4m3
-/// per MX block with the E8M0 scales folded into f32 accumulators.
-/// Requires K % 128 == 0. Kernel arguments: (packed x, packed W, y).
+/// sm_90a, E4M3 weights x E4M3 activations (packed on the GPU in the act
+/// format's canonical layout): MXFP8 x MXFP8, or per-channel/per-tensor
+/// e4m3 x per-row/per-tensor e4m3. 128x128 tiles, K in stages of 128
+/// through a cp.async ring, wgmma.mma_async.m64n128k32 e4m3 with f32
+/// accumulators (E8M0 scales folded in per MX block). Requires K % 128 == 0.
+/// Kernel arguments: (packed x, packed W, y).
 bool wgmmaFp8GemmApplies(const MatmulProblem &problem, const Format &actFormat);
-int64_t fp8ActivationBytes(int64_t m, int64_t k);
 mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(mlir::OpBuilder &builder,
                                             mlir::Location loc,
                                             llvm::StringRef name,
                                             const MatmulProblem &problem,
+                                            const Format &actFormat,
                                             LaunchShape &launch);
 
 /// One thread per output, f32, any shape the reader supports.

@@ -97,34 +97,51 @@ constexpr int64_t kDecodedFloats = (kTileM + kTileN) * kBlocksPerStage;
 constexpr int64_t kDecodedOffset = kStages * kSlotBytes;
 constexpr int64_t kSharedBytes = kDecodedOffset + 2 * kDecodedFloats * 4;
 
-/// MXFP8 E4M3 exactly as the tensor cores read it: OCP E4M3 (bias 7, NaN at
-/// S.1111.111, no infinities), E8M0 scales per 32 along K, no zero points.
-bool isMxfp8E4m3(const Format &format) {
+/// How the scales of an FP8 operand run: one E8M0 scale per 32 along K
+/// (MXFP8), or one f32 scale per row (per output channel of W) or per tensor.
+enum class Fp8Scaling { MxBlock, PerRow, PerTensor };
+
+/// The scaling of `format` if its elements are E4M3 exactly as the tensor
+/// cores read them (OCP E4M3: bias 7, NaN at S.1111.111, no infinities) and
+/// its scales are ones this kernel applies; nothing otherwise.
+std::optional<Fp8Scaling> fp8Scaling(const Format &format) {
   ElementType e4m3 = ElementType::minifloat(4, 3);
   const ElementType &e = format.element;
-  return e.kind == ElementKind::Float && e.exponentBits == 4 &&
-         e.mantissaBits == 3 && e.bias == e4m3.bias &&
-         e.special == e4m3.special &&
-         format.granularity == Granularity::Block &&
-         (format.axis == -1 || format.axis == 1) &&
-         format.blockSize == kMxBlock && format.scaleType == ScaleType::E8M0 &&
-         !format.secondLevelScale && format.symmetric;
+  if (e.kind != ElementKind::Float || e.exponentBits != 4 ||
+      e.mantissaBits != 3 || e.bias != e4m3.bias ||
+      e.special != e4m3.special || format.secondLevelScale ||
+      !format.symmetric)
+    return std::nullopt;
+  if (format.granularity == Granularity::Block &&
+      (format.axis == -1 || format.axis == 1) &&
+      format.blockSize == kMxBlock && format.scaleType == ScaleType::E8M0)
+    return Fp8Scaling::MxBlock;
+  if (format.scaleType != ScaleType::F32)
+    return std::nullopt;
+  if (format.granularity == Granularity::PerTensor)
+    return Fp8Scaling::PerTensor;
+  if (format.granularity == Granularity::PerAxis &&
+      (format.axis == -1 || format.axis == 1))
+    return Fp8Scaling::PerRow;
+  return std::nullopt;
 }
 } // namespace
 
-int64_t fp8ActivationBytes(int64_t m, int64_t k) {
-  return m * k + m * (k / kMxBlock);
-}
-
 bool wgmmaFp8GemmApplies(const MatmulProblem &problem,
                          const Format &actFormat) {
-  return isMxfp8E4m3(problem.format) && isMxfp8E4m3(actFormat) &&
-         problem.k % kStageK == 0;
+  std::optional<Fp8Scaling> weight = fp8Scaling(problem.format),
+                            activation = fp8Scaling(actFormat);
+  if (!weight || !activation || problem.k % kStageK != 0)
+    return false;
+  // Block scales on both operands, or row/tensor scales on both.
+  return (*weight == Fp8Scaling::MxBlock) ==
+         (*activation == Fp8Scaling::MxBlock);
 }
 
 mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
                                             StringRef name,
                                             const MatmulProblem &problem,
+                                            const Format &actFormat,
                                             LaunchShape &launch) {
   MLIRContext *ctx = builder.getContext();
   const int64_t m = problem.m, n = problem.n, k = problem.k;
@@ -140,7 +157,12 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   // (packed activations, packed weights, y): the kernel attributes of
   // createKernel, with the activations as bytes.
   OpBuilder::InsertionGuard guard(builder);
-  auto actType = MemRefType::get({fp8ActivationBytes(m, k)}, i8);
+  std::string error;
+  auto actType = MemRefType::get(
+      {*packedSizeInBytes({m, k}, actFormat, error)}, i8);
+  const Fp8Scaling weightScaling = *fp8Scaling(problem.format),
+                   actScaling = *fp8Scaling(actFormat);
+  const bool blockScaled = weightScaling == Fp8Scaling::MxBlock;
   FunctionType type = builder.getFunctionType(
       {actType, weightMemRefType(problem), resultMemRefType(problem)}, {});
   auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type,
@@ -281,6 +303,8 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
             Value());
       }
     }
+    if (!blockScaled)
+      return;
     Value isA = ult(ib, tid, kTileM);
     Value line = remc(ib, tid, kTileM);
     Value aSource =
@@ -348,20 +372,22 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         NVVM::CpAsyncWaitGroupOp::create(lb, kStages - 2);
         Value slot = remc(lb, stage, kStages);
         Value parity = remc(lb, stage, 2);
-        // Decode this thread's 4 scale bytes into decoded[parity].
-        Value word = memref::LoadOp::create(
-            lb, words,
-            ValueRange{add(lb, mulc(lb, slot, kSlotBytes / 4),
-                           addc(lb, tid, 2 * kTileBytes / 4))});
-        Value decodedBase = add(
-            lb, mulc(lb, parity, kDecodedFloats),
-            add(lb, mulc(lb, divc(lb, tid, kTileM), kTileM * kBlocksPerStage),
-                remc(lb, tid, kTileM)));
-        for (int64_t j = 0; j < kBlocksPerStage; ++j) {
-          Value bits = le.band(le.lshr(word, le.i32c(8 * j)), le.i32c(0xFF));
-          Value scale = emitDecodeScale(le, ScaleType::E8M0, bits, Value());
-          memref::StoreOp::create(lb, scale, decoded,
-                                  ValueRange{addc(lb, decodedBase, j * kTileM)});
+        if (blockScaled) {
+          // Decode this thread's 4 scale bytes into decoded[parity].
+          Value word = memref::LoadOp::create(
+              lb, words,
+              ValueRange{add(lb, mulc(lb, slot, kSlotBytes / 4),
+                             addc(lb, tid, 2 * kTileBytes / 4))});
+          Value decodedBase = add(
+              lb, mulc(lb, parity, kDecodedFloats),
+              add(lb, mulc(lb, divc(lb, tid, kTileM), kTileM * kBlocksPerStage),
+                  remc(lb, tid, kTileM)));
+          for (int64_t j = 0; j < kBlocksPerStage; ++j) {
+            Value bits = le.band(le.lshr(word, le.i32c(8 * j)), le.i32c(0xFF));
+            Value scale = emitDecodeScale(le, ScaleType::E8M0, bits, Value());
+            memref::StoreOp::create(lb, scale, decoded,
+                                    ValueRange{addc(lb, decodedBase, j * kTileM)});
+          }
         }
         // cp.async wrote through the generic proxy, wgmma reads through the
         // async proxy: every thread fences, then the barrier publishes the
@@ -385,19 +411,22 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
             add(lb, toI64(lb, mulc(lb, slot, kSlotBytes)), sharedAddress);
         Value addressA = add(lb, slotAddress, rowsOffsetA);
         Value addressB = add(lb, slotAddress, i64c(lb, kTileBytes));
-        auto issueBlock = [&](int64_t j, Value into) {
-          NVVM::WgmmaFenceAlignedOp::create(lb);
+        auto issueBlock = [&](int64_t j, Value into, bool accumulate) {
+          if (!accumulate)
+            NVVM::WgmmaFenceAlignedOp::create(lb);
           Value descA = descriptor(lb, add(lb, addressA, i64c(lb, 256 * j)));
           Value descB = descriptor(lb, add(lb, addressB, i64c(lb, 256 * j)));
           Value result = NVVM::WgmmaMmaAsyncOp::create(
               lb, accumulatorType, into, descA, descB,
               NVVM::MMAShapeAttr::get(ctx, 64, kTileN, kMxBlock),
               NVVM::WGMMATypes::e4m3, NVVM::WGMMATypes::e4m3,
-              NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::zero,
+              NVVM::WGMMATypes::f32,
+              accumulate ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
               NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
               NVVM::MMALayout::row, NVVM::MMALayout::col,
               /*satfinite=*/nullptr);
-          NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+          if (!accumulate)
+            NVVM::WgmmaGroupSyncAlignedOp::create(lb);
           return result;
         };
         // main += block · 2^(ea - 127) · 2^(ew - 127), per (row, column).
@@ -432,10 +461,31 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
           return sums;
         };
         Value sums = acc[0];
+        if (!blockScaled) {
+          // Row/tensor scales: the stage's 4 k32 steps accumulate in one
+          // block accumulator, added to the main one per stage (the FP8
+          // tensor-core sum then never runs longer than 128 products).
+          Value block = fresh;
+          for (int64_t j = 0; j < kBlocksPerStage; ++j)
+            block = issueBlock(j, block, /*accumulate=*/j > 0);
+          NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+          NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
+          for (int64_t i = 0; i < kAccumulators; ++i) {
+            Value value =
+                LLVM::ExtractValueOp::create(lb, block, ArrayRef<int64_t>{i});
+            Value old =
+                LLVM::ExtractValueOp::create(lb, sums, ArrayRef<int64_t>{i});
+            sums = LLVM::InsertValueOp::create(lb, sums, le.fadd(old, value),
+                                               ArrayRef<int64_t>{i});
+          }
+          scf::YieldOp::create(lb, sums);
+          return;
+        }
         Value blocks[2];
-        blocks[0] = issueBlock(0, fresh);
+        blocks[0] = issueBlock(0, fresh, false);
         for (int64_t j = 1; j < kBlocksPerStage; ++j) {
-          blocks[j % 2] = issueBlock(j, j >= 2 ? blocks[j % 2] : fresh);
+          blocks[j % 2] =
+              issueBlock(j, j >= 2 ? blocks[j % 2] : fresh, false);
           // Block j - 1 is done; block j still runs while it is promoted.
           NVVM::WgmmaWaitGroupSyncOp::create(lb, 1);
           sums = promote(j - 1, blocks[(j - 1) % 2], sums);
@@ -451,6 +501,26 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   Value sums = loop.getResult(0);
   Value rowBase = add(b, tileRow0, accRow);
   Value colBase = add(b, tileCol0, quad);
+  // Row/tensor scales: y = sum · s_x[row] · s_w[col] (f32 after the codes).
+  Value rowScale[2], columnScale[kTileN / 4];
+  if (!blockScaled) {
+    auto loadScale = [&](Value base, int64_t offset, Value line,
+                         int64_t lines, bool perTensor) {
+      Value at = idx(b, offset);
+      if (!perTensor)
+        at = add(b, at, mulc(b, minc(b, line, lines - 1), 4));
+      return LLVM::LoadOp::create(b, f32, globalPointer(b, base, at),
+                                  /*alignment=*/4)
+          .getResult();
+    };
+    for (int64_t h = 0; h < 2; ++h)
+      rowScale[h] = loadScale(actGlobal, actScaleOffset, addc(b, rowBase, 8 * h),
+                              m, actScaling == Fp8Scaling::PerTensor);
+    for (int64_t c = 0; c < kTileN / 4; ++c)
+      columnScale[c] = loadScale(
+          weightGlobal, weightScaleOffset, addc(b, colBase, 8 * (c / 2) + c % 2),
+          n, weightScaling == Fp8Scaling::PerTensor);
+  }
   const bool guardRows = m % kTileM != 0, guardCols = n % kTileN != 0;
   for (int64_t i = 0; i < kTileN / 8; ++i)
     for (int64_t r = 0; r < 4; ++r) {
@@ -458,6 +528,9 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
       Value col = addc(b, colBase, 8 * i + (r % 2));
       Value value =
           LLVM::ExtractValueOp::create(b, sums, ArrayRef<int64_t>{4 * i + r});
+      if (!blockScaled)
+        value = em.fmul(em.fmul(value, rowScale[r / 2]),
+                        columnScale[2 * i + r % 2]);
       if (!problem.resultElementType.isF32())
         value = arith::TruncFOp::create(b, problem.resultElementType, value);
       Value inside;
