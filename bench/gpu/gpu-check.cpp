@@ -312,6 +312,12 @@ struct KernelSpec {
   std::string name, format, ptx;
   int64_t m, n, k;
   unsigned grid[3], block[3];
+  /// Optional `key=value` tokens before the format: `smem=BYTES` (dynamic
+  /// shared memory), `act=FORMAT` (activations quantized in FORMAT) and
+  /// `args=x:w:y` (the default), `act:w:y` (a GEMM reading the packed
+  /// activations) or `x:act` (the activation quantization kernel).
+  int smem = 0;
+  std::string act, args = "x:w:y";
 };
 
 std::vector<KernelSpec> readKernels(const std::string &path) {
@@ -328,7 +334,27 @@ std::vector<KernelSpec> readKernels(const std::string &path) {
     KernelSpec k;
     is >> k.name >> k.ptx >> k.m >> k.n >> k.k >> k.grid[0] >> k.grid[1] >>
         k.grid[2] >> k.block[0] >> k.block[1] >> k.block[2];
-    std::getline(is, k.format);
+    std::string rest;
+    std::getline(is, rest);
+    std::istringstream tokens(rest);
+    std::string token;
+    std::streampos formatStart = 0;
+    while (tokens >> token) {
+      size_t eq = token.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == token.size())
+        break;
+      std::string key = token.substr(0, eq), value = token.substr(eq + 1);
+      if (key == "smem")
+        k.smem = std::stoi(value);
+      else if (key == "act")
+        k.act = value;
+      else if (key == "args")
+        k.args = value;
+      else
+        break;
+      formatStart = tokens.tellg();
+    }
+    k.format = rest.substr(size_t(formatStart));
     k.format.erase(0, k.format.find_first_not_of(' '));
     k.ptx = dir + k.ptx;
     kernels.push_back(k);
@@ -453,24 +479,55 @@ int runBench(const std::string &kernelsPath, const std::string &jsonPath) {
       }
     }
     std::vector<float> x = randomNormal(size_t(k.m) * k.k, 3, 1.0f);
-    CUdeviceptr dx = 0, dy = 0;
+    CUdeviceptr dx = 0, dy = 0, dact = 0;
     checked(a.cuMemAlloc(&dx, x.size() * 4), "cuMemAlloc");
     checked(a.cuMemcpyHtoD(dx, x.data(), x.size() * 4), "cuMemcpyHtoD");
     checked(a.cuMemAlloc(&dy, size_t(k.m) * k.n * 4), "cuMemAlloc");
+    if (!k.act.empty()) {
+      // The packed activations: random bytes of the act format's size (the
+      // GEMM's timing does not depend on the values).
+      std::string error;
+      std::optional<Format> actFormat = parseFormat(k.act, error);
+      std::optional<int64_t> size =
+          actFormat ? packedSizeInBytes({k.m, k.k}, *actFormat, error)
+                    : std::nullopt;
+      if (!size)
+        fail(k.act + ": " + error);
+      std::vector<uint8_t> bytes(*size);
+      std::mt19937 rng(7);
+      for (uint8_t &b : bytes)
+        b = uint8_t(rng() & 0x77); // finite E4M3 codes, moderate scales
+      checked(a.cuMemAlloc(&dact, bytes.size()), "cuMemAlloc");
+      checked(a.cuMemcpyHtoD(dact, bytes.data(), bytes.size()),
+              "cuMemcpyHtoD");
+    }
+    if (k.smem > 48 * 1024)
+      checked(a.cuFuncSetAttribute(function, /*MAX_DYNAMIC_SHARED_SIZE=*/8,
+                                   k.smem),
+              "cuFuncSetAttribute");
     double flops = 2.0 * k.m * k.n * k.k;
     int perBatch = flops > 1e11 ? 2 : 20;
     double seconds = medianSeconds(
         [&](int i) {
           CUdeviceptr w = copies[i % copies.size()];
-          void *params[] = {&dx, &w, &dy};
+          std::vector<void *> params;
+          std::istringstream names(k.args);
+          std::string arg;
+          while (std::getline(names, arg, ':'))
+            params.push_back(arg == "x"     ? (void *)&dx
+                             : arg == "act" ? (void *)&dact
+                             : arg == "w"   ? (void *)&w
+                                            : (void *)&dy);
           checked(a.cuLaunchKernel(function, k.grid[0], k.grid[1], k.grid[2],
-                                   k.block[0], k.block[1], k.block[2], 0,
-                                   nullptr, params, nullptr),
+                                   k.block[0], k.block[1], k.block[2], k.smem,
+                                   nullptr, params.data(), nullptr),
                   "cuLaunchKernel");
         },
         7, perBatch);
     a.cuMemFree(dx);
     a.cuMemFree(dy);
+    if (dact)
+      a.cuMemFree(dact);
     double gbps = bytes / seconds / 1e9;
     double tflops = flops / seconds / 1e12;
     std::printf("%-12s M=%-5lld N=%-6lld K=%-6lld %-16s %9.1f us %8.1f GB/s "
@@ -480,7 +537,8 @@ int runBench(const std::string &kernelsPath, const std::string &jsonPath) {
                 100.0 * gbps / hbm, tflops);
     std::fflush(stdout);
     json << (index ? ", " : "") << "{\"format\": \"" << jsonEscape(k.format)
-         << "\", \"kernel\": \"" << k.name << "\", \"m\": " << k.m
+         << "\", \"kernel\": \"" << k.name << "\", \"act\": \""
+         << jsonEscape(k.act) << "\", \"m\": " << k.m
          << ", \"n\": " << k.n << ", \"k\": " << k.k
          << ", \"weight_bytes\": " << bytes << ", \"seconds\": " << seconds
          << ", \"weight_gbps\": " << gbps << ", \"tflops\": " << tflops << "}";

@@ -15,7 +15,9 @@ DIR/tests.txt + DIR/test_<format>_<chip>.so
 DIR/kernels.txt + DIR/kernels*.ptx
     The kernels of `qc-lower-gpu` for --chip at the benchmark shapes
     (bench/gpu/shapes.txt), with the launch shape each was generated for; on
-    sm_90a also the mma.sync GEMM (wgmma=false) next to the wgmma one.
+    sm_90a also the mma.sync GEMM (wgmma=false) next to the wgmma one, and
+    the W8A8 formats of `act_formats` (activation quantization kernel and
+    FP8 wgmma GEMM, each timed alone).
 """
 import argparse
 import concurrent.futures
@@ -89,28 +91,35 @@ def build_test_library(args, fmt, shapes, rows, chip, act=None):
     return lines
 
 
-def build_bench_kernels(args, table, variant="", rows=None):
+def build_bench_kernels(args, table, variant="", rows=None, act=False):
     """`variant` is extra qc-lower-gpu options (its kernels go to their own
-    PTX file); `rows` restricts the M values."""
+    PTX file); `rows` restricts the M values; `act`: the formats of
+    `act_formats`, each as weights and as activations (W8A8), whose functions
+    launch the activation quantization kernel and then the GEMM on the
+    packed activations (both are timed, each on its own)."""
     functions, problems = [], []
-    stem = "kernels" + ("_" + ident(variant) if variant else "")
+    stem = "kernels" + ("_" + ident(variant) if variant else "") + ("_act" if act else "")
     options = f"chip={args.chip}" + (" " + variant if variant else "")
-    for fmt in table["formats"]:
+    for fmt in table["act_formats" if act else "formats"]:
         for shape in table["shapes"]:
             n, k = (int(v) for v in shape.split("x"))
             for m in rows or table["rows"]:
                 name = f"b_{ident(fmt)}_{n}x{k}_m{m}"
-                functions.append(matmul_function(name, int(m), n, k, fmt))
+                functions.append(matmul_function(name, int(m), n, k, fmt, fmt if act else None))
                 problems.append((name, int(m), n, k, fmt))
     source = os.path.join(args.out, stem + ".mlir")
     with open(source, "w") as f:
         f.write("".join(functions))
     lowered = run([os.path.join(args.bin, "quant-opt"), source, f"--qc-lower-gpu={options}"])
-    # Which kernel each function launches, and the shape it was made for.
+    # The kernels each function launches (with their dynamic shared memory),
+    # and the shape each was made for.
     launches = {}
     for func, body in re.findall(r"func\.func @(\w+)\((.*?)\n  \}", lowered, re.S):
-        kernel = re.search(r"gpu\.launch_func\s+@qc_kernels::@(\w+)", body)
-        launches[func] = kernel.group(1)
+        launches[func] = []
+        for line in re.findall(r"gpu\.launch_func\s+@qc_kernels::@\w+[^\n]*", body):
+            kernel = re.search(r"@qc_kernels::@(\w+)", line).group(1)
+            smem = re.search(r"dynamic_shared_memory_size %c(\d+)", line)
+            launches[func].append((kernel, int(smem.group(1)) if smem else 0))
     shapes = {}
     for kernel, attrs in re.findall(r"gpu\.func @(\w+)\(.*?kernel attributes \{([^}]*)\}", lowered):
         block = re.search(r"known_block_size = array<i32: ([\d, ]+)>", attrs).group(1)
@@ -124,9 +133,15 @@ def build_bench_kernels(args, table, variant="", rows=None):
     os.remove(binary)
     lines = []
     for name, m, n, k, fmt in problems:
-        kernel = launches[name]
-        grid, block = shapes[kernel]
-        lines.append(f"{kernel} {stem}.ptx {m} {n} {k} {grid} {block} {fmt}")
+        for kernel, smem in launches[name]:
+            grid, block = shapes[kernel]
+            extra = ""
+            if act:
+                kind = "x:act" if kernel.startswith("qc_quantize_act") else "act:w:y"
+                extra = f" act={fmt} args={kind}"
+            if smem:
+                extra += f" smem={smem}"
+            lines.append(f"{kernel} {stem}.ptx {m} {n} {k} {grid} {block}{extra} {fmt}")
     return lines
 
 
@@ -156,8 +171,12 @@ def main():
         if args.chip == "sm_90a":
             large = [m for m in table["rows"] if int(m) > 16]
             lines += build_bench_kernels(args, table, "wgmma=false", large)
+            # W8A8 FP8: activations quantized on the GPU, the FP8 wgmma GEMM.
+            if table.get("act_formats"):
+                lines += build_bench_kernels(args, table, rows=large, act=True)
         with open(os.path.join(args.out, "kernels.txt"), "w") as f:
-            f.write(f"# kernel ptx M N K grid(3) block(3) format   (chip {args.chip})\n")
+            f.write(f"# kernel ptx M N K grid(3) block(3) [smem=B act=FORMAT args=A:B:C] format"
+                    f"   (chip {args.chip})\n")
             f.write("\n".join(lines) + "\n")
         print(f"prepare: {len(lines)} benchmark kernels")
 
