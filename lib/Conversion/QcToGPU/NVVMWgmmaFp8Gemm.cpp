@@ -78,24 +78,43 @@ using namespace mlir;
 namespace quantc::gpukernels {
 
 namespace {
-constexpr int64_t kTileM = 128, kTileN = 128, kStageK = 128;
+constexpr int64_t kTileM = 128, kTileN = 128;
 constexpr int64_t kMxBlock = 32;
-constexpr int64_t kBlocksPerStage = kStageK / kMxBlock;
-constexpr int64_t kStages = 4;
 constexpr int64_t kThreads = 256;
 constexpr int64_t kWarpgroupRows = 64;
 constexpr int64_t kAccumulators = kTileN / 2; // per thread, m64n128 f32
 constexpr int64_t kLeadingByteOffset = 128;   // next core matrix along K
-constexpr int64_t kStrideByteOffset = 1024;   // next 8-row group
-// One ring slot: the A tile, the B tile, then the raw scale bytes of the
-// stage (4 per A row, then 4 per B column).
-constexpr int64_t kTileBytes = kTileM * kStageK;
-constexpr int64_t kRawScaleBytes = (kTileM + kTileN) * kBlocksPerStage;
-constexpr int64_t kSlotBytes = 2 * kTileBytes + kRawScaleBytes;
-// Two buffers of decoded f32 scales: [A: block][row], then [B: block][col].
-constexpr int64_t kDecodedFloats = (kTileM + kTileN) * kBlocksPerStage;
-constexpr int64_t kDecodedOffset = kStages * kSlotBytes;
-constexpr int64_t kSharedBytes = kDecodedOffset + 2 * kDecodedFloats * 4;
+// Row/tensor scales: the tensor cores sum at most this many k before the
+// block accumulator is added to the main one.
+constexpr int64_t kPromotionK = 128;
+
+/// The K pipeline: stages of 128 along K in 4 ring slots, or for row/tensor
+/// scales where K allows it of 256 in 3 slots (the CTA pays the barrier and
+/// the refill half as often). MX scales keep 128: with 8 blocks per stage
+/// the promotions' scale loads and two block accumulators exceed the 255
+/// registers (ptxas spills and serializes the wgmmas).
+struct Pipeline {
+  int64_t stageK, blocksPerStage, stages;
+  int64_t strideByteOffset; // next 8-row group: 8 rows of stageK bytes
+  // One ring slot: the A tile, the B tile, then the raw scale bytes of the
+  // stage (blocksPerStage per A row, then per B column).
+  int64_t tileBytes, rawScaleBytes, slotBytes;
+  // Two buffers of decoded f32 scales: [A: block][row], then [B: block][col].
+  int64_t decodedFloats, decodedOffset, sharedBytes;
+
+  Pipeline(int64_t k, bool blockScaled) {
+    stageK = !blockScaled && k % 256 == 0 ? 256 : 128;
+    stages = stageK == 256 ? 3 : 4;
+    blocksPerStage = stageK / kMxBlock;
+    strideByteOffset = 8 * stageK;
+    tileBytes = kTileM * stageK;
+    rawScaleBytes = (kTileM + kTileN) * blocksPerStage;
+    slotBytes = 2 * tileBytes + rawScaleBytes;
+    decodedFloats = (kTileM + kTileN) * blocksPerStage;
+    decodedOffset = stages * slotBytes;
+    sharedBytes = decodedOffset + 2 * decodedFloats * 4;
+  }
+};
 
 /// How the scales of an FP8 operand run: one E8M0 scale per 32 along K
 /// (MXFP8), or one f32 scale per row (per output channel of W) or per tensor.
@@ -131,7 +150,7 @@ bool wgmmaFp8GemmApplies(const MatmulProblem &problem,
                          const Format &actFormat) {
   std::optional<Fp8Scaling> weight = fp8Scaling(problem.format),
                             activation = fp8Scaling(actFormat);
-  if (!weight || !activation || problem.k % kStageK != 0)
+  if (!weight || !activation || problem.k % kPromotionK != 0)
     return false;
   // Block scales on both operands, or row/tensor scales on both.
   return (*weight == Fp8Scaling::MxBlock) ==
@@ -147,7 +166,6 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   const int64_t m = problem.m, n = problem.n, k = problem.k;
   launch.grid = {(n + kTileN - 1) / kTileN, (m + kTileM - 1) / kTileM, 1};
   launch.block = {kThreads, 1, 1};
-  launch.dynamicSharedBytes = kSharedBytes;
 
   Type f32 = builder.getF32Type(), i32 = builder.getI32Type(),
        i64 = builder.getI64Type(), i8 = builder.getI8Type();
@@ -163,6 +181,14 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   const Fp8Scaling weightScaling = *fp8Scaling(problem.format),
                    actScaling = *fp8Scaling(actFormat);
   const bool blockScaled = weightScaling == Fp8Scaling::MxBlock;
+  const Pipeline pipeline(k, blockScaled);
+  const int64_t stageK = pipeline.stageK, stages = pipeline.stages,
+                blocksPerStage = pipeline.blocksPerStage,
+                strideByteOffset = pipeline.strideByteOffset,
+                tileBytes = pipeline.tileBytes, slotBytes = pipeline.slotBytes,
+                decodedFloats = pipeline.decodedFloats,
+                decodedOffset = pipeline.decodedOffset;
+  launch.dynamicSharedBytes = pipeline.sharedBytes;
   FunctionType type = builder.getFunctionType(
       {actType, weightMemRefType(problem), resultMemRefType(problem)}, {});
   auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type,
@@ -263,10 +289,10 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   };
   // The decoded scales as f32 (two buffers) and the raw scale words.
   Value decoded = memref::ViewOp::create(
-      b, MemRefType::get({2 * kDecodedFloats}, f32, AffineMap(), workgroup),
-      shared, idx(b, kDecodedOffset), ValueRange{});
+      b, MemRefType::get({2 * decodedFloats}, f32, AffineMap(), workgroup),
+      shared, idx(b, decodedOffset), ValueRange{});
   Value words = memref::ViewOp::create(
-      b, MemRefType::get({kDecodedOffset / 4}, i32, AffineMap(), workgroup),
+      b, MemRefType::get({decodedOffset / 4}, i32, AffineMap(), workgroup),
       shared, idx(b, 0), ValueRange{});
 
   // Issues the cp.async copies of stage `stage` into its ring slot.
@@ -278,23 +304,25 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   // t - 128's, to byte 4 t of the slot's raw scale area.
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress = add(
-        ib, toI64(ib, mulc(ib, remc(ib, stage, kStages), kSlotBytes)),
+        ib, toI64(ib, mulc(ib, remc(ib, stage, stages), slotBytes)),
         sharedAddress);
-    Value k0 = mulc(ib, stage, kStageK);
+    Value k0 = mulc(ib, stage, stageK);
     for (int64_t operand = 0; operand < 2; ++operand) {
       Value base = operand == 0 ? actGlobal : weightGlobal;
       Value first = operand == 0 ? tileRow0 : tileCol0;
       const int64_t rows = operand == 0 ? m : n;
-      for (int64_t u = 0; u < kTileBytes / 16 / kThreads; ++u) {
+      for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
         Value chunk = addc(ib, tid, u * kThreads);
-        Value row = add(ib, mulc(ib, divc(ib, chunk, 64), 8), remc(ib, chunk, 8));
-        Value kChunk = remc(ib, divc(ib, chunk, 8), 8);
+        const int64_t chunksPerRow = stageK / 16;
+        Value row = add(ib, mulc(ib, divc(ib, chunk, 8 * chunksPerRow), 8),
+                        remc(ib, chunk, 8));
+        Value kChunk = remc(ib, divc(ib, chunk, 8), chunksPerRow);
         Value globalRow = minc(ib, add(ib, first, row), rows - 1);
         Value source = add(ib, add(ib, mulc(ib, globalRow, k), k0),
                            mulc(ib, kChunk, 16));
         Value destination = add(
             ib, slotAddress,
-            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytes)));
+            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * tileBytes)));
         NVVM::CpAsyncOp::create(
             ib, sharedPointer(ib, destination),
             globalPointer(ib, base, source), ib.getI32IntegerAttr(16),
@@ -320,19 +348,20 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
     Value source = arith::SelectOp::create(
         ib, isA, globalPointer(ib, actGlobal, aSource),
         globalPointer(ib, weightGlobal, bSource));
-    Value destination =
-        add(ib, slotAddress, toI64(ib, addc(ib, mulc(ib, tid, 4), 2 * kTileBytes)));
+    Value destination = add(
+        ib, slotAddress,
+        toI64(ib, addc(ib, mulc(ib, tid, blocksPerStage), 2 * tileBytes)));
     NVVM::CpAsyncOp::create(ib, sharedPointer(ib, destination), source,
-                            ib.getI32IntegerAttr(4),
+                            ib.getI32IntegerAttr(blocksPerStage),
                             NVVM::LoadCacheModifierKindAttr::get(
                                 ctx, NVVM::LoadCacheModifierKind::CA),
                             Value());
   };
 
-  const int64_t numStages = k / kStageK;
-  // Prologue: stages 0 .. kStages - 2 in flight, one commit group each
+  const int64_t numStages = k / stageK;
+  // Prologue: stages 0 .. stages - 2 in flight, one commit group each
   // (empty groups past the last stage keep the wait count uniform).
-  for (int64_t s = 0; s + 1 < kStages; ++s) {
+  for (int64_t s = 0; s + 1 < stages; ++s) {
     if (s < numStages)
       issueStage(b, idx(b, s));
     NVVM::CpAsyncCommitGroupOp::create(b);
@@ -340,7 +369,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
 
   // Descriptor bits that do not depend on the start address.
   const int64_t descriptorConstant = ((kLeadingByteOffset >> 4) << 16) |
-                                     ((kStrideByteOffset >> 4) << 32);
+                                     ((strideByteOffset >> 4) << 32);
   auto descriptor = [&](ImplicitLocOpBuilder &ib, Value address) {
     Value field = arith::AndIOp::create(
         ib, arith::ShRUIOp::create(ib, address, i64c(ib, 4)), i64c(ib, 0x3FFF));
@@ -350,7 +379,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   // This warpgroup's rows of A start 8 row groups further for warpgroup 1.
   Value rowsOffsetA = arith::MulIOp::create(
       b, toI64(b, warpgroup),
-      i64c(b, (kWarpgroupRows / 8) * kStrideByteOffset));
+      i64c(b, (kWarpgroupRows / 8) * strideByteOffset));
   // Rows of the tile this thread's accumulators hold (and row + 8).
   Value accRow = add(b, mulc(b, warpgroup, kWarpgroupRows),
                      add(b, mulc(b, warpInGroup, 16), group));
@@ -369,21 +398,25 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         ImplicitLocOpBuilder lb(nestedLoc, nested);
         Emitter le(lb);
         // Stage `stage` has landed for this thread's copies.
-        NVVM::CpAsyncWaitGroupOp::create(lb, kStages - 2);
-        Value slot = remc(lb, stage, kStages);
+        NVVM::CpAsyncWaitGroupOp::create(lb, stages - 2);
+        Value slot = remc(lb, stage, stages);
         Value parity = remc(lb, stage, 2);
         if (blockScaled) {
           // Decode this thread's 4 scale bytes into decoded[parity].
-          Value word = memref::LoadOp::create(
-              lb, words,
-              ValueRange{add(lb, mulc(lb, slot, kSlotBytes / 4),
-                             addc(lb, tid, 2 * kTileBytes / 4))});
+          SmallVector<Value> scaleWords;
+          for (int64_t w = 0; w < blocksPerStage / 4; ++w)
+            scaleWords.push_back(memref::LoadOp::create(
+                lb, words,
+                ValueRange{add(lb, mulc(lb, slot, slotBytes / 4),
+                               addc(lb, mulc(lb, tid, blocksPerStage / 4),
+                                    2 * tileBytes / 4 + w))}));
           Value decodedBase = add(
-              lb, mulc(lb, parity, kDecodedFloats),
-              add(lb, mulc(lb, divc(lb, tid, kTileM), kTileM * kBlocksPerStage),
+              lb, mulc(lb, parity, decodedFloats),
+              add(lb, mulc(lb, divc(lb, tid, kTileM), kTileM * blocksPerStage),
                   remc(lb, tid, kTileM)));
-          for (int64_t j = 0; j < kBlocksPerStage; ++j) {
-            Value bits = le.band(le.lshr(word, le.i32c(8 * j)), le.i32c(0xFF));
+          for (int64_t j = 0; j < blocksPerStage; ++j) {
+            Value bits = le.band(
+                le.lshr(scaleWords[j / 4], le.i32c(8 * (j % 4))), le.i32c(0xFF));
             Value scale = emitDecodeScale(le, ScaleType::E8M0, bits, Value());
             memref::StoreOp::create(lb, scale, decoded,
                                     ValueRange{addc(lb, decodedBase, j * kTileM)});
@@ -398,7 +431,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
             lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
             NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
         mlir::gpu::BarrierOp::create(lb);
-        Value ahead = addc(lb, stage, kStages - 1);
+        Value ahead = addc(lb, stage, stages - 1);
         auto ifOp = scf::IfOp::create(lb, ult(lb, ahead, numStages),
                                       /*withElse=*/false);
         {
@@ -408,9 +441,9 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         NVVM::CpAsyncCommitGroupOp::create(lb);
 
         Value slotAddress =
-            add(lb, toI64(lb, mulc(lb, slot, kSlotBytes)), sharedAddress);
+            add(lb, toI64(lb, mulc(lb, slot, slotBytes)), sharedAddress);
         Value addressA = add(lb, slotAddress, rowsOffsetA);
-        Value addressB = add(lb, slotAddress, i64c(lb, kTileBytes));
+        Value addressB = add(lb, slotAddress, i64c(lb, tileBytes));
         auto issueBlock = [&](int64_t j, Value into, bool accumulate) {
           if (!accumulate)
             NVVM::WgmmaFenceAlignedOp::create(lb);
@@ -430,8 +463,8 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
           return result;
         };
         // main += block · 2^(ea - 127) · 2^(ew - 127), per (row, column).
-        Value decodedA = mulc(lb, parity, kDecodedFloats);
-        Value decodedB = addc(lb, decodedA, kTileM * kBlocksPerStage);
+        Value decodedA = mulc(lb, parity, decodedFloats);
+        Value decodedB = addc(lb, decodedA, kTileM * blocksPerStage);
         auto promote = [&](int64_t j, Value block, Value sums) {
           Value rowScale[2];
           for (int64_t h = 0; h < 2; ++h)
@@ -462,28 +495,36 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         };
         Value sums = acc[0];
         if (!blockScaled) {
-          // Row/tensor scales: the stage's 4 k32 steps accumulate in one
-          // block accumulator, added to the main one per stage (the FP8
-          // tensor-core sum then never runs longer than 128 products).
-          Value block = fresh;
-          for (int64_t j = 0; j < kBlocksPerStage; ++j)
-            block = issueBlock(j, block, /*accumulate=*/j > 0);
-          NVVM::WgmmaGroupSyncAlignedOp::create(lb);
-          NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
-          for (int64_t i = 0; i < kAccumulators; ++i) {
-            Value value =
-                LLVM::ExtractValueOp::create(lb, block, ArrayRef<int64_t>{i});
-            Value old =
-                LLVM::ExtractValueOp::create(lb, sums, ArrayRef<int64_t>{i});
-            sums = LLVM::InsertValueOp::create(lb, sums, le.fadd(old, value),
-                                               ArrayRef<int64_t>{i});
+          // Row/tensor scales: every 4 k32 steps accumulate in a block
+          // accumulator that is then added to the main one (the FP8
+          // tensor-core sum never runs longer than 128 products); with
+          // stages of 256, the second group runs while the first is added.
+          const int64_t perGroup = kPromotionK / kMxBlock;
+          SmallVector<Value> groups;
+          for (int64_t g = 0; g < blocksPerStage / perGroup; ++g) {
+            Value block = fresh;
+            for (int64_t j = 0; j < perGroup; ++j)
+              block = issueBlock(g * perGroup + j, block, /*accumulate=*/j > 0);
+            NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+            groups.push_back(block);
+          }
+          for (size_t g = 0; g < groups.size(); ++g) {
+            NVVM::WgmmaWaitGroupSyncOp::create(lb, groups.size() - 1 - g);
+            for (int64_t i = 0; i < kAccumulators; ++i) {
+              Value value = LLVM::ExtractValueOp::create(lb, groups[g],
+                                                         ArrayRef<int64_t>{i});
+              Value old =
+                  LLVM::ExtractValueOp::create(lb, sums, ArrayRef<int64_t>{i});
+              sums = LLVM::InsertValueOp::create(
+                  lb, sums, le.fadd(old, value), ArrayRef<int64_t>{i});
+            }
           }
           scf::YieldOp::create(lb, sums);
           return;
         }
         Value blocks[2];
         blocks[0] = issueBlock(0, fresh, false);
-        for (int64_t j = 1; j < kBlocksPerStage; ++j) {
+        for (int64_t j = 1; j < blocksPerStage; ++j) {
           blocks[j % 2] =
               issueBlock(j, j >= 2 ? blocks[j % 2] : fresh, false);
           // Block j - 1 is done; block j still runs while it is promoted.
@@ -491,7 +532,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
           sums = promote(j - 1, blocks[(j - 1) % 2], sums);
         }
         NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
-        sums = promote(kBlocksPerStage - 1, blocks[(kBlocksPerStage - 1) % 2],
+        sums = promote(blocksPerStage - 1, blocks[(blocksPerStage - 1) % 2],
                        sums);
         scf::YieldOp::create(lb, sums);
       });
