@@ -1,30 +1,43 @@
-//===- NVVMWgmmaFp8Gemm.cpp - MXFP8 GEMM on sm_90a FP8 warpgroup MMA ------===//
+//===- NVVMWgmmaFp8Gemm.cpp - FP8 GEMM on sm_90a FP8 warpgroup MMA --------===//
 //
-// y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are MXFP8 E4M3
-// in the canonical packed layout (codes, one byte per element in C order,
-// then one E8M0 scale per 32 elements along K in C order): the activations
-// as quantized on the GPU by qc_quantize_act, the weights as packed at
-// compile time. The raw E4M3 codes go straight into
+// y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are E4M3 in
+// the canonical packed layout (codes, one byte per element in C order, then
+// the scales in C order): the activations as quantized on the GPU by
+// qc_quantize_act in qc.matmul's `act` format, the weights as packed at
+// compile time. Either both are MXFP8 E4M3 (one E8M0 scale per 32 along K),
+// or both carry f32 scales per row / per tensor (`e4m3` weights per output
+// channel, `e4m3` activations per row). The raw E4M3 codes go straight into
 // wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3, which runs at twice
 // the bf16 rate; the scales are applied on the CUDA cores:
 //
 //   * A CTA of 256 threads (2 warpgroups) computes a 128 x 128 tile of y;
 //     warpgroup g the rows 64g .. 64g + 63 (m64n128: 64 f32 per thread).
-//   * K runs in stages of 128 (4 MX blocks). Every thread copies its share of
-//     a stage with cp.async (16-byte copies of codes straight into the
-//     core-matrix layout, 4-byte copies of each row's 4 scale bytes) into a
-//     ring of kStages slots in dynamic shared memory, kStages - 1 stages
-//     ahead of the one being multiplied (cp.async.wait_group kStages - 2).
-//   * An MX block is 32 along K = one k32 wgmma. Block j of a stage is
+//   * K runs in stages (128 = 4 MX blocks; 256 for row/tensor scales where
+//     K allows it). Every thread copies its share of a stage with cp.async
+//     (16-byte copies of codes straight into the core-matrix layout, one
+//     4- or 8-byte copy of a row's scale bytes) into a ring of 4 (3) slots
+//     in dynamic shared memory, filled 3 (2) stages ahead of the one being
+//     multiplied (cp.async.wait_group slots - 2).
+//   * MX: a block is 32 along K = one k32 wgmma. Block j of a stage is
 //     multiplied into a fresh block accumulator (scale-d = 0) and then folded
 //     into the main f32 accumulator: main += block · 2^(ea - 127) · 2^(ew - 127)
 //     with ea the E8M0 scale of the activation row and ew that of the weight
 //     column (DeepGEMM-style promotion). Two block accumulators alternate so
 //     that the promotion of block j runs while the wgmma of block j + 1 does
-//     (wgmma.wait_group 1).
-//   * Scales are decoded once per stage (each thread its own 4 bytes, E8M0 ->
-//     f32 exactly as the format library decodes them, NaN for 0xFF) into one
-//     of two f32 buffers; the promotion reads them with 8-byte shared loads.
+//     (wgmma.wait_group 1). Scales are decoded once per stage (each thread
+//     its own 4 bytes, E8M0 -> f32 exactly as the format library decodes
+//     them, NaN for 0xFF) into one of two f32 buffers; the promotion reads
+//     them with 8-byte shared loads.
+//   * Row/tensor scales: 4 k32 wgmmas (128 products) accumulate in a block
+//     accumulator that is added to the main one, so the tensor cores never
+//     sum more than 128 products on their own; y = main · s_x[row] · s_w[col]
+//     in the epilogue.
+//
+// Cost: the MX promotion is 2 f32 operations per accumulator per 32 k (the
+// scale product and the FMA), against 32 multiply-adds per accumulator on
+// the tensor cores at ~30x the CUDA cores' rate: the CUDA cores bound an
+// MXFP8 GEMM on Hopper to about half the FP8 tensor peak. Row/tensor scales
+// cost one add per 128 k.
 //
 // Layouts relied on (PTX ISA 8.0, section 9.7.15 "Asynchronous Warpgroup
 // Level Matrix Multiply-Accumulate Instructions"):
@@ -51,15 +64,17 @@
 //   wgmma reads it through the async proxy: after cp.async.wait_group every
 //   thread issues fence.proxy.async.shared::cta, then the CTA barrier.
 //
-// Numerics: E4M3 x E4M3 products are exact (4-bit significands); the wgmma
-// sums a block's 32 products in the tensor core's accumulator (f32 per the
-// PTX ISA), the scale 2^(ea + ew - 254) multiplies that sum exactly (a power
-// of two, barring f32 under/overflow), and one FMA per block rounds it into
-// the main accumulator. With S_b = sum over block b of |x_k w_k| (dequantized):
-// |y - y_exact| <= sum_b (e_mma + 2^-24) S_b + (K / 32) 2^-24 sum_k |x_k w_k|,
-// e_mma the relative error of the hardware's 32-term sum (2^-23 for an exact
-// f32 sum; Hopper's FP8 path is reported to keep fewer accumulator bits, ~14,
-// which a fresh accumulator per 32-term block confines to that block).
+// Numerics: E4M3 x E4M3 products are exact (4-bit significands). MX: the
+// wgmma sums a block's 32 products in the tensor core's accumulator (f32 per
+// the PTX ISA), the scale 2^(ea + ew - 254) multiplies that sum exactly (a
+// power of two, barring f32 under/overflow), and one FMA per block rounds
+// it into the main accumulator. With S = sum_k |x_k w_k| (dequantized):
+// |y - y_exact| <= e_mma S + (K / 32) 2^-24 S, e_mma the relative error of
+// the hardware's block sum (2^-24 for a rounded f32 sum of exact products;
+// Hopper's FP8 path is reported to keep fewer accumulator bits, ~14, which a
+// fresh accumulator per block confines to that block's 32 products).
+// Row/tensor scales: the same with 128-product blocks and K / 128 adds, then
+// two f32 multiplies by the scales (2^-24 relative each).
 // Rows past M and columns past N read the last row / column and are not
 // stored.
 //
