@@ -4,7 +4,8 @@
 // 128x128 tile of y per CTA, K in stages through a cp.async ring in dynamic
 // shared memory: codes copied 16 bytes at a time (cache = cg) into the
 // core-matrix layout, each row's scale bytes with one 4-byte (stages of 128)
-// or 8-byte (256) copy; wait for the stage, fence.proxy.async, barrier.
+// or 8-byte (256) copy; wait for the stage, fence.proxy.async, barrier; the
+// next stage's copies are issued after the stage's first wgmmas.
 // RUN: quant-opt %s --split-input-file --qc-lower-gpu=chip=sm_90a | FileCheck %s
 // With wgmma=false, on other chips, and where the FP8 kernel does not apply,
 // no qc_wgmma_fp8_gemm:
@@ -34,12 +35,14 @@
 // CHECK-NEXT: nvvm.cp.async.wait.group 2
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK-NEXT: gpu.barrier
-// CHECK: scf.if
-// CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.wgmma.fence.aligned
 // CHECK: arith.constant 274878431232 : i64
 // CHECK: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 32>, D[<f32>, <zero>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>]
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// The next copies go out while the first wgmma runs:
+// CHECK: scf.if
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 32>, D[<f32>, <zero>]
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
@@ -89,6 +92,8 @@ func.func @w8a8_mxfp8(%x: tensor<130x256xf32>, %w: !qc.packed<320x256, mxfp8_e4m
 // CHECK: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 32>, D[<f32>, <zero>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>]
 // CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <one>]
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: scf.if
+// CHECK: nvvm.cp.async.commit.group
 // CHECK-NEXT: nvvm.wgmma.fence.aligned
 // CHECK: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <zero>]
 // CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <one>]
@@ -121,6 +126,7 @@ func.func @w8a8_e4m3(%x: tensor<200x256xf32>, %w: !qc.packed<128x256, e4m3>) -> 
 // CHECK-COUNT-1: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <zero>]
 // CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <one>]
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: nvvm.cp.async.commit.group
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 func.func @w8a8_e4m3_k384(%x: tensor<64x384xf32>, %w: !qc.packed<128x384, e4m3>) -> tensor<64x128xf32> {
   %y = qc.matmul %x, %w act <e4m3> : tensor<64x384xf32>, !qc.packed<128x384, e4m3> -> tensor<64x128xf32>

@@ -446,14 +446,19 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
             lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
             NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
         mlir::gpu::BarrierOp::create(lb);
-        Value ahead = addc(lb, stage, stages - 1);
-        auto ifOp = scf::IfOp::create(lb, ult(lb, ahead, numStages),
-                                      /*withElse=*/false);
-        {
-          ImplicitLocOpBuilder tb(nestedLoc, ifOp.getThenBodyBuilder());
-          issueStage(tb, ahead);
-        }
-        NVVM::CpAsyncCommitGroupOp::create(lb);
+        // The copies of stage + slots - 1 (into the slot of the previous
+        // stage, which every warpgroup has finished reading), issued once
+        // the first wgmmas of this stage run.
+        auto issueAhead = [&] {
+          Value ahead = addc(lb, stage, stages - 1);
+          auto ifOp = scf::IfOp::create(lb, ult(lb, ahead, numStages),
+                                        /*withElse=*/false);
+          {
+            ImplicitLocOpBuilder tb(nestedLoc, ifOp.getThenBodyBuilder());
+            issueStage(tb, ahead);
+          }
+          NVVM::CpAsyncCommitGroupOp::create(lb);
+        };
 
         Value slotAddress =
             add(lb, toI64(lb, mulc(lb, slot, slotBytes)), sharedAddress);
@@ -522,6 +527,8 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
               block = issueBlock(g * perGroup + j, block, /*accumulate=*/j > 0);
             NVVM::WgmmaGroupSyncAlignedOp::create(lb);
             groups.push_back(block);
+            if (g == 0)
+              issueAhead();
           }
           for (size_t g = 0; g < groups.size(); ++g) {
             NVVM::WgmmaWaitGroupSyncOp::create(lb, groups.size() - 1 - g);
@@ -539,6 +546,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         }
         Value blocks[2];
         blocks[0] = issueBlock(0, fresh, false);
+        issueAhead();
         for (int64_t j = 1; j < blocksPerStage; ++j) {
           blocks[j % 2] =
               issueBlock(j, j >= 2 ? blocks[j % 2] : fresh, false);
