@@ -102,6 +102,8 @@ constexpr int64_t kLeadingByteOffset = 128;   // next core matrix along K
 // Row/tensor scales: the tensor cores sum at most this many k before the
 // block accumulator is added to the main one.
 constexpr int64_t kPromotionK = 128;
+// Row tiles per group of the CTA raster order.
+constexpr int64_t kRasterRows = 8;
 
 /// The K pipeline: stages of 128 along K in 4 ring slots, or for row/tensor
 /// scales where K allows it of 256 in 3 slots (the CTA pays the barrier and
@@ -265,10 +267,26 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   };
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+  // CTAs in launch order walk groups of kRasterRows row tiles column by
+  // column: the CTAs resident at once share their A and B tiles in L2
+  // instead of all reading different columns of W.
+  const int64_t rowTiles = launch.grid[1], colTiles = launch.grid[0];
+  Value linear = add(
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x),
+      mulc(b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::y),
+           colTiles));
+  Value groupIndex = divc(b, linear, kRasterRows * colTiles);
+  Value inGroup = remc(b, linear, kRasterRows * colTiles);
+  Value firstRowTile = mulc(b, groupIndex, kRasterRows);
+  // The last group may hold fewer row tiles.
+  Value groupRows = arith::MinUIOp::create(
+      b, idx(b, kRasterRows),
+      arith::SubIOp::create(b, idx(b, rowTiles), firstRowTile));
   Value tileRow0 = mulc(
-      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::y), kTileM);
-  Value tileCol0 = mulc(
-      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x), kTileN);
+      b, add(b, firstRowTile, arith::RemUIOp::create(b, inGroup, groupRows)),
+      kTileM);
+  Value tileCol0 =
+      mulc(b, arith::DivUIOp::create(b, inGroup, groupRows), kTileN);
   Value warpgroup = divc(b, tid, 128);
   Value warpInGroup = remc(b, divc(b, tid, 32), 4);
   Value lane = remc(b, tid, 32);
