@@ -13,7 +13,12 @@
 # and writes $OUT (default ./gpu-check-out): gpu-check.log, device.json,
 # tests.json, bench.json, cublas.json, summary.md, summary.json.
 # Every step runs even if an earlier one failed; the summary lists them all.
+# --fp8: only what the sm_90a FP8 GEMM criterion needs, for a short device
+# session: the W8A8 test cases (act=), the W8A8 kernels (activation
+# quantization and FP8 wgmma GEMM) and cuBLAS at M = 128 and 4096.
 set -uo pipefail
+fp8_only=0
+[ "${1:-}" = "--fp8" ] && fp8_only=1
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 OUT="${OUT:-$root/gpu-check-out}"
@@ -102,10 +107,20 @@ step environment 60 environment
 step build 300 build_harness
 step device 60 device_info
 step prepare 600 prepare_here
-step tests 600 "$(harness)" test --cases "$artifacts/tests.txt" --json "$OUT/tests.json"
-step lit-gpu 600 lit_suite
-step bench 300 "$(harness)" bench --kernels "$artifacts/kernels.txt" --json "$OUT/bench.json"
-step cublas 180 python3 "$root/bench/gpu/cublas_reference.py" --json "$OUT/cublas.json"
+if [ "$fp8_only" = 1 ]; then
+  # The act cases and kernels, in files beside the originals (paths in them
+  # are relative to their directory).
+  grep -E '^#| act=' "$artifacts/tests.txt" > "$artifacts/tests_fp8.txt"
+  grep -E '^#| act=' "$artifacts/kernels.txt" > "$artifacts/kernels_fp8.txt"
+  step tests 300 "$(harness)" test --cases "$artifacts/tests_fp8.txt" --json "$OUT/tests.json"
+  step bench 300 "$(harness)" bench --kernels "$artifacts/kernels_fp8.txt" --json "$OUT/bench.json"
+  step cublas 180 python3 "$root/bench/gpu/cublas_reference.py" --rows 128,4096 --json "$OUT/cublas.json"
+else
+  step tests 600 "$(harness)" test --cases "$artifacts/tests.txt" --json "$OUT/tests.json"
+  step lit-gpu 600 lit_suite
+  step bench 300 "$(harness)" bench --kernels "$artifacts/kernels.txt" --json "$OUT/bench.json"
+  step cublas 180 python3 "$root/bench/gpu/cublas_reference.py" --json "$OUT/cublas.json"
+fi
 python3 "$root/bench/gpu/summarize.py" "$OUT" "$steps" || true
 echo "=== steps"
 cat "$steps"

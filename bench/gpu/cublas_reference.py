@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cuBLAS figures for the shapes of bench/gpu/shapes.txt, through PyTorch.
 
-usage: cublas_reference.py [--shapes bench/gpu/shapes.txt] [--json OUT.json]
+usage: cublas_reference.py [--shapes bench/gpu/shapes.txt] [--rows M,M,...] [--json OUT.json]
 
 Times y = x · Wᵀ with torch.matmul in bf16 (cuBLAS GEMM) and with
 torch._scaled_mm in FP8 E4M3 with f32 per-tensor scales (cuBLASLt), with CUDA
@@ -30,6 +30,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shapes", default=os.path.join(root, "bench", "gpu", "shapes.txt"))
     parser.add_argument("--json", default="")
+    parser.add_argument("--rows", default="", help="only these M (default: the shapes file's rows)")
     args = parser.parse_args()
     try:
         import torch
@@ -71,7 +72,7 @@ def main():
         n, k = (int(v) for v in shape.split("x"))
         w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16)
         w8 = w.to(torch.float8_e4m3fn)
-        for m in (int(v) for v in table["rows"]):
+        for m in (int(v) for v in (args.rows.split(",") if args.rows else table["rows"])):
             x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
             flops = 2.0 * m * n * k
             per_batch = 2 if flops > 1e11 else 20
