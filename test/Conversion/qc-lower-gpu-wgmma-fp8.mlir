@@ -135,9 +135,29 @@ func.func @w8a8_e4m3_k384(%x: tensor<64x384xf32>, %w: !qc.packed<128x384, e4m3>)
 
 // -----
 
+// E5M2 operands take the same kernel with the wgmma's E5M2 type, per operand
+// (A = the activations, B = the weights).
+// CHECK-LABEL: func.func @w8a8_e5m2
+// CHECK: gpu.func @qc_wgmma_fp8_gemm(
+// CHECK: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <zero>], A[<e5m2>, <one>, <row>], B[<e5m2>, <one>, <col>]
+// CHECK: gpu.func @qc_wgmma_fp8_gemm_0(
+// CHECK: nvvm.wgmma.mma_async {{.*}}, D[<f32>, <zero>], A[<e5m2>, <one>, <row>], B[<e4m3>, <one>, <col>]
+// PTX: wgmma.mma_async.sync.aligned.m64n128k32.f32.e5m2.e5m2
+// PTX: wgmma.mma_async.sync.aligned.m64n128k32.f32.e5m2.e4m3
+func.func @w8a8_e5m2(%x: tensor<128x128xf32>, %w: !qc.packed<128x128, mxfp8_e5m2>) -> tensor<128x128xf32> {
+  %y = qc.matmul %x, %w act <mxfp8_e5m2> : tensor<128x128xf32>, !qc.packed<128x128, mxfp8_e5m2> -> tensor<128x128xf32>
+  return %y : tensor<128x128xf32>
+}
+func.func @e5m2_act_e4m3_weights(%x: tensor<128x128xf32>, %w: !qc.packed<128x128, mxfp8_e4m3>) -> tensor<128x128xf32> {
+  %y = qc.matmul %x, %w act <mxfp8_e5m2> : tensor<128x128xf32>, !qc.packed<128x128, mxfp8_e4m3> -> tensor<128x128xf32>
+  return %y : tensor<128x128xf32>
+}
+
+// -----
+
 // Where the FP8 kernel does not apply, qc_wgmma_fp8_gemm is not used: K not
 // a multiple of 128, decode rows (M <= 16), MX weights with row-scaled
-// activations, E5M2.
+// activations, MXINT8 activations.
 // CHECK-LABEL: func.func @not_fp8
 // CHECK-NOT: qc_wgmma_fp8_gemm
 // CHECK: return
@@ -145,6 +165,6 @@ func.func @not_fp8(%x: tensor<64x96xf32>, %w: !qc.packed<128x96, mxfp8_e4m3>, %x
   %y = qc.matmul %x, %w act <mxfp8_e4m3> : tensor<64x96xf32>, !qc.packed<128x96, mxfp8_e4m3> -> tensor<64x128xf32>
   %y2 = qc.matmul %x2, %w2 act <mxfp8_e4m3> : tensor<16x256xf32>, !qc.packed<128x256, mxfp8_e4m3> -> tensor<16x128xf32>
   %y3 = qc.matmul %x3, %w2 act <e4m3> : tensor<64x256xf32>, !qc.packed<128x256, mxfp8_e4m3> -> tensor<64x128xf32>
-  %y4 = qc.matmul %x3, %w3 act <mxfp8_e5m2> : tensor<64x256xf32>, !qc.packed<128x256, mxfp8_e5m2> -> tensor<64x128xf32>
+  %y4 = qc.matmul %x3, %w3 act <mxint8> : tensor<64x256xf32>, !qc.packed<128x256, mxfp8_e5m2> -> tensor<64x128xf32>
   return %y, %y2, %y3, %y4 : tensor<64x128xf32>, tensor<16x128xf32>, tensor<64x128xf32>, tensor<64x128xf32>
 }

@@ -151,9 +151,9 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(mlir::OpBuilder &builder,
                                          const MatmulProblem &problem,
                                          LaunchShape &launch);
 
-/// sm_90a, E4M3 weights x E4M3 activations (packed on the GPU in the act
-/// format's canonical layout): MXFP8 x MXFP8, or per-channel/per-tensor
-/// e4m3 x per-row/per-tensor e4m3. 128x128 tiles, K in stages of 128
+/// sm_90a, FP8 (E4M3/E5M2) weights x FP8 activations (packed on the GPU in
+/// the act format's canonical layout): MXFP8 x MXFP8, or per-channel /
+/// per-tensor x per-row / per-tensor f32 scales. 128x128 tiles, K in stages of 128
 /// through a cp.async ring, wgmma.mma_async.m64n128k32 e4m3 with f32
 /// accumulators (E8M0 scales folded in per MX block). Requires K % 128 == 0.
 /// Kernel arguments: (packed x, packed W, y).

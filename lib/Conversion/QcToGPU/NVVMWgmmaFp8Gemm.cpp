@@ -1,13 +1,13 @@
 //===- NVVMWgmmaFp8Gemm.cpp - FP8 GEMM on sm_90a FP8 warpgroup MMA --------===//
 //
-// y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are E4M3 in
-// the canonical packed layout (codes, one byte per element in C order, then
+// y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are FP8 (OCP
+// E4M3 or E5M2, each operand its own) in the canonical packed layout (codes, one byte per element in C order, then
 // the scales in C order): the activations as quantized on the GPU by
 // qc_quantize_act in qc.matmul's `act` format, the weights as packed at
 // compile time. Either both are MXFP8 E4M3 (one E8M0 scale per 32 along K),
 // or both carry f32 scales per row / per tensor (`e4m3` weights per output
-// channel, `e4m3` activations per row). The raw E4M3 codes go straight into
-// wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3, which runs at twice
+// channel, `e4m3` activations per row). The raw codes go straight into
+// wgmma.mma_async.sync.aligned.m64n128k32.f32.{e4m3,e5m2}.{e4m3,e5m2}, twice
 // the bf16 rate; the scales are applied on the CUDA cores:
 //
 //   * A CTA of 256 threads (2 warpgroups) computes a 128 x 128 tile of y;
@@ -64,7 +64,7 @@
 //   wgmma reads it through the async proxy: after cp.async.wait_group every
 //   thread issues fence.proxy.async.shared::cta, then the CTA barrier.
 //
-// Numerics: E4M3 x E4M3 products are exact (4-bit significands). MX: the
+// Numerics: FP8 x FP8 products are exact (at most 4-bit significands). MX: the
 // wgmma sums a block's 32 products in the tensor core's accumulator (f32 per
 // the PTX ISA), the scale 2^(ea + ew - 254) multiplies that sum exactly (a
 // power of two, barring f32 under/overflow), and one FMA per block rounds
@@ -87,6 +87,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <tuple>
 
 using namespace mlir;
 
@@ -137,15 +139,26 @@ struct Pipeline {
 /// (MXFP8), or one f32 scale per row (per output channel of W) or per tensor.
 enum class Fp8Scaling { MxBlock, PerRow, PerTensor };
 
-/// The scaling of `format` if its elements are E4M3 exactly as the tensor
-/// cores read them (OCP E4M3: bias 7, NaN at S.1111.111, no infinities) and
-/// its scales are ones this kernel applies; nothing otherwise.
+/// The FP8 type of the tensor cores that reads `e`'s codes as the format
+/// library decodes them: OCP E4M3 (bias 7, NaN at S.1111.111, no
+/// infinities) or E5M2 (bias 15, IEEE infinities and NaNs).
+std::optional<NVVM::WGMMATypes> tensorCoreFp8Type(const ElementType &e) {
+  for (auto [exponent, mantissa, type] :
+       {std::tuple{4, 3, NVVM::WGMMATypes::e4m3},
+        std::tuple{5, 2, NVVM::WGMMATypes::e5m2}}) {
+    ElementType ocp = ElementType::minifloat(exponent, mantissa);
+    if (e.kind == ElementKind::Float && e.exponentBits == exponent &&
+        e.mantissaBits == mantissa && e.bias == ocp.bias &&
+        e.special == ocp.special)
+      return type;
+  }
+  return std::nullopt;
+}
+
+/// The scaling of `format` if its elements are FP8 as the tensor cores read
+/// them and its scales are ones this kernel applies; nothing otherwise.
 std::optional<Fp8Scaling> fp8Scaling(const Format &format) {
-  ElementType e4m3 = ElementType::minifloat(4, 3);
-  const ElementType &e = format.element;
-  if (e.kind != ElementKind::Float || e.exponentBits != 4 ||
-      e.mantissaBits != 3 || e.bias != e4m3.bias ||
-      e.special != e4m3.special || format.secondLevelScale ||
+  if (!tensorCoreFp8Type(format.element) || format.secondLevelScale ||
       !format.symmetric)
     return std::nullopt;
   if (format.granularity == Granularity::Block &&
@@ -198,6 +211,8 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   const Fp8Scaling weightScaling = *fp8Scaling(problem.format),
                    actScaling = *fp8Scaling(actFormat);
   const bool blockScaled = weightScaling == Fp8Scaling::MxBlock;
+  const NVVM::WGMMATypes actFp8Type = *tensorCoreFp8Type(actFormat.element),
+                         weightFp8Type = *tensorCoreFp8Type(problem.format.element);
   const Pipeline pipeline(k, blockScaled);
   const int64_t stageK = pipeline.stageK, stages = pipeline.stages,
                 blocksPerStage = pipeline.blocksPerStage,
@@ -490,7 +505,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
           Value result = NVVM::WgmmaMmaAsyncOp::create(
               lb, accumulatorType, into, descA, descB,
               NVVM::MMAShapeAttr::get(ctx, 64, kTileN, kMxBlock),
-              NVVM::WGMMATypes::e4m3, NVVM::WGMMATypes::e4m3,
+              actFp8Type, weightFp8Type,
               NVVM::WGMMATypes::f32,
               accumulate ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
               NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
