@@ -1,14 +1,15 @@
 //===- NVVMWgmmaFp8Gemm.cpp - FP8 GEMM on sm_90a FP8 warpgroup MMA --------===//
 //
 // y[M, N] = deq(xq)[M, K] · deq(W)[N, K]ᵀ where both operands are FP8 (OCP
-// E4M3 or E5M2, each operand its own) in the canonical packed layout (codes, one byte per element in C order, then
-// the scales in C order): the activations as quantized on the GPU by
-// qc_quantize_act in qc.matmul's `act` format, the weights as packed at
-// compile time. Either both are MXFP8 E4M3 (one E8M0 scale per 32 along K),
-// or both carry f32 scales per row / per tensor (`e4m3` weights per output
-// channel, `e4m3` activations per row). The raw codes go straight into
-// wgmma.mma_async.sync.aligned.m64n128k32.f32.{e4m3,e5m2}.{e4m3,e5m2}, twice
-// the bf16 rate; the scales are applied on the CUDA cores:
+// E4M3 or E5M2, each operand its own) in the canonical packed layout (codes,
+// one byte per element in C order, then the scales in C order): the
+// activations as quantized on the GPU by qc_quantize_act in qc.matmul's
+// `act` format, the weights as packed at compile time. Either both are MX
+// (one E8M0 scale per 32 along K: mxfp8_e4m3, mxfp8_e5m2), or both carry f32
+// scales per row / per tensor (`e4m3` weights per output channel, `e4m3`
+// activations per row). The raw codes go straight into
+// wgmma.mma_async.sync.aligned.m64n128k32.f32.{e4m3,e5m2}.{e4m3,e5m2}, at
+// twice the bf16 rate; the scales are applied on the CUDA cores:
 //
 //   * A CTA of 256 threads (2 warpgroups) computes a 128 x 128 tile of y;
 //     warpgroup g the rows 64g .. 64g + 63 (m64n128: 64 f32 per thread).
