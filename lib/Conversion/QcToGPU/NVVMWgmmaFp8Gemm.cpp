@@ -44,14 +44,15 @@
 // Level Matrix Multiply-Accumulate Instructions"):
 //
 //   Shared memory, K-major, no swizzle (9.7.15.5.1, "Shared Memory Matrix
-//   Layout"): a core matrix is 8 rows x 16 bytes (16 E4M3 along K), 128
-//   contiguous bytes, row r at byte 16 r. A stage's tile [128 rows][128 k]
-//   holds core matrix (row group G = r / 8, K chunk C = k / 16) at byte
-//   128 (8 G + C): K-adjacent core matrices 128 bytes apart (leading
-//   dimension byte offset, LBO) and 8-row groups 1024 bytes apart (stride
-//   dimension byte offset, SBO). The k32 step j starts at byte 256 j of the
-//   tile (plus 8 x 1024 for warpgroup 1's rows of A). FP8 wgmma takes A and
-//   B K-major only (no transpose): layout A = row, B = col.
+//   Layout"): a core matrix is 8 rows x 16 bytes (16 FP8 along K), 128
+//   contiguous bytes, row r at byte 16 r. A stage's tile [128 rows][S k]
+//   (S = 128 or 256) holds core matrix (row group G = r / 8, K chunk
+//   C = k / 16) at byte 128 (G S / 16 + C): K-adjacent core matrices 128
+//   bytes apart (leading dimension byte offset, LBO) and 8-row groups 8 S
+//   bytes apart (stride dimension byte offset, SBO). The k32 step j starts
+//   at byte 256 j of the tile (plus 8 SBO for warpgroup 1's rows of A).
+//   FP8 wgmma takes A and B K-major only (no transpose): layout A = row,
+//   B = col.
 //
 //   Matrix descriptor (9.7.15.5.1.1): bits 0-13 start address >> 4, 16-29
 //   LBO >> 4, 32-45 SBO >> 4, 49-51 base offset (0), 62-63 swizzle (0).
@@ -345,12 +346,13 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
       shared, idx(b, 0), ValueRange{});
 
   // Issues the cp.async copies of stage `stage` into its ring slot.
-  // Codes: 1024 16-byte chunks per operand, four per thread; chunk c is
-  // core-matrix row r = c % 8 of K chunk C = (c % 64) / 8 in row group
-  // G = c / 64, i.e. byte 16 c of the tile (consecutive threads fill
-  // consecutive shared bytes; a warp reads 64 contiguous bytes of 8 rows).
-  // Scales: thread t < 128 copies A row t's 4 bytes, t >= 128 B column
-  // t - 128's, to byte 4 t of the slot's raw scale area.
+  // Codes: tileBytes / 16 chunks of 16 bytes per operand (4 or 8 per
+  // thread); with P = stageK / 16 chunks per row, chunk c is core-matrix row
+  // r = c % 8 of K chunk C = (c / 8) % P in row group G = c / (8 P), i.e.
+  // byte 16 c of the tile (consecutive threads fill consecutive shared
+  // bytes; a warp reads 64 contiguous bytes of each of 8 rows).
+  // MX scales: thread t < 128 copies A row t's blocksPerStage bytes, t >= 128
+  // B column t - 128's, to byte blocksPerStage t of the slot's scale area.
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress = add(
         ib, toI64(ib, mulc(ib, remc(ib, stage, stages), slotBytes)),
