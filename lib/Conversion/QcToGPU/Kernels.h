@@ -157,12 +157,11 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(mlir::OpBuilder &builder,
 /// through a cp.async ring, wgmma.mma_async.m64n128k32 e4m3 with f32
 /// accumulators (E8M0 scales folded in per MX block). Requires K % 128 == 0.
 /// Kernel arguments: (packed x, packed W, y).
-bool wgmmaFp8GemmApplies(const MatmulProblem &problem, const Format &actFormat);
+bool wgmmaFp8GemmApplies(const MatmulProblem &problem);
 mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(mlir::OpBuilder &builder,
                                             mlir::Location loc,
                                             llvm::StringRef name,
                                             const MatmulProblem &problem,
-                                            const Format &actFormat,
                                             LaunchShape &launch);
 
 /// One thread per output, f32, any shape the reader supports.

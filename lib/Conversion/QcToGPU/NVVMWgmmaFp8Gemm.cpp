@@ -178,10 +178,11 @@ std::optional<Fp8Scaling> fp8Scaling(const Format &format) {
 }
 } // namespace
 
-bool wgmmaFp8GemmApplies(const MatmulProblem &problem,
-                         const Format &actFormat) {
+bool wgmmaFp8GemmApplies(const MatmulProblem &problem) {
+  if (!problem.act)
+    return false;
   std::optional<Fp8Scaling> weight = fp8Scaling(problem.format),
-                            activation = fp8Scaling(actFormat);
+                            activation = fp8Scaling(*problem.act);
   if (!weight || !activation || problem.k % kPromotionK != 0)
     return false;
   // Block scales on both operands, or row/tensor scales on both.
@@ -192,7 +193,6 @@ bool wgmmaFp8GemmApplies(const MatmulProblem &problem,
 mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
                                             StringRef name,
                                             const MatmulProblem &problem,
-                                            const Format &actFormat,
                                             LaunchShape &launch) {
   MLIRContext *ctx = builder.getContext();
   const int64_t m = problem.m, n = problem.n, k = problem.k;
@@ -204,12 +204,10 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   auto workgroup = mlir::gpu::AddressSpaceAttr::get(
       ctx, mlir::gpu::AddressSpace::Workgroup);
 
-  // (packed activations, packed weights, y): the kernel attributes of
-  // createKernel, with the activations as bytes.
+  // (packed activations, packed weights, y) with the argument attributes of
+  // createKernel.
   OpBuilder::InsertionGuard guard(builder);
-  std::string error;
-  auto actType = MemRefType::get(
-      {*packedSizeInBytes({m, k}, actFormat, error)}, i8);
+  const Format &actFormat = *problem.act;
   const Fp8Scaling weightScaling = *fp8Scaling(problem.format),
                    actScaling = *fp8Scaling(actFormat);
   const bool blockScaled = weightScaling == Fp8Scaling::MxBlock;
@@ -224,7 +222,9 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
                 decodedOffset = pipeline.decodedOffset;
   launch.dynamicSharedBytes = pipeline.sharedBytes;
   FunctionType type = builder.getFunctionType(
-      {actType, weightMemRefType(problem), resultMemRefType(problem)}, {});
+      {packedActMemRefType(ctx, problem.actBytes), weightMemRefType(problem),
+       resultMemRefType(problem)},
+      {});
   auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type,
                                            TypeRange{}, TypeRange{});
   func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
