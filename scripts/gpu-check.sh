@@ -14,7 +14,7 @@
 # tests.json, bench.json, cublas.json, summary.md, summary.json.
 # Every step runs even if an earlier one failed; the summary lists them all.
 # --fp8: only what the sm_90a FP8 GEMM criterion needs, for a short device
-# session: the W8A8 test cases (act=), the W8A8 kernels (activation
+# session: the test cases with act, the W8A8 kernels (activation
 # quantization and FP8 wgmma GEMM) and cuBLAS at M = 128 and 4096.
 set -uo pipefail
 fp8_only=0
@@ -110,7 +110,7 @@ step prepare 600 prepare_here
 if [ "$fp8_only" = 1 ]; then
   # The act cases and kernels, in files beside the originals (paths in them
   # are relative to their directory).
-  grep -E '^#| act=' "$artifacts/tests.txt" > "$artifacts/tests_fp8.txt"
+  grep -E '^#| act ' "$artifacts/tests.txt" > "$artifacts/tests_fp8.txt"
   grep -E '^#| act=' "$artifacts/kernels.txt" > "$artifacts/kernels_fp8.txt"
   step tests 300 "$(harness)" test --cases "$artifacts/tests_fp8.txt" --json "$OUT/tests.json"
   step bench 300 "$(harness)" bench --kernels "$artifacts/kernels_fp8.txt" --json "$OUT/bench.json"
