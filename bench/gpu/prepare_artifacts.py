@@ -119,7 +119,8 @@ def build_bench_kernels(args, table, variant="", rows=None, act=False):
         for line in re.findall(r"gpu\.launch_func\s+@qc_kernels::@\w+[^\n]*", body):
             kernel = re.search(r"@qc_kernels::@(\w+)", line).group(1)
             smem = re.search(r"dynamic_shared_memory_size %c(\d+)", line)
-            launches[func].append((kernel, int(smem.group(1)) if smem else 0))
+            operands = len(re.findall(r" : memref<", line))
+            launches[func].append((kernel, int(smem.group(1)) if smem else 0, operands))
     shapes = {}
     for kernel, attrs in re.findall(r"gpu\.func @(\w+)\(.*?kernel attributes \{([^}]*)\}", lowered):
         block = re.search(r"known_block_size = array<i32: ([\d, ]+)>", attrs).group(1)
@@ -133,11 +134,19 @@ def build_bench_kernels(args, table, variant="", rows=None, act=False):
     os.remove(binary)
     lines = []
     for name, m, n, k, fmt in problems:
-        for kernel, smem in launches[name]:
+        for kernel, smem, operands in launches[name]:
             grid, block = shapes[kernel]
             extra = ""
             if act:
-                kind = "x:act" if kernel.startswith("qc_quantize_act") else "act:w:y"
+                # The quantizer (x -> packed x) and the GEMM (packed x, W ->
+                # y); kernels with other operands (the tensor statistics of
+                # per-tensor act formats) are not timed.
+                if kernel.startswith("qc_quantize_act") and operands == 2:
+                    kind = "x:act"
+                elif operands == 3 and not kernel.startswith(("qc_act", "qc_quantize_act")):
+                    kind = "act:w:y"
+                else:
+                    continue
                 extra = f" act={fmt} args={kind}"
             if smem:
                 extra += f" smem={smem}"
