@@ -146,11 +146,20 @@ std::optional<ReductionPlan> planReduction(linalg::GenericOp op) {
     }
     plan.inputVaries.push_back(varies);
   }
-  // One input along the reduction: a norm or a reduce. Two (a dot product,
+  // One tensor along the reduction (read once or more at the same place,
+  // as Mul(x, x) fused into a sum): a norm or a reduce. Two (a dot product,
   // as qc-expand-formats' reference qc.matmul writes it) are contractions,
   // whose sums stay in order.
-  if (llvm::count(plan.inputVaries, true) != 1)
-    return std::nullopt;
+  std::optional<std::pair<Value, AffineMap>> walked;
+  for (auto [i, input] : llvm::enumerate(op.getDpsInputOperands())) {
+    if (!plan.inputVaries[i])
+      continue;
+    std::pair<Value, AffineMap> read = {input->get(),
+                                        op.getMatchingIndexingMap(input)};
+    if (walked && *walked != read)
+      return std::nullopt;
+    walked = read;
+  }
 
   // The body: elementwise ops on the inputs, then yield combine(v, out).
   Block *body = op.getBody();

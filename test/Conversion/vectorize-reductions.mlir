@@ -83,6 +83,26 @@ func.func @max_minus_mean_tail(%x: memref<6x164xf32>, %mean: memref<6xf32>, %out
 
 // -----
 
+// Mul(x, x) fused into the sum reads x twice at the same place: one tensor,
+// a sum of squares, vectorized (the two operands load the same vector).
+
+// CHECK-LABEL: func.func @same_tensor_twice
+// CHECK-NOT: linalg.generic
+// CHECK: %[[X:[^ ]+]] = vector.load %arg0
+// CHECK: arith.mulf %[[X]], %[[X]] : vector<16xf32>
+// CHECK: vector.reduction <add>
+func.func @same_tensor_twice(%x: memref<4x64xf32>, %out: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]} ins(%x, %x : memref<4x64xf32>, memref<4x64xf32>) outs(%out : memref<4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
 // Left alone: a reduction not along the inputs' last dimension (a column
 // sum), a strided row, two reduction loops, a body with linalg.index, a dot
 // product (two inputs along the reduction: a contraction, summed in order).
@@ -90,7 +110,7 @@ func.func @max_minus_mean_tail(%x: memref<6x164xf32>, %mean: memref<6xf32>, %out
 // CHECK-LABEL: func.func @left_alone
 // CHECK-COUNT-5: linalg.generic
 // CHECK-NOT: vector.
-func.func @left_alone(%x: memref<8x32xf32>, %s: memref<8x16xf32, strided<[32, 2]>>, %cols: memref<32xf32>, %rows: memref<8xf32>, %all: memref<f32>) {
+func.func @left_alone(%x: memref<8x32xf32>, %y: memref<8x32xf32>, %s: memref<8x16xf32, strided<[32, 2]>>, %cols: memref<32xf32>, %rows: memref<8xf32>, %all: memref<f32>) {
   linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>], iterator_types = ["parallel", "reduction"]} ins(%x : memref<8x32xf32>) outs(%cols : memref<32xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %r = arith.addf %in, %acc : f32
@@ -115,7 +135,7 @@ func.func @left_alone(%x: memref<8x32xf32>, %s: memref<8x16xf32, strided<[32, 2]
     %r = arith.addf %p, %acc : f32
     linalg.yield %r : f32
   }
-  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]} ins(%x, %x : memref<8x32xf32>, memref<8x32xf32>) outs(%rows : memref<8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]} ins(%x, %y : memref<8x32xf32>, memref<8x32xf32>) outs(%rows : memref<8xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %p = arith.mulf %a, %b : f32
     %r = arith.addf %p, %acc : f32
