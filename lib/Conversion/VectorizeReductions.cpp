@@ -134,6 +134,10 @@ std::optional<ReductionPlan> planReduction(linalg::GenericOp op) {
     if (!hasSimpleResults(map))
       return std::nullopt;
     bool varies = map.isFunctionOfDim(plan.reductionDim);
+    // A vector of i1 is packed bits in memory, a memref of i1 one byte per
+    // element: such inputs are only read as scalars.
+    if (varies && type.getElementTypeBitWidth() < 8)
+      return std::nullopt;
     if (varies) {
       // Only the last index may walk the reduction, with unit stride.
       auto last = dyn_cast<AffineDimExpr>(map.getResults().back());

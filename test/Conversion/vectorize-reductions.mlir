@@ -105,12 +105,13 @@ func.func @same_tensor_twice(%x: memref<4x64xf32>, %out: memref<4xf32>) {
 
 // Left alone: a reduction not along the inputs' last dimension (a column
 // sum), a strided row, two reduction loops, a body with linalg.index, a dot
-// product (two inputs along the reduction: a contraction, summed in order).
+// product (two inputs along the reduction: a contraction, summed in order),
+// a count of i1 (vectors of i1 are packed bits, memrefs of i1 bytes).
 
 // CHECK-LABEL: func.func @left_alone
-// CHECK-COUNT-5: linalg.generic
+// CHECK-COUNT-6: linalg.generic
 // CHECK-NOT: vector.
-func.func @left_alone(%x: memref<8x32xf32>, %y: memref<8x32xf32>, %s: memref<8x16xf32, strided<[32, 2]>>, %cols: memref<32xf32>, %rows: memref<8xf32>, %all: memref<f32>) {
+func.func @left_alone(%x: memref<8x32xf32>, %y: memref<8x32xf32>, %mask: memref<8x32xi1>, %s: memref<8x16xf32, strided<[32, 2]>>, %cols: memref<32xf32>, %rows: memref<8xf32>, %all: memref<f32>) {
   linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>], iterator_types = ["parallel", "reduction"]} ins(%x : memref<8x32xf32>) outs(%cols : memref<32xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %r = arith.addf %in, %acc : f32
@@ -133,6 +134,12 @@ func.func @left_alone(%x: memref<8x32xf32>, %y: memref<8x32xf32>, %s: memref<8x1
     %jf = arith.sitofp %ji : i32 to f32
     %p = arith.mulf %in, %jf : f32
     %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]} ins(%mask : memref<8x32xi1>) outs(%rows : memref<8xf32>) {
+  ^bb0(%m: i1, %acc: f32):
+    %f = arith.uitofp %m : i1 to f32
+    %r = arith.addf %f, %acc : f32
     linalg.yield %r : f32
   }
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]} ins(%x, %y : memref<8x32xf32>, memref<8x32xf32>) outs(%rows : memref<8xf32>) {
