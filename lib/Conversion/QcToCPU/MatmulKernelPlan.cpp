@@ -319,9 +319,13 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // NV formats with int8 or 16-bit activations: both 16-blocks of a 32 in
   // one epilogue. The halves' dot products pass through vpackssdw, so they must
   // fit in i16: 16 * max |integer weight| * 128 <= 2^15 - 1.
-  // I16 has activation blocks of 32.
+  // I16 has activation blocks of 32. Its pairs cost a second pack and
+  // multiply per limb, which pays only while the kernel streams weights
+  // (n = 1: 1.30x -> 1.13x int4_g32); from M = 8 on they are slower
+  // (4096x4096, 1 thread: 1937 vs 1667 us at M = 8, 232 vs 111 ms at 512).
   if (allowScalePairs &&
-      (plan.mode == KernelMode::I8 || plan.mode == KernelMode::I16) &&
+      (plan.mode == KernelMode::I8 ||
+       (plan.mode == KernelMode::I16 && m == 1)) &&
       fourBit && weight.granularity == Granularity::Block &&
       weight.blockSize == 16 && weight.scaleType == ScaleType::E4M3 &&
       k % 32 == 0 &&
