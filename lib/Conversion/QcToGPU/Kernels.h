@@ -234,6 +234,13 @@ mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &builder, mlir::Location loc,
                                   const LaunchShape &launch,
                                   mlir::TypeRange workgroup = {});
 
+/// Stores accumulator `value` (f32) at y[row, col] in y's element type, behind
+/// a bounds check of the row (column) where `guardRows` (`guardCols`) says
+/// M (N) is not a multiple of the kernel's tile.
+void storeResult(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
+                 mlir::Value y, mlir::Value row, mlir::Value col,
+                 const MatmulProblem &problem, bool guardRows, bool guardCols);
+
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
 mlir::MemRefType weightMemRefType(const MatmulProblem &problem);

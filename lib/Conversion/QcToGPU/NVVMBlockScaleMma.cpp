@@ -296,25 +296,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleMmaKernel(OpBuilder &builder, Location loc,
       Value value = loop.getResult(nt * 4 + i);
       if (tensorScale)
         value = em.fmul(value, tensorScale);
-      if (!problem.resultElementType.isF32())
-        value = arith::TruncFOp::create(b, problem.resultElementType, value);
-      Value inside;
-      if (guardRows)
-        inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
-                                       c(b, m));
-      if (guardCols) {
-        Value colInside =
-            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col, c(b, n));
-        inside = inside ? arith::AndIOp::create(b, inside, colInside).getResult()
-                        : colInside;
-      }
-      if (!inside) {
-        memref::StoreOp::create(b, value, y, ValueRange{row, col});
-        continue;
-      }
-      auto ifOp = scf::IfOp::create(b, inside, /*withElse=*/false);
-      ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
-      memref::StoreOp::create(tb, value, y, ValueRange{row, col});
+      storeResult(b, value, y, row, col, problem, guardRows, guardCols);
     }
   mlir::gpu::ReturnOp::create(b);
   return func;

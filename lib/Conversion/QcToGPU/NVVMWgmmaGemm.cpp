@@ -287,23 +287,7 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
       Value col = addc(b, colBase, 8 * i + (r % 2));
       Value value =
           LLVM::ExtractValueOp::create(b, sums, ArrayRef<int64_t>{4 * i + r});
-      if (!problem.resultElementType.isF32())
-        value = arith::TruncFOp::create(b, problem.resultElementType, value);
-      Value inside;
-      if (guardRows)
-        inside = ult(b, row, m);
-      if (guardCols) {
-        Value colInside = ult(b, col, n);
-        inside = inside ? arith::AndIOp::create(b, inside, colInside).getResult()
-                        : colInside;
-      }
-      if (!inside) {
-        memref::StoreOp::create(b, value, y, ValueRange{row, col});
-        continue;
-      }
-      auto ifOp = scf::IfOp::create(b, inside, /*withElse=*/false);
-      ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
-      memref::StoreOp::create(tb, value, y, ValueRange{row, col});
+      storeResult(b, value, y, row, col, problem, guardRows, guardCols);
     }
   mlir::gpu::ReturnOp::create(b);
   return func;

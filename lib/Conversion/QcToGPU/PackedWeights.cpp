@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "llvm/Support/MathExtras.h"
@@ -282,6 +283,32 @@ MemRefType weightMemRefType(const MatmulProblem &problem) {
 
 MemRefType resultMemRefType(const MatmulProblem &problem) {
   return MemRefType::get({problem.m, problem.n}, problem.resultElementType);
+}
+
+void storeResult(ImplicitLocOpBuilder &b, Value value, Value y, Value row,
+                 Value col, const MatmulProblem &problem, bool guardRows,
+                 bool guardCols) {
+  if (!problem.resultElementType.isF32())
+    value = arith::TruncFOp::create(b, problem.resultElementType, value);
+  auto below = [&](Value index, int64_t bound) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index,
+                                 arith::ConstantIndexOp::create(b, bound));
+  };
+  Value inside;
+  if (guardRows)
+    inside = below(row, problem.m);
+  if (guardCols) {
+    Value colInside = below(col, problem.n);
+    inside = inside ? arith::AndIOp::create(b, inside, colInside).getResult()
+                    : colInside;
+  }
+  if (!inside) {
+    memref::StoreOp::create(b, value, y, ValueRange{row, col});
+    return;
+  }
+  auto ifOp = scf::IfOp::create(b, inside, /*withElse=*/false);
+  ImplicitLocOpBuilder thenBuilder(b.getLoc(), ifOp.getThenBodyBuilder());
+  memref::StoreOp::create(thenBuilder, value, y, ValueRange{row, col});
 }
 
 mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
