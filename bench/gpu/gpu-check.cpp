@@ -453,7 +453,10 @@ int runBench(const std::string &kernelsPath, const std::string &jsonPath) {
     // Enough copies of W that the rotation streams from HBM, not L2.
     std::string key = k.format + "/" + std::to_string(k.n) + "x" +
                       std::to_string(k.k);
-    auto &[copies, bytes] = weights[key];
+    // Named references, not structured bindings: the timing lambda below
+    // captures them (a C++20 extension for bindings).
+    std::vector<CUdeviceptr> &copies = weights[key].first;
+    size_t &bytes = weights[key].second;
     if (copies.empty()) {
       // Timing does not depend on the values: random bytes of the packed
       // size stand in for quantized weights (quantizing 58M weights on the
