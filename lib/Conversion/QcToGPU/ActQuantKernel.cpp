@@ -233,43 +233,6 @@ struct ActQuantizer {
   }
 };
 
-/// A kernel reading `inputs` (read-only) and writing `output`.
-mlir::gpu::GPUFuncOp createActKernel(OpBuilder &builder, Location loc,
-                                     StringRef name, TypeRange inputs,
-                                     MemRefType output,
-                                     const LaunchShape &launch,
-                                     TypeRange workgroup = {}) {
-  MLIRContext *ctx = builder.getContext();
-  SmallVector<Type> arguments(inputs.begin(), inputs.end());
-  arguments.push_back(output);
-  auto func = mlir::gpu::GPUFuncOp::create(
-      builder, loc, name, builder.getFunctionType(arguments, {}), workgroup,
-      TypeRange{});
-  func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
-                builder.getUnitAttr());
-  auto dims = [&](const std::array<int64_t, 3> &d) {
-    return DenseI32ArrayAttr::get(
-        ctx, {int32_t(d[0]), int32_t(d[1]), int32_t(d[2])});
-  };
-  func.setKnownBlockSizeAttr(dims(launch.block));
-  func.setKnownGridSizeAttr(dims(launch.grid));
-  Attribute unit = builder.getUnitAttr();
-  for (unsigned i = 0; i < arguments.size(); ++i) {
-    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-    func.setArgAttr(i,
-                    i + 1 < arguments.size()
-                        ? LLVM::LLVMDialect::getReadonlyAttrName()
-                        : LLVM::LLVMDialect::getWriteOnlyAttrName(),
-                    unit);
-  }
-  // Shared buffers: 16-byte aligned like the matmul kernels'.
-  for (unsigned i = 0; i < workgroup.size(); ++i)
-    func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
-                                     builder.getI64IntegerAttr(16));
-  builder.setInsertionPointToStart(&func.getBody().front());
-  return func;
-}
-
 /// Per-thread statistics of the tensor: max |x|, max finite |x|, NaN/Inf
 /// seen (0/1), min x, max x. Combined with max/min only, so any split
 /// gives the same values.
@@ -369,7 +332,7 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
     launch.grid = {(numGroups + kGroupThreads - 1) / kGroupThreads, 1, 1};
     launch.block = {kGroupThreads, 1, 1};
     mlir::gpu::GPUFuncOp func =
-        createActKernel(builder, loc, name, {xType}, bytesType, launch);
+        createKernel(builder, loc, name, {xType}, bytesType, launch);
     ImplicitLocOpBuilder b(loc, builder);
     Emitter em(b);
     Value x = func.getArgument(0), bytes = func.getArgument(1);
@@ -404,7 +367,7 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
                            : numGroups;
   launch.grid = {(work + kGroupThreads - 1) / kGroupThreads, 1, 1};
   launch.block = {kGroupThreads, 1, 1};
-  mlir::gpu::GPUFuncOp func = createActKernel(
+  mlir::gpu::GPUFuncOp func = createKernel(
       builder, loc, name, {xType, actStatsMemRefType(ctx, p)}, bytesType,
       launch);
   ImplicitLocOpBuilder b(loc, builder);
@@ -493,7 +456,7 @@ mlir::gpu::GPUFuncOp emitActStatsKernel(OpBuilder &builder, Location loc,
                                     builder.getF32Type(), AffineMap(),
                                     workgroup);
   OpBuilder::InsertionGuard guard(builder);
-  mlir::gpu::GPUFuncOp func = createActKernel(
+  mlir::gpu::GPUFuncOp func = createKernel(
       builder, loc, name, {MemRefType::get({p.m, p.k}, p.inputElementType)},
       actStatsMemRefType(ctx, p), launch, {sharedType});
   ImplicitLocOpBuilder b(loc, builder);
@@ -557,7 +520,7 @@ mlir::gpu::GPUFuncOp emitDequantizeActKernel(OpBuilder &builder, Location loc,
   launch.grid = {(chunks + kGroupThreads - 1) / kGroupThreads, 1, 1};
   launch.block = {kGroupThreads, 1, 1};
   OpBuilder::InsertionGuard guard(builder);
-  mlir::gpu::GPUFuncOp func = createActKernel(
+  mlir::gpu::GPUFuncOp func = createKernel(
       builder, loc, name, {packedActMemRefType(ctx, p.packedBytes)},
       MemRefType::get({p.m, p.k}, p.inputElementType), launch);
   ImplicitLocOpBuilder b(loc, builder);

@@ -16,6 +16,7 @@
 #include "quantc/Formats/Format.h"
 #include "quantc/Transforms/FormatCodegen.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -240,6 +241,51 @@ mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &builder, mlir::Location loc,
 void storeResult(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
                  mlir::Value y, mlir::Value row, mlir::Value col,
                  const MatmulProblem &problem, bool guardRows, bool guardCols);
+
+/// Creates an empty kernel `name` taking `inputs` (read-only, no alias) and
+/// `output` (write-only), with 16-byte aligned `workgroup` buffers; the
+/// builder is left at the start of its body.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &builder, mlir::Location loc,
+                                  llvm::StringRef name, mlir::TypeRange inputs,
+                                  mlir::MemRefType output,
+                                  const LaunchShape &launch,
+                                  mlir::TypeRange workgroup = {});
+
+/// Index arithmetic the kernel generators share: constants, sums, products,
+/// quotients, remainders and unsigned comparisons with constants.
+inline mlir::Value idx(mlir::ImplicitLocOpBuilder &b, int64_t v) {
+  return mlir::arith::ConstantIndexOp::create(b, v).getResult();
+}
+inline mlir::Value add(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                       mlir::Value r) {
+  return mlir::arith::AddIOp::create(b, l, r).getResult();
+}
+inline mlir::Value addc(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                        int64_t r) {
+  return r ? add(b, l, idx(b, r)) : l;
+}
+inline mlir::Value mulc(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                        int64_t r) {
+  return mlir::arith::MulIOp::create(b, l, idx(b, r)).getResult();
+}
+inline mlir::Value divc(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                        int64_t r) {
+  return mlir::arith::DivUIOp::create(b, l, idx(b, r)).getResult();
+}
+inline mlir::Value remc(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                        int64_t r) {
+  return mlir::arith::RemUIOp::create(b, l, idx(b, r)).getResult();
+}
+inline mlir::Value minc(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                        int64_t r) {
+  return mlir::arith::MinUIOp::create(b, l, idx(b, r)).getResult();
+}
+inline mlir::Value ult(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
+                       int64_t r) {
+  return mlir::arith::CmpIOp::create(b, mlir::arith::CmpIPredicate::ult, l,
+                                     idx(b, r))
+      .getResult();
+}
 
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);

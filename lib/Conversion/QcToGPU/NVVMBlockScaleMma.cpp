@@ -183,18 +183,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleMmaKernel(OpBuilder &builder, Location loc,
   const int64_t elementsPerReg = 32 / bits;
   const int64_t blockSize = problem.format.blockSize;
 
-  auto c = [&](ImplicitLocOpBuilder &lb, int64_t v) {
-    return arith::ConstantIndexOp::create(lb, v).getResult();
-  };
-  auto add = [](ImplicitLocOpBuilder &lb, Value x, Value y) {
-    return arith::AddIOp::create(lb, x, y).getResult();
-  };
-  auto mulc = [&](ImplicitLocOpBuilder &lb, Value x, int64_t v) {
-    return arith::MulIOp::create(lb, x, c(lb, v)).getResult();
-  };
-  auto minc = [&](ImplicitLocOpBuilder &lb, Value x, int64_t v) {
-    return arith::MinUIOp::create(lb, x, c(lb, v)).getResult();
-  };
+  auto c = [](ImplicitLocOpBuilder &lb, int64_t v) { return idx(lb, v); };
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
   Value lane = arith::RemUIOp::create(b, tid, c(b, 32));

@@ -221,28 +221,10 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
                 decodedFloats = pipeline.decodedFloats,
                 decodedOffset = pipeline.decodedOffset;
   launch.dynamicSharedBytes = pipeline.sharedBytes;
-  FunctionType type = builder.getFunctionType(
-      {packedActMemRefType(ctx, problem.actBytes), weightMemRefType(problem),
-       resultMemRefType(problem)},
-      {});
-  auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type,
-                                           TypeRange{}, TypeRange{});
-  func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
-                builder.getUnitAttr());
-  auto dims = [&](const std::array<int64_t, 3> &d) {
-    return DenseI32ArrayAttr::get(
-        ctx, {int32_t(d[0]), int32_t(d[1]), int32_t(d[2])});
-  };
-  func.setKnownBlockSizeAttr(dims(launch.block));
-  func.setKnownGridSizeAttr(dims(launch.grid));
-  Attribute unit = builder.getUnitAttr();
-  for (unsigned i : {0u, 1u}) {
-    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-    func.setArgAttr(i, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
-  }
-  func.setArgAttr(2, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-  func.setArgAttr(2, LLVM::LLVMDialect::getWriteOnlyAttrName(), unit);
-  builder.setInsertionPointToStart(&func.getBody().front());
+  mlir::gpu::GPUFuncOp func = createKernel(
+      builder, loc, name,
+      {packedActMemRefType(ctx, problem.actBytes), weightMemRefType(problem)},
+      resultMemRefType(problem), launch);
 
   ImplicitLocOpBuilder b(loc, builder);
   Emitter em(b);
@@ -251,31 +233,6 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   const int64_t scalesPerRow = k / kMxBlock;
   const int64_t actScaleOffset = m * k, weightScaleOffset = n * k;
 
-  auto idx = [&](ImplicitLocOpBuilder &ib, int64_t v) {
-    return arith::ConstantIndexOp::create(ib, v).getResult();
-  };
-  auto add = [&](ImplicitLocOpBuilder &ib, Value l, Value r) {
-    return arith::AddIOp::create(ib, l, r).getResult();
-  };
-  auto addc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return r ? add(ib, l, idx(ib, r)) : l;
-  };
-  auto mulc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::MulIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto divc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::DivUIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto remc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::RemUIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto ult = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, l, idx(ib, r))
-        .getResult();
-  };
-  auto minc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::MinUIOp::create(ib, l, idx(ib, r)).getResult();
-  };
   auto i64c = [&](ImplicitLocOpBuilder &ib, int64_t v) {
     return arith::ConstantIntOp::create(ib, i64, v).getResult();
   };

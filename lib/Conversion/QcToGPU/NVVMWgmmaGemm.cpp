@@ -99,28 +99,6 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
   Value tileA = func.getWorkgroupAttributions()[0];
   Value tileB = func.getWorkgroupAttributions()[1];
 
-  auto idx = [&](ImplicitLocOpBuilder &ib, int64_t v) {
-    return arith::ConstantIndexOp::create(ib, v).getResult();
-  };
-  auto add = [&](ImplicitLocOpBuilder &ib, Value l, Value r) {
-    return arith::AddIOp::create(ib, l, r).getResult();
-  };
-  auto addc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return r ? add(ib, l, idx(ib, r)) : l;
-  };
-  auto mulc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::MulIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto divc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::DivUIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto remc = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::RemUIOp::create(ib, l, idx(ib, r)).getResult();
-  };
-  auto ult = [&](ImplicitLocOpBuilder &ib, Value l, int64_t r) {
-    return arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, l, idx(ib, r))
-        .getResult();
-  };
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
   Value tileRow0 = mulc(

@@ -312,16 +312,15 @@ void storeResult(ImplicitLocOpBuilder &b, Value value, Value y, Value row,
 }
 
 mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
-                                  StringRef name, const MatmulProblem &problem,
-                                  const LaunchShape &launch,
+                                  StringRef name, TypeRange inputs,
+                                  MemRefType output, const LaunchShape &launch,
                                   TypeRange workgroup) {
   MLIRContext *ctx = builder.getContext();
-  FunctionType type = builder.getFunctionType(
-      {inputMemRefType(problem), weightMemRefType(problem),
-       resultMemRefType(problem)},
-      {});
-  auto func = mlir::gpu::GPUFuncOp::create(builder, loc, name, type, workgroup,
-                                           TypeRange{});
+  SmallVector<Type> arguments(inputs.begin(), inputs.end());
+  arguments.push_back(output);
+  auto func = mlir::gpu::GPUFuncOp::create(
+      builder, loc, name, builder.getFunctionType(arguments, {}), workgroup,
+      TypeRange{});
   func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
                 builder.getUnitAttr());
   auto dims = [&](const std::array<int64_t, 3> &d) {
@@ -334,12 +333,14 @@ mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
   // through the non-coherent cache (ld.global.nc). The access attributes
   // also tell quantc-stage-gpu-buffers which way to copy each buffer.
   Attribute unit = builder.getUnitAttr();
-  for (unsigned i : {0u, 1u}) {
+  for (unsigned i = 0; i < arguments.size(); ++i) {
     func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-    func.setArgAttr(i, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
+    func.setArgAttr(i,
+                    i + 1 < arguments.size()
+                        ? LLVM::LLVMDialect::getReadonlyAttrName()
+                        : LLVM::LLVMDialect::getWriteOnlyAttrName(),
+                    unit);
   }
-  func.setArgAttr(2, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-  func.setArgAttr(2, LLVM::LLVMDialect::getWriteOnlyAttrName(), unit);
   // Shared buffers are read and written with 16-byte vector accesses; by
   // default their globals would only be aligned to the element type.
   for (unsigned i = 0; i < workgroup.size(); ++i)
@@ -347,6 +348,15 @@ mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
                                      builder.getI64IntegerAttr(16));
   builder.setInsertionPointToStart(&func.getBody().front());
   return func;
+}
+
+mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
+                                  StringRef name, const MatmulProblem &problem,
+                                  const LaunchShape &launch,
+                                  TypeRange workgroup) {
+  return createKernel(builder, loc, name,
+                      {inputMemRefType(problem), weightMemRefType(problem)},
+                      resultMemRefType(problem), launch, workgroup);
 }
 
 } // namespace quantc::gpukernels
