@@ -213,13 +213,26 @@ MatmulProblem actAsWeightProblem(const ActQuantProblem &problem);
 
 /// sm_120a: mma.sync block_scale (kind::mxf4nvf4 / kind::mxf8f6f4) on packed
 /// activations and weights of the same kind: MXFP4 x MXFP4, NVFP4 x NVFP4,
-/// MXFP8 (e4m3/e5m2) x MXFP8. Requires `act` and K % 64 (fp4) / 32 (fp8).
+/// MXFP8 (e4m3/e5m2) x MXFP8. 16 x 128 CTA tiles, fragments straight from
+/// global memory (the small-M kernel). Requires `act` and K % 64 (fp4) / 32
+/// (fp8).
 bool blockScaleMmaApplies(const MatmulProblem &problem);
 mlir::gpu::GPUFuncOp emitBlockScaleMmaKernel(mlir::OpBuilder &builder,
                                              mlir::Location loc,
                                              llvm::StringRef name,
                                              const MatmulProblem &problem,
                                              LaunchShape &launch);
+/// sm_120a: the same MMAs on 128 x 128 CTA tiles staged by cp.async through
+/// a 4-slot ring in dynamic shared memory, fragments by ldmatrix; besides
+/// the pairs above every pair of OCP MX formats (FP8/FP6/FP4 elements, E8M0
+/// per 32) on kind::mxf8f6f4, FP6/FP4 codes unpacked into 8-bit containers
+/// by ldmatrix. Requires `act` and K % 128.
+bool blockScaleGemmApplies(const MatmulProblem &problem);
+mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(mlir::OpBuilder &builder,
+                                              mlir::Location loc,
+                                              llvm::StringRef name,
+                                              const MatmulProblem &problem,
+                                              LaunchShape &launch);
 /// The MLIR type whose arith.truncf from f32 rounds like the format
 /// library's element `e` (f4E2M1FN, f6E2M3FN, f6E3M2FN, f8E4M3FN, f8E5M2 for
 /// the saturating OCP minifloats; quantc-gpu-to-ptx lowers those truncf to

@@ -121,6 +121,12 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                        bool wgmma, LaunchShape &launch) {
   if (problem.act) {
     // Native paths on packed activations, per chip.
+    // sm_120a: the staged GEMM for M > gemvMaxRows and for the pairs the
+    // small-M kernel lacks; the small-M kernel reads W once per 16 rows.
+    if (tensorCores && chip == "sm_120a" && blockScaleGemmApplies(problem) &&
+        (problem.m > gemvMaxRows || !blockScaleMmaApplies(problem)))
+      return emitBlockScaleGemmKernel(kernelBuilder, loc, "qc_block_scale_gemm",
+                                      problem, launch);
     if (tensorCores && chip == "sm_120a" && blockScaleMmaApplies(problem))
       return emitBlockScaleMmaKernel(kernelBuilder, loc, "qc_mma_block_scale",
                                      problem, launch);
