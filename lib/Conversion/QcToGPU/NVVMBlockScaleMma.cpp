@@ -109,7 +109,12 @@
 //
 // Rows/columns past M/N read the last row / column and are not stored.
 //
-// Verified by construction and ptxas only (no sm_120 device).
+// Verified without an sm_120 device (none here or in GPU sessions): ptxas
+// -arch=sm_120a, FileCheck, and test/Conversion/qc-lower-gpu-blockscale-
+// emulated.test, which runs every kernel variant's IR on the host with
+// cp.async, ldmatrix and mma.sync block_scale emulated from the PTX ISA's
+// definitions and compares y with the format library's fake-quantized
+// product (what the hardware itself does is not checked).
 //
 //===----------------------------------------------------------------------===//
 
