@@ -21,6 +21,7 @@
 //   quantc-bench-cpu [--quantc_target=native|x86-64-v4|...] [--quantc_bf16=0]
 //                    [--quantc_i16=0] [--quantc_prefetch=BYTES]
 //                    [--quantc_dense6=0] [--quantc_scale_pairs=0]
+//                    [--quantc_tiles=N] [--quantc_inline_scales=0]
 //                    [--benchmark_filter=REGEX] [--benchmark_out=FILE.json]
 //
 // Names: <format>/<act>/K<k>xN<n>/M<m>/t<threads>/<cache|stream>, e.g.
@@ -70,6 +71,8 @@ std::string targetName = "native";
 bool allowBF16 = true;
 bool allowI16 = true;
 int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
+bool allowInlineScales = true; // --quantc_inline_scales=0: x86_n16k8 for INT4
+int tilesOverride = 0; // --quantc_tiles=N: 16-column tiles per register step
 bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
 bool allowScalePairs = true;    // --quantc_scale_pairs=0: NV scales per 16
 
@@ -127,6 +130,14 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
       allowI16, allowScalePairs, allowDense6);
   if (plan && prefetchOverride >= 0)
     plan->prefetchBytes = prefetchOverride;
+  if (plan && tilesOverride > 0)
+    plan->tilesPerStep = tilesOverride;
+  if (plan && !allowInlineScales && plan->layout == "x86_n16k8_si") {
+    std::string error;
+    plan->layout = "x86_n16k8";
+    plan->geometry =
+        *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
+  }
   return plan;
 }
 
@@ -366,6 +377,10 @@ int main(int argc, char **argv) {
       allowI16 = argument.substr(13) != "0";
     else if (argument.rfind("--quantc_prefetch=", 0) == 0)
       prefetchOverride = std::stoll(argument.substr(18));
+    else if (argument.rfind("--quantc_inline_scales=", 0) == 0)
+      allowInlineScales = argument.substr(23) != "0";
+    else if (argument.rfind("--quantc_tiles=", 0) == 0)
+      tilesOverride = std::stoi(argument.substr(15));
     else if (argument.rfind("--quantc_dense6=", 0) == 0)
       allowDense6 = argument.substr(16) != "0";
     else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)

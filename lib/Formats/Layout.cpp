@@ -29,6 +29,8 @@ struct LayoutKind {
   bool scalePairs = false;
   /// x86_n16k4_d6: the 64 codes of a chunk as 6-bit fields in 48 bytes.
   bool dense6 = false;
+  /// x86_n16k8_si: each block's scales after its chunks.
+  bool inlineScales = false;
 };
 
 const LayoutKind kX86Layouts[] = {
@@ -37,6 +39,7 @@ const LayoutKind kX86Layouts[] = {
     {"x86_n16k4", 0, 4, {0, 1, 2, 3}},
     {"x86_n16k8_s32", 4, 8, {0, 1, 2, 3}, true},
     {"x86_n16k4_d6", 6, 4, {0, 1, 2, 3}, false, true},
+    {"x86_n16k8_si", 4, 8, {0, 1, 2, 3}, false, false, true},
 };
 
 /// Bytes of one chunk of 64 codes.
@@ -92,6 +95,10 @@ std::string checkX86Layout(const LayoutKind &kind,
   if (kind.scalePairs && shape[1] % 32 != 0)
     return "layout '" + name + "' needs K a multiple of 32, got " +
            std::to_string(shape[1]);
+  if (kind.inlineScales &&
+      (format.granularity != Granularity::Block ||
+       scaleBits(format.scaleType) != 32))
+    return "layout '" + name + "' holds blocks along K with 4-byte scales";
   if (format.granularity == Granularity::Block &&
       format.blockSize % kind.kPerChunk != 0)
     return "layout '" + name + "' needs blocks that are a multiple of " +
@@ -119,6 +126,13 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
     // One u8 multiplier per scale.
     g.scaleBytes = 1;
     g.scaleBytesPerTile = g.paddedK / 32 * kPairBytes;
+  }
+  if (kind.inlineScales) {
+    // Blocks are multiples of kPerChunk and 16 four-byte scales are one
+    // line, so every chunk stays 64-byte aligned.
+    g.chunksPerScaleBlock = format.blockSize / kind.kPerChunk;
+    g.blockStride =
+        g.chunksPerScaleBlock * g.chunkBytes + kTileColumns * g.scaleBytes;
   }
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;
@@ -165,13 +179,13 @@ CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
     return {8 * (tile * g.tileBytes + chunk * g.chunkBytes) +
                 6 * (4 * column + j),
             -1};
-  return {tile * g.tileBytes + chunk * kChunkBytes + 4 * column + j, shift};
+  return {tile * g.tileBytes + chunkOffsetInTile(g, chunk) + 4 * column + j,
+          shift};
 }
 
 int64_t scaleOffset(const LayoutGeometry &g, int64_t n, int64_t s) {
   int64_t tile = n / kTileColumns, column = n % kTileColumns;
-  return tile * g.tileBytes + g.codeBytesPerTile +
-         (s * kTileColumns + column) * g.scaleBytes;
+  return tile * g.tileBytes + scaleOffsetInTile(g, s) + column * g.scaleBytes;
 }
 
 /// An E4M3 scale as M * 2^E with an integer M (0..15): normal codes
@@ -306,6 +320,19 @@ int64_t nvScaleOffset(const LayoutGeometry &g, int64_t row, int64_t s) {
 }
 
 } // namespace
+
+int64_t chunkOffsetInTile(const LayoutGeometry &g, int64_t chunk) {
+  if (g.chunksPerScaleBlock == 0)
+    return chunk * g.chunkBytes;
+  return chunk / g.chunksPerScaleBlock * g.blockStride +
+         chunk % g.chunksPerScaleBlock * g.chunkBytes;
+}
+
+int64_t scaleOffsetInTile(const LayoutGeometry &g, int64_t s) {
+  if (g.chunksPerScaleBlock == 0)
+    return g.codeBytesPerTile + s * kTileColumns * g.scaleBytes;
+  return s * g.blockStride + g.chunksPerScaleBlock * g.chunkBytes;
+}
 
 std::vector<std::string> knownLayouts() {
   std::vector<std::string> names = {"canonical"};

@@ -77,20 +77,21 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 
 // int8 activations: vpdpbusd on VNNI targets (int4 codes to unsigned bytes
 // with (v ^ 0x88) & 0x0F, E2M1 codes with a 16-entry vpermb table), with the
-// weights in VNNI order (one tile of 16 columns, 8 chunks of 64 bytes,
-// 2 x 16 scales of 4 bytes); x86-64-v4 lacks vpdpbusd, so its kernel
+// weights in VNNI order (one tile of 16 columns; f32 block scales inline,
+// x86_n16k8_si: per block of 32, 4 chunks of 64 bytes then its 16 scales of
+// 4 bytes); x86-64-v4 lacks vpdpbusd, so its kernel
 // fake-quantizes x and multiplies in f32, with the same layout.
 
 // V4-LABEL: func.func @w4a8
-// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
+// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si> -> tensor<2x3x16xf32>
 // VNNI-LABEL: func.func @w4a8
-// VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8> -> tensor<2x3x16xf32>
+// VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si> -> tensor<2x3x16xf32>
 
 // Rank-3 activations are collapsed to [M, K] and the result expanded back.
 // KERNEL-LABEL: func.func @w4a8
 // KERNEL: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<2x3x64xf32> into tensor<6x64xf32>
 // KERNEL: bufferization.to_buffer %[[X]] read_only
-// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
+// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
 // KERNEL: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [2, 3, 16] : tensor<6x16xf32> into tensor<2x3x16xf32>
 // KERNEL: llvm.func internal @[[K]]_prep(
 // KERNEL: llvm.intr.roundeven(%{{.*}}) : (vector<16xf32>) -> vector<16xf32>

@@ -42,7 +42,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 7u);
+  ASSERT_EQ(names.size(), 8u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -74,6 +74,43 @@ TEST(Layout, N16K8BytePlacement) {
   ASSERT_EQ(pairs.size(), 576u);
   EXPECT_EQ(pairs[64 + 4 * 3 + 1], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
   EXPECT_EQ(pairs[64 + 4 * 3 + 2], ((3 + 9) % 16) | (((3 + 13) % 16) << 4));
+}
+
+// INT4 g32 with each block's f32 scales after its 4 chunks: one tile,
+// K = 64. Code (n, k) = (n + k) % 16 (as two's complement nibbles), scale
+// (n, s) = 100 + n + 7 s as raw f32 bits.
+TEST(Layout, N16K8SIBytePlacement) {
+  Format f = parseOrDie("int4_g32");
+  QuantizedTensor q;
+  q.shape = {16, 64};
+  q.format = f;
+  for (int n = 0; n < 16; ++n)
+    for (int k = 0; k < 64; ++k)
+      q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
+  for (int n = 0; n < 16; ++n)
+    for (int s = 0; s < 2; ++s)
+      q.scales.push_back(100 + n + 7 * s);
+  std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8_si");
+  // Per block: 4 chunks (256 bytes) then 16 f32 scales (64): 2 x 320.
+  ASSERT_EQ(bytes.size(), 640u);
+  // Chunk 1 (k 8..15), column 3, byte j = 2: low k 10, high k 14.
+  EXPECT_EQ(bytes[64 + 4 * 3 + 2], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
+  // Chunk 5 = block 1's chunk 1 (k 40..47): after block 0's 320 bytes.
+  EXPECT_EQ(bytes[320 + 64 + 4 * 3 + 2],
+            ((3 + 42) % 16) | (((3 + 46) % 16) << 4));
+  // Block 0's scale of column 5 at 256 + 4 * 5, block 1's at 576 + 4 * 5.
+  uint32_t s0, s1;
+  std::memcpy(&s0, &bytes[256 + 4 * 5], 4);
+  std::memcpy(&s1, &bytes[576 + 4 * 5], 4);
+  EXPECT_EQ(s0, 105u);
+  EXPECT_EQ(s1, 112u);
+  // The same codes and scales as x86_n16k8, only placed differently.
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k8_si", {16, 64}, f, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  EXPECT_EQ(chunkOffsetInTile(*g, 5), 384);
+  EXPECT_EQ(scaleOffsetInTile(*g, 1), 576);
 }
 
 // NVFP4 scales folded in pairs: one tile, K = 64 (two 32s). Code (n, k) =
@@ -221,6 +258,8 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k8_s32", "nvfp4", 1, 96},
       {"x86_n16k4_d6", "mxfp6_e2m3", 17, 96}, {"x86_n16k4_d6", "mxfp6_e3m2", 3, 32},
       {"x86_n16k4_d6", "e2m3", 20, 7},
+      {"x86_n16k8_si", "int4_g32", 33, 96}, {"x86_n16k8_si", "int4_g128", 17, 256},
+      {"x86_n16k8_si", "int4, block = 8", 3, 24},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -246,7 +285,12 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("mxfp4")), "");
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
-            "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, nv_sf128x4)");
+            "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, "
+            "nv_sf128x4)");
+  EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("mxfp4")),
+            "layout 'x86_n16k8_si' holds blocks along K with 4-byte scales");
+  EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("int4")),
+            "layout 'x86_n16k8_si' holds blocks along K with 4-byte scales");
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
             "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
   EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),

@@ -64,6 +64,13 @@
 //               as x86_n16k8. packLayout fails (empty) for NaN or negative
 //               scales and for multipliers above 255 (scales of one 32 of K
 //               more than about 2^4 apart); kernels then use x86_n16k8.
+//   x86_n16k8_si
+//               x86_n16k8 with each block's scales inline: per block b of K
+//               (blocks with 4-byte scales, e.g. INT4 g32 with f32 scales),
+//               the block's chunks, then its 16 scales (64 bytes), so a tile
+//               is one sequential stream of 64-byte lines instead of a code
+//               stream and a scale stream (a GEMV that streams its weights from
+//               DRAM reads half as many streams per tile).
 //
 // The NVIDIA layout serves block-scaled tensor-core MMAs that read scale
 // factors in 128 x 4 tiles (tcgen05.mma block_scale through tcgen05.cp,
@@ -110,12 +117,22 @@ struct LayoutGeometry {
   int64_t codeBytesPerTile = 0;
   int64_t scaleBytesPerTile = 0;
   int64_t tileBytes = 0;
+  /// x86_n16k8_si: codes per scale block (its chunks are followed by its
+  /// scales, `blockStride` bytes in all), else 0 (scales after the codes).
+  int64_t chunksPerScaleBlock = 0;
+  int64_t blockStride = 0;
   /// x86_n16k8_s32: offset of the f32 factors, one per 32 of K, else -1.
   int64_t pairFactorOffset = -1;
   /// Offset of the f32 tensor scale (secondLevelScale only), else -1.
   int64_t tensorScaleOffset = -1;
   int64_t totalBytes = 0;
 };
+
+/// Offset in its tile of chunk `chunk`, and of the scale of column 0 for
+/// scale `s` along K (the 16 columns' scales follow each other), in an x86
+/// layout.
+int64_t chunkOffsetInTile(const LayoutGeometry &g, int64_t chunk);
+int64_t scaleOffsetInTile(const LayoutGeometry &g, int64_t s);
 
 /// Every layout name the library knows, "canonical" first.
 std::vector<std::string> knownLayouts();

@@ -340,9 +340,15 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // Layout.
   // 6-bit codes: 4 in 3 bytes where VBMI unpacks them (vpermb +
   // vpmultishiftqb), one per byte elsewhere.
+  // 4-bit codes in blocks with f32 scales: each block's scales inline after
+  // its chunks, one stream per tile (x86_n16k8_si).
+  bool inlineScales = fourBit && weight.granularity == Granularity::Block &&
+                      scaleBits(weight.scaleType) == 32;
   plan.layout = plan.scalePairs ? "x86_n16k8_s32"
-                : fourBit       ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
-                                                                 : "x86_n16k8")
+                : fourBit
+                    ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
+                       : inlineScales               ? "x86_n16k8_si"
+                                                    : "x86_n16k8")
                 : e.bits == 6 && target.avx512vbmi && allowDense6
                     ? "x86_n16k4_d6"
                     : "x86_n16k4";

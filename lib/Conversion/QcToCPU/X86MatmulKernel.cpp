@@ -122,6 +122,12 @@ private:
   Value addc(Value x, int64_t c) { return c == 0 ? x : add(x, c64(c)); }
   Value add32(Value x, int32_t c) { return arith::AddIOp::create(b, x, c32(c)); }
   Value mulc(Value x, int64_t c) { return c == 1 ? x : mul(x, c64(c)); }
+  Value divc(Value x, int64_t c) {
+    return c == 1 ? x : arith::DivUIOp::create(b, x, c64(c)).getResult();
+  }
+  Value remc(Value x, int64_t c) {
+    return arith::RemUIOp::create(b, x, c64(c));
+  }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value fma(Value x, Value y, Value acc) {
@@ -269,8 +275,19 @@ private:
 
   /// Address of the 64-byte code chunk `chunk` of tile `tile`.
   Value chunkAddress(Value w, Value tile, Value chunk) {
-    return gep(w, add(mulc(tile, p.geometry.tileBytes),
-                      mulc(chunk, p.geometry.chunkBytes)));
+    const LayoutGeometry &g = p.geometry;
+    Value offset = mulc(chunk, g.chunkBytes);
+    if (g.chunksPerScaleBlock) // x86_n16k8_si: past the earlier blocks' scales
+      offset = add(mulc(divc(chunk, g.chunksPerScaleBlock), g.blockStride),
+                   mulc(remc(chunk, g.chunksPerScaleBlock), g.chunkBytes));
+    return gep(w, add(mulc(tile, g.tileBytes), offset));
+  }
+  /// Offset in a tile of the 16 scales of scale block `gw` along K.
+  Value scaleOffsetInTile(Value gw) {
+    const LayoutGeometry &g = p.geometry;
+    if (g.chunksPerScaleBlock)
+      return addc(mulc(gw, g.blockStride), g.chunksPerScaleBlock * g.chunkBytes);
+    return addc(mulc(gw, 16 * g.scaleBytes), g.codeBytesPerTile);
   }
   /// x86_n16k4_d6: 6-bit codes packed 4 in 3 bytes.
   bool dense6() const { return p.layout == "x86_n16k4_d6"; }
@@ -878,8 +895,7 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
 Value KernelBuilder::weightScale(Value w, Value tile, int s, Value gw) {
   const LayoutGeometry &g = p.geometry;
   Value offset = add(mulc(tile, g.tileBytes),
-                     add(c64(g.codeBytesPerTile + s * W * g.scaleBytes),
-                         mulc(gw, 16 * g.scaleBytes)));
+                     addc(scaleOffsetInTile(gw), s * W * g.scaleBytes));
   Value address = gep(w, offset);
   switch (p.weight.scaleType) {
   case ScaleType::F32:
@@ -1206,8 +1222,7 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
                       std::max<int64_t>(1, geo.codeBytesPerTile);
       for (int t = 0; t < tiles; ++t)
         prefetch(gepc(gep(wBase, add(mulc(tileIndex[t], geo.tileBytes),
-                                     addc(mulc(gw, 16 * geo.scaleBytes),
-                                          geo.codeBytesPerTile))),
+                                     scaleOffsetInTile(gw))),
                       std::max<int64_t>(ahead, 64)));
     }
     // Scales of this group's weights, for prescaling.
