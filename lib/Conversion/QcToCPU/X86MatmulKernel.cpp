@@ -1587,13 +1587,11 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
     }
     Value kBase = mulc(pair, 32);
     for (int kk = 0; kk < 2; ++kk) {
-      SmallVector<Value> low(2 * tiles), high(2 * tiles); // [tile][set]
-      for (int t = 0; t < tiles; ++t)
-        for (int set = 0; set < 2; ++set) {
-          Value chunk = addc(mulc(pair, 4), 2 * kk + set);
-          decodeNibblesU8(load(vi32, chunkAddress(wBase, tileIndex[t], chunk)),
-                          low[2 * t + set], high[2 * t + set]);
-        }
+      // The x operands of every row and limb first, then tile by tile its
+      // two chunks decoded and used at once: the weights of one tile at a
+      // time stay live (decoding every tile first spilled: 16 accumulators,
+      // 16 decoded chunks and the x operands of a GEMV step exceed 32 zmm).
+      SmallVector<Value> xLow(rows * limbs), xHigh(rows * limbs);
       for (int r = 0; r < rows; ++r)
         for (int limb = 0; limb < limbs; ++limb) {
           // The prep phase put k 8kk+j and 16+8kk+j (j < 4) into one qword,
@@ -1604,17 +1602,26 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
                            broadcastLoad(v8i64, gep(xRows[r],
                                                     addc(kBase, offset))));
           };
-          Value xLow = xCodes(limb * kp + 16 * kk);
-          Value xHigh = xCodes(limb * kp + 16 * kk + 8);
-          for (int t = 0; t < tiles; ++t)
+          xLow[r * limbs + limb] = xCodes(limb * kp + 16 * kk);
+          xHigh[r * limbs + limb] = xCodes(limb * kp + 16 * kk + 8);
+        }
+      for (int t = 0; t < tiles; ++t) {
+        Value low[2], high[2]; // [set]
+        for (int set = 0; set < 2; ++set) {
+          Value chunk = addc(mulc(pair, 4), 2 * kk + set);
+          decodeNibblesU8(load(vi32, chunkAddress(wBase, tileIndex[t], chunk)),
+                          low[set], high[set]);
+        }
+        for (int r = 0; r < rows; ++r)
+          for (int limb = 0; limb < limbs; ++limb)
             for (int set = 0; set < 2; ++set) {
               Value &a = acc[chain(r, t, set, limb)];
               a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                            {a, low[2 * t + set], xLow});
+                            {a, low[set], xLow[r * limbs + limb]});
               a = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                            {a, high[2 * t + set], xHigh});
+                            {a, high[set], xHigh[r * limbs + limb]});
             }
-        }
+      }
     }
     // Epilogue: the halves of column c into the words of dword c, times
     // their multipliers (exact), then one FMA with F * xScale, which all
