@@ -47,18 +47,24 @@ TEST(Layout, KnownLayouts) {
   EXPECT_EQ(names[1], "x86_n16k8");
 }
 
-// One mxfp4 tile: code (n, k) = (n + k) % 16, scale (n, s) = 100 + n + s.
-TEST(Layout, N16K8BytePlacement) {
-  Format f = parseOrDie("mxfp4");
+/// One tile of 16 x 64 codes in `spec` (two blocks of 32): code (n, k) =
+/// (n + k) % 16, raw scale (n, s) = 100 + n + scaleStep * s.
+QuantizedTensor handPlacedTile(const std::string &spec, uint32_t scaleStep) {
   QuantizedTensor q;
   q.shape = {16, 64};
-  q.format = f;
+  q.format = parseOrDie(spec);
   for (int n = 0; n < 16; ++n)
     for (int k = 0; k < 64; ++k)
       q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
   for (int n = 0; n < 16; ++n)
     for (int s = 0; s < 2; ++s)
-      q.scales.push_back(100 + n + s);
+      q.scales.push_back(100 + n + scaleStep * s);
+  return q;
+}
+
+// One mxfp4 tile: code (n, k) = (n + k) % 16, scale (n, s) = 100 + n + s.
+TEST(Layout, N16K8BytePlacement) {
+  QuantizedTensor q = handPlacedTile("mxfp4", 1);
   std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8");
   // 8 chunks of codes (512 bytes) + 2 x 16 scales, padded to 576.
   ASSERT_EQ(bytes.size(), 576u);
@@ -80,16 +86,7 @@ TEST(Layout, N16K8BytePlacement) {
 // K = 64. Code (n, k) = (n + k) % 16 (as two's complement nibbles), scale
 // (n, s) = 100 + n + 7 s as raw f32 bits.
 TEST(Layout, N16K8SIBytePlacement) {
-  Format f = parseOrDie("int4_g32");
-  QuantizedTensor q;
-  q.shape = {16, 64};
-  q.format = f;
-  for (int n = 0; n < 16; ++n)
-    for (int k = 0; k < 64; ++k)
-      q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
-  for (int n = 0; n < 16; ++n)
-    for (int s = 0; s < 2; ++s)
-      q.scales.push_back(100 + n + 7 * s);
+  QuantizedTensor q = handPlacedTile("int4_g32", 7);
   std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8_si");
   // Per block: 4 chunks (256 bytes) then 16 f32 scales (64): 2 x 320.
   ASSERT_EQ(bytes.size(), 640u);
@@ -107,7 +104,7 @@ TEST(Layout, N16K8SIBytePlacement) {
   // The same codes and scales as x86_n16k8, only placed differently.
   std::string error;
   std::optional<LayoutGeometry> g =
-      layoutGeometry("x86_n16k8_si", {16, 64}, f, error);
+      layoutGeometry("x86_n16k8_si", {16, 64}, q.format, error);
   ASSERT_TRUE(g.has_value()) << error;
   EXPECT_EQ(chunkOffsetInTile(*g, 5), 384);
   EXPECT_EQ(scaleOffsetInTile(*g, 1), 576);
