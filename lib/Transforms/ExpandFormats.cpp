@@ -820,6 +820,19 @@ struct QcExpandFormatsPass
                                           op->getResultTypes()))
         if (auto packed = dyn_cast<PackedType>(type);
             packed && packed.getLayoutName() != "canonical") {
+          // A qc.quantize into a target layout folds to packed bytes when
+          // its input is constant and the layout can hold the values; one
+          // left here did not.
+          if (isa<QuantizeOp>(op)) {
+            op->emitOpError()
+                << "into packed layout '" << packed.getLayoutName()
+                << "' was not packed at compile time: target layouts need a "
+                   "constant input the layout can hold (x86_n16k8_s32: E4M3 "
+                   "scales of one 32 of K at most about 2^4 apart, no NaN); "
+                   "quantize into 'canonical' and let qc-lower-cpu choose "
+                   "the layout";
+            return WalkResult::interrupt();
+          }
           op->emitOpError() << "has packed layout '" << packed.getLayoutName()
                             << "', which qc-expand-formats does not lower "
                                "(only 'canonical'; target layouts are lowered "

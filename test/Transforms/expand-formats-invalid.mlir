@@ -7,3 +7,4 @@ func.func @target_layout(%p: !qc.packed<32x64, mxfp4, layout = x86_n16k8>) -> te
   %0 = qc.dequantize %p : !qc.packed<32x64, mxfp4, layout = x86_n16k8> -> tensor<32x64xf32>
   return %0 : tensor<32x64xf32>
 }
+
