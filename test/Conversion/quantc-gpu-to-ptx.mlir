@@ -13,11 +13,11 @@
 // CHECK: gpu.binary @qc_kernels
 // SM80-SAME: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">
 // SM90A-SAME: #nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
-// SM100A-SAME: #nvvm.target<O = 3, chip = "sm_100a", features = "+ptx86">
+// SM100A-SAME: #nvvm.target<O = 3, chip = "sm_100a", features = "+ptx87">
 // SM120A-SAME: #nvvm.target<O = 3, chip = "sm_120a", features = "+ptx87">
 // SM80-SAME: .version 7.0\0A.target sm_80
 // SM90A-SAME: .version 8.0\0A.target sm_90a
-// SM100A-SAME: .version 8.6\0A.target sm_100a
+// SM100A-SAME: .version 8.7\0A.target sm_100a
 // SM120A-SAME: .version 8.7\0A.target sm_120a
 // CHECK-SAME: .visible .entry qc_gemv(
 // CHECK-SAME: .maxntid 128, 1, 1

@@ -25,11 +25,13 @@ struct GpuChip {
 };
 
 // The lowest PTX ISA version LLVM's NVPTX back end accepts for each chip, so
-// that the oldest driver able to run the chip can load the PTX.
+// that the oldest driver able to run the chip can load the PTX (sm_100a:
+// 8.7, the first with tcgen05.mma .kind::mxf4nvf4, which its NVFP4/MXFP4
+// GEMM uses).
 inline constexpr GpuChip kGpuChips[] = {
     {"sm_80", "+ptx70", 8, 0, false},
     {"sm_90a", "+ptx80", 9, 0, true},
-    {"sm_100a", "+ptx86", 10, 0, true},
+    {"sm_100a", "+ptx87", 10, 0, true},
     {"sm_120a", "+ptx87", 12, 0, true},
 };
 inline constexpr int kNumGpuChips = sizeof(kGpuChips) / sizeof(kGpuChips[0]);
