@@ -43,11 +43,13 @@
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: memref.store %{{.*}}, %[[YA]]
 //
-// sm_100a has no kernel reading packed activations yet: fake quantization.
+// sm_100a: M = 12 <= gemv-max-rows and K = 128 (its tcgen05 kernel takes
+// M > 16 and K % 256 == 0 for FP4): fake quantization.
 // SM100-LABEL: func.func @nvfp4
 // SM100: @qc_quantize_act
 // SM100: @qc_dequantize_act
 // SM100-NOT: block_scale
+// SM100-LABEL: func.func @mxfp4_decode
 func.func @nvfp4(%x: tensor<12x128xf32>, %w: !qc.packed<136x128, nvfp4>) -> tensor<12x136xf16> {
   %y = qc.matmul %x, %w act <nvfp4> : tensor<12x128xf32>, !qc.packed<136x128, nvfp4> -> tensor<12x136xf16>
   return %y : tensor<12x136xf16>

@@ -130,6 +130,10 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
     if (tensorCores && chip == "sm_120a" && blockScaleMmaApplies(problem))
       return emitBlockScaleMmaKernel(kernelBuilder, loc, "qc_mma_block_scale",
                                      problem, launch);
+    if (tensorCores && chip == "sm_100a" && problem.m > gemvMaxRows &&
+        tcgen05BlockScaleGemmApplies(problem))
+      return emitTcgen05BlockScaleGemmKernel(
+          kernelBuilder, loc, "qc_tcgen05_block_scale_gemm", problem, launch);
     if (tensorCores && wgmma && chip == "sm_90a" && problem.m > gemvMaxRows &&
         wgmmaFp8GemmApplies(problem))
       return emitWgmmaFp8GemmKernel(kernelBuilder, loc, "qc_wgmma_fp8_gemm",
