@@ -310,6 +310,24 @@ inline mlir::Value ult(mlir::ImplicitLocOpBuilder &b, mlir::Value l,
       .getResult();
 }
 
+/// Byte addressing of the cp.async kernels: a memref's base as an LLVM
+/// global pointer (generic -> global address space), the dynamic shared
+/// memory's address as an i64 (and, with `memref`, the dynamic shared
+/// memory as memref<?xi8>), pointers `byteOffset` / `address` bytes in,
+/// and one cp.async of `bytes` (4, 8 or 16; 16 bypasses L1 with .cg, the
+/// others, which .cg does not take, use .ca).
+mlir::Value indexToI64(mlir::ImplicitLocOpBuilder &b, mlir::Value index);
+mlir::Value globalBytePointer(mlir::ImplicitLocOpBuilder &b,
+                              mlir::Value memref);
+mlir::Value globalByteAt(mlir::ImplicitLocOpBuilder &b, mlir::Value base,
+                         mlir::Value byteOffset);
+mlir::Value dynamicSharedAddress(mlir::ImplicitLocOpBuilder &b,
+                                 mlir::Value *memref = nullptr);
+mlir::Value sharedPointerAt(mlir::ImplicitLocOpBuilder &b,
+                            mlir::Value address);
+void copyAsync(mlir::ImplicitLocOpBuilder &b, mlir::Value sharedPointer,
+               mlir::Value globalPointer, int64_t bytes);
+
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
 mlir::MemRefType weightMemRefType(const MatmulProblem &problem);

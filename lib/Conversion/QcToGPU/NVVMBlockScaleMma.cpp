@@ -451,42 +451,14 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
   Emitter em(b);
   Value x = func.getArgument(0), weights = func.getArgument(1),
         y = func.getArgument(2);
-  Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type(),
-       i64 = b.getI64Type(), f32 = b.getF32Type();
-  auto sharedPtrType = LLVM::LLVMPointerType::get(ctx, 3);
-  auto globalPtrType = LLVM::LLVMPointerType::get(ctx, 1);
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
 
   PackedWeightReader weightLayout(problem);
   MatmulProblem actProblem = actAsWeightProblem(ActQuantProblem{
       m, k, *problem.act, problem.inputElementType, problem.actBytes});
   PackedWeightReader actLayout(actProblem);
 
-  auto toI64 = [&](ImplicitLocOpBuilder &ib, Value index) {
-    return arith::IndexCastUIOp::create(ib, i64, index).getResult();
-  };
-  auto globalBase = [&](Value memref) {
-    Value address =
-        toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, memref));
-    Value generic = LLVM::IntToPtrOp::create(
-        b, LLVM::LLVMPointerType::get(ctx), address);
-    return LLVM::AddrSpaceCastOp::create(b, globalPtrType, generic)
-        .getResult();
-  };
-  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
-      ctx, mlir::gpu::AddressSpace::Workgroup);
-  Value shared = mlir::gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, i8, AffineMap(), workgroup));
-  Value sharedAddress =
-      toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, shared));
-  auto sharedPointer = [&](ImplicitLocOpBuilder &ib, Value address) {
-    return LLVM::IntToPtrOp::create(ib, sharedPtrType, address).getResult();
-  };
-  auto globalPointer = [&](ImplicitLocOpBuilder &ib, Value base,
-                           Value byteOffset) {
-    return LLVM::GEPOp::create(ib, globalPtrType, i8, base,
-                               ValueRange{toI64(ib, byteOffset)})
-        .getResult();
-  };
+  Value sharedAddress = dynamicSharedAddress(b);
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
   Value lane = remc(b, tid, 32), warp = divc(b, tid, 32);
@@ -513,9 +485,9 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
     return bits == 4 ? CodeCopy::Fp4Container : CodeCopy::Fp6Container;
   };
   const Operand operands[2] = {
-      {globalBase(x), m, problem.act->element.bits,
+      {globalBytePointer(b, x), m, problem.act->element.bits,
        codeCopy(problem.act->element.bits), actLayout.scaleOffset, tileRow0},
-      {globalBase(weights), n, problem.format.element.bits,
+      {globalBytePointer(b, weights), n, problem.format.element.bits,
        codeCopy(problem.format.element.bits), weightLayout.scaleOffset,
        tileCol0}};
   const int64_t scaleBlock = problem.format.blockSize;
@@ -532,17 +504,6 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
     return add(ib, mulc(ib, row, kGemmRowBytes),
                mulc(ib, arith::XOrIOp::create(ib, chunk, mix), 16));
   };
-  auto cpAsync = [&](ImplicitLocOpBuilder &ib, Value destination, Value source,
-                     int64_t bytes) {
-    NVVM::CpAsyncOp::create(
-        ib, sharedPointer(ib, destination), source,
-        ib.getI32IntegerAttr(bytes),
-        NVVM::LoadCacheModifierKindAttr::get(
-            ctx, bytes == 16 ? NVVM::LoadCacheModifierKind::CG
-                             : NVVM::LoadCacheModifierKind::CA),
-        Value());
-  };
-
   // Issues the cp.async copies of stage `stage` into its ring slot: per
   // operand 128 rows x 4 chunks, 2 chunks per thread (thread t + 256 u takes
   // row (t + 256 u) / 4, chunk t % 4: consecutive threads, consecutive
@@ -550,7 +511,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
   // activation rows, 128-255 the weight rows).
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress =
-        add(ib, toI64(ib, mulc(ib, remc(ib, stage, kGemmStages), slotBytes)),
+        add(ib, indexToI64(ib, mulc(ib, remc(ib, stage, kGemmStages), slotBytes)),
             sharedAddress);
     for (int64_t o = 0; o < 2; ++o) {
       const Operand &op = operands[o];
@@ -565,22 +526,25 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
         Value source = divc(ib, mulc(ib, element, op.bits), 8);
         Value destination =
             add(ib, slotAddress,
-                toI64(ib, addc(ib, swizzled(ib, row, chunk), o * tileBytes)));
+                indexToI64(ib, addc(ib, swizzled(ib, row, chunk), o * tileBytes)));
         switch (op.copy) {
         case CodeCopy::Raw16:
-          cpAsync(ib, destination, globalPointer(ib, op.global, source), 16);
+          copyAsync(ib, sharedPointerAt(ib, destination),
+                    globalByteAt(ib, op.global, source), 16);
           break;
         case CodeCopy::Fp4Container:
-          cpAsync(ib, destination, globalPointer(ib, op.global, source), 8);
+          copyAsync(ib, sharedPointerAt(ib, destination),
+                    globalByteAt(ib, op.global, source), 8);
           break;
         case CodeCopy::Fp6Container:
           // 12 bytes at a multiple of 4 (not of 8 for odd chunks).
           for (int64_t w = 0; w < 3; ++w)
-            cpAsync(ib,
-                    arith::AddIOp::create(
-                        ib, destination,
-                        arith::ConstantIntOp::create(ib, i64, 4 * w)),
-                    globalPointer(ib, op.global, addc(ib, source, 4 * w)), 4);
+            copyAsync(ib,
+                      sharedPointerAt(
+                          ib, arith::AddIOp::create(
+                                  ib, destination,
+                                  arith::ConstantIntOp::create(ib, i64, 4 * w))),
+                    globalByteAt(ib, op.global, addc(ib, source, 4 * w)), 4);
           break;
         }
       }
@@ -595,7 +559,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
                        windowBytes);
     Value scaleSource[2];
     for (int64_t o = 0; o < 2; ++o)
-      scaleSource[o] = globalPointer(
+      scaleSource[o] = globalByteAt(
           ib, operands[o].global,
           add(ib,
               addc(ib,
@@ -609,8 +573,8 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
         arith::SelectOp::create(ib, isA, scaleSource[0], scaleSource[1]);
     Value destination = add(
         ib, slotAddress,
-        toI64(ib, addc(ib, mulc(ib, tid, windowBytes), 2 * tileBytes)));
-    cpAsync(ib, destination, source, windowBytes);
+        indexToI64(ib, addc(ib, mulc(ib, tid, windowBytes), 2 * tileBytes)));
+    copyAsync(ib, sharedPointerAt(ib, destination), source, windowBytes);
   };
 
   // Prologue: stages 0 .. slots - 2 in flight, one commit group each (empty
@@ -642,10 +606,10 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
     const NVVM::LdStMatrixEltType type = ldmatrixType(bits);
     const bool b16 = type == NVVM::LdStMatrixEltType::B16;
     Value address = add(ib, slotAddress,
-                        toI64(ib, addc(ib, swizzled(ib, row, chunk),
+                        indexToI64(ib, addc(ib, swizzled(ib, row, chunk),
                                        o * tileBytes)));
     Value result = NVVM::LdMatrixOp::create(
-        ib, fragmentType, sharedPointer(ib, address), 4,
+        ib, fragmentType, sharedPointerAt(ib, address), 4,
         NVVM::MMALayout::row,
         NVVM::LdStMatrixShapeAttr::get(ctx, 8, b16 ? 8 : 16), type);
     SmallVector<Value> registers;
@@ -661,7 +625,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
     return registers;
   };
   auto loadScaleWord = [&](ImplicitLocOpBuilder &ib, Value address) {
-    return LLVM::LoadOp::create(ib, i32, sharedPointer(ib, address),
+    return LLVM::LoadOp::create(ib, i32, sharedPointerAt(ib, address),
                                 /*alignment=*/4)
         .getResult();
   };
@@ -690,7 +654,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
         NVVM::CpAsyncCommitGroupOp::create(lb);
 
         Value slotAddress = add(
-            lb, toI64(lb, mulc(lb, remc(lb, stage, kGemmStages), slotBytes)),
+            lb, indexToI64(lb, mulc(lb, remc(lb, stage, kGemmStages), slotBytes)),
             sharedAddress);
         Value scaleBase = arith::AddIOp::create(
             lb, slotAddress,
@@ -709,7 +673,7 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
           auto scaleOf = [&](Value line, int64_t operand) {
             Value address = add(
                 lb, scaleBase,
-                toI64(lb, addc(lb, mulc(lb, line, windowBytes),
+                indexToI64(lb, addc(lb, mulc(lb, line, windowBytes),
                                operand * kGemmTile * windowBytes +
                                    (kind.scaleVec == NVVM::ScaleVecSize::X4
                                         ? 4 * j
@@ -768,7 +732,6 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(OpBuilder &builder, Location loc,
       });
   // No copies may be in flight when the CTA exits.
   NVVM::CpAsyncWaitGroupOp::create(b, 0);
-  (void)i16;
 
   Value tensorScale;
   if (kind.tensorScales) {

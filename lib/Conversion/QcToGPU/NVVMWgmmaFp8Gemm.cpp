@@ -200,7 +200,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   launch.block = {kThreads, 1, 1};
 
   Type f32 = builder.getF32Type(), i32 = builder.getI32Type(),
-       i64 = builder.getI64Type(), i8 = builder.getI8Type();
+       i64 = builder.getI64Type();
   auto workgroup = mlir::gpu::AddressSpaceAttr::get(
       ctx, mlir::gpu::AddressSpace::Workgroup);
 
@@ -268,32 +268,10 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   Value quad = mulc(b, remc(b, lane, 4), 2);
 
   // Global byte addresses of the two packed operands (generic -> global).
-  auto globalBase = [&](Value memref) {
-    Value address =
-        toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, memref));
-    Value generic = LLVM::IntToPtrOp::create(
-        b, LLVM::LLVMPointerType::get(ctx), address);
-    return LLVM::AddrSpaceCastOp::create(
-               b, LLVM::LLVMPointerType::get(ctx, 1), generic)
-        .getResult();
-  };
-  Value actGlobal = globalBase(act), weightGlobal = globalBase(weights);
-  auto sharedType = MemRefType::get({ShapedType::kDynamic}, i8, AffineMap(),
-                                    workgroup);
-  Value shared = mlir::gpu::DynamicSharedMemoryOp::create(b, sharedType);
-  Value sharedAddress =
-      toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, shared));
-  auto sharedPointer = [&](ImplicitLocOpBuilder &ib, Value address) {
-    return LLVM::IntToPtrOp::create(ib, LLVM::LLVMPointerType::get(ctx, 3),
-                                    address)
-        .getResult();
-  };
-  auto globalPointer = [&](ImplicitLocOpBuilder &ib, Value base,
-                           Value byteOffset) {
-    return LLVM::GEPOp::create(ib, LLVM::LLVMPointerType::get(ctx, 1), i8,
-                               base, ValueRange{toI64(ib, byteOffset)})
-        .getResult();
-  };
+  Value actGlobal = globalBytePointer(b, act),
+        weightGlobal = globalBytePointer(b, weights);
+  Value shared;
+  Value sharedAddress = dynamicSharedAddress(b, &shared);
   // The decoded scales as f32 (two buffers) and the raw scale words.
   Value decoded = memref::ViewOp::create(
       b, MemRefType::get({2 * decodedFloats}, f32, AffineMap(), workgroup),
@@ -331,12 +309,8 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         Value destination = add(
             ib, slotAddress,
             toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * tileBytes)));
-        NVVM::CpAsyncOp::create(
-            ib, sharedPointer(ib, destination),
-            globalPointer(ib, base, source), ib.getI32IntegerAttr(16),
-            NVVM::LoadCacheModifierKindAttr::get(
-                ctx, NVVM::LoadCacheModifierKind::CG),
-            Value());
+        copyAsync(ib, sharedPointerAt(ib, destination),
+                  globalByteAt(ib, base, source), 16);
       }
     }
     if (!blockScaled)
@@ -354,16 +328,12 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
                      weightScaleOffset),
             divc(ib, k0, kMxBlock));
     Value source = arith::SelectOp::create(
-        ib, isA, globalPointer(ib, actGlobal, aSource),
-        globalPointer(ib, weightGlobal, bSource));
+        ib, isA, globalByteAt(ib, actGlobal, aSource),
+        globalByteAt(ib, weightGlobal, bSource));
     Value destination = add(
         ib, slotAddress,
         toI64(ib, addc(ib, mulc(ib, tid, blocksPerStage), 2 * tileBytes)));
-    NVVM::CpAsyncOp::create(ib, sharedPointer(ib, destination), source,
-                            ib.getI32IntegerAttr(blocksPerStage),
-                            NVVM::LoadCacheModifierKindAttr::get(
-                                ctx, NVVM::LoadCacheModifierKind::CA),
-                            Value());
+    copyAsync(ib, sharedPointerAt(ib, destination), source, blocksPerStage);
   };
 
   const int64_t numStages = k / stageK;
@@ -566,7 +536,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
       Value at = idx(b, offset);
       if (!perTensor)
         at = add(b, at, mulc(b, minc(b, line, lines - 1), 4));
-      return LLVM::LoadOp::create(b, f32, globalPointer(b, base, at),
+      return LLVM::LoadOp::create(b, f32, globalByteAt(b, base, at),
                                   /*alignment=*/4)
           .getResult();
     };

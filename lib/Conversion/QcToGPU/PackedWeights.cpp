@@ -12,6 +12,7 @@
 #include "Kernels.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -283,6 +284,57 @@ MemRefType weightMemRefType(const MatmulProblem &problem) {
 
 MemRefType resultMemRefType(const MatmulProblem &problem) {
   return MemRefType::get({problem.m, problem.n}, problem.resultElementType);
+}
+
+Value indexToI64(ImplicitLocOpBuilder &b, Value index) {
+  return arith::IndexCastUIOp::create(b, b.getI64Type(), index).getResult();
+}
+
+Value globalBytePointer(ImplicitLocOpBuilder &b, Value memref) {
+  MLIRContext *ctx = b.getContext();
+  Value address = indexToI64(
+      b, memref::ExtractAlignedPointerAsIndexOp::create(b, memref));
+  Value generic =
+      LLVM::IntToPtrOp::create(b, LLVM::LLVMPointerType::get(ctx), address);
+  return LLVM::AddrSpaceCastOp::create(b, LLVM::LLVMPointerType::get(ctx, 1),
+                                       generic)
+      .getResult();
+}
+
+Value globalByteAt(ImplicitLocOpBuilder &b, Value base, Value byteOffset) {
+  return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext(), 1),
+                             b.getI8Type(), base,
+                             ValueRange{indexToI64(b, byteOffset)})
+      .getResult();
+}
+
+Value dynamicSharedAddress(ImplicitLocOpBuilder &b, Value *memref) {
+  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+      b.getContext(), mlir::gpu::AddressSpace::Workgroup);
+  Value shared = mlir::gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), AffineMap(),
+                         workgroup));
+  if (memref)
+    *memref = shared;
+  return indexToI64(b,
+                    memref::ExtractAlignedPointerAsIndexOp::create(b, shared));
+}
+
+Value sharedPointerAt(ImplicitLocOpBuilder &b, Value address) {
+  return LLVM::IntToPtrOp::create(
+             b, LLVM::LLVMPointerType::get(b.getContext(), 3), address)
+      .getResult();
+}
+
+void copyAsync(ImplicitLocOpBuilder &b, Value sharedPointer,
+               Value globalPointer, int64_t bytes) {
+  NVVM::CpAsyncOp::create(
+      b, sharedPointer, globalPointer,
+      b.getI32IntegerAttr(bytes),
+      NVVM::LoadCacheModifierKindAttr::get(
+          b.getContext(), bytes == 16 ? NVVM::LoadCacheModifierKind::CG
+                                      : NVVM::LoadCacheModifierKind::CA),
+      Value());
 }
 
 void storeResult(ImplicitLocOpBuilder &b, Value value, Value y, Value row,
