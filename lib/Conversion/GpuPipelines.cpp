@@ -12,6 +12,7 @@
 #include "quantc/Transforms/FormatCodegen.h"
 
 #include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
@@ -23,7 +24,10 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/IRMapping.h"
@@ -194,6 +198,30 @@ struct LowerNarrowTruncfPass
                                                     "llvm.maxnum.f32");
     patterns.add<MathToIntrinsic<arith::MinNumFOp>>(&getContext(),
                                                     "llvm.minnum.f32");
+    // The float graph's math (quantc-graph-to-gpu kernels): functions as
+    // polynomials (exp, log, erf, tanh, ...; pow and the hyperbolic ones
+    // through exp/log first), the rest as intrinsics NVPTX selects
+    // (sqrt.rn.f32, fma.rn.f32, cvt.rmi/rpi/rzi.f32.f32, copysign).
+    math::populateExpansionPatterns(
+        patterns, {"sinh", "cosh", "asinh", "acosh", "atanh", "powf", "fpowi",
+                   "rsqrt", "exp2"});
+    populateMathPolynomialApproximationPatterns(
+        patterns, [](StringRef name) {
+          name.consume_front("math.");
+          return llvm::is_contained({"exp", "expm1", "log", "log1p", "log2",
+                                     "tanh", "erf", "erfc", "atan", "atan2",
+                                     "sin", "cos", "asin", "acos", "cbrt"},
+                                    name);
+        });
+    patterns.add<MathToIntrinsic<math::SqrtOp>>(&getContext(), "llvm.sqrt.f32");
+    patterns.add<MathToIntrinsic<math::FmaOp>>(&getContext(), "llvm.fma.f32");
+    patterns.add<MathToIntrinsic<math::FloorOp>>(&getContext(),
+                                                 "llvm.floor.f32");
+    patterns.add<MathToIntrinsic<math::CeilOp>>(&getContext(), "llvm.ceil.f32");
+    patterns.add<MathToIntrinsic<math::TruncOp>>(&getContext(),
+                                                 "llvm.trunc.f32");
+    patterns.add<MathToIntrinsic<math::CopySignOp>>(&getContext(),
+                                                    "llvm.copysign.f32");
     // The codes' users bitcast back to integers: fold those pairs away.
     arith::BitcastOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
@@ -319,6 +347,68 @@ struct GpuKernelsOnHostPass
     return func;
   }
 
+  /// Device buffers are host buffers: gpu.alloc/memcpy/dealloc become
+  /// memref.alloc/copy/dealloc, the runtime's device copy of a constant is
+  /// the constant, launches are synchronous, and the stream (tokens, waits)
+  /// goes away.
+  LogicalResult streamOpsOnHost(ModuleOp module) {
+    SmallVector<Operation *> ops;
+    WalkResult multiChip = module.walk([&](Operation *op) {
+      if (isa<mlir::gpu::WaitOp, mlir::gpu::AllocOp, mlir::gpu::MemcpyOp,
+              mlir::gpu::DeallocOp>(op))
+        ops.push_back(op);
+      else if (auto launch = dyn_cast<mlir::gpu::LaunchFuncOp>(op))
+        if (launch.getAsyncToken() || !launch.getAsyncDependencies().empty())
+          ops.push_back(op);
+      if (auto select = dyn_cast<scf::IndexSwitchOp>(op))
+        if (llvm::any_of(select.getResultTypes(),
+                         llvm::IsaPred<mlir::gpu::AsyncTokenType>)) {
+          select.emitError("quantc-test-gpu-kernels-on-host: one chip only");
+          return WalkResult::interrupt();
+        }
+      if (auto call = dyn_cast<func::CallOp>(op))
+        if (call.getCallee() == "quantc_cuda_device_constant")
+          ops.push_back(op);
+      return WalkResult::advance();
+    });
+    if (multiChip.wasInterrupted())
+      return failure();
+    for (Operation *op : ops) {
+      OpBuilder b(op);
+      Location loc = op->getLoc();
+      if (auto alloc = dyn_cast<mlir::gpu::AllocOp>(op)) {
+        alloc.getMemref().replaceAllUsesWith(memref::AllocOp::create(
+            b, loc, alloc.getMemref().getType(), b.getI64IntegerAttr(64)));
+      } else if (auto copy = dyn_cast<mlir::gpu::MemcpyOp>(op)) {
+        memref::CopyOp::create(b, loc, copy.getSrc(), copy.getDst());
+      } else if (auto dealloc = dyn_cast<mlir::gpu::DeallocOp>(op)) {
+        memref::DeallocOp::create(b, loc, dealloc.getMemref());
+      } else if (auto launch = dyn_cast<mlir::gpu::LaunchFuncOp>(op)) {
+        auto sync = mlir::gpu::LaunchFuncOp::create(
+            b, loc, launch.getKernelAttr(), launch.getGridSizeOperandValues(),
+            launch.getBlockSizeOperandValues(),
+            launch.getDynamicSharedMemorySize(), launch.getKernelOperands(),
+            Type(), ValueRange{});
+        sync->setDiscardableAttrs(launch->getDiscardableAttrDictionary());
+      } else if (auto call = dyn_cast<func::CallOp>(op)) {
+        call.getResult(0).replaceAllUsesWith(call.getOperand(0));
+      }
+    }
+    // Users first: a token's users come after it.
+    for (Operation *op : llvm::reverse(ops)) {
+      for (Value result : op->getResults())
+        if (!result.use_empty())
+          return op->emitError("quantc-test-gpu-kernels-on-host: a stream "
+                               "token is used outside the stream ops");
+      op->erase();
+    }
+    if (auto decl =
+            module.lookupSymbol<func::FuncOp>("quantc_cuda_device_constant"))
+      if (SymbolTable::symbolKnownUseEmpty(decl, module))
+        decl.erase();
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -331,6 +421,8 @@ struct GpuKernelsOnHostPass
       if (failed(applyPatternsGreedily(kernels, frozen)))
         return signalPassFailure();
 
+    if (failed(streamOpsOnHost(module)))
+      return signalPassFailure();
     SmallVector<mlir::gpu::LaunchFuncOp> launches;
     module.walk([&](mlir::gpu::LaunchFuncOp op) { launches.push_back(op); });
     llvm::StringMap<func::FuncOp> made;
@@ -425,6 +517,9 @@ void buildGpuToPtxPipeline(OpPassManager &pm, llvm::StringRef chip) {
   (void)chip; // the chip is on each gpu.module's #nvvm.target
   OpPassManager &kernels = pm.nest<mlir::gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
+  // Views the quantc-graph-to-gpu kernels rebuild from their buffers.
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
   kernels.addPass(std::make_unique<LowerNarrowTruncfPass>());
   ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
   // Kernels take static memrefs: pass them as plain pointers, so that a
@@ -451,10 +546,20 @@ void buildCudaDevicePipeline(OpPassManager &pm, llvm::StringRef chip,
     pm.addPass(createPackGpuBinaries());
 }
 
-void buildCudaHostPipeline(OpPassManager &pm, llvm::StringRef cpuTarget) {
+void buildCudaHostPipeline(OpPassManager &pm, llvm::StringRef cpuTarget,
+                           llvm::StringRef chips, bool packBinaries) {
   CpuLoweringHooks hooks;
   hooks.cpuTarget = cpuTarget.str();
-  hooks.afterBufferization = [](OpPassManager &p) {
+  std::string chipList = chips.str();
+  hooks.afterBufferization = [chipList, packBinaries](OpPassManager &p) {
+    // The float graph on the GPU where a function allows it, its kernels to
+    // PTX; what stays on the host has its launches staged.
+    GraphToGpuOptions options;
+    options.chip = chipList;
+    p.addPass(createGraphToGpu(options));
+    buildGpuToPtxPipeline(p, chipList);
+    if (packBinaries)
+      p.addPass(createPackGpuBinaries());
     p.addPass(createStageGpuBuffers());
   };
   buildCpuLoweringPipeline(pm, hooks);
@@ -466,7 +571,28 @@ void buildCudaHostPipeline(OpPassManager &pm, llvm::StringRef cpuTarget) {
 
 void buildCudaLoweringPipeline(OpPassManager &pm, llvm::StringRef chip) {
   buildCudaDevicePipeline(pm, chip);
-  buildCudaHostPipeline(pm);
+  buildCudaHostPipeline(pm, "native", chip);
+}
+
+void buildCudaOnHostTestPipeline(OpPassManager &pm, llvm::StringRef chip,
+                                 bool deviceSide) {
+  if (deviceSide) {
+    QcLowerGpuOptions options;
+    options.chip = chip.str();
+    options.gemvMaxRows = 0;
+    options.tensorCores = false;
+    pm.addPass(createQcLowerGpu(options));
+    return;
+  }
+  CpuLoweringHooks hooks;
+  std::string chipList = chip.str();
+  hooks.afterBufferization = [chipList](OpPassManager &p) {
+    GraphToGpuOptions options;
+    options.chip = chipList;
+    p.addPass(createGraphToGpu(options));
+    p.addPass(std::make_unique<GpuKernelsOnHostPass>());
+  };
+  buildCpuLoweringPipeline(pm, hooks);
 }
 
 namespace {

@@ -7,8 +7,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 namespace quantc::cuda {
 
@@ -293,6 +295,29 @@ CUmodule loadImage(const char *image, size_t size, std::string &error) {
 
 namespace {
 std::mutex errorMutex;
+std::mutex bufferPoolMutex, constantMutex;
+
+/// Device buffers of mgpuMemAlloc (address -> size), and those freed, by
+/// size, for the next allocation.
+std::unordered_map<CUdeviceptr, uint64_t> &bufferSizes() {
+  static auto *sizes = new std::unordered_map<CUdeviceptr, uint64_t>;
+  return *sizes;
+}
+std::unordered_multimap<uint64_t, CUdeviceptr> &freeBuffers() {
+  static auto *buffers = new std::unordered_multimap<uint64_t, CUdeviceptr>;
+  return *buffers;
+}
+
+/// Host address of a constant -> its device copy. Kept for the process.
+struct DeviceConstant {
+  CUdeviceptr device;
+  int64_t bytes;
+  uint64_t fingerprint;
+};
+std::unordered_map<const void *, DeviceConstant> &deviceConstants() {
+  static auto *constants = new std::unordered_map<const void *, DeviceConstant>;
+  return *constants;
+}
 std::string firstRuntimeError;
 
 void recordError(const std::string &error) {
@@ -478,9 +503,25 @@ void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared) {
   }
   if (!ready())
     return nullptr;
-  CUdeviceptr pointer = 0;
-  if (sizeBytes && !ok(driver().cuMemAlloc(&pointer, sizeBytes), "cuMemAlloc"))
+  if (!sizeBytes)
     return nullptr;
+  // A model's forward allocates the same sizes on every call: reuse the
+  // buffers earlier calls freed (cuMemAlloc costs microseconds and
+  // synchronizes).
+  {
+    std::lock_guard<std::mutex> lock(bufferPoolMutex);
+    auto it = freeBuffers().find(sizeBytes);
+    if (it != freeBuffers().end()) {
+      CUdeviceptr pointer = it->second;
+      freeBuffers().erase(it);
+      return reinterpret_cast<void *>(pointer);
+    }
+  }
+  CUdeviceptr pointer = 0;
+  if (!ok(driver().cuMemAlloc(&pointer, sizeBytes), "cuMemAlloc"))
+    return nullptr;
+  std::lock_guard<std::mutex> lock(bufferPoolMutex);
+  bufferSizes()[pointer] = sizeBytes;
   return reinterpret_cast<void *>(pointer);
 }
 
@@ -491,7 +532,45 @@ void mgpuMemFree(void *pointer, void *stream) {
   if (stream)
     ok(driver().cuStreamSynchronize(static_cast<CUstream>(stream)),
        "cuStreamSynchronize (a kernel or copy failed)");
-  ok(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+  auto device = reinterpret_cast<CUdeviceptr>(pointer);
+  std::lock_guard<std::mutex> lock(bufferPoolMutex);
+  auto it = bufferSizes().find(device);
+  if (it == bufferSizes().end()) {
+    ok(driver().cuMemFree(device), "cuMemFree");
+    return;
+  }
+  freeBuffers().emplace(it->second, device);
+}
+
+/// The device copy of the `bytes` constant bytes at `host` (a memref.global
+/// of the model: weights, packed weights, tables), uploaded on first use and
+/// reused by every later call (quantc-graph-to-gpu); 0 after recording why
+/// if it cannot be made.
+int64_t quantc_cuda_device_constant(int64_t host, int64_t bytes) {
+  if (!ready())
+    return 0;
+  std::lock_guard<std::mutex> lock(constantMutex);
+  auto key = reinterpret_cast<const void *>(host);
+  // A later model can put other constants at a freed model's addresses:
+  // the size and the first and last bytes must match too.
+  uint64_t fingerprint = 1469598103934665603ull; // FNV-1a
+  auto *data = static_cast<const unsigned char *>(key);
+  for (int64_t i = 0; i < bytes && i < 256; ++i)
+    fingerprint = (fingerprint ^ data[i]) * 1099511628211ull;
+  for (int64_t i = std::max<int64_t>(256, bytes - 256); i < bytes; ++i)
+    fingerprint = (fingerprint ^ data[i]) * 1099511628211ull;
+  auto it = deviceConstants().find(key);
+  if (it != deviceConstants().end() && it->second.bytes == bytes &&
+      it->second.fingerprint == fingerprint)
+    return static_cast<int64_t>(it->second.device);
+  CUdeviceptr pointer = 0;
+  if (bytes &&
+      (!ok(driver().cuMemAlloc(&pointer, bytes), "cuMemAlloc (constant)") ||
+       !ok(driver().cuMemcpyHtoD(pointer, key, bytes),
+           "cuMemcpyHtoD (constant)")))
+    return 0;
+  deviceConstants()[key] = {pointer, bytes, fingerprint};
+  return static_cast<int64_t>(pointer);
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
@@ -549,6 +628,8 @@ std::vector<std::pair<const char *, void *>> mgpuRuntimeSymbols() {
       {"mgpuSetDefaultDevice", reinterpret_cast<void *>(&mgpuSetDefaultDevice)},
       {"quantc_cuda_select_target",
        reinterpret_cast<void *>(&quantc_cuda_select_target)},
+      {"quantc_cuda_device_constant",
+       reinterpret_cast<void *>(&quantc_cuda_device_constant)},
   };
 }
 

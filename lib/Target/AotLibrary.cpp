@@ -621,8 +621,8 @@ llvm::Error writeAotArtifact(ModuleOp module, const std::string &outputPath,
       buildCudaDevicePipeline(pm, chips, /*packBinaries=*/true);
     };
     std::string cpuTarget = options.cpuTarget;
-    lowering.buildLowering = [cpuTarget](OpPassManager &pm) {
-      buildCudaHostPipeline(pm, cpuTarget);
+    lowering.buildLowering = [cpuTarget, chips](OpPassManager &pm) {
+      buildCudaHostPipeline(pm, cpuTarget, chips, /*packBinaries=*/true);
     };
   }
   llvm::Expected<EntrySignature> signature = prepareEntry(module, lowering);

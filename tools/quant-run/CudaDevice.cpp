@@ -18,8 +18,10 @@ cl::OptionCategory &deviceCategory() {
 
 static cl::opt<std::string> deviceName(
     "device", cl::init("cpu"), cl::value_desc("cpu|cuda"),
-    cl::desc("Where qc.matmul runs: cpu, or cuda (the first NVIDIA GPU, "
-             "through libcuda.so.1; everything else stays on the CPU)"),
+    cl::desc("Where the model runs: cpu, or cuda (the first NVIDIA GPU, "
+             "through libcuda.so.1: qc.matmul and, where a function allows "
+             "it, the float graph on device buffers); cuda-on-host (tests): "
+             "the CUDA lowering with the kernels run on this CPU"),
     cl::cat(deviceCategory()));
 
 static cl::opt<std::string> gpuChip(
@@ -32,9 +34,17 @@ static std::string chosenChip;
 
 bool runsOnCuda() { return deviceName == "cuda"; }
 
+/// --device cuda-on-host (tests): the CUDA lowering with every kernel run
+/// on the host (quantc-test-gpu-kernels-on-host), no GPU needed.
+static bool runsCudaOnHost() { return deviceName == "cuda-on-host"; }
+
 bool openDevice(std::string &error) {
   if (deviceName == "cpu")
     return true;
+  if (runsCudaOnHost()) {
+    chosenChip = gpuChip.empty() ? std::string("sm_80") : gpuChip.getValue();
+    return true;
+  }
   if (deviceName != "cuda") {
     error = "unknown --device '" + deviceName + "' (cpu or cuda)";
     return false;
@@ -79,11 +89,15 @@ void registerDeviceDialects(mlir::DialectRegistry &registry) {
 void addDevicePasses(mlir::OpPassManager &pm) {
   if (runsOnCuda())
     quantc::buildCudaDevicePipeline(pm, chosenChip);
+  else if (runsCudaOnHost())
+    quantc::buildCudaOnHostTestPipeline(pm, chosenChip, /*deviceSide=*/true);
 }
 
 void buildHostLowering(mlir::OpPassManager &pm) {
   if (runsOnCuda())
-    quantc::buildCudaHostPipeline(pm);
+    quantc::buildCudaHostPipeline(pm, "native", chosenChip);
+  else if (runsCudaOnHost())
+    quantc::buildCudaOnHostTestPipeline(pm, chosenChip, /*deviceSide=*/false);
   else
     quantc::buildCpuLoweringPipeline(pm);
 }

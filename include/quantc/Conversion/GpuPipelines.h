@@ -58,17 +58,30 @@ void buildGpuToPtxPipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
 void buildCudaDevicePipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
                              bool packBinaries = false);
 
-/// The host side after buildCudaDevicePipeline: the CPU pipeline with
-/// quantc-stage-gpu-buffers after bufferization, then gpu-to-llvm with bare
-/// pointers for kernels. `cpuTarget` as for buildCpuLoweringPipeline.
+/// The host side after buildCudaDevicePipeline: the CPU pipeline with, after
+/// bufferization, quantc-graph-to-gpu (the float graph's kernels and device
+/// buffers, for `chips`, or the chips of the module's GPU code when empty),
+/// their PTX, and quantc-stage-gpu-buffers for the launches of functions
+/// that stay on the host; then gpu-to-llvm with bare pointers for kernels.
+/// `cpuTarget` as for buildCpuLoweringPipeline; `packBinaries` as for
+/// buildCudaDevicePipeline.
 void buildCudaHostPipeline(mlir::OpPassManager &pm,
-                           llvm::StringRef cpuTarget = "native");
+                           llvm::StringRef cpuTarget = "native",
+                           llvm::StringRef chips = "",
+                           bool packBinaries = false);
 
 /// The whole CUDA lowering of a module of float tensor IR with qc ops:
-/// qc-lower-gpu, buildGpuToPtxPipeline, the CPU pipeline with
-/// quantc-stage-gpu-buffers after bufferization, then gpu-to-llvm (bare
-/// pointers for kernels). The result is LLVM dialect that calls mgpu*.
+/// buildCudaDevicePipeline then buildCudaHostPipeline. The result is LLVM
+/// dialect that calls mgpu*.
 void buildCudaLoweringPipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
+
+/// Tests only: the CUDA lowering for `chip` with every kernel run on the host
+/// (quantc-test-gpu-kernels-on-host; device buffers are host buffers): with
+/// `deviceSide`, the part drivers run before qc-expand-formats (qc-lower-gpu
+/// with the kernels the host runs: no GEMV, no tensor cores), else the host
+/// lowering.
+void buildCudaOnHostTestPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
+                                 bool deviceSide);
 
 /// Registers quantc-gpu-to-ptx and quantc-lower-to-cuda (option `chip`).
 void registerQuantcGpuPipelines();

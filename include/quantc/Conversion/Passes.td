@@ -397,6 +397,46 @@ def StageGpuBuffers : Pass<"quantc-stage-gpu-buffers", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def GraphToGpu : Pass<"quantc-graph-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Run the float graph of host functions on the GPU: linalg "
+                "ops become kernels, buffers live on the device";
+  let description = [{
+    For every function on buffers (after bufferization) whose body is one
+    block of linalg ops on static memrefs, memref.copy/alloc/dealloc/
+    get_global, view ops and the qc-lower-gpu launches, everything moves to
+    the GPU:
+    * each linalg op (and memref.copy) becomes a kernel in
+      `gpu.module @qc_graph_kernels` (per chip `@qc_graph_kernels_<chip>`):
+      one thread per point of the parallel loops (256 threads a block), the
+      reduction loops sequential in the thread, the payload cloned;
+    * memref.alloc/dealloc become gpu.alloc/gpu.dealloc (the frees at the
+      end of the function), the memref arguments are copied to the device
+      once at entry and the written ones back once at the end, and
+      memref.get_global becomes the device copy the runtime keeps per
+      constant (`quantc_cuda_device_constant`: uploaded on first use, then
+      reused by every call);
+    * everything runs on one stream (async tokens) with one wait at the end.
+    A function holding anything else (host loops reading memrefs, calls, ...)
+    is left as it is with a remark saying why: its linalg ops stay on the
+    CPU and quantc-stage-gpu-buffers stages its launches.
+
+    `chip` lists the chips as for qc-lower-gpu; empty takes them from the
+    module's gpu.binary/gpu.module targets. Several chips: the launches pick
+    one through `quantc_cuda_select_target`.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"\"",
+           "sm_80, sm_90a, sm_100a or sm_120a (comma-separated list for "
+           "several); empty: the chips of the module's GPU code">,
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::func::FuncDialect"
+  ];
+}
+
 def QcLowerCpu : Pass<"qc-lower-cpu", "::mlir::ModuleOp"> {
   let summary = "Lower qc.matmul with constant weights to x86 kernels "
                 "generated for a target ISA";
