@@ -8,6 +8,11 @@
 #      generates and the mgpu* runtime (quantc-gpu-check test);
 #   2. the lit suite integration_test/gpu (quant-run --device cuda against
 #      quant-run), where quant-run is built;
+#   2b. whole models (build/gpu-artifacts/models, integration_test/gpu/
+#      run_model_so.py): the decoders float and w4a16-nvfp4 compiled for
+#      cuda (float graph + qc.matmul on the GPU, device buffers) and for the
+#      CPU, each against quant-run's logits (SQNR) and timed per forward ->
+#      models.json;
 #   3. benchmarks: GEMV/GEMM at bench/gpu/shapes.txt, an HBM copy probe
 #      (quantc-gpu-check bench) and cuBLAS bf16/fp8 through PyTorch;
 # and writes $OUT (default ./gpu-check-out): gpu-check.log, device.json,
@@ -100,8 +105,23 @@ lit_suite() {
   /usr/bin/python3 /usr/lib/llvm-22/bin/lit -v "$root/build/integration_test/gpu"
 }
 
+models_check() {
+  local list="$artifacts/models/models.txt" status=0 label so input ref sqnr
+  if [ ! -f "$list" ]; then
+    echo "gpu-check: no $list (scripts/gpu-prepare.sh makes it)"; return 1
+  fi
+  : > "$OUT/models.json"
+  while read -r label so input ref sqnr; do
+    case "$label" in ''|'#'*) continue ;; esac
+    python3 "$root/integration_test/gpu/run_model_so.py" "$artifacts/models/$so" \
+      --input "$artifacts/models/$input" --reference "$artifacts/models/$ref" \
+      --min-sqnr "$sqnr" --repeat 20 --label "$label" --json "$OUT/models.json" || status=1
+  done < "$list"
+  return "$status"
+}
+
 export root OUT artifacts gbuild jobs
-export -f environment build_harness harness prepare_here device_info lit_suite
+export -f environment build_harness harness prepare_here device_info lit_suite models_check
 
 step environment 60 environment
 step build 300 build_harness
@@ -118,6 +138,7 @@ if [ "$fp8_only" = 1 ]; then
 else
   step tests 600 "$(harness)" test --cases "$artifacts/tests.txt" --json "$OUT/tests.json"
   step lit-gpu 600 lit_suite
+  step models 300 models_check
   step bench 300 "$(harness)" bench --kernels "$artifacts/kernels.txt" --json "$OUT/bench.json"
   step cublas 180 python3 "$root/bench/gpu/cublas_reference.py" --json "$OUT/cublas.json"
 fi

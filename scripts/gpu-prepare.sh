@@ -5,6 +5,9 @@
 # compiles, for --chip (default sm_90a),
 #   build/gpu-artifacts/tests.txt, test_<format>.so   (quantc-lower-to-cuda, end to end)
 #   build/gpu-artifacts/kernels.txt, kernels.ptx      (qc-lower-gpu kernels to time)
+#   build/gpu-artifacts/models/models.txt, *.so       (whole models: the decoders,
+#       float and w4a16-nvfp4, for cuda:sm_80,sm_90a and for the CPU, with
+#       quant-run's logits on this CPU; integration_test/gpu/prepare_models.py)
 # Run it here, then carry build/gpu-artifacts to the GPU machine.
 # usage: scripts/gpu-prepare.sh [--chip sm_90a] [--out DIR]
 set -euo pipefail
@@ -19,8 +22,10 @@ while [ $# -gt 0 ]; do
     *) echo "gpu-prepare: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-"$root/scripts/build.sh" quant-opt
+"$root/scripts/build.sh" quant-opt quant-compile quant-run
 rm -rf "$out"
 /usr/bin/python3 "$root/bench/gpu/prepare_artifacts.py" --out "$out" --chip "$chip" \
   --bin "$build/bin" --jobs "$(nproc)"
+/usr/bin/python3 "$root/integration_test/gpu/prepare_models.py" --out "$out/models" \
+  --bin "$build/bin"
 du -sh "$out"
