@@ -252,8 +252,10 @@ public:
   /// The kernel computing `op` (a linalg op checked by whyNotKernel, or
   /// linalg.softmax), taking `arguments` (the memref roots and non-constant
   /// scalars it reads), one thread per point of its parallel loops.
+  /// `fusedInit`: the value a linalg.fill just before a reduction wrote
+  /// into its output, which the kernel starts from instead of loading it.
   gpu::GPUFuncOp emit(Operation *op, ArrayRef<Value> arguments,
-                      int64_t parallelPoints) {
+                      int64_t parallelPoints, Value fusedInit = {}) {
     Location loc = op->getLoc();
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     SmallVector<Type> types = llvm::to_vector(
@@ -291,6 +293,7 @@ public:
         if (!op->isAncestor(operand.getParentBlock()->getParentOp()))
           materialize(operand);
     });
+    Value init = fusedInit ? materialize(fusedInit) : Value();
 
     auto c = [&](OpBuilder &b, int64_t v) {
       return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -311,7 +314,7 @@ public:
       emitSoftmax(builder, softmax, operands, linear);
     else
       emitLinalg(builder, cast<linalg::LinalgOp>(op), operands, mapping,
-                 linear);
+                 linear, init);
     return func;
   }
 
@@ -377,7 +380,8 @@ public:
   }
 
   void emitLinalg(OpBuilder &builder, linalg::LinalgOp linalg,
-                  ArrayRef<Value> operands, IRMapping &mapping, Value linear) {
+                  ArrayRef<Value> operands, IRMapping &mapping, Value linear,
+                  Value fusedInit) {
     Location loc = linalg.getLoc();
     auto c = [&](OpBuilder &b, int64_t v) {
       return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -451,7 +455,9 @@ public:
     for (OpOperand &init : linalg.getDpsInitsMutable()) {
       bool needed = !reductionDims.empty() ||
                     !linalg.getMatchingBlockArgument(&init).use_empty();
-      initial.push_back(needed ? load(builder, init, ivs) : Value());
+      initial.push_back(fusedInit ? fusedInit
+                        : needed  ? load(builder, init, ivs)
+                                  : Value());
     }
     SmallVector<Value> results;
     if (reductionDims.empty()) {
@@ -564,9 +570,41 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
     }
   }
 
+  /// The reduction right after `fill` (nothing but allocations, views and
+  /// constants between them) whose only output is exactly the filled buffer,
+  /// written in full and not read otherwise: its kernel can start from the
+  /// fill's value instead.
+  static linalg::LinalgOp reductionFilling(linalg::FillOp fill) {
+    Value buffer = fill.getOutputs()[0];
+    Value value = fill.getInputs()[0];
+    if (isa<ShapedType>(value.getType()))
+      return {};
+    Operation *next = fill->getNextNode();
+    while (next && (isa<memref::AllocOp>(next) || isMemoryEffectFree(next)) &&
+           !isa<linalg::LinalgOp>(next))
+      next = next->getNextNode();
+    auto linalg = dyn_cast_or_null<linalg::LinalgOp>(next);
+    if (!linalg || isa<linalg::FillOp>(next) ||
+        linalg.getNumReductionLoops() == 0 || linalg.getNumDpsInits() != 1 ||
+        linalg.getDpsInitOperand(0)->get() != buffer)
+      return {};
+    AffineMap map = linalg.getMatchingIndexingMap(linalg.getDpsInitOperand(0));
+    if (!map.isProjectedPermutation() ||
+        map.getNumResults() != int64_t(linalg.getNumParallelLoops()))
+      return {};
+    for (OpOperand *input : linalg.getDpsInputOperands())
+      if (rootOf(input->get()) == rootOf(buffer))
+        return {};
+    bool readsBuffer = false;
+    linalg->walk([&](memref::LoadOp load) {
+      readsBuffer |= rootOf(load.getMemRef()) == rootOf(buffer);
+    });
+    return readsBuffer ? linalg::LinalgOp() : linalg;
+  }
+
   /// A linalg op or linalg.softmax -> a launch of its kernel (one per chip,
   /// chosen at run time).
-  void launchKernel(Operation *op) {
+  void launchKernel(Operation *op, Value fusedInit = {}) {
     Location loc = op->getLoc();
     int64_t points = 1;
     bool empty = false;
@@ -608,6 +646,8 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
         if (!op->isAncestor(operand.getParentBlock()->getParentOp()))
           addArgument(operand);
     });
+    if (fusedInit)
+      addArgument(fusedInit);
 
     // Which way each buffer goes, for the copies at the function's ends:
     // written ones are read too unless the whole buffer is overwritten
@@ -633,7 +673,8 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
         for (OpOperand *input : linalg.getDpsInputOperands())
           visit(input->get(), false, false);
         for (OpOperand &init : linalg.getDpsInitsMutable())
-          visit(init.get(), true, linalg.payloadUsesValueFromOperand(&init));
+          visit(init.get(), true,
+                !fusedInit && linalg.payloadUsesValueFromOperand(&init));
         linalg->walk([&](memref::LoadOp load) {
           visit(load.getMemRef(), false, false);
         });
@@ -645,7 +686,7 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
     int64_t blocks = (points + kThreadsPerBlock - 1) / kThreadsPerBlock;
     auto launch = [&](OpBuilder &lb, size_t chipIndex) {
       KernelEmitter emitter(kernelModules[chipIndex]);
-      gpu::GPUFuncOp kernel = emitter.emit(op, arguments, points);
+      gpu::GPUFuncOp kernel = emitter.emit(op, arguments, points, fusedInit);
       auto cl = [&](int64_t v) {
         return arith::ConstantIndexOp::create(lb, loc, v).getResult();
       };
@@ -920,10 +961,25 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
                                copy.getTarget());
         copy.erase();
       }
-      for (Operation &op :
-           llvm::make_early_inc_range(func.getBody().front()))
+      SmallVector<Operation *> work;
+      for (Operation &op : func.getBody().front())
         if (isa<linalg::LinalgOp, linalg::SoftmaxOp>(op))
-          launchKernel(&op);
+          work.push_back(&op);
+      llvm::SmallPtrSet<Operation *, 8> launched;
+      for (Operation *op : work) {
+        if (launched.contains(op))
+          continue;
+        if (auto fill = dyn_cast<linalg::FillOp>(op))
+          if (linalg::LinalgOp reduction = reductionFilling(fill)) {
+            // The reduction starts from the fill's value: one kernel.
+            Value value = fill.getInputs()[0];
+            launched.insert(reduction);
+            fill->erase();
+            launchKernel(reduction, value);
+            continue;
+          }
+        launchKernel(op);
+      }
       makeDeviceResident(func);
     }
   }
