@@ -616,7 +616,8 @@ void registerQuantcGpuPipelines() {
   PassPipelineRegistration<ChipOptions>(
       "quantc-lower-to-cuda",
       "Lower float tensor IR with qc ops to LLVM for the host, with every "
-      "qc.matmul the GPU kernels take running on the GPU (PTX for `chip`)",
+      "qc.matmul the GPU kernels take and the float graph around them "
+      "(quantc-graph-to-gpu) running on the GPU (PTX for `chip`)",
       [](OpPassManager &pm, const ChipOptions &options) {
         buildCudaLoweringPipeline(pm, options.chip);
       });

@@ -6,7 +6,10 @@
 //   qc-lower-gpu{chip}            qc.matmul -> gpu.launch_func + gpu.module
 //   quantc-gpu-to-ptx{chip}       gpu.module -> gpu.binary holding PTX text
 //   quantc-lower-to-cuda{chip}    both, then the CPU pipeline for the host
-//                                 side with device staging and gpu-to-llvm
+//                                 side: after bufferization the float graph
+//                                 to kernels on device buffers
+//                                 (quantc-graph-to-gpu, where a function
+//                                 allows it, else staging), gpu-to-llvm
 //
 // PTX comes from LLVM's NVPTX back end (gpu-module-to-binary format=isa): no
 // CUDA toolkit is needed to compile; the driver JIT-compiles the PTX when the
