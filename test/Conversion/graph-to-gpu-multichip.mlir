@@ -1,4 +1,6 @@
 // RUN: quant-opt %s --quantc-graph-to-gpu="chip=sm_80,sm_90a" --canonicalize | FileCheck %s
+// RUN: not quant-opt %s --quantc-graph-to-gpu="chip=sm_80,sm_75" -o %t 2>&1 | FileCheck %s --check-prefix=CHIP
+// CHIP: {{.*}}graph-to-gpu-multichip.mlir:{{[0-9]+}}:1: error: quantc-graph-to-gpu: unknown chip 'sm_75' (supported: sm_80, sm_90a, sm_100a, sm_120a)
 
 // Several chips: one gpu.module per chip, and each launch (the float graph's
 // and qc-lower-gpu's) picks its chip's kernel through

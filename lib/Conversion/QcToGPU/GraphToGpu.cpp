@@ -524,7 +524,8 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
     }
     for (const std::string &name : chips)
       if (!quantc::ptxFeaturesForChip(name))
-        return module.emitError() << "quantc-graph-to-gpu: unknown chip '"
+        return mlir::emitError(module.getLoc())
+               << "quantc-graph-to-gpu: unknown chip '"
                                   << name << "' (supported: "
                                   << llvm::join(quantc::supportedGpuChips(),
                                                 ", ")
