@@ -4,7 +4,7 @@
 // act format: MX (E8M0; fp4, fp6, fp8, int8 elements), NV (E4M3 + tensor
 // scale, dynamic in one CTA or static), per-row and per-tensor f32 scales,
 // asymmetric (zero points), f16 and bf16 activations; on sm_120a the
-// block-scaled mma.sync kernel for the MXFP4/NVFP4/MXFP8 pairs.
+// block-scaled mma.sync kernels for the MXFP4/NVFP4/MXFP8/MXFP6 pairs.
 // REQUIRES: ptxas
 // RUN: quant-opt %s --qc-lower-gpu=chip=sm_80 --quantc-gpu-to-ptx -o %t.sm_80.mlir
 // RUN: %python %lit_tools/extract_ptx.py %t.sm_80.mlir %t.sm_80.ptx
@@ -32,11 +32,14 @@
 // SM120-DAG: cvt.rn.satfinite.e3m2x2.f32
 // SM120-DAG: cvt.rn.satfinite.e4m3x2.f32
 // SM120-DAG: cvt.rn.satfinite.e5m2x2.f32
-// sm_120a runs MXFP4, NVFP4 and MXFP8 pairs on the block-scaled mma.sync.
+// sm_120a runs MXFP4, NVFP4, MXFP8 and MXFP6 pairs on the block-scaled
+// mma.sync (MXFP6 as 8-bit containers of kind::mxf8f6f4).
 // SM120-DAG: mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::2X.f32.e2m1.e2m1.f32.ue8m0
 // SM120-DAG: mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::4X.f32.e2m1.e2m1.f32.ue4m3
 // SM120-DAG: mma.sync.aligned.m16n8k32.row.col.kind::mxf8f6f4.block_scale.scale_vec::1X.f32.e4m3.e4m3.f32.ue8m0
 // SM120-DAG: mma.sync.aligned.m16n8k32.row.col.kind::mxf8f6f4.block_scale.scale_vec::1X.f32.e5m2.e5m2.f32.ue8m0
+// SM120-DAG: mma.sync.aligned.m16n8k32.row.col.kind::mxf8f6f4.block_scale.scale_vec::1X.f32.e2m3.e2m3.f32.ue8m0
+// SM120-DAG: mma.sync.aligned.m16n8k32.row.col.kind::mxf8f6f4.block_scale.scale_vec::1X.f32.e3m2.e3m2.f32.ue8m0
 
 func.func @mxfp4(%x: tensor<130x256xf32>, %w: !qc.packed<160x256, mxfp4>) -> tensor<130x160xf32> {
   %y = qc.matmul %x, %w act <mxfp4> : tensor<130x256xf32>, !qc.packed<160x256, mxfp4> -> tensor<130x160xf32>
