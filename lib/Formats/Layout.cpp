@@ -123,16 +123,23 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   g.codeBytesPerTile = g.paddedK / kind.kPerChunk * g.chunkBytes;
   g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
   if (kind.scalePairs) {
-    // One u8 multiplier per scale.
+    // One u8 multiplier per scale; per 64 of K the two 32s' multipliers
+    // (one line) and then their 8 chunks.
     g.scaleBytes = 1;
     g.scaleBytesPerTile = g.paddedK / 32 * kPairBytes;
+    g.chunksPerScaleBlock = 64 / kind.kPerChunk;
+    g.blockStride = kChunkBytes + g.chunksPerScaleBlock * g.chunkBytes;
+    g.blockCodeOffset = kChunkBytes;
+    g.scaleGroupsPerBlock = 2;
+    g.scaleGroupBytes = kPairBytes;
   }
   if (kind.inlineScales) {
     // Blocks are multiples of kPerChunk and 16 four-byte scales are one
     // line, so every chunk stays 64-byte aligned.
     g.chunksPerScaleBlock = format.blockSize / kind.kPerChunk;
-    g.blockStride =
-        g.chunksPerScaleBlock * g.chunkBytes + kTileColumns * g.scaleBytes;
+    g.scaleGroupBytes = kTileColumns * g.scaleBytes;
+    g.blockStride = g.chunksPerScaleBlock * g.chunkBytes + g.scaleGroupBytes;
+    g.blockScaleOffset = g.chunksPerScaleBlock * g.chunkBytes;
   }
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;
@@ -165,8 +172,8 @@ CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
     int64_t half = inBlock / 16, kk = (inBlock % 16) / 8, inChunk = inBlock % 8;
     int64_t set = (column / 2) % 2, i = (column / 4) * 2 + column % 2;
     int64_t chunk = block * 4 + 2 * kk + set;
-    return {tile * g.tileBytes + chunk * kChunkBytes + 4 * (2 * i + half) +
-                inChunk % 4,
+    return {tile * g.tileBytes + chunkOffsetInTile(g, chunk) +
+                4 * (2 * i + half) + inChunk % 4,
             inChunk >= 4 ? 4 : 0};
   }
   int64_t chunk = k / kind.kPerChunk, inChunk = k % kind.kPerChunk;
@@ -224,13 +231,13 @@ bool packScalePairs(const QuantizedTensor &q, const LayoutGeometry &g,
       minExponent = 0; // no non-zero scale: any factor
     for (int64_t row = 0; row < n; ++row) {
       int64_t tile = row / kTileColumns, column = row % kTileColumns;
-      int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
+      int64_t base = tile * g.tileBytes + scaleOffsetInTile(g, pair);
       for (int64_t half = 0; half < 2; ++half) {
         IntegerScale s = integerScale(q.scales[row * perColumn + 2 * pair + half]);
         int shift = s.exponent - minExponent;
         if (s.mantissa != 0 && (shift > 7 || (s.mantissa << shift) > 255))
           return false;
-        bytes[base + pair * kPairBytes + column * 2 + half] =
+        bytes[base + column * 2 + half] =
             static_cast<uint8_t>(s.mantissa == 0 ? 0 : s.mantissa << shift);
       }
     }
@@ -245,12 +252,12 @@ bool unpackScalePairs(const uint8_t *bytes, const LayoutGeometry &g,
   int64_t n = q.shape[0], pairs = g.paddedK / 32, perColumn = g.scalesPerColumn;
   for (int64_t row = 0; row < n; ++row) {
     int64_t tile = row / kTileColumns, column = row % kTileColumns;
-    int64_t base = tile * g.tileBytes + g.codeBytesPerTile;
     for (int64_t pair = 0; pair < pairs; ++pair) {
+      int64_t base = tile * g.tileBytes + scaleOffsetInTile(g, pair);
       float factor;
       std::memcpy(&factor, bytes + g.pairFactorOffset + pair * kFactorBytes, 4);
       for (int64_t half = 0; half < 2; ++half) {
-        int32_t multiplier = bytes[base + pair * kPairBytes + column * 2 + half];
+        int32_t multiplier = bytes[base + column * 2 + half];
         float value = static_cast<float>(multiplier) * factor;
         uint32_t raw = encodeScale(value, ScaleType::E4M3);
         if (decodeScale(raw, ScaleType::E4M3) != value) {
@@ -324,14 +331,15 @@ int64_t nvScaleOffset(const LayoutGeometry &g, int64_t row, int64_t s) {
 int64_t chunkOffsetInTile(const LayoutGeometry &g, int64_t chunk) {
   if (g.chunksPerScaleBlock == 0)
     return chunk * g.chunkBytes;
-  return chunk / g.chunksPerScaleBlock * g.blockStride +
+  return chunk / g.chunksPerScaleBlock * g.blockStride + g.blockCodeOffset +
          chunk % g.chunksPerScaleBlock * g.chunkBytes;
 }
 
 int64_t scaleOffsetInTile(const LayoutGeometry &g, int64_t s) {
   if (g.chunksPerScaleBlock == 0)
     return g.codeBytesPerTile + s * kTileColumns * g.scaleBytes;
-  return s * g.blockStride + g.chunksPerScaleBlock * g.chunkBytes;
+  return s / g.scaleGroupsPerBlock * g.blockStride + g.blockScaleOffset +
+         s % g.scaleGroupsPerBlock * g.scaleGroupBytes;
 }
 
 std::vector<std::string> knownLayouts() {

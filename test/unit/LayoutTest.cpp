@@ -130,8 +130,8 @@ TEST(Layout, N16K8S32BytePlacementAndScales) {
   std::optional<LayoutGeometry> g =
       layoutGeometry("x86_n16k8_s32", {3, 64}, f, error);
   ASSERT_TRUE(g.has_value()) << error;
-  // 8 chunks of codes, 2 x 32 bytes of multipliers, padded to 576; then the
-  // two f32 factors and the tensor scale.
+  // One 64 of K: 2 x 32 bytes of multipliers, then 8 chunks of codes (576);
+  // then the two f32 factors and the tensor scale.
   EXPECT_EQ(g->codeBytesPerTile, 512);
   EXPECT_EQ(g->tileBytes, 576);
   EXPECT_EQ(g->pairFactorOffset, 576);
@@ -141,21 +141,21 @@ TEST(Layout, N16K8S32BytePlacementAndScales) {
   ASSERT_EQ(bytes.size(), 588u);
   // Column 1 is column i = 1 of set 0; k 17 = half 1, kk 0, byte 1, low
   // nibble; k 21 its high nibble: chunk 0, dword 2 * 1 + 1.
-  EXPECT_EQ(bytes[4 * 3 + 1], ((1 + 17) % 16) | (((1 + 21) % 16) << 4));
+  EXPECT_EQ(bytes[64 + 4 * 3 + 1], ((1 + 17) % 16) | (((1 + 21) % 16) << 4));
   // Column 2 is column 0 of set 1; k 32 + 8 = pair 1, half 0, kk 1, byte 0:
   // chunk 4 + 2 + 1.
-  EXPECT_EQ(bytes[7 * 64 + 0], ((2 + 40) % 16) | (((2 + 44) % 16) << 4));
+  EXPECT_EQ(bytes[64 + 7 * 64 + 0], ((2 + 40) % 16) | (((2 + 44) % 16) << 4));
   // Pair 0: Emin = -4 (row 1's 0.5), F = 2^-4: 1.0 = 8 * 2^1.
   const std::vector<int> pair0 = {16, 32, 8, 16, 32, 0, 0, 0};
   for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(bytes[512 + i], pair0[i]) << i;
+    EXPECT_EQ(bytes[i], pair0[i]) << i;
   float factor;
   std::memcpy(&factor, &bytes[576], 4);
   EXPECT_EQ(factor, 0.0625f);
   // Pair 1: Emin = -3, F = 2^-3; zero scales have multiplier 0.
   const std::vector<int> pair1 = {8, 8, 0, 8, 0, 0};
   for (int i = 0; i < 6; ++i)
-    EXPECT_EQ(bytes[512 + 32 + i], pair1[i]) << i;
+    EXPECT_EQ(bytes[32 + i], pair1[i]) << i;
   std::memcpy(&factor, &bytes[580], 4);
   EXPECT_EQ(factor, 0.125f);
   std::optional<QuantizedTensor> back = unpackLayout(
@@ -176,6 +176,17 @@ TEST(Layout, N16K8S32BytePlacementAndScales) {
   EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
   q.scales[0] = 0x7F;
   EXPECT_TRUE(packLayout(q, "x86_n16k8_s32").empty());
+
+  // K = 96: a full 64 (576 bytes), then the last 32: its multipliers, 32
+  // zero bytes and its 4 chunks (320).
+  std::optional<LayoutGeometry> tail =
+      layoutGeometry("x86_n16k8_s32", {3, 96}, f, error);
+  ASSERT_TRUE(tail.has_value()) << error;
+  EXPECT_EQ(tail->tileBytes, 896);
+  EXPECT_EQ(scaleOffsetInTile(*tail, 1), 32);
+  EXPECT_EQ(scaleOffsetInTile(*tail, 2), 576);
+  EXPECT_EQ(chunkOffsetInTile(*tail, 7), 64 + 7 * 64);
+  EXPECT_EQ(chunkOffsetInTile(*tail, 8), 576 + 64);
 }
 
 // MXFP6 dense: code (n, k) = (n + k) % 64 on one tile, K = 32 (8 chunks of

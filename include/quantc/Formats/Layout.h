@@ -54,7 +54,10 @@
 //               adjacent dwords, and vpackssdw of the two sets' chains puts
 //               half 0 and half 1 of column c in the two words of dword c.
 //               Scales, per 32 of K: 32 bytes, byte 2c + h the integer
-//               multiplier of half h of column c; after the last tile one f32
+//               multiplier of half h of column c, inline: per 64 of K the
+//               two 32s' multipliers (64 bytes; 32 and 32 zero bytes for a
+//               last 32) then their 8 chunks, so a tile is one stream of
+//               lines (as x86_n16k8_si); after the last tile one f32
 //               factor F per 32 of K (then the tensor scale). An E4M3 scale
 //               is M 2^E (M integer, 0..15); F = 2^Emin over all non-zero
 //               scales of that 32 of K (every row) and the multiplier is
@@ -117,10 +120,17 @@ struct LayoutGeometry {
   int64_t codeBytesPerTile = 0;
   int64_t scaleBytesPerTile = 0;
   int64_t tileBytes = 0;
-  /// x86_n16k8_si: codes per scale block (its chunks are followed by its
-  /// scales, `blockStride` bytes in all), else 0 (scales after the codes).
+  /// Layouts with scales inline (x86_n16k8_si, x86_n16k8_s32): a tile is a
+  /// sequence of blocks of `blockStride` bytes, each `chunksPerScaleBlock`
+  /// chunks from `blockCodeOffset` and `scaleGroupsPerBlock` groups of
+  /// `scaleGroupBytes` (the 16 columns' scales of one scale index) from
+  /// `blockScaleOffset`. chunksPerScaleBlock 0: the scales follow the codes.
   int64_t chunksPerScaleBlock = 0;
   int64_t blockStride = 0;
+  int64_t blockCodeOffset = 0;
+  int64_t blockScaleOffset = 0;
+  int64_t scaleGroupsPerBlock = 1;
+  int64_t scaleGroupBytes = 0;
   /// x86_n16k8_s32: offset of the f32 factors, one per 32 of K, else -1.
   int64_t pairFactorOffset = -1;
   /// Offset of the f32 tensor scale (secondLevelScale only), else -1.
@@ -129,8 +139,9 @@ struct LayoutGeometry {
 };
 
 /// Offset in its tile of chunk `chunk`, and of the scale of column 0 for
-/// scale `s` along K (the 16 columns' scales follow each other), in an x86
-/// layout.
+/// scale `s` along K (the 16 columns' scales follow each other; for
+/// x86_n16k8_s32 `s` is the 32 of K and the group its 32 multiplier bytes),
+/// in an x86 layout.
 int64_t chunkOffsetInTile(const LayoutGeometry &g, int64_t chunk);
 int64_t scaleOffsetInTile(const LayoutGeometry &g, int64_t s);
 

@@ -277,17 +277,24 @@ private:
   Value chunkAddress(Value w, Value tile, Value chunk) {
     const LayoutGeometry &g = p.geometry;
     Value offset = mulc(chunk, g.chunkBytes);
-    if (g.chunksPerScaleBlock) // x86_n16k8_si: past the earlier blocks' scales
-      offset = add(mulc(divc(chunk, g.chunksPerScaleBlock), g.blockStride),
-                   mulc(remc(chunk, g.chunksPerScaleBlock), g.chunkBytes));
+    if (g.chunksPerScaleBlock) // scales inline: past the earlier blocks'
+      offset = addc(
+          add(mulc(divc(chunk, g.chunksPerScaleBlock), g.blockStride),
+              mulc(remc(chunk, g.chunksPerScaleBlock), g.chunkBytes)),
+          g.blockCodeOffset);
     return gep(w, add(mulc(tile, g.tileBytes), offset));
   }
-  /// Offset in a tile of the 16 scales of scale block `gw` along K.
+  /// Offset in a tile of the 16 scales of scale index `gw` along K (the
+  /// layouts' scaleOffsetInTile).
   Value scaleOffsetInTile(Value gw) {
     const LayoutGeometry &g = p.geometry;
-    if (g.chunksPerScaleBlock)
-      return addc(mulc(gw, g.blockStride), g.chunksPerScaleBlock * g.chunkBytes);
-    return addc(mulc(gw, 16 * g.scaleBytes), g.codeBytesPerTile);
+    if (g.chunksPerScaleBlock == 0)
+      return addc(mulc(gw, 16 * g.scaleBytes), g.codeBytesPerTile);
+    Value offset = mulc(divc(gw, g.scaleGroupsPerBlock), g.blockStride);
+    if (g.scaleGroupsPerBlock > 1)
+      offset = add(offset, mulc(remc(gw, g.scaleGroupsPerBlock),
+                                g.scaleGroupBytes));
+    return addc(offset, g.blockScaleOffset);
   }
   /// x86_n16k4_d6: 6-bit codes packed 4 in 3 bytes.
   bool dense6() const { return p.layout == "x86_n16k4_d6"; }
@@ -1641,11 +1648,10 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
                      factor);
       }
       for (int t = 0; t < tiles; ++t) {
-        Value scales = gep(wBase, addc(mulc(tileIndex[t], geo.tileBytes),
-                                       geo.codeBytesPerTile));
+        Value scales = gep(wBase, add(mulc(tileIndex[t], geo.tileBytes),
+                                      scaleOffsetInTile(pair)));
         Value multipliers = arith::ExtUIOp::create(
-            b, v32i16,
-            load(VectorType::get({32}, i8), gep(scales, mulc(pair, 32))));
+            b, v32i16, load(VectorType::get({32}, i8), scales));
         SmallVector<Value> sums;
         for (int limb = 0; limb < limbs; ++limb) {
           Value words = intrinsic("llvm.x86.avx512.packssdw.512", v32i16,
