@@ -179,3 +179,35 @@ func.func @mixed_kinds(%x: tensor<256x512xf32>, %w: !qc.packed<256x512, mxfp4>) 
   %y = qc.matmul %x, %w act <mxfp8_e4m3> : tensor<256x512xf32>, !qc.packed<256x512, mxfp4> -> tensor<256x256xf32>
   return %y : tensor<256x256xf32>
 }
+
+// -----
+
+// N >= 1024: 128 x 256 CTA tiles (grid 4 x 1 for 1024 columns), the MMA's
+// N = 256 (bits 17-22: 32), 16 + 8 16-byte code copies and per stage one A
+// and two B scale tiles (the B halves adjacent: columns n / 32 of the B
+// scales), 512 TMEM columns (256 accumulator + 4 slots x 12), 8 loads of 32
+// columns in the epilogue. Shared memory 4 x (16 + 32 KiB + 3 x 512) + 48.
+// CHECK-LABEL: func.func @mxfp8_wide
+// CHECK: gpu.launch_func @qc_kernels::@qc_tcgen05_block_scale_gemm blocks in (%c4, %c1, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c202800_i32
+// CHECK: gpu.func @qc_tcgen05_block_scale_gemm(
+// CHECK-DAG: %[[W0:.*]] = arith.constant 146800640 : i32
+// CHECK-DAG: %[[C512:.*]] = arith.constant 512 : i32
+// CHECK: nvvm.tcgen05.alloc %{{.*}}, %[[C512]]
+// CHECK-COUNT-24: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg
+// CHECK-COUNT-3: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 4, cache = ca
+// CHECK: scf.for
+// CHECK: nvvm.tcgen05.cp
+// CHECK: %[[SB:.*]] = arith.addi %[[SA:.*]], %c4_i32 : i32
+// CHECK-NEXT: llvm.inttoptr %[[SB]] : i32 to !llvm.ptr<6>
+// CHECK: nvvm.tcgen05.cp
+// CHECK: arith.addi %[[SA]], %c8_i32 : i32
+// CHECK: nvvm.tcgen05.cp
+// CHECK-NOT: nvvm.tcgen05.cp
+// CHECK: llvm.inline_asm {{.*}}scale_vec::1X{{.*}} %[[W0]], %{{.*}}, %[[SA]], %[[SB]] :
+// CHECK-COUNT-8: nvvm.tcgen05.ld
+// CHECK-NOT: nvvm.tcgen05.ld
+// CHECK: nvvm.tcgen05.dealloc %{{.*}}, %[[C512]]
+func.func @mxfp8_wide(%x: tensor<128x512xf32>, %w: !qc.packed<1024x512, mxfp8_e4m3>) -> tensor<128x1024xf32> {
+  %y = qc.matmul %x, %w act <mxfp8_e4m3> : tensor<128x512xf32>, !qc.packed<1024x512, mxfp8_e4m3> -> tensor<128x1024xf32>
+  return %y : tensor<128x1024xf32>
+}

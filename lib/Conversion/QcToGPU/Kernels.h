@@ -233,12 +233,13 @@ mlir::gpu::GPUFuncOp emitBlockScaleGemmKernel(mlir::OpBuilder &builder,
                                               llvm::StringRef name,
                                               const MatmulProblem &problem,
                                               LaunchShape &launch);
-/// sm_100a: tcgen05.mma block_scale (cta_group::1, M = N = 128, f32
-/// accumulator in tensor memory) on packed activations and weights of the
-/// same kind: MXFP8 (e4m3/e5m2) x MXFP8 (kind::mxf8f6f4, K % 128 == 0),
-/// MXFP4 x MXFP4 and NVFP4 x NVFP4 (kind::mxf4nvf4, K % 256 == 0). Operand
-/// tiles staged by cp.async in a 4-slot ring, scales copied to tensor memory
-/// by tcgen05.cp. Kernel arguments: (packed x, packed W, y).
+/// sm_100a: tcgen05.mma block_scale (cta_group::1, M = 128, N = 256 where
+/// N >= 1024 else 128, f32 accumulator in tensor memory) on packed
+/// activations and weights of the same kind: MXFP8 (e4m3/e5m2) x MXFP8
+/// (kind::mxf8f6f4, K % 128 == 0), MXFP4 x MXFP4 and NVFP4 x NVFP4
+/// (kind::mxf4nvf4, K % 256 == 0). Operand tiles staged by cp.async in a
+/// 4-slot ring, scales copied to tensor memory by tcgen05.cp. Kernel
+/// arguments: (packed x, packed W, y).
 bool tcgen05BlockScaleGemmApplies(const MatmulProblem &problem);
 mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
     mlir::OpBuilder &builder, mlir::Location loc, llvm::StringRef name,

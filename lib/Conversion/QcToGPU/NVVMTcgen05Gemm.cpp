@@ -16,7 +16,8 @@
 // one-byte scales in C order of [rows, K / block], then NV's f32 tensor
 // scale). The tensor cores multiply codes and scales; nothing is decoded.
 //
-// Schedule (one CTA of 128 threads = 4 warps per 128 x 128 tile of y):
+// Schedule (one CTA of 128 threads = 4 warps per 128 x N tile of y, N = 256
+// where N >= 1024, else 128; the MMA's N is the tile's):
 //   * K runs in stages of 128 code bytes per row (128 k of FP8, 256 of FP4,
 //     i.e. 4 MMAs). Every thread copies its share of a stage with cp.async
 //     into a ring of 4 slots in dynamic shared memory, 3 stages ahead: codes
@@ -61,9 +62,10 @@
 //   (9.7.16.10.x "Shared memory layout", same core matrices as wgmma's
 //   9.7.15.5.1): a core matrix is 8 rows x 16 bytes (16 FP8 / 32 FP4 codes),
 //   128 contiguous bytes; K-adjacent core matrices LBO bytes apart, 8-row
-//   groups SBO bytes apart. Here a stage tile [128 rows][128 bytes] holds
-//   core matrix (G = r / 8, C = byte / 16) at 128 (8 G + C): LBO = 128,
-//   SBO = 1024, and MMA j of the stage (32 bytes of K) starts at byte 256 j.
+//   groups SBO bytes apart. Here a stage tile [128 or 256 rows][128 bytes]
+//   holds core matrix (G = r / 8, C = byte / 16) at 128 (8 G + C): LBO =
+//   128, SBO = 1024, and MMA j of the stage (32 bytes of K) starts at byte
+//   256 j.
 //
 //   Instruction descriptor (9.7.16.4.2, table for .kind::mxf8f6f4 / mxf4 /
 //   mxf4nvf4): bits 4-5 B scale-factor ID, 7-9 atype, 10-12 btype (E4M3 0,
@@ -80,7 +82,8 @@
 //
 //   Accumulator D of cta_group::1, M = 128 (9.7.16.10.x "Data path layout",
 //   layout D for M = 128): row i of D is TMEM lane i, column j is column
-//   base + j, one f32 per cell: 128 columns for N = 128.
+//   base + j, one f32 per cell: N columns. The allocation (256 columns for
+//   N = 128, 512 for N = 256) adds 4 slots of scale columns.
 //
 //   Scale factors (9.7.16.10.x "Block Scaling", scale factor A/B layouts
 //   for M = 128 / N = 128): a 32-bit TMEM column holds 4 one-byte scales;
@@ -95,7 +98,9 @@
 //   byte (r % 32) 16 + (r / 32) 4 (NVIDIA's 128 x 4 scale-factor tile,
 //   nv_sf128x4 in Layout.h, Tcgen05Layout.h scaleTileByte) lands where the
 //   MMA reads it. A stage has 4 (MXFP8), 8 (MXFP4) or 16 (NVFP4) scales per
-//   row, i.e. 1, 2 or 4 tiles per operand; MMA j reads tile
+//   row, i.e. 1, 2 or 4 tiles per operand (and per 128 columns of B: for
+//   N = 256 the two halves' tiles of a k group are adjacent, so that column
+//   n's scales sit at TMEM column base + n / 32); MMA j reads k group
 //   (j · scales per MMA) / 4 with sf_id (j · scales per MMA) % 4.
 //
 //   tcgen05.ld .32x32b.x32 (9.7.16.8.3): thread t of the warp receives lane
@@ -147,19 +152,20 @@ using namespace mlir;
 namespace quantc::gpukernels {
 
 namespace {
-constexpr int64_t kTileM = 128, kTileN = 128;
+constexpr int64_t kTileM = 128;
+// N of a CTA tile (= of the MMA): 256 where N is large (A tiles are read
+// half as often per output), else 128.
+constexpr int64_t kWideTileMinN = 1024;
 constexpr int64_t kThreads = 128;
 constexpr int64_t kStageRowBytes = 128; // code bytes per row per stage
 constexpr int64_t kMmaRowBytes = 32;    // code bytes per row per MMA
 constexpr int64_t kMmasPerStage = kStageRowBytes / kMmaRowBytes;
 constexpr int64_t kStages = 4; // ring slots
-constexpr int64_t kTileBytes = kTileM * kStageRowBytes;
+constexpr int64_t kTileBytesA = kTileM * kStageRowBytes;
 constexpr int64_t kCoreMatrixBytes = 128; // LBO: next core matrix along K
 constexpr int64_t kStrideBytes = 8 * kStageRowBytes; // SBO: next 8 rows
 constexpr int64_t kScaleTileBytes = 512; // 128 rows x 4 one-byte scales
 constexpr int64_t kScaleTileStride = 128; // SBO of a scale tile: 8 x 16 B
-constexpr int64_t kTmemColumns = 256;     // power of two >= 32
-constexpr int64_t kAccumulatorColumns = kTileN;
 constexpr int64_t kLoadColumns = 32; // tcgen05.ld .32x32b.x32
 
 /// The block-scaled MMA a weight/act format pair maps to.
@@ -177,6 +183,37 @@ struct Tcgen05Kind {
   }
   int64_t scalesPerStage() const { return stageK() / blockSize; }
   int64_t scaleTiles() const { return scalesPerStage() / 4; }
+};
+
+/// Shared and tensor memory of one CTA tile of 128 x tileN.
+struct Tcgen05Geometry {
+  int64_t tileN, halvesB; // B rows per tile, in 128-row halves
+  int64_t tileBytesB;
+  // Scale tiles per stage: A's (k groups of 4 scales), then B's, k group t
+  // of B half h at scaleTilesA + t halvesB + h (B's halves adjacent, so that
+  // TMEM column base + n / 32 holds column n's scales).
+  int64_t scaleTilesA, scaleTilesB;
+  int64_t slotBytes, barrierOffset, tmemSlotOffset, sharedBytes;
+  // TMEM: the accumulator (tileN columns), then per slot 4 columns per
+  // scale tile; a power of two >= 32 columns.
+  int64_t scaleColumnsPerSlot, tmemColumns;
+
+  Tcgen05Geometry(const Tcgen05Kind &kind, int64_t n) {
+    tileN = n >= kWideTileMinN ? 256 : 128;
+    halvesB = tileN / 128;
+    tileBytesB = tileN * kStageRowBytes;
+    scaleTilesA = kind.scaleTiles();
+    scaleTilesB = kind.scaleTiles() * halvesB;
+    slotBytes = kTileBytesA + tileBytesB +
+                (scaleTilesA + scaleTilesB) * kScaleTileBytes;
+    barrierOffset = kStages * slotBytes;
+    tmemSlotOffset = barrierOffset + 8 * kStages;
+    sharedBytes = tmemSlotOffset + 16;
+    scaleColumnsPerSlot = 4 * (scaleTilesA + scaleTilesB);
+    tmemColumns = 32;
+    while (tmemColumns < tileN + kStages * scaleColumnsPerSlot)
+      tmemColumns *= 2;
+  }
 };
 
 bool isOcpMinifloat(const ElementType &e, int exponentBits, int mantissaBits) {
@@ -241,21 +278,21 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   MLIRContext *ctx = builder.getContext();
   const Tcgen05Kind kind = *tcgen05Kind(problem);
   const int64_t m = problem.m, n = problem.n, k = problem.k;
-  launch.grid = {(n + kTileN - 1) / kTileN, (m + kTileM - 1) / kTileM, 1};
-  launch.block = {kThreads, 1, 1};
-
   // Dynamic shared memory: the ring of slots (A codes, B codes, A scale
   // tiles, B scale tiles), one mbarrier per slot, the TMEM base address.
-  const int64_t scaleTiles = kind.scaleTiles();
-  const int64_t slotBytes = 2 * kTileBytes + 2 * scaleTiles * kScaleTileBytes;
-  const int64_t barrierOffset = kStages * slotBytes;
-  const int64_t tmemSlotOffset = barrierOffset + 8 * kStages;
-  launch.dynamicSharedBytes = tmemSlotOffset + 16;
-  // TMEM columns: the accumulator, then per slot the A and B scale tiles
-  // (4 columns each).
-  const int64_t scaleColumnsPerSlot = 2 * scaleTiles * 4;
-  static_assert(kAccumulatorColumns + kStages * 32 <= kTmemColumns,
-                "accumulator and 4 slots of at most 8 scale tiles");
+  const Tcgen05Geometry geometry(kind, n);
+  const int64_t tileN = geometry.tileN, halvesB = geometry.halvesB,
+                tileBytesB = geometry.tileBytesB,
+                scaleTilesA = geometry.scaleTilesA,
+                scaleTilesB = geometry.scaleTilesB,
+                slotBytes = geometry.slotBytes,
+                barrierOffset = geometry.barrierOffset,
+                tmemSlotOffset = geometry.tmemSlotOffset,
+                scaleColumnsPerSlot = geometry.scaleColumnsPerSlot,
+                tmemColumns = geometry.tmemColumns;
+  launch.grid = {(n + tileN - 1) / tileN, (m + kTileM - 1) / kTileM, 1};
+  launch.block = {kThreads, 1, 1};
+  launch.dynamicSharedBytes = geometry.sharedBytes;
 
   OpBuilder::InsertionGuard guard(builder);
   mlir::gpu::GPUFuncOp func = createKernel(
@@ -300,7 +337,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   Value tileRow0 = mulc(
       b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::y), kTileM);
   Value tileCol0 = mulc(
-      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x), kTileN);
+      b, mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x), tileN);
   Value warp = divc(b, tid, 32);
 
   // Global byte addresses of the two packed operands (generic -> global).
@@ -340,13 +377,14 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
       sharedPointer(b, add(b, sharedAddress, i64c(b, tmemSlotOffset)));
 
   // Issues the cp.async copies of stage `stage` into its ring slot.
-  // Codes: kTileBytes / 16 chunks per operand, 8 per thread; chunk c is
-  // core-matrix row r = c % 8 of K chunk C = (c / 8) % 8 in row group
-  // G = c / 64, i.e. byte 16 c of the tile (codeTileByte), so consecutive
-  // threads fill consecutive shared bytes.
+  // Codes: tile bytes / 16 chunks per operand, 8 (16 for B of 256 rows) per
+  // thread; chunk c is core-matrix row r = c % 8 of K chunk C = (c / 8) % 8
+  // in row group G = c / 64, i.e. byte 16 c of the tile (codeTileByte), so
+  // consecutive threads fill consecutive shared bytes.
   // Scales: thread t copies, for each scale tile of the stage, the 4 scale
-  // bytes of A row t and of B column t (one 4-byte word each, 4-aligned:
-  // K / block is a multiple of 4) to scaleTileByte(t, 0) of the tile.
+  // bytes of A row t and of B column t (+ 128 h) (one 4-byte word each,
+  // 4-aligned: K / block is a multiple of 4) to scaleTileByte(t, 0) of the
+  // tile.
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress = add(
         ib, toI64(ib, mulc(ib, remc(ib, stage, kStages), slotBytes)),
@@ -357,7 +395,8 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
       Value base = operand == 0 ? actGlobal : weightGlobal;
       Value first = operand == 0 ? tileRow0 : tileCol0;
       const int64_t rows = operand == 0 ? m : n;
-      for (int64_t u = 0; u < kTileBytes / 16 / kThreads; ++u) {
+      const int64_t tileBytes = operand == 0 ? kTileBytesA : tileBytesB;
+      for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
         Value chunk = addc(ib, tid, u * kThreads);
         Value row = add(ib, mulc(ib, divc(ib, chunk, 8 * chunksPerRow), 8),
                         remc(ib, chunk, 8));
@@ -367,7 +406,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
                            mulc(ib, kChunk, 16));
         Value destination = add(
             ib, slotAddress,
-            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytes)));
+            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytesA)));
         NVVM::CpAsyncOp::create(
             ib, sharedPointer(ib, destination), globalPointer(ib, base, source),
             ib.getI32IntegerAttr(16),
@@ -380,30 +419,34 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
     Value tileByte = add(ib, mulc(ib, remc(ib, tid, 32), 16),
                          mulc(ib, divc(ib, tid, 32), 4));
     Value s0 = mulc(ib, stage, kind.scalesPerStage());
-    for (int64_t operand = 0; operand < 2; ++operand) {
-      Value base = operand == 0 ? actGlobal : weightGlobal;
-      Value first = operand == 0 ? tileRow0 : tileCol0;
-      const int64_t rows = operand == 0 ? m : n;
-      const int64_t scaleOffset =
-          operand == 0 ? actLayout.scaleOffset : weightLayout.scaleOffset;
-      Value line = minc(ib, add(ib, first, tid), rows - 1);
-      Value rowScales =
-          addc(ib, add(ib, mulc(ib, line, scalesPerRow), s0), scaleOffset);
-      for (int64_t t = 0; t < scaleTiles; ++t) {
-        Value destination = add(
-            ib, slotAddress,
-            toI64(ib, addc(ib, tileByte,
-                           2 * kTileBytes +
-                               (operand * scaleTiles + t) * kScaleTileBytes)));
-        NVVM::CpAsyncOp::create(
-            ib, sharedPointer(ib, destination),
-            globalPointer(ib, base, addc(ib, rowScales, 4 * t)),
-            ib.getI32IntegerAttr(4),
-            NVVM::LoadCacheModifierKindAttr::get(
-                ctx, NVVM::LoadCacheModifierKind::CA),
-            Value());
+    for (int64_t operand = 0; operand < 2; ++operand)
+      for (int64_t half = 0; half < (operand == 0 ? 1 : halvesB); ++half) {
+        Value base = operand == 0 ? actGlobal : weightGlobal;
+        Value first = operand == 0 ? tileRow0 : tileCol0;
+        const int64_t rows = operand == 0 ? m : n;
+        const int64_t scaleOffset =
+            operand == 0 ? actLayout.scaleOffset : weightLayout.scaleOffset;
+        Value line =
+            minc(ib, add(ib, first, addc(ib, tid, 128 * half)), rows - 1);
+        Value rowScales =
+            addc(ib, add(ib, mulc(ib, line, scalesPerRow), s0), scaleOffset);
+        for (int64_t t = 0; t < kind.scaleTiles(); ++t) {
+          const int64_t tile =
+              operand == 0 ? t : scaleTilesA + t * halvesB + half;
+          Value destination = add(
+              ib, slotAddress,
+              toI64(ib, addc(ib, tileByte,
+                             kTileBytesA + tileBytesB +
+                                 tile * kScaleTileBytes)));
+          NVVM::CpAsyncOp::create(
+              ib, sharedPointer(ib, destination),
+              globalPointer(ib, base, addc(ib, rowScales, 4 * t)),
+              ib.getI32IntegerAttr(4),
+              NVVM::LoadCacheModifierKindAttr::get(
+                  ctx, NVVM::LoadCacheModifierKind::CA),
+              Value());
+        }
       }
-    }
   };
 
   // Warp 0 allocates the tensor memory and gives up the right to allocate
@@ -413,7 +456,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   {
     auto ifOp = scf::IfOp::create(b, isWarp0, /*withElse=*/false);
     ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
-    NVVM::Tcgen05AllocOp::create(tb, tmemSlot, i32c(tb, kTmemColumns), cta1);
+    NVVM::Tcgen05AllocOp::create(tb, tmemSlot, i32c(tb, tmemColumns), cta1);
     NVVM::Tcgen05RelinquishAllocPermitOp::create(tb, cta1);
   }
   Value isThread0 = ult(b, tid, 1);
@@ -492,25 +535,23 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
           Value scaleColumns =
               add(tb, tmemBase,
                   toI32(tb, addc(tb, mulc(tb, slot, scaleColumnsPerSlot),
-                                 kAccumulatorColumns)));
-          // Scale tiles: A's at columns +4t, B's at +4 (scaleTiles + t).
-          for (int64_t operand = 0; operand < 2; ++operand)
-            for (int64_t t = 0; t < scaleTiles; ++t) {
-              const int64_t tile = operand * scaleTiles + t;
-              Value source = add(
-                  tb, slotAddress,
-                  i64c(tb, 2 * kTileBytes + tile * kScaleTileBytes));
-              NVVM::Tcgen05CpOp::create(
-                  tb,
-                  NVVM::Tcgen05CpShapeAttr::get(
-                      ctx, NVVM::Tcgen05CpShape::SHAPE_32x128b),
-                  cta1,
-                  NVVM::Tcgen05CpMulticastAttr::get(
-                      ctx, NVVM::Tcgen05CpMulticast::WARPX4),
-                  /*srcFormat=*/nullptr,
-                  tensorPointer(tb, add(tb, scaleColumns, i32c(tb, 4 * tile))),
-                  descriptor(tb, source, scaleDescriptorConstant));
-            }
+                                 tileN)));
+          // Scale tile i of the slot to columns + 4 i (the shared order).
+          for (int64_t tile = 0; tile < scaleTilesA + scaleTilesB; ++tile) {
+            Value source = add(
+                tb, slotAddress,
+                i64c(tb, kTileBytesA + tileBytesB + tile * kScaleTileBytes));
+            NVVM::Tcgen05CpOp::create(
+                tb,
+                NVVM::Tcgen05CpShapeAttr::get(
+                    ctx, NVVM::Tcgen05CpShape::SHAPE_32x128b),
+                cta1,
+                NVVM::Tcgen05CpMulticastAttr::get(
+                    ctx, NVVM::Tcgen05CpMulticast::WARPX4),
+                /*srcFormat=*/nullptr,
+                tensorPointer(tb, add(tb, scaleColumns, i32c(tb, 4 * tile))),
+                descriptor(tb, source, scaleDescriptorConstant));
+          }
           // The first MMA of the first stage overwrites the accumulator.
           Value accumulate = arith::ExtUIOp::create(
               tb, i32,
@@ -521,7 +562,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
             const int64_t tile = firstScale / 4, scaleId = firstScale % 4;
             const uint32_t instruction =
                 tcgen05::blockScaleInstructionDescriptor(
-                    kind.typeA, kind.typeB, kind.ue8m0, kTileM, kTileN,
+                    kind.typeA, kind.typeB, kind.ue8m0, kTileM, tileN,
                     scaleId, scaleId);
             Value descA = descriptor(
                 tb, add(tb, slotAddress, i64c(tb, j * 2 * kCoreMatrixBytes)),
@@ -529,7 +570,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
             Value descB = descriptor(
                 tb,
                 add(tb, slotAddress,
-                    i64c(tb, kTileBytes + j * 2 * kCoreMatrixBytes)),
+                    i64c(tb, kTileBytesA + j * 2 * kCoreMatrixBytes)),
                 codeDescriptorConstant);
             Value enable = j == 0 ? accumulate : i32c(tb, 1);
             LLVM::InlineAsmOp::create(
@@ -538,9 +579,11 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
                            i32c(tb, static_cast<int32_t>(instruction)), enable,
                            add(tb, scaleColumns, i32c(tb, 4 * tile)),
                            add(tb, scaleColumns,
-                               i32c(tb, 4 * (scaleTiles + tile)))},
+                               i32c(tb, 4 * (scaleTilesA +
+                                             tile * halvesB)))},
                 mmaPtx, "r,l,l,r,r,r,r", /*has_side_effects=*/true,
-                /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+                /*is_align_stack=*/false,
+                LLVM::tailcallkind::TailCallKind::None,
                 LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
                 /*operand_attrs=*/ArrayAttr());
           }
@@ -596,9 +639,9 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
       add(b, tmemBase,
           arith::ShLIOp::create(b, toI32(b, mulc(b, warp, 32)), i32c(b, 16)));
   Value row = add(b, tileRow0, tid);
-  const bool guardRows = m % kTileM != 0, guardCols = n % kTileN != 0;
+  const bool guardRows = m % kTileM != 0, guardCols = n % tileN != 0;
   auto loadType = VectorType::get({kLoadColumns}, i32);
-  for (int64_t chunk = 0; chunk < kAccumulatorColumns / kLoadColumns;
+  for (int64_t chunk = 0; chunk < tileN / kLoadColumns;
        ++chunk) {
     Value values = NVVM::Tcgen05LdOp::create(
         b, loadType, /*pack=*/nullptr,
@@ -625,7 +668,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
     ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
     tcgen05Fence(tb, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
     NVVM::Tcgen05DeallocOp::create(tb, tensorPointer(tb, tmemBase),
-                                   i32c(tb, kTmemColumns), cta1);
+                                   i32c(tb, tmemColumns), cta1);
   }
   mlir::gpu::ReturnOp::create(b);
   return func;
