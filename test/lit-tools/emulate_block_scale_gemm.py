@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Runs an sm_120a block-scaled GEMM kernel of qc-lower-gpu on the host.
+"""Runs a tensor-core GEMM kernel of qc-lower-gpu on the host.
 
 usage: emulate_block_scale_gemm.py IR KERNEL X_BYTES W_BYTES Y_OUT
            [X_REF W_REF TOLERANCE]
+
+Kernels that take float activations (the sm_80 mma.sync GEMM qc_mma_gemm*)
+take X_BYTES as a float .npy (converted to the kernel's f32 / f16 / bf16
+input, bf16 by truncation: give bf16-exact values) instead of packed bytes.
 
 IR is quant-opt's output after --qc-lower-gpu=chip=sm_120a --canonicalize
 --cse --mlir-print-op-generic; KERNEL the gpu.func (qc_block_scale_gemm*,
@@ -33,6 +37,16 @@ generator uses them:
     row l / 4 + 8 (l % 2)), scale_B of column c from lane 4 c, byte-id 0,
     the k chunks' scales in consecutive bytes. Products are exact; the sum
     is rounded to f32 once per MMA.
+  mma.sync m16n8k16 .row.col f32.f16.f16.f32 (9.7.14.5.8): with g = lane
+    / 4, t = lane % 4, A register r holds A[g + 8 (r % 2)][2t + 8 (r / 2)
+    + {0, 1}], B register r holds B[2t + 8 r + {0, 1}][g], D element i is
+    D[g + 8 (i / 2)][2t + i % 2]. f16 products are exact; the sum plus C is
+    rounded to f32 once per MMA.
+
+Typed vector.load / vector.store address their memref row-major from its
+static shape (memref.view shifts a buffer's base), so the f16 tiles of the
+workgroup attributions and the raw ring slots of dynamic shared memory are
+plain bytes, as on the device.
 """
 
 import re
@@ -41,7 +55,43 @@ import sys
 import numpy as np
 
 SHARED_BASE = 1 << 20
-SHARED_SIZE = 1 << 17
+SHARED_SIZE = 1 << 18
+WORKGROUP_BASE = SHARED_BASE + (1 << 17)  # static workgroup attributions
+ELEMENT = {'f32': (np.float32, 4), 'f16': (np.float16, 2), 'bf16': (None, 2),
+           'i8': (np.uint8, 1), 'i32': (np.uint32, 4), 'i16': (np.uint16, 2)}
+
+
+def memref_layout(text):
+    """Shape and element type of the first memref<...> in text."""
+    m = re.search(r'memref<([^,>]*)', text)
+    parts = m.group(1).split('x')
+    return [int(d) if d != '?' else 0 for d in parts[:-1]], parts[-1].strip()
+
+
+def to_bytes(values, element):
+    """values (count, threads) -> (threads, count * size) bytes."""
+    dtype, size = ELEMENT[element]
+    values = np.asarray(values)
+    if element == 'bf16':
+        bits = values.astype(np.float32).view(np.uint32) >> 16
+        raw = bits.astype(np.uint16)
+    elif dtype in (np.float32, np.float16):
+        raw = values.astype(dtype)
+    else:
+        raw = (values.astype(np.int64) & ((1 << (8 * size)) - 1)).astype(dtype)
+    return np.ascontiguousarray(raw.T).view(np.uint8)
+
+
+def from_bytes(raw, element, count):
+    """(threads, count * size) bytes -> values (count, threads)."""
+    dtype, size = ELEMENT[element]
+    raw = np.ascontiguousarray(raw)
+    if element == 'bf16':
+        values = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    else:
+        values = raw.view(dtype)
+    values = values.astype(np.float64 if element[0] in 'fb' else np.int64)
+    return values.reshape(len(raw), count).T
 GLOBAL_BASES = [1 << 32, 2 << 32]
 
 OP_RE = re.compile(r'^\s*(?:(%[\w#]+)(?::(\d+))?\s*=\s*)?"([\w.]+)"\((.*?)\)(.*)$')
@@ -112,6 +162,8 @@ def find_kernel(text, name):
                                        header).group(1).split(',')]
     types = re.search(r'function_type = \((.*?)\) ->', header).group(1)
     memrefs = re.findall(r'memref<([^>]*)>', types)
+    # Workgroup attributions follow the arguments in the entry block.
+    memrefs += re.findall(r': memref<([^>]*)>', lines[start + 1])[len(memrefs):]
     args, ops, _ = parse_ops(lines, start + 1)
     return grid, block, memrefs, args, ops
 
@@ -201,6 +253,36 @@ class Cta:
             raise SystemExit('cp.async into global memory')
         memory[offset:offset + len(data)] = data
 
+    def gather(self, addresses, count):
+        """count bytes at each thread's address -> (threads, count)."""
+        addresses = np.asarray(addresses, dtype=np.int64)
+        memory, offset = self.region(int(addresses.min()))
+        offsets = addresses - (int(addresses.min()) - offset)
+        if offsets.max() + count > len(memory):
+            raise SystemExit('read past the end of a buffer')
+        return memory[offsets[:, None] + np.arange(count)]
+
+    def scatter(self, addresses, data, mask):
+        addresses = np.asarray(addresses, dtype=np.int64)
+        keep = np.ones(self.t, bool) if mask is None else mask
+        if not keep.any():
+            return
+        memory, offset = self.region(int(addresses[keep].min()))
+        if memory is not self.shared:
+            raise SystemExit('vector.store outside shared memory')
+        offsets = addresses[keep] - (int(addresses[keep].min()) - offset)
+        if offsets.max() + data.shape[1] > len(memory):
+            raise SystemExit('write past the end of shared memory')
+        memory[offsets[:, None] + np.arange(data.shape[1])] = data[keep]
+
+    def address(self, op, memref, indices):
+        """Byte address of memref[indices] (row-major, static shape)."""
+        shape, element = memref_layout(op.rest)
+        linear = np.zeros(self.t, dtype=np.int64)
+        for d, i in enumerate(indices):
+            linear = linear * (shape[d] if d else 1) + np.asarray(i, dtype=np.int64)
+        return memref[1] + linear * ELEMENT[element][1], element
+
     def value(self, name):
         return self.env[name]
 
@@ -216,12 +298,48 @@ class Cta:
         wrap = (lambda a: a & ((1 << bits) - 1)) if rtype in ('i32', 'i16') else (lambda a: a)
         out = None
         if n == 'arith.constant':
-            text = op.prop('value')
-            number = text.split(':')[0].strip()
-            out = float(number) if 'f' in text.split(':')[1] else int(number)
+            number, value_type = re.search(r'value = (.*?) : ([^}]*)\}', op.rest).groups()
+            if number.startswith('dense<'):
+                number = number[len('dense<'):].rstrip('>')
+            is_float = re.search(r'(^|x)b?f\d+>?$', value_type.strip()) is not None
+            if number in ('true', 'false'):
+                out = int(number == 'true')
+            elif is_float and number.startswith('0x'):  # f32 bit pattern
+                out = float(np.array(int(number, 16), dtype=np.uint32).view(np.float32))
+            else:
+                out = float(number) if is_float else int(number)
             out = np.full(self.t, out)
         elif n == 'arith.addi':
             out = wrap(v[0] + v[1])
+        elif n == 'arith.subi':
+            out = wrap(v[0] - v[1])
+        elif n == 'arith.subf':
+            out = (v[0].astype(np.float32) - v[1].astype(np.float32)).astype(np.float64)
+        elif n == 'arith.addf':
+            out = (v[0].astype(np.float32) + v[1].astype(np.float32)).astype(np.float64)
+        elif n == 'arith.negf':
+            out = -v[0]
+        elif n in ('arith.sitofp', 'arith.uitofp'):
+            src = re.search(r':\s*\((\w+)\)', op.rest).group(1)
+            value = np.asarray(v[0], dtype=np.int64)
+            if n == 'arith.sitofp' and src.startswith('i'):
+                width = int(src[1:])
+                value = np.where(value >= 1 << (width - 1), value - (1 << width), value)
+            out = value.astype(np.float32).astype(np.float64)
+        elif n == 'arith.extf':
+            out = v[0]
+        elif n == 'arith.trunci':
+            out = v[0] & ((1 << int(rtype[1:])) - 1)
+        elif n == 'vector.from_elements':
+            out = np.stack([np.asarray(a) for a in v])
+        elif n == 'memref.view':
+            out = ('memref', v[0][1] + int(v[1][0]))
+        elif n == 'vector.store':
+            count = int(re.search(r'vector<(\d+)x', op.rest).group(1))
+            types = op.rest.split(':', 1)[1]
+            address, element = self.address(Op([], n, [], types.split(',', 1)[1]), v[1], v[2:])
+            data = np.broadcast_to(np.asarray(v[0]), (count, self.t))
+            self.scatter(address, to_bytes(data, element), mask)
         elif n == 'arith.muli':
             out = wrap(v[0] * v[1])
         elif n == 'arith.divui':
@@ -250,11 +368,19 @@ class Cta:
         elif n == 'arith.select':
             out = np.where(v[0], v[1], v[2])
         elif n == 'arith.bitcast':
-            out = np.array(v[0], dtype=np.uint32).view(np.float32).astype(np.float64)
+            if rtype == 'f32':
+                out = np.array(v[0], dtype=np.uint32).view(np.float32).astype(np.float64)
+            elif rtype == 'i32':
+                out = np.array(v[0], dtype=np.float32).view(np.uint32).astype(np.int64)
+            else:
+                raise SystemExit('no emulation of bitcast to ' + rtype)
         elif n == 'arith.mulf':
             out = (np.float32(1) * v[0].astype(np.float32) * v[1].astype(np.float32)).astype(np.float64)
         elif n == 'arith.truncf':
-            out = v[0].astype({'f16': np.float16, 'f32': np.float32}.get(rtype, np.float32)).astype(np.float64)
+            element = re.search(r'(b?f\d+)>?$', rtype).group(1)
+            if element == 'bf16':
+                raise SystemExit('no emulation of truncf to bf16')
+            out = np.asarray(v[0]).astype({'f16': np.float16, 'f32': np.float32}[element]).astype(np.float64)
         elif n == 'gpu.thread_id':
             out = np.arange(self.t)
         elif n == 'gpu.block_id':
@@ -273,15 +399,19 @@ class Cta:
             out = np.array([int.from_bytes(self.read(a, 4).tobytes(), 'little')
                             for a in v[0]])
         elif n == 'vector.load':
-            count = int(re.search(r'vector<(\d+)xi8>', rtype).group(1))
-            out = [np.array([self.read(v[0][1] + i, count)[c] for i in v[1]])
-                   for c in range(count)]
+            count = int(re.search(r'vector<(\d+)x', rtype).group(1))
+            address, element = self.address(op, v[0], v[1:])
+            out = from_bytes(self.gather(address, count * ELEMENT[element][1]), element, count)
         elif n == 'memref.load':
             out = np.array([self.read(v[0][1] + i, 1)[0] for i in v[1]]).astype(np.int64)
         elif n == 'vector.bitcast':
-            out = [sum(v[0][c].astype(np.int64) << (8 * c) for c in range(len(v[0])))]
+            source = re.search(r'\(vector<(\d+)x(\w+)>\)', op.rest).groups()
+            count, element = re.search(r'vector<(\d+)x(\w+)>$', rtype).groups()
+            raw = to_bytes(np.asarray(v[0]), source[1])
+            out = from_bytes(raw, element, int(count))
         elif n == 'vector.extract':
-            out = v[0][0]
+            position = re.search(r'static_position = array<i64: (\d+)>', op.rest)
+            out = v[0][int(position.group(1)) if position else 0]
         elif n == 'memref.store':
             value, memref, row, col = v
             keep = np.ones(self.t, bool) if mask is None else mask
@@ -289,7 +419,8 @@ class Cta:
                 self.y[row[i], col[i]] = value[i]
         elif n == 'nvvm.cp.async.shared.global':
             size = int(op.prop('size').split(':')[0])
-            self.pending.append((v[0], v[1], size))
+            keep = np.ones(self.t, bool) if mask is None else mask
+            self.pending.append((v[0][keep], v[1][keep], size))
         elif n == 'nvvm.cp.async.commit.group':
             self.groups.append(self.pending)
             self.pending = []
@@ -303,6 +434,8 @@ class Cta:
             out = self.ldmatrix(op, v[0])
         elif n == 'nvvm.mma.block_scale':
             out = self.mma(op, v)
+        elif n == 'nvvm.mma.sync':
+            out = self.mma_f16(op, v)
         elif n in ('gpu.barrier', 'scf.yield', 'gpu.return'):
             pass
         elif n == 'scf.for':
@@ -348,6 +481,31 @@ class Cta:
                                 for e in range(4)]
                     regs[q][warp * 32 + lane] = int.from_bytes(bytes(word), 'little')
         return regs
+
+    def mma_f16(self, op, v):
+        if ('shape<m = 16, n = 8, k = 16>' not in op.rest or
+                op.rest.count('mma_type<f16>') != 2 or 'mma_layout<row>' not in op.rest):
+            raise SystemExit('mma.sync other than m16n8k16 row.col f16')
+        warps = self.t // 32
+        lane = np.arange(32)
+        g, t = lane // 4, lane % 4
+        a = np.zeros((warps, 16, 16))
+        b = np.zeros((warps, 16, 8))
+        for r in range(4):
+            rows, cols = g + 8 * (r % 2), 2 * t + 8 * (r // 2)
+            for e in range(2):
+                a[:, rows, cols + e] = np.asarray(v[r])[e].reshape(warps, 32)
+        for r in range(2):
+            for e in range(2):
+                b[:, 2 * t + 8 * r + e, g] = np.asarray(v[4 + r])[e].reshape(warps, 32)
+        with np.errstate(invalid='ignore'):
+            product = a @ b
+        d = []
+        for i in range(4):
+            p = product[:, g + 8 * (i // 2), 2 * t + i % 2]
+            c = np.asarray(v[6 + i], dtype=np.float64).reshape(warps, 32)
+            d.append((p + c).astype(np.float32).astype(np.float64).reshape(self.t))
+        return d
 
     def mma(self, op, v):
         shape = re.search(r'shape<m = 16, n = 8, k = (\d+)>', op.rest)
@@ -412,9 +570,17 @@ def main():
     ir, kernel, x_path, w_path, out_path = sys.argv[1:6]
     grid, block, memrefs, args, ops = find_kernel(open(ir).read(), kernel)
     threads = block[0] * block[1] * block[2]
-    x = np.load(x_path).astype(np.uint8).ravel()
-    w = np.load(w_path).astype(np.uint8).ravel()
     shapes = [[int(d) for d in m.split('x')[:-1]] for m in memrefs]
+    x_element = memrefs[0].split('x')[-1]
+    if x_element == 'i8':
+        x = np.load(x_path).astype(np.uint8).ravel()
+    else:  # float activations, stored in the kernel's input type
+        values = np.load(x_path).astype(np.float32)
+        if list(values.shape) != shapes[0]:
+            raise SystemExit('x is %s; the kernel takes %s' % (values.shape, memrefs[0]))
+        x = to_bytes(values.reshape(1, -1), x_element).ravel()
+        shapes[0] = [len(x)]
+    w = np.load(w_path).astype(np.uint8).ravel()
     if shapes[0] != [len(x)] or shapes[1] != [len(w)]:
         raise SystemExit('packed sizes %d, %d; the kernel takes %s' % (len(x), len(w), memrefs[:2]))
     y = np.full(shapes[2], np.nan)
@@ -425,6 +591,11 @@ def main():
             cta.env[args[0]] = ('memref', GLOBAL_BASES[0])
             cta.env[args[1]] = ('memref', GLOBAL_BASES[1])
             cta.env[args[2]] = ('memref', None)
+            base = WORKGROUP_BASE  # workgroup attributions, 16-byte aligned
+            for arg, memref in zip(args[3:], memrefs[3:]):
+                shape, element = memref_layout('memref<' + memref + '>')
+                cta.env[arg] = ('memref', base)
+                base += -(-int(np.prod(shape)) * ELEMENT[element][1] // 16) * 16
             cta.run(ops)
             if cta.groups or cta.pending:
                 raise SystemExit('cp.async copies in flight at exit')
