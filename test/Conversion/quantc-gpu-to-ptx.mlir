@@ -1,7 +1,8 @@
 // PTX for each target from LLVM's NVPTX back end (no CUDA toolkit needed):
 // the GEMV kernel's 16-byte non-coherent loads and warp shuffles, and the
-// GEMM kernel's mma.sync on every chip but sm_90a, which runs wgmma (the
-// other RUN line there keeps the mma.sync kernel with wgmma=false).
+// GEMM kernel's cp.async staging and mma.sync on every chip but sm_90a,
+// which runs wgmma (the other RUN line there keeps the mma.sync kernel with
+// wgmma=false).
 // RUN: quant-opt %s --qc-lower-gpu=chip=sm_80 --quantc-gpu-to-ptx | FileCheck %s --check-prefixes=CHECK,SM80,MMA
 // Without a CUDA toolkit (no CUDA_HOME) nothing may call libdevice (__nv_*),
 // whose calls would stay unresolved in the PTX.
@@ -26,9 +27,11 @@
 // CHECK-SAME: shfl.sync.bfly.b32
 // MMA-SAME: .visible .entry qc_mma_gemm(
 // MMA-SAME: .maxntid 256, 1, 1
-// MMA-SAME: .shared .align 16 .b8 __wg_qc_mma_gemm_0[10240]
-// MMA-SAME: cvt.rn.f16x2.f32
+// MMA-SAME: cp.async.cg.shared.global
+// MMA-SAME: cp.async.commit_group
+// MMA-SAME: cp.async.wait_group
 // MMA-SAME: bar.sync
+// MMA-SAME: cvt.rn.f16x2.f32
 // MMA-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // WGMMA-SAME: .visible .entry qc_wgmma_gemm(
 // WGMMA-SAME: .maxntid 256, 1, 1
