@@ -40,6 +40,19 @@ std::string formatShape(ArrayRef<int64_t> shape);
 /// rounding to the element type to nearest even.
 DenseElementsAttr makeFloatConstant(RankedTensorType type,
                                     ArrayRef<float> values);
+
+/// The packed bytes `bytes` as the value of a qc.constant of `type`.
+DenseElementsAttr makeByteConstant(PackedType type, ArrayRef<uint8_t> bytes);
+
+/// Whether `weights` is a qc.constant or a qc.quantize of a dense float
+/// constant, i.e. weights known at compile time.
+bool isConstantQuantized(Operation *weights);
+
+/// The quantized tensor (codes and raw scales, through the format library)
+/// of such weights, whatever their layout; std::nullopt with `error` set if
+/// they cannot be read.
+std::optional<quantc::QuantizedTensor>
+readConstantQuantized(Operation *weights, std::string &error);
 } // namespace mlir::qc
 
 #endif // QC_QCDIALECT_H

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 using namespace mlir;
@@ -79,12 +80,52 @@ static std::optional<std::vector<uint8_t>> readByteConstant(Attribute attr) {
   return bytes;
 }
 
-static DenseElementsAttr makeByteConstant(PackedType type,
-                                          ArrayRef<uint8_t> bytes) {
+DenseElementsAttr mlir::qc::makeByteConstant(PackedType type,
+                                             ArrayRef<uint8_t> bytes) {
   return DenseElementsAttr::getFromRawBuffer(
       type.getStorageType(),
       ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
                      bytes.size()));
+}
+
+bool mlir::qc::isConstantQuantized(Operation *weights) {
+  if (!weights)
+    return false;
+  if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
+    Attribute input;
+    return matchPattern(quantize.getInput(), m_Constant(&input)) &&
+           isa<DenseElementsAttr>(input);
+  }
+  return isa<ConstantOp>(weights);
+}
+
+std::optional<quantc::QuantizedTensor>
+mlir::qc::readConstantQuantized(Operation *weights, std::string &error) {
+  if (!isConstantQuantized(weights)) {
+    error = "the weights are not a compile-time constant";
+    return std::nullopt;
+  }
+  auto type = cast<PackedType>(weights->getResult(0).getType());
+  const quantc::Format &format = type.getFormat().getValue();
+  std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+  if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
+    Attribute input;
+    matchPattern(quantize.getInput(), m_Constant(&input));
+    std::optional<std::vector<float>> values = readFloatConstant(input);
+    if (!values) {
+      error = "the quantized constant is not a float tensor";
+      return std::nullopt;
+    }
+    return quantc::quantize(values->data(), shape, format, error);
+  }
+  std::optional<std::vector<uint8_t>> bytes =
+      readByteConstant(cast<ConstantOp>(weights).getValue());
+  if (!bytes) {
+    error = "the constant's value is not a byte tensor";
+    return std::nullopt;
+  }
+  return quantc::unpackLayout(bytes->data(), bytes->size(),
+                              type.getLayoutName().str(), shape, format, error);
 }
 
 /// Checks that `shape` can be quantized in `format`, naming `what` otherwise.

@@ -61,29 +61,6 @@ using namespace quantc::cpu;
 
 namespace {
 
-/// The bytes of a constant's ElementsAttr.
-std::optional<std::vector<uint8_t>> constantBytes(ConstantOp constant) {
-  auto elements = dyn_cast<ElementsAttr>(constant.getValue());
-  if (!elements || !elements.getElementType().isInteger(8))
-    return std::nullopt;
-  auto values = elements.tryGetValues<int8_t>();
-  if (!values)
-    return std::nullopt;
-  std::vector<uint8_t> bytes;
-  bytes.reserve(elements.getNumElements());
-  for (int8_t v : *values)
-    bytes.push_back(static_cast<uint8_t>(v));
-  return bytes;
-}
-
-DenseElementsAttr byteAttr(MLIRContext *ctx, ArrayRef<uint8_t> bytes) {
-  auto type = RankedTensorType::get({static_cast<int64_t>(bytes.size())},
-                                    IntegerType::get(ctx, 8));
-  return DenseElementsAttr::getFromRawBuffer(
-      type, ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                           bytes.size()));
-}
-
 struct QcLowerCpuPass : quantc::impl::QcLowerCpuBase<QcLowerCpuPass> {
   using QcLowerCpuBase::QcLowerCpuBase;
 
@@ -127,16 +104,8 @@ private:
         !resultType.getElementType().isF32())
       return std::nullopt;
     Operation *weights = op.getWeight().getDefiningOp();
-    if (!weights)
+    if (!isConstantQuantized(weights))
       return std::nullopt;
-    if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
-      Attribute input;
-      if (!matchPattern(quantize.getInput(), m_Constant(&input)) ||
-          !isa<DenseElementsAttr>(input))
-        return std::nullopt;
-    } else if (!isa<ConstantOp>(weights)) {
-      return std::nullopt;
-    }
     auto weightType = cast<PackedType>(op.getWeight().getType());
     Problem problem;
     problem.n = weightType.getShape()[0];
@@ -144,36 +113,6 @@ private:
     problem.m = inputType.getNumElements() / problem.k;
     problem.weights = weights;
     return problem;
-  }
-
-  /// The quantized weights of a qc.constant or of a qc.quantize of a
-  /// constant, through the format library.
-  std::optional<quantc::QuantizedTensor> readWeights(Operation *weights,
-                                                    PackedType type,
-                                                    std::string &error) {
-    const quantc::Format &format = type.getFormat().getValue();
-    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-    if (auto quantize = dyn_cast<QuantizeOp>(weights)) {
-      Attribute input;
-      matchPattern(quantize.getInput(), m_Constant(&input));
-      std::vector<float> values;
-      for (APFloat v : cast<DenseElementsAttr>(input).getValues<APFloat>()) {
-        bool losesInfo;
-        v.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
-                  &losesInfo);
-        values.push_back(v.convertToFloat());
-      }
-      return quantc::quantize(values.data(), shape, format, error);
-    }
-    std::optional<std::vector<uint8_t>> bytes =
-        constantBytes(cast<ConstantOp>(weights));
-    if (!bytes) {
-      error = "the constant's value is not a byte tensor";
-      return std::nullopt;
-    }
-    return quantc::unpackLayout(bytes->data(), bytes->size(),
-                                type.getLayoutName().str(), shape, format,
-                                error);
   }
 
   std::optional<MatmulKernelPlan> planFor(MatmulOp op, const Problem &problem,
@@ -208,7 +147,7 @@ private:
     if (cached == repacked.end()) {
       std::string error;
       std::optional<quantc::QuantizedTensor> tensor =
-          readWeights(problem->weights, weightType, error);
+          readConstantQuantized(problem->weights, error);
       if (!tensor)
         return problem->weights->emitError()
                << "qc-lower-cpu: cannot read the packed weights: " << error;
@@ -234,7 +173,8 @@ private:
       OpBuilder builder(problem->weights);
       builder.setInsertionPointAfter(problem->weights);
       auto newConstant = ConstantOp::create(builder, problem->weights->getLoc(),
-                                            newType, byteAttr(ctx, packed));
+                                            newType,
+                                            makeByteConstant(newType, packed));
       cached = repacked.try_emplace(key, newConstant).first;
     }
     op.getWeightMutable().assign(cached->second.getResult());

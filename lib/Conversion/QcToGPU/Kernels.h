@@ -37,6 +37,10 @@ struct MatmulProblem {
   /// `actBytes` bytes in the act format's canonical layout.
   std::optional<Format> act;
   int64_t actBytes = 0;
+  /// The weights' codes canonical and their scales in NVIDIA's 128 x 4
+  /// scale-factor tiles (layout nv_sf128x4, quantc/Formats/Layout.h), as
+  /// the tcgen05 GEMM reads them; else the canonical layout.
+  bool nvScaleTiles = false;
 };
 
 /// x[M, K] of qc.matmul quantized in its `act` format on the GPU.

@@ -13,6 +13,7 @@
 #include "quantc/Conversion/GpuChips.h"
 #include "quantc/Conversion/GpuPipelines.h"
 #include "quantc/Conversion/Passes.h"
+#include "quantc/Formats/Layout.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -109,6 +110,14 @@ Value fromMatrix(ImplicitLocOpBuilder &b, Value matrix,
   return tensor::ExpandShapeOp::create(b, resultType, matrix, groups);
 }
 
+/// Whether `problem` runs the sm_100a tcgen05 GEMM on `chip` (which then
+/// reads weights known at compile time in nv_sf128x4).
+bool usesTcgen05(StringRef chip, const MatmulProblem &problem,
+                 int64_t gemvMaxRows, bool tensorCores) {
+  return problem.act && tensorCores && chip == "sm_100a" &&
+         problem.m > gemvMaxRows && tcgen05BlockScaleGemmApplies(problem);
+}
+
 /// Chooses and emits the kernel for `problem` on `chip` into `kernels`: the
 /// one place that picks a kernel per chip. With `problem.act` set, only
 /// kernels that read the packed activations (qc_quantize_act's bytes)
@@ -130,8 +139,7 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
     if (tensorCores && chip == "sm_120a" && blockScaleMmaApplies(problem))
       return emitBlockScaleMmaKernel(kernelBuilder, loc, "qc_mma_block_scale",
                                      problem, launch);
-    if (tensorCores && chip == "sm_100a" && problem.m > gemvMaxRows &&
-        tcgen05BlockScaleGemmApplies(problem))
+    if (usesTcgen05(chip, problem, gemvMaxRows, tensorCores))
       return emitTcgen05BlockScaleGemmKernel(
           kernelBuilder, loc, "qc_tcgen05_block_scale_gemm", problem, launch);
     if (tensorCores && wgmma && chip == "sm_90a" && problem.m > gemvMaxRows &&
@@ -186,7 +194,49 @@ constexpr llvm::StringLiteral kSelectTarget = "quantc_cuda_select_target";
 struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
   using Base::Base;
 
+  /// Weights known at compile time repacked into nv_sf128x4 (one constant
+  /// per weights, shared by their matmuls) as a read-only buffer, or
+  /// std::nullopt for weights only known at run time.
+  llvm::DenseMap<Value, Value> nvConstants;
+  std::optional<Value> nvScaleTileWeights(ImplicitLocOpBuilder &b,
+                                          Value weights) {
+    Operation *def = weights.getDefiningOp();
+    if (!qc::isConstantQuantized(def))
+      return std::nullopt;
+    Value &constant = nvConstants[weights];
+    if (!constant) {
+      std::string error;
+      std::optional<quantc::QuantizedTensor> tensor =
+          qc::readConstantQuantized(def, error);
+      if (!tensor)
+        return std::nullopt;
+      std::vector<uint8_t> bytes = quantc::packLayout(*tensor, "nv_sf128x4");
+      if (bytes.empty())
+        return std::nullopt;
+      auto type = cast<qc::PackedType>(weights.getType());
+      MLIRContext *ctx = b.getContext();
+      auto nvType =
+          qc::PackedType::get(ctx, type.getShape(), type.getFormat(),
+                              StringAttr::get(ctx, "nv_sf128x4"));
+      OpBuilder builder(def);
+      builder.setInsertionPointAfter(def);
+      constant = qc::ConstantOp::create(builder, def->getLoc(), nvType,
+                                        qc::makeByteConstant(nvType, bytes));
+    }
+    auto nvType = cast<qc::PackedType>(constant.getType());
+    Value bytes = UnrealizedConversionCastOp::create(
+                      b, TypeRange{nvType.getStorageType()},
+                      ValueRange{constant})
+                      .getResult(0);
+    return bufferization::ToBufferOp::create(
+        b,
+        MemRefType::get({nvType.getStorageType().getDimSize(0)},
+                        b.getI8Type()),
+        bytes, /*read_only=*/true);
+  }
+
   void runOnOperation() override {
+    nvConstants.clear();
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     SmallVector<std::string> chips;
@@ -320,6 +370,20 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
         else
           launchKernel(lb, kernels, quantize, quantizeLaunch,
                        {xBuffer, actBuffer}, {"in", "out"});
+        // The tcgen05 GEMM copies 128 x 4 scale tiles whole when the
+        // weights, known at compile time, are packed that way here.
+        if (usesTcgen05(chips[chipIndex], problem, gemvMaxRows, tensorCores))
+          if (std::optional<Value> nvWeights =
+                  nvScaleTileWeights(lb, op.getWeight())) {
+            MatmulProblem nvProblem = problem;
+            nvProblem.nvScaleTiles = true;
+            nvProblem.weightBytes =
+                cast<MemRefType>(nvWeights->getType()).getDimSize(0);
+            launchKernel(lb, kernels, emitFor(nvProblem, launch), launch,
+                         {actBuffer, *nvWeights, yBuffer},
+                         {"in", "in", "out"});
+            return;
+          }
         if (mlir::gpu::GPUFuncOp kernel = emitFor(problem, launch)) {
           launchKernel(lb, kernels, kernel, launch,
                        {actBuffer, weightBuffer, yBuffer}, {"in", "in", "out"});

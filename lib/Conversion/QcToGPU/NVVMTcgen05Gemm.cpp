@@ -139,6 +139,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Kernels.h"
+#include "quantc/Formats/Layout.h"
 #include "Tcgen05Layout.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -319,6 +320,19 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   PackedWeightReader actLayout(actProblem);
   const int64_t rowBytes = k * kind.elementBits / 8;
   const int64_t scalesPerRow = k / kind.blockSize;
+  // nv_sf128x4 weights (problem.nvScaleTiles): where the scale tiles start,
+  // tiles per 128 rows, and the tensor scale.
+  int64_t nvScaleStart = 0, nvColumnTiles = 0, weightTensorScaleOffset =
+                                                   weightLayout.tensorScaleOffset;
+  if (problem.nvScaleTiles) {
+    std::string error;
+    std::optional<LayoutGeometry> nv =
+        layoutGeometry("nv_sf128x4", {n, k}, problem.format, error);
+    assert(nv && "tcgen05 formats fit nv_sf128x4");
+    nvScaleStart = (nv->codeBytesPerTile + 15) / 16 * 16;
+    nvColumnTiles = (nv->scalesPerColumn + 3) / 4;
+    weightTensorScaleOffset = nv->tensorScaleOffset;
+  }
 
   auto i32c = [&](ImplicitLocOpBuilder &ib, int64_t v) {
     return arith::ConstantIntOp::create(ib, i32, v).getResult();
@@ -419,7 +433,43 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
     Value tileByte = add(ib, mulc(ib, remc(ib, tid, 32), 16),
                          mulc(ib, divc(ib, tid, 32), 4));
     Value s0 = mulc(ib, stage, kind.scalesPerStage());
-    for (int64_t operand = 0; operand < 2; ++operand)
+    // Weights in nv_sf128x4 hold every 128 x 4 scale tile as the 512 bytes
+    // the MMA reads: the first 32 threads copy each whole, 16 bytes apiece.
+    if (problem.nvScaleTiles) {
+      auto ifOp = scf::IfOp::create(ib, ult(ib, tid, 32), /*withElse=*/false);
+      ImplicitLocOpBuilder tb(loc, ifOp.getThenBodyBuilder());
+      Value columnTile0 = divc(tb, s0, 4);
+      for (int64_t half = 0; half < halvesB; ++half) {
+        // A half past N (the last CTA of N % 256 != 0) reads the last row
+        // block, as the canonical path clamps rows; its results are not
+        // stored.
+        Value rowBlock =
+            minc(tb, divc(tb, addc(tb, tileCol0, 128 * half), 128),
+                 (n + 127) / 128 - 1);
+        for (int64_t t = 0; t < kind.scaleTiles(); ++t) {
+          Value sourceTile =
+              add(tb, mulc(tb, rowBlock, nvColumnTiles),
+                  addc(tb, columnTile0, t));
+          Value source = addc(tb, add(tb, mulc(tb, sourceTile, kScaleTileBytes),
+                                      mulc(tb, tid, 16)),
+                              nvScaleStart);
+          const int64_t tile = scaleTilesA + t * halvesB + half;
+          Value destination = add(
+              tb, slotAddress,
+              toI64(tb, addc(tb, mulc(tb, tid, 16),
+                             kTileBytesA + tileBytesB +
+                                 tile * kScaleTileBytes)));
+          NVVM::CpAsyncOp::create(
+              tb, sharedPointer(tb, destination),
+              globalPointer(tb, weightGlobal, source), tb.getI32IntegerAttr(16),
+              NVVM::LoadCacheModifierKindAttr::get(
+                  ctx, NVVM::LoadCacheModifierKind::CG),
+              Value());
+        }
+      }
+    }
+    for (int64_t operand = 0; operand < (problem.nvScaleTiles ? 1 : 2);
+         ++operand)
       for (int64_t half = 0; half < (operand == 0 ? 1 : halvesB); ++half) {
         Value base = operand == 0 ? actGlobal : weightGlobal;
         Value first = operand == 0 ? tileRow0 : tileCol0;
@@ -632,7 +682,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
           .getResult();
     };
     tensorScale = em.fmul(load(actGlobal, actLayout.tensorScaleOffset),
-                          load(weightGlobal, weightLayout.tensorScaleOffset));
+                          load(weightGlobal, weightTensorScaleOffset));
   }
   // Thread t holds row t of the tile: TMEM lane 32 w + (t % 32) = t.
   Value laneBase =
