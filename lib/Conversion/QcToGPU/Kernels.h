@@ -43,6 +43,13 @@ struct MatmulProblem {
   bool nvScaleTiles = false;
 };
 
+/// Whether `e` is the OCP minifloat E<exponentBits>M<mantissaBits> (the
+/// FP8/FP6/FP4 element types the block-scaled MMAs read).
+bool isOcpMinifloat(const ElementType &e, int exponentBits, int mantissaBits);
+/// Blocks of `size` along K (axis -1) with `scale`, symmetric, with an NV
+/// f32 tensor scale iff `nv`.
+bool isBlockFormat(const Format &f, int64_t size, ScaleType scale, bool nv);
+
 /// x[M, K] of qc.matmul quantized in its `act` format on the GPU.
 struct ActQuantProblem {
   int64_t m = 0, k = 0;

@@ -149,13 +149,6 @@ struct BlockScaleKind {
   bool tensorScales;      // NV: f32 tensor scales multiply the result
 };
 
-bool isOcpMinifloat(const ElementType &e, int exponentBits, int mantissaBits) {
-  ElementType ocp = ElementType::minifloat(exponentBits, mantissaBits);
-  return e.kind == ElementKind::Float && e.exponentBits == ocp.exponentBits &&
-         e.mantissaBits == ocp.mantissaBits && e.bias == ocp.bias &&
-         e.special == ocp.special;
-}
-
 /// The kind::mxf8f6f4 operand type that reads `e`'s codes as the format
 /// library decodes them: the OCP FP8 (E4M3, E5M2), FP6 (E3M2, E2M3) and FP4
 /// (E2M1) elements.
@@ -169,14 +162,6 @@ std::optional<NVVM::MMATypes> f8f6f4Type(const ElementType &e) {
     if (isOcpMinifloat(e, exponent, mantissa))
       return type;
   return std::nullopt;
-}
-
-/// Blocks of `size` along K with `scale`, one level of scales unless `nv`.
-bool isBlockFormat(const Format &f, int64_t size, ScaleType scale, bool nv) {
-  int64_t axis = f.axis < 0 ? f.axis + 2 : f.axis;
-  return f.granularity == Granularity::Block && axis == 1 &&
-         f.blockSize == size && f.scaleType == scale && f.symmetric &&
-         f.secondLevelScale == nv;
 }
 
 /// The MMA of a pair: MXFP4 x MXFP4 and NVFP4 x NVFP4 on kind::mxf4nvf4

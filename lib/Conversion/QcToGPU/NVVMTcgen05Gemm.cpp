@@ -217,27 +217,12 @@ struct Tcgen05Geometry {
   }
 };
 
-bool isOcpMinifloat(const ElementType &e, int exponentBits, int mantissaBits) {
-  ElementType ocp = ElementType::minifloat(exponentBits, mantissaBits);
-  return e.kind == ElementKind::Float && e.exponentBits == ocp.exponentBits &&
-         e.mantissaBits == ocp.mantissaBits && e.bias == ocp.bias &&
-         e.special == ocp.special;
-}
-
 std::optional<tcgen05::OperandType> fp8Type(const ElementType &e) {
   if (isOcpMinifloat(e, 4, 3))
     return tcgen05::OperandType::E4M3;
   if (isOcpMinifloat(e, 5, 2))
     return tcgen05::OperandType::E5M2;
   return std::nullopt;
-}
-
-/// Blocks of `size` along K with one-byte `scale`s, a tensor scale iff `nv`.
-bool isBlockFormat(const Format &f, int64_t size, ScaleType scale, bool nv) {
-  int64_t axis = f.axis < 0 ? f.axis + 2 : f.axis;
-  return f.granularity == Granularity::Block && axis == 1 &&
-         f.blockSize == size && f.scaleType == scale && f.symmetric &&
-         f.secondLevelScale == nv;
 }
 
 std::optional<Tcgen05Kind> tcgen05Kind(const MatmulProblem &p) {

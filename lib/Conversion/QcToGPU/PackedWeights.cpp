@@ -411,4 +411,18 @@ mlir::gpu::GPUFuncOp createKernel(OpBuilder &builder, Location loc,
                       resultMemRefType(problem), launch, workgroup);
 }
 
+bool isOcpMinifloat(const ElementType &e, int exponentBits, int mantissaBits) {
+  ElementType ocp = ElementType::minifloat(exponentBits, mantissaBits);
+  return e.kind == ElementKind::Float && e.exponentBits == ocp.exponentBits &&
+         e.mantissaBits == ocp.mantissaBits && e.bias == ocp.bias &&
+         e.special == ocp.special;
+}
+
+bool isBlockFormat(const Format &f, int64_t size, ScaleType scale, bool nv) {
+  int64_t axis = f.axis < 0 ? f.axis + 2 : f.axis;
+  return f.granularity == Granularity::Block && axis == 1 &&
+         f.blockSize == size && f.scaleType == scale && f.symmetric &&
+         f.secondLevelScale == nv;
+}
+
 } // namespace quantc::gpukernels
