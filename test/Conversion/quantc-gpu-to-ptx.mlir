@@ -35,14 +35,16 @@
 // MMA-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // WGMMA-SAME: .visible .entry qc_wgmma_gemm(
 // WGMMA-SAME: .maxntid 256, 1, 1
-// WGMMA-SAME: .shared .align 128 .b8 __wg_qc_wgmma_gemm_0[16384]
+// WGMMA-SAME: cp.async.cg.shared.global
 // WGMMA-SAME: cvt.rn.bf16x2.f32
 // WGMMA-SAME: fence.proxy.async.shared::cta
+// (the loop is rotated: the wgmma wait of step s - 1 heads step s)
+// WGMMA-SAME: wgmma.wait_group.sync.aligned
 // WGMMA-SAME: bar.sync
 // WGMMA-SAME: wgmma.fence.sync.aligned
 // WGMMA-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // WGMMA-SAME: wgmma.commit_group.sync.aligned
-// WGMMA-SAME: wgmma.wait_group.sync.aligned
+// WGMMA-SAME: cvt.rn.bf16x2.f32
 // CHECK-NOT: gpu.module
 // CHECK-NOT: qc.matmul
 

@@ -37,6 +37,13 @@ generator uses them:
     row l / 4 + 8 (l % 2)), scale_B of column c from lane 4 c, byte-id 0,
     the k chunks' scales in consecutive bytes. Products are exact; the sum
     is rounded to f32 once per MMA.
+  wgmma.mma_async m64nNk16 f32.bf16.bf16, A and B K-major from shared
+    memory descriptors without swizzle (9.7.15.5.1): start address, LBO
+    (next 8 x 16-byte core matrix along K) and SBO (next 8 rows) in 16-byte
+    units; warpgroup g's accumulator register 4i + r of lane l (warp w) is
+    D[16w + l / 4 + 8 (r >= 2)][8i + 2 (l % 4) + r % 2]. The sum plus D is
+    rounded to f32 once per wgmma; the operand bytes must not change
+    between the wgmma and its wgmma.wait_group (an error otherwise).
   mma.sync m16n8k16 .row.col f32.f16.f16.f32 (9.7.14.5.8): with g = lane
     / 4, t = lane % 4, A register r holds A[g + 8 (r % 2)][2t + 8 (r / 2)
     + {0, 1}], B register r holds B[2t + 8 r + {0, 1}][g], D element i is
@@ -230,6 +237,10 @@ class Cta:
         self.block_id = block_id
         self.groups = []  # committed cp.async groups, oldest first
         self.pending = []  # copies not yet committed
+        # wgmma operands (addresses, bytes at issue) by commit group: they
+        # must not change before the group's wait.
+        self.wgmma_groups = []
+        self.wgmma_pending = []
         self.env = {}
 
     # memory
@@ -378,9 +389,12 @@ class Cta:
             out = (np.float32(1) * v[0].astype(np.float32) * v[1].astype(np.float32)).astype(np.float64)
         elif n == 'arith.truncf':
             element = re.search(r'(b?f\d+)>?$', rtype).group(1)
-            if element == 'bf16':
-                raise SystemExit('no emulation of truncf to bf16')
-            out = np.asarray(v[0]).astype({'f16': np.float16, 'f32': np.float32}[element]).astype(np.float64)
+            if element == 'bf16':  # round to nearest, ties to even
+                bits = np.asarray(v[0]).astype(np.float32).view(np.uint32).astype(np.uint64)
+                bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+                out = bits.astype(np.uint32).view(np.float32).astype(np.float64)
+            else:
+                out = np.asarray(v[0]).astype({'f16': np.float16, 'f32': np.float32}[element]).astype(np.float64)
         elif n == 'gpu.thread_id':
             out = np.arange(self.t)
         elif n == 'gpu.block_id':
@@ -436,6 +450,24 @@ class Cta:
             out = self.mma(op, v)
         elif n == 'nvvm.mma.sync':
             out = self.mma_f16(op, v)
+        elif n == 'llvm.mlir.undef':
+            out = [np.zeros(self.t) for _ in range(rtype.count('f32'))]
+        elif n == 'llvm.insertvalue':
+            out = list(v[0])
+            out[int(re.search(r'position = array<i64: (\d+)>', op.rest).group(1))] = v[1]
+        elif n == 'nvvm.wgmma.mma_async':
+            out = self.wgmma(op, v)
+        elif n == 'nvvm.wgmma.commit.group.sync.aligned':
+            self.wgmma_groups.append(self.wgmma_pending)
+            self.wgmma_pending = []
+        elif n == 'nvvm.wgmma.wait.group.sync.aligned':
+            keep = int(re.search(r'group = (\d+)', op.rest).group(1))
+            while len(self.wgmma_groups) > keep:
+                for addresses, snapshot in self.wgmma_groups.pop(0):
+                    if not np.array_equal(self.gather(addresses, 2), snapshot):
+                        raise SystemExit('shared memory read by a wgmma changed before its wait_group')
+        elif n in ('nvvm.fence.proxy', 'nvvm.wgmma.fence.aligned'):
+            pass
         elif n in ('gpu.barrier', 'scf.yield', 'gpu.return'):
             pass
         elif n == 'scf.for':
@@ -505,6 +537,49 @@ class Cta:
             p = product[:, g + 8 * (i // 2), 2 * t + i % 2]
             c = np.asarray(v[6 + i], dtype=np.float64).reshape(warps, 32)
             d.append((p + c).astype(np.float32).astype(np.float64).reshape(self.t))
+        return d
+
+    def wgmma(self, op, v):
+        shape = re.search(r'shape<m = (\d+), n = (\d+), k = (\d+)>', op.rest).groups()
+        m, n, k = (int(d) for d in shape)
+        if (m, k) != (64, 16) or op.rest.count('wgmma_type<bf16>') != 2 or \
+                'wgmma_type<f32>' not in op.rest or 'mma_layout<row>' not in op.rest or \
+                'mma_layout<col>' not in op.rest or op.rest.count('scale_in<one>') != 2:
+            raise SystemExit('wgmma other than m64nNk16 f32.bf16.bf16, both K-major, unscaled')
+        accumulator, desc_a, desc_b = v
+        d = [np.array(a, dtype=np.float64) for a in accumulator]
+        for group in range(self.t // 128):
+            first = group * 128
+            operands = []
+            for descs, rows in ((desc_a, 64), (desc_b, n)):
+                desc = int(descs[first])
+                if np.any(np.asarray(descs)[first:first + 128] != desc):
+                    raise SystemExit('wgmma descriptor differs across the warpgroup')
+                if desc >> 62 or (desc >> 49) & 7:
+                    raise SystemExit('wgmma descriptor with swizzle or base offset')
+                start = (desc & 0x3FFF) << 4
+                lbo = ((desc >> 16) & 0x3FFF) << 4
+                sbo = ((desc >> 32) & 0x3FFF) << 4
+                r = np.arange(rows)[:, None]
+                kk = np.arange(k)[None, :]
+                # K-major, no swizzle: 8 x 16-byte core matrices, LBO apart
+                # along K and SBO apart along M / N.
+                address = (SHARED_BASE + start + (r // 8) * sbo + (kk // 8) * lbo +
+                           (r % 8) * 16 + (kk % 8) * 2).ravel()
+                raw = self.gather(address, 2)
+                self.wgmma_pending.append((address, raw.copy()))
+                operands.append(from_bytes(raw, 'bf16', 1)[0].reshape(rows, k))
+            a, b = operands
+            with np.errstate(invalid='ignore'):
+                product = a @ b.T  # [64, n]
+            lane = np.arange(128)
+            warp, g, q = lane // 32, lane % 32 // 4, lane % 4
+            for i in range(n // 8):
+                for r in range(4):
+                    row = 16 * warp + g + 8 * (r >= 2)
+                    col = 8 * i + 2 * q + r % 2
+                    reg = d[4 * i + r]
+                    reg[first:first + 128] = (product[row, col] + reg[first:first + 128]).astype(np.float32)
         return d
 
     def mma(self, op, v):

@@ -340,6 +340,19 @@ mlir::Value sharedPointerAt(mlir::ImplicitLocOpBuilder &b,
 void copyAsync(mlir::ImplicitLocOpBuilder &b, mlir::Value sharedPointer,
                mlir::Value globalPointer, int64_t bytes);
 
+/// cp.async copies of `rows` rows of `rowBytes` bytes (a multiple of
+/// `chunk`): row r from byte globalRowBytes * min(row0 + r, lastRow) +
+/// globalColumnByte of `global` (rows past the tile's last valid one copy
+/// that row) to shared byte sharedByte + r * rowBytes past the i64 address
+/// `sharedBase`, chunk c of the tile by thread c % threads (behind a bounds
+/// check for the last partial round).
+void copyRowsAsync(mlir::ImplicitLocOpBuilder &b, mlir::Value tid,
+                   int64_t threads, mlir::Value global, int64_t globalRowBytes,
+                   mlir::Value globalColumnByte, mlir::Value row0,
+                   int64_t lastRow, mlir::Value sharedBase,
+                   mlir::Value sharedByte, int64_t rows, int64_t rowBytes,
+                   int64_t chunk);
+
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
 mlir::MemRefType weightMemRefType(const MatmulProblem &problem);

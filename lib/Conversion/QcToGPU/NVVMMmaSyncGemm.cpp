@@ -124,6 +124,40 @@ void emitWarpMmas(ImplicitLocOpBuilder &lb, Value tileA, Value tileB,
 }
 } // namespace
 
+void copyRowsAsync(ImplicitLocOpBuilder &b, Value tid, int64_t threads,
+                   Value global, int64_t globalRowBytes,
+                   Value globalColumnByte, Value row0, int64_t lastRow,
+                   Value sharedBase, Value sharedByte, int64_t rows,
+                   int64_t rowBytes, int64_t chunk) {
+  const int64_t perRow = rowBytes / chunk, total = rows * perRow;
+  for (int64_t first = 0; first < total; first += threads) {
+    auto emitCopy = [&](ImplicitLocOpBuilder &cb) {
+      Value c = addc(cb, tid, first);
+      Value row = divc(cb, c, perRow);
+      Value within = mulc(cb, remc(cb, c, perRow), chunk);
+      Value globalRow = minc(cb, add(cb, row0, row), lastRow);
+      Value source = add(
+          cb, add(cb, mulc(cb, globalRow, globalRowBytes), globalColumnByte),
+          within);
+      Value destination =
+          add(cb, add(cb, sharedByte, mulc(cb, row, rowBytes)), within);
+      copyAsync(cb,
+                sharedPointerAt(cb, arith::AddIOp::create(
+                                        cb, sharedBase,
+                                        indexToI64(cb, destination))),
+                globalByteAt(cb, global, source), chunk);
+    };
+    if (first + threads <= total) {
+      emitCopy(b);
+      continue;
+    }
+    auto partial = scf::IfOp::create(b, ult(b, addc(b, tid, first), total),
+                                     /*withElse=*/false);
+    ImplicitLocOpBuilder cb(b.getLoc(), partial.getThenBodyBuilder());
+    emitCopy(cb);
+  }
+}
+
 bool mmaSyncGemmApplies(const MatmulProblem &problem) {
   PackedWeightReader reader(problem);
   return problem.k % kTileK == 0 && reader.runLength % 16 == 0;
@@ -309,46 +343,14 @@ mlir::gpu::GPUFuncOp emitMmaSyncGemmKernel(OpBuilder &builder, Location loc,
     // last row (their values are zeroed when decoded).
     const int64_t codeChunk = commonAlignment({k * bits / 8, codeRowBytes});
     auto issueCopies = [&](ImplicitLocOpBuilder &ib, Value step, Value slot) {
-      auto copyRows = [&](Value global, int64_t rows, int64_t rowBytes,
-                          int64_t globalRowBytes, int64_t chunk, Value row0,
-                          int64_t lastRow, int64_t slotBase,
-                          int64_t slotBytes) {
-        const int64_t perRow = rowBytes / chunk, total = rows * perRow;
-        for (int64_t first = 0; first < total; first += kThreads) {
-          auto emitCopy = [&](ImplicitLocOpBuilder &cb) {
-            Value c = addc(cb, tid, first);
-            Value row = divc(cb, c, perRow);
-            Value within = mulc(cb, remc(cb, c, perRow), chunk);
-            Value globalRow = minc(cb, add(cb, row0, row), lastRow);
-            Value source =
-                add(cb, add(cb, mulc(cb, globalRow, globalRowBytes),
-                            mulc(cb, step, rowBytes)),
-                    within);
-            Value destination = add(
-                cb,
-                add(cb, mulc(cb, slot, slotBytes), mulc(cb, row, rowBytes)),
-                addc(cb, within, slotBase));
-            copyAsync(cb,
-                      sharedPointerAt(cb, arith::AddIOp::create(
-                                              cb, sharedAddress,
-                                              indexToI64(cb, destination))),
-                      globalByteAt(cb, global, source), chunk);
-          };
-          if (first + kThreads <= total) {
-            emitCopy(ib);
-            continue;
-          }
-          Value inside = ult(ib, addc(ib, tid, first), total);
-          auto partial = scf::IfOp::create(ib, inside, /*withElse=*/false);
-          ImplicitLocOpBuilder cb(ib.getLoc(), partial.getThenBodyBuilder());
-          emitCopy(cb);
-        }
-      };
-      copyRows(xGlobal, kTileM, xRowBytes, k * inputBytes,
-               commonAlignment({k * inputBytes, xRowBytes}), tileRow0, m - 1,
-               0, xSlotBytes);
-      copyRows(weightGlobal, kTileN, codeRowBytes, k * bits / 8, codeChunk,
-               tileCol0, n - 1, codeBase, codeSlotBytes);
+      copyRowsAsync(ib, tid, kThreads, xGlobal, k * inputBytes,
+                    mulc(ib, step, xRowBytes), tileRow0, m - 1, sharedAddress,
+                    mulc(ib, slot, xSlotBytes), kTileM, xRowBytes,
+                    commonAlignment({k * inputBytes, xRowBytes}));
+      copyRowsAsync(ib, tid, kThreads, weightGlobal, k * bits / 8,
+                    mulc(ib, step, codeRowBytes), tileCol0, n - 1,
+                    sharedAddress, addc(ib, mulc(ib, slot, codeSlotBytes), codeBase),
+                    kTileN, codeRowBytes, codeChunk);
     };
     // Step `step` decoded from its raw slot into f16 tile buffer `buffer`.
     const int64_t wordsPerHalf = bits / 2;

@@ -13,6 +13,19 @@
 //     then fence.proxy.async by every writer (generic-proxy stores -> async
 //     proxy) and a CTA barrier, and each warpgroup issues 4 wgmma k16 steps
 //     and waits for them before the barrier that frees the tiles.
+//   * Staged path (even code widths: 2, 4, 6, 8 bits): x and code rows are
+//     copied by cp.async (16 bytes, .cg) into a ring of S raw slots in
+//     dynamic shared memory, S steps ahead, and the bf16 tiles are
+//     double-buffered: per step one barrier (after the wait for step s + 1's
+//     copies), then the warpgroups issue step s's wgmmas on one tile buffer,
+//     decode step s + 1 from its raw slot into the other while the tensor
+//     cores run, fence the stores, and wait for the wgmmas. S = 3, else 2,
+//     where the ring and the 64 KiB of bf16 tiles fit 113 KiB (two CTAs per
+//     SM, as 128 registers per thread allow): f16/bf16 x with 4-bit codes
+//     2 x 20 KiB. Where even 2 slots do not (f32 x: 36 KiB a slot with 4-bit
+//     codes), the CTA is alone on its SM anyway and takes up to 4 slots in
+//     227 KiB (4 x 36 + 64 = 208 KiB). Scales stay global loads; odd code
+//     widths keep the register path. Same conversions: bit-identical.
 //
 // Layouts relied on (PTX ISA 8.0, section 9.7.15 "Asynchronous Warpgroup
 // Level Matrix Multiply-Accumulate Instructions"):
@@ -63,6 +76,8 @@ constexpr int64_t kAccumulators = kTileN / 2; // per thread, m64n128 f32
 constexpr int64_t kCoreMatrixElements = 64;   // 8 rows x 8 bf16
 constexpr int64_t kLeadingByteOffset = 128;   // next core matrix along K
 constexpr int64_t kStrideByteOffset = 1024;   // next 8-row group
+/// Two CTAs per SM on sm_90a; one CTA's most.
+constexpr int64_t kSharedBudget = 113 * 1024, kMaxShared = 227 * 1024;
 } // namespace
 
 bool wgmmaGemmApplies(const MatmulProblem &problem) {
@@ -85,19 +100,63 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
       ctx, mlir::gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get({kTileM * kTileK}, bf16, AffineMap(),
                                   workgroup);
+  Type inputType = problem.inputElementType;
+  const int64_t inputBytes = inputType.getIntOrFloatBitWidth() / 8;
+  const int64_t bits = problem.format.element.bits;
+  const bool staged = bits % 2 == 0 && bits <= 8;
+  // Staged path, all in dynamic shared memory: x slots [S][128][64] (input
+  // type), code slots [S][128][2 bits words], then the bf16 tiles A [2][128
+  // x 64] and B [2][128 x 64] (16 KiB each, core-matrix layout).
+  const int64_t xRowBytes = kTileK * inputBytes, codeRowBytes = kTileK * bits / 8;
+  const int64_t xSlotBytes = kTileM * xRowBytes,
+                codeSlotBytes = kTileN * codeRowBytes;
+  const int64_t tileBytes = kTileM * kTileK * 2;
+  auto fits = [&](int64_t stages, int64_t budget) {
+    return 4 * tileBytes + stages * (xSlotBytes + codeSlotBytes) <= budget;
+  };
+  const int64_t rawStages = // S of the header
+      fits(3, kSharedBudget)   ? 3
+      : fits(2, kSharedBudget) ? 2
+      : fits(4, kMaxShared)    ? 4
+      : fits(3, kMaxShared)    ? 3
+                               : 2;
+  const int64_t codeBase = rawStages * xSlotBytes;
+  const int64_t tileBase = codeBase + rawStages * codeSlotBytes;
+  if (staged)
+    launch.dynamicSharedBytes = tileBase + 4 * tileBytes;
+
   OpBuilder::InsertionGuard guard(builder);
+  SmallVector<Type, 2> workgroupTiles;
+  if (!staged)
+    workgroupTiles = {tileType, tileType};
   mlir::gpu::GPUFuncOp func =
-      createKernel(builder, loc, name, problem, launch, {tileType, tileType});
-  for (unsigned i = 0; i < 2; ++i)
-    func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
-                                     builder.getI64IntegerAttr(128));
+      createKernel(builder, loc, name, problem, launch, workgroupTiles);
+  if (!staged)
+    for (unsigned i = 0; i < 2; ++i)
+      func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                       builder.getI64IntegerAttr(128));
   ImplicitLocOpBuilder b(loc, builder);
   Emitter em(b);
   PackedWeightReader reader(problem);
   Value x = func.getArgument(0), weights = func.getArgument(1),
         y = func.getArgument(2);
-  Value tileA = func.getWorkgroupAttributions()[0];
-  Value tileB = func.getWorkgroupAttributions()[1];
+  Value shared, dynamicAddress, tileA, tileB;
+  if (staged) {
+    dynamicAddress = dynamicSharedAddress(b, &shared);
+    auto bufferedTile = [&](int64_t offset) {
+      return memref::ViewOp::create(
+                 b,
+                 MemRefType::get({2 * kTileM * kTileK}, bf16, AffineMap(),
+                                 workgroup),
+                 shared, idx(b, offset), ValueRange{})
+          .getResult();
+    };
+    tileA = bufferedTile(tileBase);
+    tileB = bufferedTile(tileBase + 2 * tileBytes);
+  } else {
+    tileA = func.getWorkgroupAttributions()[0];
+    tileB = func.getWorkgroupAttributions()[1];
+  }
 
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
@@ -146,8 +205,6 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
                mulc(ib, remc(ib, row, 8), 8));
   };
 
-  Type inputType = problem.inputElementType;
-  const int64_t inputBytes = inputType.getIntOrFloatBitWidth() / 8;
   const int64_t xAlignment = commonAlignment({k * inputBytes, 8 * inputBytes});
   const int64_t unitBytes = 16 * reader.bits / 8;
   const int64_t wAlignment = commonAlignment({k * reader.bits / 8, unitBytes});
@@ -160,101 +217,239 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
   for (int64_t i = 0; i < kAccumulators; ++i)
     zeros = LLVM::InsertValueOp::create(b, zeros, zero, ArrayRef<int64_t>{i});
 
-  auto loop = scf::ForOp::create(
-      b, idx(b, 0), idx(b, k / kTileK), idx(b, 1), ValueRange{zeros},
-      [&](OpBuilder &nested, Location nestedLoc, Value step, ValueRange acc) {
-        ImplicitLocOpBuilder lb(nestedLoc, nested);
-        Emitter le(lb);
-        Value k0 = mulc(lb, step, kTileK);
-        Value zeroHalf = arith::ConstantOp::create(
-            lb, DenseElementsAttr::get(vec(8, bf16), lb.getZeroAttr(bf16)));
-        // 512 units of 16 k per tile and operand: two per thread.
-        for (int64_t unit = 0; unit < 2; ++unit) {
-          Value u = addc(lb, tid, unit * kThreads);
-          Value row = divc(lb, u, 4);
-          Value kChunk = mulc(lb, remc(lb, u, 4), 2); // of 8 k
-          Value kAt = add(lb, k0, mulc(lb, kChunk, 8));
+  // One unit of the tiles: 16 k of one row of A and of B (512 units per
+  // tile, two per thread), converted / decoded to bf16 and stored at
+  // element `bufferElements` of the tiles. `loadX(half)` gives the unit's
+  // 8 x of half `half` (input type), `words` its 16 codes' i32 words; kAt is
+  // the unit's first k in W (for its scale).
+  auto fillUnit = [&](ImplicitLocOpBuilder &lb, Value row, Value kChunk,
+                      Value kAt, Value bufferElements,
+                      llvm::function_ref<Value(int64_t)> loadX,
+                      llvm::function_ref<SmallVector<Value>(Value bRow)> words) {
+    Emitter le(lb);
+    Value zeroHalf = arith::ConstantOp::create(
+        lb, DenseElementsAttr::get(vec(8, bf16), lb.getZeroAttr(bf16)));
+    // Activations: 16 values (two halves of 8) -> bf16, zero past M.
+    Value aValid = ult(lb, add(lb, tileRow0, row), m);
+    auto loadHalf = [&](int64_t half) {
+      Value a = loadX(half);
+      if (!inputType.isF32())
+        a = arith::ExtFOp::create(lb, vec(8, f32), a);
+      return arith::TruncFOp::create(lb, vec(8, bf16), a).getResult();
+    };
+    // Weights: 16 codes of one scale run, decoded and scaled -> bf16.
+    Value bRow = add(lb, tileCol0, row);
+    Value bValid = ult(lb, bRow, n);
+    bRow = arith::MinUIOp::create(lb, bRow, idx(lb, n - 1));
+    SmallVector<Value> codeWords = words(bRow);
+    PackedWeightReader::RunScale scale =
+        reader.loadRunScale(le, weights, bRow, kAt, tensorScale);
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < 16; ++j)
+      values.push_back(le.fmul(
+          reader.decodeCode(le, reader.extractCode(le, codeWords, j), scale),
+          scale.scale));
+    for (int64_t half = 0; half < 2; ++half) {
+      Value chunk = addc(lb, kChunk, half);
+      Value w = vector::FromElementsOp::create(
+          lb, vec(8, f32), ArrayRef<Value>(values).slice(8 * half, 8));
+      w = arith::TruncFOp::create(lb, vec(8, bf16), w);
+      auto part = [&](Value v, Value valid) {
+        return arith::SelectOp::create(lb, valid, v, zeroHalf).getResult();
+      };
+      Value offset = tileOffset(lb, row, chunk);
+      if (bufferElements)
+        offset = add(lb, offset, bufferElements);
+      vector::StoreOp::create(lb, part(loadHalf(half), aValid), tileA,
+                              ValueRange{offset}, /*nontemporal=*/false,
+                              llvm::MaybeAlign(16));
+      vector::StoreOp::create(lb, part(w, bValid), tileB, ValueRange{offset},
+                              /*nontemporal=*/false, llvm::MaybeAlign(16));
+    }
+  };
+  // The generic-proxy stores of the tiles become visible to wgmma (async
+  // proxy) after each writer's fence and a barrier.
+  auto fenceProxy = [&](ImplicitLocOpBuilder &lb) {
+    NVVM::FenceProxyOp::create(
+        lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+  };
+  // The warpgroup's 4 wgmma k16 steps on the tiles `bufferBytes` in.
+  auto issueWgmmas = [&](ImplicitLocOpBuilder &lb, Value sums,
+                         Value bufferBytes) {
+    NVVM::WgmmaFenceAlignedOp::create(lb);
+    for (int64_t j = 0; j < kTileK / 16; ++j) {
+      auto offset = [&](Value address, int64_t bytes) {
+        Value at = arith::AddIOp::create(
+            lb, address, arith::ConstantIntOp::create(lb, i64, bytes));
+        return bufferBytes ? arith::AddIOp::create(lb, at, bufferBytes).getResult()
+                           : at;
+      };
+      Value descA = descriptor(lb, offset(addressA0, 256 * j));
+      Value descB = descriptor(lb, offset(addressB, 256 * j));
+      sums = NVVM::WgmmaMmaAsyncOp::create(
+          lb, accumulatorType, sums, descA, descB,
+          NVVM::MMAShapeAttr::get(ctx, 64, kTileN, 16), NVVM::WGMMATypes::bf16,
+          NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::f32,
+          NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
+          NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::col,
+          /*satfinite=*/nullptr);
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(lb);
+    return sums;
+  };
 
-          // Activations: 16 values (two halves of 8) -> bf16, zero past M.
-          Value aRow = add(lb, tileRow0, row);
-          Value aValid = ult(lb, aRow, m);
-          aRow = arith::MinUIOp::create(lb, aRow, idx(lb, m - 1));
-          auto loadHalf = [&](int64_t half) {
-            Value a = vector::LoadOp::create(
-                lb, vec(8, inputType), x, ValueRange{aRow, addc(lb, kAt, 8 * half)},
-                /*nontemporal=*/false, llvm::MaybeAlign(xAlignment));
-            if (!inputType.isF32())
-              a = arith::ExtFOp::create(lb, vec(8, f32), a);
-            return arith::TruncFOp::create(lb, vec(8, bf16), a).getResult();
-          };
-
-          // Weights: 16 codes of one scale run, decoded and scaled -> bf16.
-          Value bRow = add(lb, tileCol0, row);
-          Value bValid = ult(lb, bRow, n);
-          bRow = arith::MinUIOp::create(lb, bRow, idx(lb, n - 1));
-          SmallVector<Value> words = reader.loadWords(
-              lb, weights, reader.codeByteOffset(lb, bRow, kAt), unitBytes,
-              wAlignment);
-          PackedWeightReader::RunScale scale =
-              reader.loadRunScale(le, weights, bRow, kAt, tensorScale);
-          SmallVector<Value> values;
-          for (int64_t j = 0; j < 16; ++j)
-            values.push_back(le.fmul(
-                reader.decodeCode(le, reader.extractCode(le, words, j), scale),
-                scale.scale));
-          for (int64_t half = 0; half < 2; ++half) {
-            Value chunk = addc(lb, kChunk, half);
-            Value w = vector::FromElementsOp::create(
-                lb, vec(8, f32), ArrayRef<Value>(values).slice(8 * half, 8));
-            w = arith::TruncFOp::create(lb, vec(8, bf16), w);
-            auto part = [&](Value v, Value valid) {
-              return arith::SelectOp::create(lb, valid, v, zeroHalf)
-                  .getResult();
-            };
-            vector::StoreOp::create(lb, part(loadHalf(half), aValid), tileA,
-                                    ValueRange{tileOffset(lb, row, chunk)},
-                                    /*nontemporal=*/false,
-                                    llvm::MaybeAlign(16));
-            vector::StoreOp::create(lb, part(w, bValid), tileB,
-                                    ValueRange{tileOffset(lb, row, chunk)},
-                                    /*nontemporal=*/false,
-                                    llvm::MaybeAlign(16));
+  Value sums;
+  if (!staged) {
+    auto loop = scf::ForOp::create(
+        b, idx(b, 0), idx(b, k / kTileK), idx(b, 1), ValueRange{zeros},
+        [&](OpBuilder &nested, Location nestedLoc, Value step, ValueRange acc) {
+          ImplicitLocOpBuilder lb(nestedLoc, nested);
+          Value k0 = mulc(lb, step, kTileK);
+          for (int64_t unit = 0; unit < 2; ++unit) {
+            Value u = addc(lb, tid, unit * kThreads);
+            Value row = divc(lb, u, 4);
+            Value kChunk = mulc(lb, remc(lb, u, 4), 2); // of 8 k
+            Value kAt = add(lb, k0, mulc(lb, kChunk, 8));
+            Value aRow = arith::MinUIOp::create(lb, add(lb, tileRow0, row),
+                                                idx(lb, m - 1));
+            fillUnit(
+                lb, row, kChunk, kAt, Value(),
+                [&](int64_t half) {
+                  return vector::LoadOp::create(
+                             lb, vec(8, inputType), x,
+                             ValueRange{aRow, addc(lb, kAt, 8 * half)},
+                             /*nontemporal=*/false,
+                             llvm::MaybeAlign(xAlignment))
+                      .getResult();
+                },
+                [&](Value bRow) {
+                  return reader.loadWords(
+                      lb, weights, reader.codeByteOffset(lb, bRow, kAt),
+                      unitBytes, wAlignment);
+                });
           }
-        }
-        // The tiles were written by the generic proxy and wgmma reads them
-        // through the async proxy: every writer fences its stores, then the
-        // barrier publishes them to both warpgroups.
-        NVVM::FenceProxyOp::create(
-            lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-            NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-        mlir::gpu::BarrierOp::create(lb);
-        NVVM::WgmmaFenceAlignedOp::create(lb);
-        Value sums = acc[0];
-        for (int64_t j = 0; j < kTileK / 16; ++j) {
-          auto offset = [&](Value address, int64_t bytes) {
-            return arith::AddIOp::create(
-                       lb, address, arith::ConstantIntOp::create(lb, i64, bytes))
-                .getResult();
-          };
-          Value descA = descriptor(lb, offset(addressA0, 256 * j));
-          Value descB = descriptor(lb, offset(addressB, 256 * j));
-          sums = NVVM::WgmmaMmaAsyncOp::create(
-              lb, accumulatorType, sums, descA, descB,
-              NVVM::MMAShapeAttr::get(ctx, 64, kTileN, 16),
-              NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::bf16,
-              NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
-              NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
-              NVVM::MMALayout::row, NVVM::MMALayout::col,
-              /*satfinite=*/nullptr);
-        }
-        NVVM::WgmmaGroupSyncAlignedOp::create(lb);
-        NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
-        // Every warpgroup is done reading the tiles before they are refilled.
-        mlir::gpu::BarrierOp::create(lb);
-        scf::YieldOp::create(lb, sums);
-      });
+          fenceProxy(lb);
+          mlir::gpu::BarrierOp::create(lb);
+          Value result = issueWgmmas(lb, acc[0], Value());
+          NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
+          // Every warpgroup is done reading the tiles before they are
+          // refilled.
+          mlir::gpu::BarrierOp::create(lb);
+          scf::YieldOp::create(lb, result);
+        });
+    sums = loop.getResult(0);
+  } else {
+    const int64_t steps = k / kTileK;
+    Type i32 = b.getI32Type();
+    Value xStages = memref::ViewOp::create(
+        b,
+        MemRefType::get({rawStages, kTileM, kTileK}, inputType, AffineMap(),
+                        workgroup),
+        shared, idx(b, 0), ValueRange{});
+    Value codeStages = memref::ViewOp::create(
+        b,
+        MemRefType::get({rawStages, kTileN, 2 * bits}, i32, AffineMap(),
+                        workgroup),
+        shared, idx(b, codeBase), ValueRange{});
+    Value xGlobal = globalBytePointer(b, x),
+          weightGlobal = globalBytePointer(b, weights);
+    const int64_t codeChunk = commonAlignment({k * bits / 8, codeRowBytes});
+    auto issueCopies = [&](ImplicitLocOpBuilder &ib, Value step, Value slot) {
+      copyRowsAsync(ib, tid, kThreads, xGlobal, k * inputBytes,
+                    mulc(ib, step, xRowBytes), tileRow0, m - 1, dynamicAddress,
+                    mulc(ib, slot, xSlotBytes), kTileM, xRowBytes,
+                    commonAlignment({k * inputBytes, xRowBytes}));
+      copyRowsAsync(ib, tid, kThreads, weightGlobal, k * bits / 8,
+                    mulc(ib, step, codeRowBytes), tileCol0, n - 1,
+                    dynamicAddress,
+                    addc(ib, mulc(ib, slot, codeSlotBytes), codeBase), kTileN,
+                    codeRowBytes, codeChunk);
+    };
+    // Step `step` decoded from its raw slot into tile buffer `buffer`.
+    const int64_t wordsPerUnit = bits / 2;
+    auto decode = [&](ImplicitLocOpBuilder &db, Value step, Value buffer) {
+      Value slot = remc(db, step, rawStages);
+      Value k0 = mulc(db, step, kTileK);
+      Value bufferElements = mulc(db, buffer, kTileM * kTileK);
+      for (int64_t unit = 0; unit < 2; ++unit) {
+        Value u = addc(db, tid, unit * kThreads);
+        Value row = divc(db, u, 4);
+        Value quarter = remc(db, u, 4);
+        Value kChunk = mulc(db, quarter, 2); // of 8 k
+        Value kAt = add(db, k0, mulc(db, kChunk, 8));
+        Value column = mulc(db, quarter, 16);
+        fillUnit(
+            db, row, kChunk, kAt, bufferElements,
+            [&](int64_t half) {
+              return vector::LoadOp::create(
+                         db, vec(8, inputType), xStages,
+                         ValueRange{slot, row, addc(db, column, 8 * half)},
+                         /*nontemporal=*/false, llvm::MaybeAlign(16))
+                  .getResult();
+            },
+            [&](Value) {
+              Value packed = vector::LoadOp::create(
+                  db, vec(wordsPerUnit, i32), codeStages,
+                  ValueRange{slot, row, mulc(db, quarter, wordsPerUnit)},
+                  /*nontemporal=*/false,
+                  llvm::MaybeAlign(commonAlignment({2 * bits, 8 * bits})));
+              SmallVector<Value> words;
+              for (int64_t w = 0; w < wordsPerUnit; ++w)
+                words.push_back(vector::ExtractOp::create(db, packed, w));
+              return words;
+            });
+      }
+      fenceProxy(db);
+    };
 
-  Value sums = loop.getResult(0);
+    // Prologue: steps 0 .. S - 1 in flight (a group each, empty past the
+    // last step), step 0 decoded into buffer 0.
+    for (int64_t s = 0; s < rawStages; ++s) {
+      if (s < steps)
+        issueCopies(b, idx(b, s), idx(b, s));
+      NVVM::CpAsyncCommitGroupOp::create(b);
+    }
+    NVVM::CpAsyncWaitGroupOp::create(b, rawStages - 1);
+    mlir::gpu::BarrierOp::create(b);
+    decode(b, idx(b, 0), idx(b, 0));
+
+    // Step s: after the wait for step s + 1's copies, the barrier publishes
+    // them and step s's fenced tiles, and retires step s - 1's wgmmas (each
+    // warpgroup waited for its own) and every read of raw slot s % S. Then:
+    // refill slot s % S with step s + S, issue step s's wgmmas on buffer
+    // s % 2, decode step s + 1 into buffer (s + 1) % 2 meanwhile, and wait.
+    auto loop = scf::ForOp::create(
+        b, idx(b, 0), idx(b, steps), idx(b, 1), ValueRange{zeros},
+        [&](OpBuilder &nested, Location nestedLoc, Value step, ValueRange acc) {
+          ImplicitLocOpBuilder lb(nestedLoc, nested);
+          NVVM::CpAsyncWaitGroupOp::create(lb, rawStages - 2);
+          mlir::gpu::BarrierOp::create(lb);
+          Value refill = addc(lb, step, rawStages);
+          {
+            auto ahead = scf::IfOp::create(lb, ult(lb, refill, steps),
+                                           /*withElse=*/false);
+            ImplicitLocOpBuilder ib(lb.getLoc(), ahead.getThenBodyBuilder());
+            issueCopies(ib, refill, remc(ib, step, rawStages));
+          }
+          NVVM::CpAsyncCommitGroupOp::create(lb);
+          Value bufferBytes = arith::IndexCastUIOp::create(
+              lb, i64, mulc(lb, remc(lb, step, 2), tileBytes));
+          Value result = issueWgmmas(lb, acc[0], bufferBytes);
+          Value next = addc(lb, step, 1);
+          {
+            auto more = scf::IfOp::create(lb, ult(lb, next, steps),
+                                          /*withElse=*/false);
+            ImplicitLocOpBuilder db(lb.getLoc(), more.getThenBodyBuilder());
+            decode(db, next, remc(db, next, 2));
+          }
+          NVVM::WgmmaWaitGroupSyncOp::create(lb, 0);
+          scf::YieldOp::create(lb, result);
+        });
+    NVVM::CpAsyncWaitGroupOp::create(b, 0);
+    sums = loop.getResult(0);
+  }
+
   Value rowBase = add(b, add(b, tileRow0, mulc(b, warpgroup, kWarpgroupRows)),
                       add(b, mulc(b, warpInGroup, 16), group));
   Value colBase = add(b, tileCol0, quad);
