@@ -353,6 +353,24 @@ void copyRowsAsync(mlir::ImplicitLocOpBuilder &b, mlir::Value tid,
                    mlir::Value sharedByte, int64_t rows, int64_t rowBytes,
                    int64_t chunk);
 
+/// The prologue of a cp.async software pipeline of `steps` steps through
+/// `stages` ring slots: `issue(b, s)` copies step s into slot s for
+/// s < stages (one commit group each, empty past the last step, so that
+/// the groups per step stay fixed), then waits for step 0's group and
+/// synchronizes the CTA.
+void emitCpAsyncPrologue(
+    mlir::ImplicitLocOpBuilder &b, int64_t stages, int64_t steps,
+    llvm::function_ref<void(mlir::ImplicitLocOpBuilder &, int64_t)> issue);
+
+/// Where 16-byte chunk `chunk` of a K-major, unswizzled core-matrix tile
+/// whose rows hold `chunksPerRow` chunks goes: its row (row group
+/// chunk / (8 chunksPerRow), row chunk % 8 in the group) and its K chunk
+/// ((chunk / 8) % chunksPerRow); the chunk itself is byte 16 chunk of the
+/// tile, so consecutive threads fill consecutive shared bytes.
+std::pair<mlir::Value, mlir::Value>
+coreMatrixChunkPlace(mlir::ImplicitLocOpBuilder &b, mlir::Value chunk,
+                     int64_t chunksPerRow);
+
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
 mlir::MemRefType weightMemRefType(const MatmulProblem &problem);

@@ -376,13 +376,10 @@ mlir::gpu::GPUFuncOp emitMmaSyncGemmKernel(OpBuilder &builder, Location loc,
     // Prologue: steps 0 .. rawStages - 1 in flight, one group each (empty
     // past the last step, so that the group count per step is fixed); step
     // 0 decoded into buffer 0.
-    for (int64_t s = 0; s < rawStages; ++s) {
-      if (s < steps)
-        issueCopies(b, idx(b, s), idx(b, s));
-      NVVM::CpAsyncCommitGroupOp::create(b);
-    }
-    NVVM::CpAsyncWaitGroupOp::create(b, rawStages - 1);
-    mlir::gpu::BarrierOp::create(b);
+    emitCpAsyncPrologue(b, rawStages, steps,
+                        [&](ImplicitLocOpBuilder &ib, int64_t s) {
+                          issueCopies(ib, idx(ib, s), idx(ib, s));
+                        });
     decode(b, idx(b, 0), idx(b, 0));
 
     // Step s: wait for step s + 1's group (S - 2 younger ones may stay in

@@ -397,9 +397,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
       const int64_t tileBytes = operand == 0 ? kTileBytesA : tileBytesB;
       for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
         Value chunk = addc(ib, tid, u * kThreads);
-        Value row = add(ib, mulc(ib, divc(ib, chunk, 8 * chunksPerRow), 8),
-                        remc(ib, chunk, 8));
-        Value kChunk = remc(ib, divc(ib, chunk, 8), chunksPerRow);
+        auto [row, kChunk] = coreMatrixChunkPlace(ib, chunk, chunksPerRow);
         Value globalRow = minc(ib, add(ib, first, row), rows - 1);
         Value source = add(ib, add(ib, mulc(ib, globalRow, rowBytes), k0Bytes),
                            mulc(ib, kChunk, 16));

@@ -300,9 +300,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
       for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
         Value chunk = addc(ib, tid, u * kThreads);
         const int64_t chunksPerRow = stageK / 16;
-        Value row = add(ib, mulc(ib, divc(ib, chunk, 8 * chunksPerRow), 8),
-                        remc(ib, chunk, 8));
-        Value kChunk = remc(ib, divc(ib, chunk, 8), chunksPerRow);
+        auto [row, kChunk] = coreMatrixChunkPlace(ib, chunk, chunksPerRow);
         Value globalRow = minc(ib, add(ib, first, row), rows - 1);
         Value source = add(ib, add(ib, mulc(ib, globalRow, k), k0),
                            mulc(ib, kChunk, 16));

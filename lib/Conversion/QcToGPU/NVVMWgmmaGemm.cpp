@@ -405,13 +405,10 @@ mlir::gpu::GPUFuncOp emitWgmmaGemmKernel(OpBuilder &builder, Location loc,
 
     // Prologue: steps 0 .. S - 1 in flight (a group each, empty past the
     // last step), step 0 decoded into buffer 0.
-    for (int64_t s = 0; s < rawStages; ++s) {
-      if (s < steps)
-        issueCopies(b, idx(b, s), idx(b, s));
-      NVVM::CpAsyncCommitGroupOp::create(b);
-    }
-    NVVM::CpAsyncWaitGroupOp::create(b, rawStages - 1);
-    mlir::gpu::BarrierOp::create(b);
+    emitCpAsyncPrologue(b, rawStages, steps,
+                        [&](ImplicitLocOpBuilder &ib, int64_t s) {
+                          issueCopies(ib, idx(ib, s), idx(ib, s));
+                        });
     decode(b, idx(b, 0), idx(b, 0));
 
     // Step s: after the wait for step s + 1's copies, the barrier publishes

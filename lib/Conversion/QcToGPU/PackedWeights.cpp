@@ -425,4 +425,25 @@ bool isBlockFormat(const Format &f, int64_t size, ScaleType scale, bool nv) {
          f.secondLevelScale == nv;
 }
 
+void emitCpAsyncPrologue(
+    ImplicitLocOpBuilder &b, int64_t stages, int64_t steps,
+    llvm::function_ref<void(ImplicitLocOpBuilder &, int64_t)> issue) {
+  for (int64_t s = 0; s < stages; ++s) {
+    if (s < steps)
+      issue(b, s);
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+  NVVM::CpAsyncWaitGroupOp::create(b, stages - 1);
+  mlir::gpu::BarrierOp::create(b);
+}
+
+std::pair<Value, Value> coreMatrixChunkPlace(ImplicitLocOpBuilder &b,
+                                             Value chunk,
+                                             int64_t chunksPerRow) {
+  Value row = add(b, mulc(b, divc(b, chunk, 8 * chunksPerRow), 8),
+                  remc(b, chunk, 8));
+  Value kChunk = remc(b, divc(b, chunk, 8), chunksPerRow);
+  return {row, kChunk};
+}
+
 } // namespace quantc::gpukernels
