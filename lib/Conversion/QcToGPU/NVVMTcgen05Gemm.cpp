@@ -290,12 +290,8 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   Value act = func.getArgument(0), weights = func.getArgument(1),
         y = func.getArgument(2);
 
-  Type i32 = b.getI32Type(), i64 = b.getI64Type(), i8 = b.getI8Type();
-  auto sharedPtrType = LLVM::LLVMPointerType::get(ctx, 3);
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
   auto tensorPtrType = LLVM::LLVMPointerType::get(ctx, 6);
-  auto globalPtrType = LLVM::LLVMPointerType::get(ctx, 1);
-  auto workgroup = mlir::gpu::AddressSpaceAttr::get(
-      ctx, mlir::gpu::AddressSpace::Workgroup);
   auto cta1 = NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1);
 
   // Where codes and scales start in the two canonical layouts.
@@ -325,9 +321,6 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   auto i64c = [&](ImplicitLocOpBuilder &ib, int64_t v) {
     return arith::ConstantIntOp::create(ib, i64, v).getResult();
   };
-  auto toI64 = [&](ImplicitLocOpBuilder &ib, Value index) {
-    return arith::IndexCastUIOp::create(ib, i64, index).getResult();
-  };
   auto toI32 = [&](ImplicitLocOpBuilder &ib, Value index) {
     return arith::IndexCastUIOp::create(ib, i32, index).getResult();
   };
@@ -340,40 +333,20 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   Value warp = divc(b, tid, 32);
 
   // Global byte addresses of the two packed operands (generic -> global).
-  auto globalBase = [&](Value memref) {
-    Value address =
-        toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, memref));
-    Value generic = LLVM::IntToPtrOp::create(
-        b, LLVM::LLVMPointerType::get(ctx), address);
-    return LLVM::AddrSpaceCastOp::create(b, globalPtrType, generic)
-        .getResult();
-  };
-  Value actGlobal = globalBase(act), weightGlobal = globalBase(weights);
-  auto globalPointer = [&](ImplicitLocOpBuilder &ib, Value base,
-                           Value byteOffset) {
-    return LLVM::GEPOp::create(ib, globalPtrType, i8, base,
-                               ValueRange{toI64(ib, byteOffset)})
-        .getResult();
-  };
-  auto sharedType =
-      MemRefType::get({ShapedType::kDynamic}, i8, AffineMap(), workgroup);
-  Value shared = mlir::gpu::DynamicSharedMemoryOp::create(b, sharedType);
-  Value sharedAddress =
-      toI64(b, memref::ExtractAlignedPointerAsIndexOp::create(b, shared));
-  auto sharedPointer = [&](ImplicitLocOpBuilder &ib, Value address) {
-    return LLVM::IntToPtrOp::create(ib, sharedPtrType, address).getResult();
-  };
+  Value actGlobal = globalBytePointer(b, act),
+        weightGlobal = globalBytePointer(b, weights);
+  Value sharedAddress = dynamicSharedAddress(b);
   auto tensorPointer = [&](ImplicitLocOpBuilder &ib, Value address) {
     return LLVM::IntToPtrOp::create(ib, tensorPtrType, address).getResult();
   };
   auto barrierPointer = [&](ImplicitLocOpBuilder &ib, Value slot) {
-    return sharedPointer(
+    return sharedPointerAt(
         ib, add(ib, sharedAddress,
                 add(ib, i64c(ib, barrierOffset),
-                    arith::MulIOp::create(ib, toI64(ib, slot), i64c(ib, 8)))));
+                    arith::MulIOp::create(ib, indexToI64(ib, slot), i64c(ib, 8)))));
   };
   Value tmemSlot =
-      sharedPointer(b, add(b, sharedAddress, i64c(b, tmemSlotOffset)));
+      sharedPointerAt(b, add(b, sharedAddress, i64c(b, tmemSlotOffset)));
 
   // Issues the cp.async copies of stage `stage` into its ring slot.
   // Codes: tile bytes / 16 chunks per operand, 8 (16 for B of 256 rows) per
@@ -386,7 +359,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   // tile.
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress = add(
-        ib, toI64(ib, mulc(ib, remc(ib, stage, kStages), slotBytes)),
+        ib, indexToI64(ib, mulc(ib, remc(ib, stage, kStages), slotBytes)),
         sharedAddress);
     Value k0Bytes = mulc(ib, stage, kStageRowBytes);
     constexpr int64_t chunksPerRow = kStageRowBytes / 16;
@@ -403,13 +376,9 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
                            mulc(ib, kChunk, 16));
         Value destination = add(
             ib, slotAddress,
-            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytesA)));
-        NVVM::CpAsyncOp::create(
-            ib, sharedPointer(ib, destination), globalPointer(ib, base, source),
-            ib.getI32IntegerAttr(16),
-            NVVM::LoadCacheModifierKindAttr::get(
-                ctx, NVVM::LoadCacheModifierKind::CG),
-            Value());
+            indexToI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytesA)));
+        copyAsync(ib, sharedPointerAt(ib, destination),
+                  globalByteAt(ib, base, source), 16);
       }
     }
     // This thread's row of every scale tile: byte (t % 32) 16 + (t / 32) 4.
@@ -439,15 +408,11 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
           const int64_t tile = scaleTilesA + t * halvesB + half;
           Value destination = add(
               tb, slotAddress,
-              toI64(tb, addc(tb, mulc(tb, tid, 16),
+              indexToI64(tb, addc(tb, mulc(tb, tid, 16),
                              kTileBytesA + tileBytesB +
                                  tile * kScaleTileBytes)));
-          NVVM::CpAsyncOp::create(
-              tb, sharedPointer(tb, destination),
-              globalPointer(tb, weightGlobal, source), tb.getI32IntegerAttr(16),
-              NVVM::LoadCacheModifierKindAttr::get(
-                  ctx, NVVM::LoadCacheModifierKind::CG),
-              Value());
+          copyAsync(tb, sharedPointerAt(tb, destination),
+                  globalByteAt(tb, weightGlobal, source), 16);
         }
       }
     }
@@ -468,16 +433,11 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
               operand == 0 ? t : scaleTilesA + t * halvesB + half;
           Value destination = add(
               ib, slotAddress,
-              toI64(ib, addc(ib, tileByte,
+              indexToI64(ib, addc(ib, tileByte,
                              kTileBytesA + tileBytesB +
                                  tile * kScaleTileBytes)));
-          NVVM::CpAsyncOp::create(
-              ib, sharedPointer(ib, destination),
-              globalPointer(ib, base, addc(ib, rowScales, 4 * t)),
-              ib.getI32IntegerAttr(4),
-              NVVM::LoadCacheModifierKindAttr::get(
-                  ctx, NVVM::LoadCacheModifierKind::CA),
-              Value());
+          copyAsync(ib, sharedPointerAt(ib, destination),
+                  globalByteAt(ib, base, addc(ib, rowScales, 4 * t)), 4);
         }
       }
   };
@@ -564,7 +524,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
                                         /*withElse=*/false);
           ImplicitLocOpBuilder tb(nestedLoc, ifOp.getThenBodyBuilder());
           Value slotAddress =
-              add(tb, toI64(tb, mulc(tb, slot, slotBytes)), sharedAddress);
+              add(tb, indexToI64(tb, mulc(tb, slot, slotBytes)), sharedAddress);
           Value scaleColumns =
               add(tb, tmemBase,
                   toI32(tb, addc(tb, mulc(tb, slot, scaleColumnsPerSlot),
@@ -660,7 +620,7 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
   if (kind.tensorScales) {
     auto load = [&](Value base, int64_t offset) {
       return LLVM::LoadOp::create(b, b.getF32Type(),
-                                  globalPointer(b, base, idx(b, offset)),
+                                  globalByteAt(b, base, idx(b, offset)),
                                   /*alignment=*/4)
           .getResult();
     };
