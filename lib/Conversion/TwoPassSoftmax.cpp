@@ -155,6 +155,17 @@ private:
     return indices;
   }
 
+  /// The input vector at `column` of the row `outer`; with `mask` (a
+  /// partial vector) its lanes past the row's end are `padding`.
+  Value loadInput(ArrayRef<Value> outer, Value column, Value mask,
+                  float padding) {
+    SmallVector<Value> indices = indicesAt(outer, column);
+    if (!mask)
+      return vector::LoadOp::create(b, vectorType, input, indices);
+    return vector::MaskedLoadOp::create(b, vectorType, input, indices, mask,
+                                        splat(padding));
+  }
+
   /// (p, n) with exp(x - shift) = p * 2^n, for a vector of x.
   std::pair<Value, Value> expPair(Value x, Value shift);
   /// 2^k for integral k <= 0; 0 for k < -126.
@@ -246,13 +257,7 @@ SoftmaxKernelBuilder::accumulateRow(ArrayRef<Value> outer, Value shift) {
       arith::ConstantOp::create(b, DenseElementsAttr::get(maskType, false))};
   SmallVector<Value> lanes = forEachVector(
       init, [&](Value column, Value mask, ValueRange acc) {
-        SmallVector<Value> indices = indicesAt(outer, column);
-        Value x = mask ? vector::MaskedLoadOp::create(b, vectorType, input,
-                                                      indices, mask,
-                                                      splat(-inf))
-                             .getResult()
-                       : vector::LoadOp::create(b, vectorType, input, indices)
-                             .getResult();
+        Value x = loadInput(outer, column, mask, -inf);
         auto [p, n] = expPair(x, shift);
         if (mask) {
           // Lanes past the row's end add nothing.
@@ -287,13 +292,7 @@ Value SoftmaxKernelBuilder::rowMax(ArrayRef<Value> outer) {
   float inf = std::numeric_limits<float>::infinity();
   SmallVector<Value> lanes = forEachVector(
       {splat(-inf)}, [&](Value column, Value mask, ValueRange acc) {
-        SmallVector<Value> indices = indicesAt(outer, column);
-        Value x = mask ? vector::MaskedLoadOp::create(b, vectorType, input,
-                                                      indices, mask,
-                                                      splat(-inf))
-                             .getResult()
-                       : vector::LoadOp::create(b, vectorType, input, indices)
-                             .getResult();
+        Value x = loadInput(outer, column, mask, -inf);
         return SmallVector<Value>{arith::MaximumFOp::create(b, acc[0], x)};
       });
   return vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF,
@@ -307,11 +306,7 @@ void SoftmaxKernelBuilder::normalizeRow(ArrayRef<Value> outer, Value shift,
   Value rowExponent = vector::BroadcastOp::create(b, vectorType, exponent);
   forEachVector({}, [&](Value column, Value mask, ValueRange) {
     SmallVector<Value> indices = indicesAt(outer, column);
-    Value x = mask ? vector::MaskedLoadOp::create(b, vectorType, input,
-                                                  indices, mask, splat(0.0f))
-                         .getResult()
-                   : vector::LoadOp::create(b, vectorType, input, indices)
-                         .getResult();
+    Value x = loadInput(outer, column, mask, 0.0f);
     auto [p, n] = expPair(x, shift);
     Value y = arith::MulFOp::create(
         b, arith::MulFOp::create(b, p, inverse),
