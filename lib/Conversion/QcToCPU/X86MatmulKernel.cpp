@@ -364,6 +364,11 @@ private:
   /// I8 / I16, 4-bit codes: the unsigned weights of the low and high nibbles
   /// of a chunk dword vector (vpdpbusd operands).
   void decodeNibblesU8(Value codes, Value &low, Value &high);
+  /// Index of the i32 that holds -offset * (the x codes of `group` of `row`,
+  /// limb `limb`): [row][group] (I8), [row][group][limb] (I16), and with
+  /// scale pairs [row][pair][limb][half], so that a limb's two halves are
+  /// one qword to broadcast.
+  Value xSumIndex(Value row, Value group, int limb);
   /// I8 with scale pairs: x codes of every 32 of K reordered so that the
   /// qword at 8 q holds k 4q .. 4q+3 and 16+4q .. 16+4q+3.
   void emitPairOrder(Value prepRow);
@@ -698,11 +703,24 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
                        return SmallVector<Value>{
                            arith::AddIOp::create(b, acc[0], wide)};
                      })[0];
-    store(sum, gep(xSum, mulc(add(mulc(row, numGroups), group), 4)));
+    store(arith::MulIOp::create(b, sum, c32(-p.weightOffset)),
+          gep(xSum, mulc(xSumIndex(row, group, 0), 4)));
     return SmallVector<Value>{};
   });
   if (p.scalePairs)
     emitPairOrder(prepRow);
+}
+
+Value KernelBuilder::xSumIndex(Value row, Value group, int limb) {
+  Value rowGroup = add(mulc(row, numGroups), group);
+  if (p.mode != KernelMode::I16)
+    return rowGroup;
+  if (!p.scalePairs)
+    return addc(mulc(rowGroup, 2), limb);
+  // rowGroup = 2 (row numGroups / 2 + pair) + half (numGroups is even).
+  Value half = arith::AndIOp::create(b, group, c64(1));
+  return add(addc(mulc(arith::SubIOp::create(b, rowGroup, half), 2), 2 * limb),
+             half);
 }
 
 void KernelBuilder::emitPairOrder(Value prepRow) {
@@ -884,8 +902,8 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
                          return SmallVector<Value>{
                              arith::AddIOp::create(b, acc[0], wide)};
                        })[0];
-      Value slot = add(mulc(add(mulc(row, numGroups), group), 2), c64(limb));
-      store(sum, gep(xSum, mulc(slot, 4)));
+      store(arith::MulIOp::create(b, sum, c32(-p.weightOffset)),
+            gep(xSum, mulc(xSumIndex(row, group, limb), 4)));
     }
     return SmallVector<Value>{};
   });
@@ -1250,12 +1268,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
       if (i8Mode) {
         int limbs = i16Mode ? 2 : 1;
         for (int limb = 0; limb < limbs; ++limb) {
-          Value slot = add(mulc(addc(m0, r), numGroups), g);
-          if (i16Mode)
-            slot = addc(mulc(slot, 2), limb);
-          Value sum = load(i32, gep(xSumBase, mulc(slot, 4)));
-          Value correction =
-              arith::MulIOp::create(b, sum, c32(-p.weightOffset));
+          Value correction = load(
+              i32, gep(xSumBase, mulc(xSumIndex(addc(m0, r), g, limb), 4)));
           starts.push_back(vector::BroadcastOp::create(b, vi32, correction));
         }
       }
@@ -1560,7 +1574,6 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
   auto v64i8 = VectorType::get({64}, i8);
   auto v32i16 = VectorType::get({32}, i16);
   auto v8i64 = VectorType::get({8}, i64);
-  auto v4i32 = VectorType::get({4}, i32);
   // Chains [row][tile][set][limb].
   auto chain = [&](int r, int t, int set, int limb) {
     return ((r * tiles + t) * 2 + set) * limbs + limb;
@@ -1568,25 +1581,14 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
   return loop(c64(0), c64(pairs), 1, facc, [&](Value pair, ValueRange fIn) {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
     // A chain's even dwords hold half 0, its odd ones half 1, so it starts
-    // at -offset * (the x code sums of the two halves), alternating. I8 has
-    // the two sums side by side; I16 has [half][limb].
+    // at -offset * (the x code sums of the two halves), alternating: one
+    // qword the prep phase stored per limb (xSumIndex).
     SmallVector<Value> acc(rows * tiles * 2 * limbs);
     for (int r = 0; r < rows; ++r) {
-      Value slot = add(mulc(addc(m0, r), numGroups), mulc(pair, 2));
       for (int limb = 0; limb < limbs; ++limb) {
-        Value sums;
-        if (limbs == 1) {
-          sums = bitcast(vi32, broadcastLoad(v8i64, gep(xSumBase,
-                                                        mulc(slot, 4))));
-        } else {
-          Value four = load(v4i32, gep(xSumBase, mulc(slot, 8)));
-          SmallVector<int64_t> mask;
-          for (int lane = 0; lane < 16; ++lane)
-            mask.push_back(lane % 2 * 2 + limb);
-          sums = vector::ShuffleOp::create(b, four, four, mask);
-        }
-        Value start =
-            arith::MulIOp::create(b, sums, splatI32(-p.weightOffset));
+        Value index = xSumIndex(addc(m0, r), mulc(pair, 2), limb);
+        Value start = bitcast(
+            vi32, broadcastLoad(v8i64, gep(xSumBase, mulc(index, 4))));
         for (int t = 0; t < tiles; ++t)
           for (int set = 0; set < 2; ++set)
             acc[chain(r, t, set, limb)] = start;
