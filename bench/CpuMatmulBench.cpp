@@ -11,8 +11,11 @@
 //   min_us    the fastest single call (and min_GB/s its GB/s): on a shared
 //             machine the figure least disturbed by other processes
 //   GOP/s     2 M N K / time
-//   BW%       GB/s as a fraction of the measured read bandwidth (DRAM for
-//             streaming, cache for resident weights) at that thread count
+//   read_GB/s the same weight bytes read by the bandwidth probe's loop (four
+//             sequential streams per thread) in the same rotation, right
+//             after the kernel's calls: DRAM for streaming, cache for
+//             resident weights
+//   BW%       GB/s as a fraction of read_GB/s
 //   peak%     GOP/s as a fraction of the measured peak of the instruction the
 //             kernel multiplies with (f32 FMA, vdpbf16ps or vpdpbusd)
 // The limits come from MachineLimits (measured at start-up, printed first).
@@ -22,6 +25,7 @@
 //                    [--quantc_i16=0] [--quantc_prefetch=BYTES]
 //                    [--quantc_dense6=0] [--quantc_scale_pairs=0]
 //                    [--quantc_tiles=N] [--quantc_inline_scales=0]
+//                    [--quantc_strided=0]
 //                    [--benchmark_filter=REGEX] [--benchmark_out=FILE.json]
 //
 // Names: <format>/<act>/K<k>xN<n>/M<m>/t<threads>/<cache|stream>, e.g.
@@ -53,6 +57,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -74,6 +79,7 @@ int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
 bool allowInlineScales = true; // --quantc_inline_scales=0: x86_n16k8 for INT4
 int tilesOverride = 0; // --quantc_tiles=N: 16-column tiles per register step
 bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
+bool allowStridedGroups = true; // --quantc_strided=0: consecutive tiles per step
 bool allowScalePairs = true;    // --quantc_scale_pairs=0: NV scales per 16
 
 struct Config {
@@ -95,10 +101,30 @@ struct CompiledKernel {
   cpu::MatmulKernelPlan plan;
 };
 
+/// Page-aligned bytes, as a compiled model's weights are (a 64-byte aligned
+/// memref.global): std::vector's own storage is only 16-byte aligned, which
+/// splits every 64-byte load of the kernels over two cache lines.
+template <typename T> struct PageAligned {
+  using value_type = T;
+  PageAligned() = default;
+  template <typename U> PageAligned(const PageAligned<U> &) {}
+  T *allocate(size_t count) {
+    size_t bytes = (count * sizeof(T) + 4095) / 4096 * 4096;
+    if (void *p = std::aligned_alloc(4096, bytes))
+      return static_cast<T *>(p);
+    throw std::bad_alloc();
+  }
+  void deallocate(T *p, size_t) { std::free(p); }
+  template <typename U> bool operator==(const PageAligned<U> &) const {
+    return true;
+  }
+};
+using Bytes = std::vector<uint8_t, PageAligned<uint8_t>>;
+
 /// The packed weights of one (format, layout, N, K), and copies for the
 /// streaming benchmarks.
 struct Weights {
-  std::vector<std::vector<uint8_t>> copies;
+  std::vector<Bytes> copies;
 };
 
 std::map<int, bench::MachineLimits> limitsByThreads;
@@ -130,8 +156,13 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
       allowI16, allowScalePairs, allowDense6);
   if (plan && prefetchOverride >= 0)
     plan->prefetchBytes = prefetchOverride;
-  if (plan && tilesOverride > 0)
+  if (plan && tilesOverride > 0) {
     plan->tilesPerStep = tilesOverride;
+    plan->stridedGroups = plan->stridedGroups && plan->tilesFillGroups() &&
+                          plan->numTileGroups() > 1;
+  }
+  if (plan && !allowStridedGroups)
+    plan->stridedGroups = false;
   if (plan && !allowInlineScales && plan->layout == "x86_n16k8_si") {
     std::string error;
     plan->layout = "x86_n16k8";
@@ -223,7 +254,8 @@ Weights &weightsFor(const Config &c, const cpu::MatmulKernelPlan &plan) {
     std::string error;
     std::optional<QuantizedTensor> q =
         quantize(data.data(), {c.n, c.k}, parseOrDie(c.format), error);
-    weights.copies.push_back(packLayout(*q, plan.layout));
+    std::vector<uint8_t> packed = packLayout(*q, plan.layout);
+    weights.copies.emplace_back(packed.begin(), packed.end());
   }
   if (c.streaming) {
     // A rotating set of at least 160 MiB: five times the 32 MiB L3 here.
@@ -255,6 +287,36 @@ StridedMemRefType<T, N> descriptor(T *data, std::array<int64_t, N> sizes) {
     stride *= sizes[i];
   }
   return d;
+}
+
+/// GB/s of reading every copy in `copies` in turn, `calls` reads, split over
+/// `threads` threads as a kernel splits its column tiles (contiguous slices).
+double readBandwidthOf(const std::vector<StridedMemRefType<int8_t, 1>> &copies,
+                       int threads, int64_t calls) {
+  struct Read {
+    const uint8_t *data;
+    int64_t bytes, slices;
+    std::atomic<int64_t> sink{0};
+  } read;
+  read.slices = threads;
+  auto task = [](void *context, int64_t begin, int64_t end) {
+    auto *r = static_cast<Read *>(context);
+    int64_t slice = r->bytes / r->slices / 256 * 256;
+    for (int64_t i = begin; i < end; ++i)
+      r->sink += bench::readStreams(r->data + i * slice, slice);
+  };
+  size_t next = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t call = 0; call < calls; ++call) {
+    read.data = reinterpret_cast<const uint8_t *>(copies[next].data);
+    read.bytes = copies[next].sizes[0];
+    quantc_parallel_for(task, &read, threads);
+    next = next + 1 == copies.size() ? 0 : next + 1;
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return static_cast<double>(copies[0].sizes[0]) * calls / seconds * 1e-9;
 }
 
 void runMatmul(benchmark::State &state, Config c) {
@@ -309,7 +371,13 @@ void runMatmul(benchmark::State &state, Config c) {
   double weightBytes = static_cast<double>(weights.copies[0].size());
   double gbs = weightBytes * calls / seconds * 1e-9;
   double gops = 2.0 * c.m * c.n * c.k * calls / seconds * 1e-9;
-  double bandwidth = c.streaming ? limits.dramReadGBs : limits.cacheReadGBs;
+  // The same bytes read as the bandwidth probe reads (four streams per
+  // thread, the copies split between the threads as the kernel splits its
+  // tiles), in the same rotation and right after the kernel: the DRAM (or
+  // cache) bandwidth of this shared machine drifts by 20 % and more within
+  // minutes, so the kernel is compared with a read of the same moment.
+  double readGBs = readBandwidthOf(wds, c.threads, state.iterations());
+  double bandwidth = readGBs;
   double peak = plan->mode == cpu::KernelMode::I8 ||
                         plan->mode == cpu::KernelMode::I16
                     ? limits.vnniGops
@@ -318,6 +386,7 @@ void runMatmul(benchmark::State &state, Config c) {
   state.counters["min_us"] = fastest * 1e6;
   state.counters["min_GB/s"] = weightBytes / fastest * 1e-9;
   state.counters["GB/s"] = gbs;
+  state.counters["read_GB/s"] = readGBs;
   state.counters["GOP/s"] = gops;
   state.counters["BW%"] = bandwidth > 0 ? 100.0 * gbs / bandwidth : 0;
   state.counters["peak%"] = peak > 0 ? 100.0 * gops / peak : 0;
@@ -383,6 +452,8 @@ int main(int argc, char **argv) {
       tilesOverride = std::stoi(argument.substr(15));
     else if (argument.rfind("--quantc_dense6=", 0) == 0)
       allowDense6 = argument.substr(16) != "0";
+    else if (argument.rfind("--quantc_strided=", 0) == 0)
+      allowStridedGroups = argument.substr(17) != "0";
     else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)
       allowScalePairs = argument.substr(21) != "0";
     else

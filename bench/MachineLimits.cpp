@@ -147,6 +147,11 @@ double peakRate(int threads, Loop loop, double opsPerIteration) {
 
 } // namespace
 
+int64_t quantc::bench::readStreams(const uint8_t *data, int64_t bytes) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? readSlice(data, bytes) : 0;
+}
+
 MachineLimits quantc::bench::measureMachineLimits(int threads) {
   MachineLimits limits;
   limits.threads = threads;

@@ -31,6 +31,12 @@ struct MachineLimits {
 /// slice; peak loops run independently on every thread).
 MachineLimits measureMachineLimits(int threads);
 
+/// Reads `bytes` from `data` as four sequential streams (one per quarter)
+/// and returns a sum of them: the read-bandwidth probe's access pattern, for
+/// timing a read of given bytes (the benchmarks read the very weights a
+/// kernel streams, right after timing it).
+int64_t readStreams(const uint8_t *data, int64_t bytes);
+
 } // namespace quantc::bench
 
 #endif // QUANTC_BENCH_MACHINELIMITS_H

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Tables from quantc-bench-cpu JSON output (--benchmark_out=FILE.json), with
-repetitions folded to their best (minimum) time, the statistic least
-disturbed by other load on a shared machine.
+repetitions folded to their medians: the time per call, and BW%, each
+repetition's GB/s as a fraction of the read of the same weight bytes timed
+right after it (read_GB/s: this shared machine's DRAM bandwidth drifts by
+20 % and more within minutes, so each repetition has its own reference).
 
   summarize.py RESULTS.json [--markdown]
 """
 import argparse
 import json
 import re
+import statistics
 
 
 def main():
@@ -21,34 +24,29 @@ def main():
     for t in (1, 2):
         keys = ["dram_read_GBs", "cache_read_GBs", "fma_GFLOPs", "bf16_GFLOPs", "vnni_GOPs"]
         values = [context.get("t%d_%s" % (t, k), "?") for k in keys]
-        print("limits, %d thread(s): DRAM %s GB/s, cache %s GB/s, FMA %s GFLOP/s, "
+        print("limits at start-up, %d thread(s): DRAM %s GB/s, cache %s GB/s, FMA %s GFLOP/s, "
               "bf16 dot %s GFLOP/s, VNNI %s GOP/s" % ((t,) + tuple(values)))
-    best = {}
+    reps = {}
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" or "error_occurred" in b:
             continue
         name = re.sub(r"/min_time:[^/]*|/real_time|/repeats:\d+", "", b["run_name"])
-        if name not in best or b["real_time"] < best[name]["real_time"]:
-            best[name] = b
-    # The fastest single call over all repetitions (min_us, when recorded).
-    fastest = {}
-    for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate" or "error_occurred" in b or "min_us" not in b:
-            continue
-        name = re.sub(r"/min_time:[^/]*|/real_time|/repeats:\d+", "", b["run_name"])
-        fastest[name] = min(fastest.get(name, 1e30), b["min_us"])
+        reps.setdefault(name, []).append(b)
     rows = []
-    for name, b in best.items():
-        rows.append((name, b["real_time"], fastest.get(name, 0), b.get("GB/s", 0),
-                     b.get("GOP/s", 0), b.get("BW%", 0), b.get("peak%", 0), b.get("label", "")))
+    for name, bs in reps.items():
+        med = lambda key: statistics.median(b.get(key, 0) for b in bs)
+        rows.append((name, med("real_time"), min(b.get("min_us", 0) for b in bs),
+                     med("GB/s"), med("read_GB/s"), med("GOP/s"), med("BW%"),
+                     med("peak%"), bs[0].get("label", "")))
+    rows.sort()
     if args.markdown:
-        print("| benchmark | µs | fastest call µs | GB/s | GOP/s | % BW | % peak | kernel |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        print("| benchmark | µs | fastest call µs | GB/s | read GB/s | GOP/s | % BW | % peak | kernel |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in rows:
-            print("| %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %s |" % r)
+            print("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %s |" % r)
     else:
         for r in rows:
-            print("%-48s %10.1f us (fastest %7.1f) %7.1f GB/s %8.1f GOP/s %5.0f%% BW %5.0f%% peak  %s"
+            print("%-44s %9.1f us (fastest %7.1f) %6.1f GB/s (read %6.1f) %7.1f GOP/s %4.0f%% BW %4.0f%% peak  %s"
                   % r)
 
 

@@ -145,6 +145,14 @@ struct MatmulKernelPlan {
   /// Register tile: rows of x and 16-column tiles per step.
   int rowsPerStep = 1;
   int tilesPerStep = 4;
+  /// Group g of a step's tiles takes tiles g, g + G, g + 2 G, ... (G the
+  /// number of groups) instead of tilesPerStep consecutive tiles: each of a
+  /// step's tiles continues the line stream of the previous group's, so a
+  /// thread walks tilesPerStep long sequential streams through the weights
+  /// (quarters of them) instead of starting new ones every tile (GEMVs
+  /// streaming from DRAM read 10-15 % faster). Only when the tiles divide
+  /// into full groups (numTiles % tilesPerStep == 0, N % 16 == 0).
+  bool stridedGroups = false;
   /// Independent accumulators per output vector inside a scale group (hides
   /// the latency of the FMA / dot chain when the tile is small).
   int chains = 1;
@@ -193,6 +201,10 @@ struct MatmulKernelPlan {
 
   int64_t numTileGroups() const {
     return (geometry.numTiles + tilesPerStep - 1) / tilesPerStep;
+  }
+  /// Whether stridedGroups can hold for this plan's tiling.
+  bool tilesFillGroups() const {
+    return n % 16 == 0 && geometry.numTiles % tilesPerStep == 0;
   }
   /// A name that identifies the generated code (same name, same kernel).
   std::string kernelKey() const;

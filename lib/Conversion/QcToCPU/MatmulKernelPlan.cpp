@@ -204,7 +204,7 @@ std::string MatmulKernelPlan::kernelKey() const {
   key += "_" + target.name + "_" + kernelModeName(mode).str() + "_" + layout +
          "_r" + std::to_string(rowsPerStep) + "t" +
          std::to_string(tilesPerStep) + "c" + std::to_string(chains) +
-         (prescale ? "p" : "") +
+         (prescale ? "p" : "") + (stridedGroups ? "s" : "") +
          (prefetchBytes ? "f" + std::to_string(prefetchBytes) : "");
   std::string name;
   for (char c : key)
@@ -416,5 +416,7 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // I16 keeps the two limbs' sums apart: chain 0 for hi, chain 1 for lo.
   if (plan.mode == KernelMode::I16)
     plan.chains = 2;
+  plan.stridedGroups = plan.tilesPerStep > 1 && plan.tilesFillGroups() &&
+                       plan.numTileGroups() > 1;
   return plan;
 }

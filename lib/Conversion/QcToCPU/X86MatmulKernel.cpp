@@ -354,7 +354,7 @@ private:
                         Value baseMatrix);
   void emitTask(LLVM::LLVMFuncOp func);
   void emitTileGroup(Value group, int tiles, int64_t lastTileColumns);
-  void emitRowStep(Value m0, int rows, Value tile0, int tiles,
+  void emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
                    int64_t lastTileColumns);
   /// I8 with scale pairs (x86_n16k8_s32): the K loop, 32 of K per step,
   /// returning the f32 accumulators [row][tile].
@@ -1182,22 +1182,26 @@ void KernelBuilder::emitTask(LLVM::LLVMFuncOp func) {
 
 void KernelBuilder::emitTileGroup(Value group, int tiles,
                                   int64_t lastTileColumns) {
-  Value tile0 = mulc(group, p.tilesPerStep);
+  SmallVector<Value> tileIndex;
+  for (int t = 0; t < tiles; ++t)
+    tileIndex.push_back(p.stridedGroups
+                            ? addc(group, t * p.numTileGroups())
+                            : addc(mulc(group, p.tilesPerStep), t));
   int64_t steps = p.m / p.rowsPerStep;
   int rest = static_cast<int>(p.m % p.rowsPerStep);
   if (steps > 0)
     loop(c64(0), c64(steps), 1, {}, [&](Value step, ValueRange) {
-      emitRowStep(mulc(step, p.rowsPerStep), p.rowsPerStep, tile0, tiles,
+      emitRowStep(mulc(step, p.rowsPerStep), p.rowsPerStep, tileIndex,
                   lastTileColumns);
       return SmallVector<Value>{};
     });
   if (rest)
-    emitRowStep(c64(steps * p.rowsPerStep), rest, tile0, tiles,
-                lastTileColumns);
+    emitRowStep(c64(steps * p.rowsPerStep), rest, tileIndex, lastTileColumns);
 }
 
-void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
+void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
                                 int64_t lastTileColumns) {
+  const int tiles = static_cast<int>(tileIndex.size());
   const int S = subVectors;
   const int chains = p.chains;
   const bool i16Mode = p.mode == KernelMode::I16;
@@ -1226,9 +1230,6 @@ void KernelBuilder::emitRowStep(Value m0, int rows, Value tile0, int tiles,
   SmallVector<Value> xRows;
   for (int r = 0; r < rows; ++r)
     xRows.push_back(gep(xBase, mulc(addc(m0, r), xRowBytes)));
-  SmallVector<Value> tileIndex;
-  for (int t = 0; t < tiles; ++t)
-    tileIndex.push_back(addc(tile0, t));
 
   SmallVector<Value> facc(numF, splatF32(0.0f));
   if (p.scalePairs)
