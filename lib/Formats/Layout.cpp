@@ -64,6 +64,12 @@ int64_t roundUp(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
+/// x86_n16k8_si: scale indices along K whose 16 columns' scales fill one
+/// 64-byte line (1 for 4-byte scales, 4 for E8M0 / E4M3).
+int64_t inlineScaleGroups(const Format &format) {
+  return std::max<int64_t>(1, 32 / scaleBits(format.scaleType));
+}
+
 /// The reason `format` on `shape` cannot use `kind`, or "".
 std::string checkX86Layout(const LayoutKind &kind,
                            const std::vector<int64_t> &shape,
@@ -95,10 +101,16 @@ std::string checkX86Layout(const LayoutKind &kind,
   if (kind.scalePairs && shape[1] % 32 != 0)
     return "layout '" + name + "' needs K a multiple of 32, got " +
            std::to_string(shape[1]);
-  if (kind.inlineScales &&
-      (format.granularity != Granularity::Block ||
-       scaleBits(format.scaleType) != 32))
-    return "layout '" + name + "' holds blocks along K with 4-byte scales";
+  if (kind.inlineScales) {
+    if (format.granularity != Granularity::Block)
+      return "layout '" + name + "' holds blocks along K";
+    int64_t perLine = inlineScaleGroups(format);
+    if (shape[1] % (format.blockSize * perLine) != 0)
+      return "layout '" + name + "' needs K a multiple of " +
+             std::to_string(format.blockSize * perLine) +
+             " (the scales of " + std::to_string(perLine) +
+             " blocks fill a 64-byte line), got " + std::to_string(shape[1]);
+  }
   if (format.granularity == Granularity::Block &&
       format.blockSize % kind.kPerChunk != 0)
     return "layout '" + name + "' needs blocks that are a multiple of " +
@@ -134,12 +146,16 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
     g.scaleGroupBytes = kPairBytes;
   }
   if (kind.inlineScales) {
-    // Blocks are multiples of kPerChunk and 16 four-byte scales are one
-    // line, so every chunk stays 64-byte aligned.
-    g.chunksPerScaleBlock = format.blockSize / kind.kPerChunk;
+    // Blocks are multiples of kPerChunk and the 16 columns' scales of
+    // scaleGroupsPerBlock blocks are one line, so every chunk stays 64-byte
+    // aligned. The scale line comes first: a kernel reads it before the
+    // blocks' chunks, so the tile's lines are read in address order.
+    g.scaleGroupsPerBlock = inlineScaleGroups(format);
+    g.chunksPerScaleBlock =
+        format.blockSize / kind.kPerChunk * g.scaleGroupsPerBlock;
     g.scaleGroupBytes = kTileColumns * g.scaleBytes;
-    g.blockStride = g.chunksPerScaleBlock * g.chunkBytes + g.scaleGroupBytes;
-    g.blockScaleOffset = g.chunksPerScaleBlock * g.chunkBytes;
+    g.blockCodeOffset = kChunkBytes;
+    g.blockStride = kChunkBytes + g.chunksPerScaleBlock * g.chunkBytes;
   }
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;

@@ -9,18 +9,19 @@
 
 // The layout follows the target: 4-bit weights in 16-column tiles of 8 k
 // (VNNI / vpermps order) on AVX-512 (and for the 16-bit fixed-point
-// activations of VNNI targets), in k pairs for vdpbf16ps where bf16
-// activations are chosen instead.
+// activations of VNNI targets), with the block scales inline (x86_n16k8_si:
+// here the E8M0 scales of 4 blocks, one line after their 16 chunks), in k
+// pairs for vdpbf16ps where bf16 activations are chosen instead.
 
 // V4-LABEL: func.func @w4a16
-// V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8>
-// V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8> -> tensor<1x40xf32>
+// V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
+// V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8_si> -> tensor<1x40xf32>
 // VNNI-LABEL: func.func @w4a16
-// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8>
+// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
 // PAIRS-LABEL: func.func @w4a16
 // PAIRS: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8p>
 // NOBF16-LABEL: func.func @w4a16
-// NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8>
+// NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
 
 // The kernel: x and y as memrefs, the weights a 64-byte aligned global, the
 // work in llvm.func tasks for the target run by quantc_parallel_for. On the
@@ -32,7 +33,7 @@
 // KERNEL: %[[X:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x128xf32> to memref<1x128xf32>
 // KERNEL: %[[W:.*]] = memref.get_global @__qc_weights_0 : memref<3264xi8>
 // KERNEL: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x40xf32>
-// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](%[[X]], %[[W]], %[[Y]])
+// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](%[[X]], %[[W]], %[[Y]])
 // KERNEL: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
 // KERNEL: return %[[R]]
 // KERNEL: llvm.func internal @[[K]]_prep(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) attributes {target_cpu = "x86-64-v4", target_features = #llvm.target_features<["+avx512vnni", "+avx512bf16", "+avx512vbmi"]>}
@@ -60,7 +61,7 @@
 
 // The baseline target has no FMA, shuffles or dot products: plain vector code.
 // BASE-LABEL: func.func @w4a16
-// BASE: call @__qc_matmul_1x40x128_mxfp4_x86_64_f32_x86_n16k8_{{r[0-9]+t[0-9]+c[0-9]+p?}}
+// BASE: call @__qc_matmul_1x40x128_mxfp4_x86_64_f32_x86_n16k8_si_{{r[0-9]+t[0-9]+c[0-9]+p?}}
 // BASE-NOT: llvm.call_intrinsic
 // BASE-NOT: math.fma
 // BASE: func.func private
@@ -112,11 +113,11 @@ func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
 // in one vpdpbusd chain, vpackssdw + vpmaddwd with the integer scale
 // multipliers, one f32 factor); the prep phase puts x codes k and k + 16
 // side by side. Scales that do not fold (448 and 2^-9 in one tile and 32 of
-// K) keep x86_n16k8 and the per-16 epilogue; without VNNI there is no pair
-// kernel either.
+// K) take the per-16 epilogue, with the scales inline where K holds 64s of
+// them (x86_n16k8_si); without VNNI there is no pair kernel either.
 
 // V4-LABEL: func.func @nv_pairs
-// V4: qc.matmul {{.*}} act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4, layout = x86_n16k8>
+// V4: qc.matmul {{.*}} act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4, layout = x86_n16k8_si>
 // V4: qc.matmul {{.*}} act <int8_g32> : tensor<1x32xf32>, !qc.packed<2x32, nvfp4, layout = x86_n16k8>
 // VNNI-LABEL: func.func @nv_pairs
 // VNNI: qc.matmul {{.*}} act <int8_g32> : tensor<1x64xf32>, !qc.packed<16x64, nvfp4, layout = x86_n16k8_s32>

@@ -82,23 +82,23 @@ TEST(Layout, N16K8BytePlacement) {
   EXPECT_EQ(pairs[64 + 4 * 3 + 2], ((3 + 9) % 16) | (((3 + 13) % 16) << 4));
 }
 
-// INT4 g32 with each block's f32 scales after its 4 chunks: one tile,
+// INT4 g32 with each block's f32 scales before its 4 chunks: one tile,
 // K = 64. Code (n, k) = (n + k) % 16 (as two's complement nibbles), scale
 // (n, s) = 100 + n + 7 s as raw f32 bits.
 TEST(Layout, N16K8SIBytePlacement) {
   QuantizedTensor q = handPlacedTile("int4_g32", 7);
   std::vector<uint8_t> bytes = packLayout(q, "x86_n16k8_si");
-  // Per block: 4 chunks (256 bytes) then 16 f32 scales (64): 2 x 320.
+  // Per block: 16 f32 scales (64 bytes) then 4 chunks (256): 2 x 320.
   ASSERT_EQ(bytes.size(), 640u);
   // Chunk 1 (k 8..15), column 3, byte j = 2: low k 10, high k 14.
-  EXPECT_EQ(bytes[64 + 4 * 3 + 2], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
+  EXPECT_EQ(bytes[64 + 64 + 4 * 3 + 2], ((3 + 10) % 16) | (((3 + 14) % 16) << 4));
   // Chunk 5 = block 1's chunk 1 (k 40..47): after block 0's 320 bytes.
-  EXPECT_EQ(bytes[320 + 64 + 4 * 3 + 2],
+  EXPECT_EQ(bytes[320 + 64 + 64 + 4 * 3 + 2],
             ((3 + 42) % 16) | (((3 + 46) % 16) << 4));
-  // Block 0's scale of column 5 at 256 + 4 * 5, block 1's at 576 + 4 * 5.
+  // Block 0's scale of column 5 at 4 * 5, block 1's at 320 + 4 * 5.
   uint32_t s0, s1;
-  std::memcpy(&s0, &bytes[256 + 4 * 5], 4);
-  std::memcpy(&s1, &bytes[576 + 4 * 5], 4);
+  std::memcpy(&s0, &bytes[4 * 5], 4);
+  std::memcpy(&s1, &bytes[320 + 4 * 5], 4);
   EXPECT_EQ(s0, 105u);
   EXPECT_EQ(s1, 112u);
   // The same codes and scales as x86_n16k8, only placed differently.
@@ -106,8 +106,26 @@ TEST(Layout, N16K8SIBytePlacement) {
   std::optional<LayoutGeometry> g =
       layoutGeometry("x86_n16k8_si", {16, 64}, q.format, error);
   ASSERT_TRUE(g.has_value()) << error;
-  EXPECT_EQ(chunkOffsetInTile(*g, 5), 384);
-  EXPECT_EQ(scaleOffsetInTile(*g, 1), 576);
+  EXPECT_EQ(chunkOffsetInTile(*g, 5), 448);
+  EXPECT_EQ(scaleOffsetInTile(*g, 1), 320);
+}
+
+// Byte scales (MXFP4's E8M0) inline: the 16 columns' scales of 4 blocks
+// fill one line before the blocks' 16 chunks, so a tile is per 128 of K
+// 64 + 16 x 64 bytes.
+TEST(Layout, N16K8SIByteScalesPerLine) {
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k8_si", {16, 256}, parseOrDie("mxfp4"), error);
+  ASSERT_TRUE(g.has_value()) << error;
+  EXPECT_EQ(g->scaleGroupsPerBlock, 4);
+  EXPECT_EQ(g->blockStride, 1088);
+  EXPECT_EQ(g->tileBytes, 2176);
+  EXPECT_EQ(chunkOffsetInTile(*g, 0), 64);
+  EXPECT_EQ(chunkOffsetInTile(*g, 15), 1024);
+  EXPECT_EQ(chunkOffsetInTile(*g, 16), 1088 + 64);
+  EXPECT_EQ(scaleOffsetInTile(*g, 3), 48);
+  EXPECT_EQ(scaleOffsetInTile(*g, 4), 1088);
 }
 
 // NVFP4 scales folded in pairs: one tile, K = 64 (two 32s). Code (n, k) =
@@ -268,6 +286,7 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k4_d6", "e2m3", 20, 7},
       {"x86_n16k8_si", "int4_g32", 33, 96}, {"x86_n16k8_si", "int4_g128", 17, 256},
       {"x86_n16k8_si", "int4, block = 8", 3, 24},
+      {"x86_n16k8_si", "mxfp4", 33, 256}, {"x86_n16k8_si", "nvfp4", 17, 128},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -296,9 +315,11 @@ TEST(Layout, Errors) {
             "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, "
             "nv_sf128x4)");
   EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("mxfp4")),
-            "layout 'x86_n16k8_si' holds blocks along K with 4-byte scales");
+            "layout 'x86_n16k8_si' needs K a multiple of 128 (the scales of 4 "
+            "blocks fill a 64-byte line), got 64");
+  EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 128}, parseOrDie("mxfp4")), "");
   EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("int4")),
-            "layout 'x86_n16k8_si' holds blocks along K with 4-byte scales");
+            "layout 'x86_n16k8_si' holds blocks along K");
   EXPECT_EQ(verifyLayout("x86_n16k8", {4, 64}, parseOrDie("int8")),
             "layout 'x86_n16k8' holds 4-bit codes, the format has 8");
   EXPECT_EQ(verifyLayout("x86_n16k4", {2, 4, 64}, parseOrDie("int8")),

@@ -340,10 +340,13 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // Layout.
   // 6-bit codes: 4 in 3 bytes where VBMI unpacks them (vpermb +
   // vpmultishiftqb), one per byte elsewhere.
-  // 4-bit codes in blocks with f32 scales: each block's scales inline after
-  // its chunks, one stream per tile (x86_n16k8_si).
-  bool inlineScales = fourBit && weight.granularity == Granularity::Block &&
-                      scaleBits(weight.scaleType) == 32;
+  // 4-bit codes in blocks: the scales inline after the chunks of the blocks
+  // they fill a line for, one stream per tile (x86_n16k8_si), where K holds
+  // whole lines of them.
+  bool inlineScales =
+      fourBit && weight.granularity == Granularity::Block &&
+      k % (weight.blockSize * std::max(1, 32 / scaleBits(weight.scaleType))) ==
+          0;
   plan.layout = plan.scalePairs ? "x86_n16k8_s32"
                 : fourBit
                     ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
