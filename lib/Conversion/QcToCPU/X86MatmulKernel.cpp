@@ -364,6 +364,9 @@ private:
   /// I8 / I16, 4-bit codes: the unsigned weights of the low and high nibbles
   /// of a chunk dword vector (vpdpbusd operands).
   void decodeNibblesU8(Value codes, Value &low, Value &high);
+  /// The sum of the groupK int8 codes at `codes`, as i32 (16 at a time
+  /// where the prep phase has 16 lanes).
+  Value emitCodeSum(Value codes);
   /// Index of the i32 that holds -offset * (the x codes of `group` of `row`,
   /// limb `limb`): [row][group] (I8), [row][group][limb] (I16), and with
   /// scale pairs [row][pair][limb][half], so that a limb's two halves are
@@ -695,20 +698,39 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
     return;
   // Code sums per dot group, for the weight offset.
   loop(zero, c64(numGroups), 1, {}, [&](Value group, ValueRange) {
-    Value start = mulc(group, p.groupK);
-    Value sum = loop(zero, c64(p.groupK), 1, ValueRange{c32(0)},
-                     [&](Value j, ValueRange acc) {
-                       Value code = load(i8, gep(prepRow, add(start, j)));
-                       Value wide = arith::ExtSIOp::create(b, i32, code);
-                       return SmallVector<Value>{
-                           arith::AddIOp::create(b, acc[0], wide)};
-                     })[0];
+    Value sum = emitCodeSum(gep(prepRow, mulc(group, p.groupK)));
     store(arith::MulIOp::create(b, sum, c32(-p.weightOffset)),
           gep(xSum, mulc(xSumIndex(row, group, 0), 4)));
     return SmallVector<Value>{};
   });
   if (p.scalePairs)
     emitPairOrder(prepRow);
+}
+
+Value KernelBuilder::emitCodeSum(Value codes) {
+  if (prepLanes() == 16 && p.groupK % 16 == 0) {
+    auto v16i8 = VectorType::get({16}, i8);
+    auto widen = [&](Value at) {
+      return arith::ExtSIOp::create(b, vi32, load(v16i8, at)).getResult();
+    };
+    Value sum;
+    if (p.groupK <= 64) {
+      for (int64_t j = 0; j < p.groupK; j += 16)
+        sum = sum ? add(sum, widen(gepc(codes, j))) : widen(codes);
+    } else {
+      sum = loop(c64(0), c64(p.groupK), 16, ValueRange{splatI32(0)},
+                 [&](Value j, ValueRange acc) {
+                   return SmallVector<Value>{add(acc[0], widen(gep(codes, j)))};
+                 })[0];
+    }
+    return vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum);
+  }
+  return loop(c64(0), c64(p.groupK), 1, ValueRange{c32(0)},
+              [&](Value j, ValueRange acc) {
+                Value code = load(i8, gep(codes, j));
+                return SmallVector<Value>{add(acc[0], arith::ExtSIOp::create(
+                                                          b, i32, code))};
+              })[0];
 }
 
 Value KernelBuilder::xSumIndex(Value row, Value group, int limb) {
@@ -894,14 +916,7 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
   loop(zero, c64(numGroups), 1, {}, [&](Value group, ValueRange) {
     Value start = mulc(group, p.groupK);
     for (int limb = 0; limb < 2; ++limb) {
-      Value sum = loop(zero, c64(p.groupK), 1, ValueRange{c32(0)},
-                       [&](Value j, ValueRange acc) {
-                         Value code = load(
-                             i8, gep(prepRow, add(c64(limb * kp), add(start, j))));
-                         Value wide = arith::ExtSIOp::create(b, i32, code);
-                         return SmallVector<Value>{
-                             arith::AddIOp::create(b, acc[0], wide)};
-                       })[0];
+      Value sum = emitCodeSum(gep(prepRow, add(c64(limb * kp), start)));
       store(arith::MulIOp::create(b, sum, c32(-p.weightOffset)),
             gep(xSum, mulc(xSumIndex(row, group, limb), 4)));
     }
