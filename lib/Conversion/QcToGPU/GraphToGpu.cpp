@@ -117,11 +117,7 @@ std::string whyNotKernel(linalg::LinalgOp linalg) {
   for (Value operand : linalg->getOperands()) {
     if (!isa<MemRefType>(operand.getType()))
       continue;
-    Value root = rootOf(operand);
-    if (!isStaticIdentity(root.getType()) ||
-        !(isa<BlockArgument>(root) ||
-          isa_and_nonnull<memref::AllocOp, memref::GetGlobalOp>(
-              root.getDefiningOp())))
+    if (!isDeviceBuffer(operand))
       return "an operand of '" + linalg->getName().getStringRef().str() +
              "' is not a view of a static argument, allocation or global";
   }
@@ -167,13 +163,8 @@ std::string whyNotDeviceResident(func::FuncOp func) {
     }
     if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
       for (Value v : {softmax.getInput(), softmax.getOutput()}) {
-        Value root = rootOf(v);
         auto type = dyn_cast<MemRefType>(v.getType());
-        if (!type || !type.hasStaticShape() ||
-            !isStaticIdentity(root.getType()) ||
-            !(isa<BlockArgument>(root) ||
-              isa_and_nonnull<memref::AllocOp, memref::GetGlobalOp>(
-                  root.getDefiningOp())))
+        if (!type || !type.hasStaticShape() || !isDeviceBuffer(v))
           return "a linalg.softmax operand is not a static view of an "
                  "argument, allocation or global";
       }
@@ -185,11 +176,7 @@ std::string whyNotDeviceResident(func::FuncOp func) {
       if (!source.hasStaticShape() || !target.hasStaticShape())
         return "a memref.copy has dynamic shapes";
       for (Value v : {copy.getSource(), copy.getTarget()}) {
-        Value root = rootOf(v);
-        if (!isStaticIdentity(root.getType()) ||
-            !(isa<BlockArgument>(root) ||
-              isa_and_nonnull<memref::AllocOp, memref::GetGlobalOp>(
-                  root.getDefiningOp())))
+        if (!isDeviceBuffer(v))
           return "a memref.copy reads or writes something else than a view "
                  "of an argument, allocation or global";
       }

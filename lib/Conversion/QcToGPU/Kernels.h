@@ -371,6 +371,20 @@ std::pair<mlir::Value, mlir::Value>
 coreMatrixChunkPlace(mlir::ImplicitLocOpBuilder &b, mlir::Value chunk,
                      int64_t chunksPerRow);
 
+/// cp.async of a K-major, unswizzled core-matrix tile of `tileBytes` bytes
+/// (rows of `chunksPerRow` 16-byte chunks, placed by coreMatrixChunkPlace):
+/// chunk c of the tile by thread c % threads from byte globalRowBytes *
+/// min(row0 + row, lastRow) + globalColumnByte + 16 kChunk of `global` to
+/// shared byte sharedOffset + 16 c past the i64 address `sharedBase`.
+/// `tileBytes` is a multiple of 16 threads.
+void copyCoreMatrixTileAsync(mlir::ImplicitLocOpBuilder &b, mlir::Value tid,
+                             int64_t threads, mlir::Value global,
+                             int64_t globalRowBytes,
+                             mlir::Value globalColumnByte, mlir::Value row0,
+                             int64_t lastRow, mlir::Value sharedBase,
+                             int64_t sharedOffset, int64_t tileBytes,
+                             int64_t chunksPerRow);
+
 /// The memref types of the three kernel arguments.
 mlir::MemRefType inputMemRefType(const MatmulProblem &problem);
 mlir::MemRefType weightMemRefType(const MatmulProblem &problem);

@@ -367,19 +367,10 @@ mlir::gpu::GPUFuncOp emitTcgen05BlockScaleGemmKernel(
       Value base = operand == 0 ? actGlobal : weightGlobal;
       Value first = operand == 0 ? tileRow0 : tileCol0;
       const int64_t rows = operand == 0 ? m : n;
-      const int64_t tileBytes = operand == 0 ? kTileBytesA : tileBytesB;
-      for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
-        Value chunk = addc(ib, tid, u * kThreads);
-        auto [row, kChunk] = coreMatrixChunkPlace(ib, chunk, chunksPerRow);
-        Value globalRow = minc(ib, add(ib, first, row), rows - 1);
-        Value source = add(ib, add(ib, mulc(ib, globalRow, rowBytes), k0Bytes),
-                           mulc(ib, kChunk, 16));
-        Value destination = add(
-            ib, slotAddress,
-            indexToI64(ib, addc(ib, mulc(ib, chunk, 16), operand * kTileBytesA)));
-        copyAsync(ib, sharedPointerAt(ib, destination),
-                  globalByteAt(ib, base, source), 16);
-      }
+      copyCoreMatrixTileAsync(ib, tid, kThreads, base, rowBytes, k0Bytes, first,
+                              rows - 1, slotAddress, operand * kTileBytesA,
+                              operand == 0 ? kTileBytesA : tileBytesB,
+                              chunksPerRow);
     }
     // This thread's row of every scale tile: byte (t % 32) 16 + (t / 32) 4.
     Value tileByte = add(ib, mulc(ib, remc(ib, tid, 32), 16),

@@ -236,9 +236,6 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   auto i64c = [&](ImplicitLocOpBuilder &ib, int64_t v) {
     return arith::ConstantIntOp::create(ib, i64, v).getResult();
   };
-  auto toI64 = [&](ImplicitLocOpBuilder &ib, Value index) {
-    return arith::IndexCastUIOp::create(ib, i64, index).getResult();
-  };
 
   Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
   // CTAs in launch order walk groups of kRasterRows row tiles column by
@@ -290,26 +287,16 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   // B column t - 128's, to byte blocksPerStage t of the slot's scale area.
   auto issueStage = [&](ImplicitLocOpBuilder &ib, Value stage) {
     Value slotAddress = add(
-        ib, toI64(ib, mulc(ib, remc(ib, stage, stages), slotBytes)),
+        ib, indexToI64(ib, mulc(ib, remc(ib, stage, stages), slotBytes)),
         sharedAddress);
     Value k0 = mulc(ib, stage, stageK);
     for (int64_t operand = 0; operand < 2; ++operand) {
       Value base = operand == 0 ? actGlobal : weightGlobal;
       Value first = operand == 0 ? tileRow0 : tileCol0;
       const int64_t rows = operand == 0 ? m : n;
-      for (int64_t u = 0; u < tileBytes / 16 / kThreads; ++u) {
-        Value chunk = addc(ib, tid, u * kThreads);
-        const int64_t chunksPerRow = stageK / 16;
-        auto [row, kChunk] = coreMatrixChunkPlace(ib, chunk, chunksPerRow);
-        Value globalRow = minc(ib, add(ib, first, row), rows - 1);
-        Value source = add(ib, add(ib, mulc(ib, globalRow, k), k0),
-                           mulc(ib, kChunk, 16));
-        Value destination = add(
-            ib, slotAddress,
-            toI64(ib, addc(ib, mulc(ib, chunk, 16), operand * tileBytes)));
-        copyAsync(ib, sharedPointerAt(ib, destination),
-                  globalByteAt(ib, base, source), 16);
-      }
+      copyCoreMatrixTileAsync(ib, tid, kThreads, base, k, k0, first, rows - 1,
+                              slotAddress, operand * tileBytes, tileBytes,
+                              stageK / 16);
     }
     if (!blockScaled)
       return;
@@ -330,7 +317,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         globalByteAt(ib, weightGlobal, bSource));
     Value destination = add(
         ib, slotAddress,
-        toI64(ib, addc(ib, mulc(ib, tid, blocksPerStage), 2 * tileBytes)));
+        indexToI64(ib, addc(ib, mulc(ib, tid, blocksPerStage), 2 * tileBytes)));
     copyAsync(ib, sharedPointerAt(ib, destination), source, blocksPerStage);
   };
 
@@ -354,7 +341,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
   };
   // This warpgroup's rows of A start 8 row groups further for warpgroup 1.
   Value rowsOffsetA = arith::MulIOp::create(
-      b, toI64(b, warpgroup),
+      b, indexToI64(b, warpgroup),
       i64c(b, (kWarpgroupRows / 8) * strideByteOffset));
   // Rows of the tile this thread's accumulators hold (and row + 8).
   Value accRow = add(b, mulc(b, warpgroup, kWarpgroupRows),
@@ -422,7 +409,7 @@ mlir::gpu::GPUFuncOp emitWgmmaFp8GemmKernel(OpBuilder &builder, Location loc,
         };
 
         Value slotAddress =
-            add(lb, toI64(lb, mulc(lb, slot, slotBytes)), sharedAddress);
+            add(lb, indexToI64(lb, mulc(lb, slot, slotBytes)), sharedAddress);
         Value addressA = add(lb, slotAddress, rowsOffsetA);
         Value addressB = add(lb, slotAddress, i64c(lb, tileBytes));
         auto issueBlock = [&](int64_t j, Value into, bool accumulate) {

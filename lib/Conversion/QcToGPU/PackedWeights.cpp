@@ -446,4 +446,25 @@ std::pair<Value, Value> coreMatrixChunkPlace(ImplicitLocOpBuilder &b,
   return {row, kChunk};
 }
 
+void copyCoreMatrixTileAsync(ImplicitLocOpBuilder &b, Value tid,
+                             int64_t threads, Value global,
+                             int64_t globalRowBytes, Value globalColumnByte,
+                             Value row0, int64_t lastRow, Value sharedBase,
+                             int64_t sharedOffset, int64_t tileBytes,
+                             int64_t chunksPerRow) {
+  for (int64_t u = 0; u < tileBytes / 16 / threads; ++u) {
+    Value chunk = addc(b, tid, u * threads);
+    auto [row, kChunk] = coreMatrixChunkPlace(b, chunk, chunksPerRow);
+    Value globalRow = minc(b, add(b, row0, row), lastRow);
+    Value source =
+        add(b, add(b, mulc(b, globalRow, globalRowBytes), globalColumnByte),
+            mulc(b, kChunk, 16));
+    Value destination = add(
+        b, sharedBase,
+        indexToI64(b, addc(b, mulc(b, chunk, 16), sharedOffset)));
+    copyAsync(b, sharedPointerAt(b, destination), globalByteAt(b, global, source),
+              16);
+  }
+}
+
 } // namespace quantc::gpukernels
