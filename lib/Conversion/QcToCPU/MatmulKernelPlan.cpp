@@ -343,10 +343,8 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // 4-bit codes in blocks: the scales inline after the chunks of the blocks
   // they fill a line for, one stream per tile (x86_n16k8_si), where K holds
   // whole lines of them.
-  bool inlineScales =
-      fourBit && weight.granularity == Granularity::Block &&
-      k % (weight.blockSize * std::max(1, 32 / scaleBits(weight.scaleType))) ==
-          0;
+  bool inlineScales = fourBit && weight.granularity == Granularity::Block &&
+                      verifyLayout("x86_n16k8_si", {n, k}, weight).empty();
   plan.layout = plan.scalePairs ? "x86_n16k8_s32"
                 : fourBit
                     ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
