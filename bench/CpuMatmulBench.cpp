@@ -12,9 +12,9 @@
 //             machine the figure least disturbed by other processes
 //   GOP/s     2 M N K / time
 //   read_GB/s the same weight bytes read by the bandwidth probe's loop (four
-//             sequential streams per thread) in the same rotation, right
-//             after the kernel's calls: DRAM for streaming, cache for
-//             resident weights
+//             sequential streams per thread), one read of another copy after
+//             every kernel call: DRAM for streaming, cache for resident
+//             weights
 //   BW%       GB/s as a fraction of read_GB/s
 //   peak%     GOP/s as a fraction of the measured peak of the instruction the
 //             kernel multiplies with (f32 FMA, vdpbf16ps or vpdpbusd)
@@ -289,34 +289,28 @@ StridedMemRefType<T, N> descriptor(T *data, std::array<int64_t, N> sizes) {
   return d;
 }
 
-/// GB/s of reading every copy in `copies` in turn, `calls` reads, split over
-/// `threads` threads as a kernel splits its column tiles (contiguous slices).
-double readBandwidthOf(const std::vector<StridedMemRefType<int8_t, 1>> &copies,
-                       int threads, int64_t calls) {
+/// Seconds to read `copy` as the bandwidth probe reads (four sequential
+/// streams per thread), split over `threads` threads as a kernel splits its
+/// column tiles (contiguous slices).
+double readSeconds(const StridedMemRefType<int8_t, 1> &copy, int threads) {
   struct Read {
     const uint8_t *data;
     int64_t bytes, slices;
     std::atomic<int64_t> sink{0};
   } read;
   read.slices = threads;
+  read.data = reinterpret_cast<const uint8_t *>(copy.data);
+  read.bytes = copy.sizes[0];
   auto task = [](void *context, int64_t begin, int64_t end) {
     auto *r = static_cast<Read *>(context);
     int64_t slice = r->bytes / r->slices / 256 * 256;
     for (int64_t i = begin; i < end; ++i)
       r->sink += bench::readStreams(r->data + i * slice, slice);
   };
-  size_t next = 0;
   auto start = std::chrono::steady_clock::now();
-  for (int64_t call = 0; call < calls; ++call) {
-    read.data = reinterpret_cast<const uint8_t *>(copies[next].data);
-    read.bytes = copies[next].sizes[0];
-    quantc_parallel_for(task, &read, threads);
-    next = next + 1 == copies.size() ? 0 : next + 1;
-  }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  return static_cast<double>(copies[0].sizes[0]) * calls / seconds * 1e-9;
+  quantc_parallel_for(task, &read, threads);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 void runMatmul(benchmark::State &state, Config c) {
@@ -348,35 +342,34 @@ void runMatmul(benchmark::State &state, Config c) {
   for (auto &wd : wds)
     kernel.fn(&xd, &wd, &yd);
 
+  // Every kernel call is timed on its own and followed by a timed read of
+  // another copy of the weights (half the rotation away, so neither warms
+  // the other's bytes): the DRAM bandwidth of this shared machine changes
+  // within seconds (at 2 threads it flips between about 33 and 55 GB/s), so
+  // the kernel is compared with reads interleaved call by call, not with a
+  // probe run before or after it. The fastest call is the figure least
+  // disturbed by other processes.
   size_t next = 0;
-  // Every call is timed too: the fastest call is the figure least disturbed
-  // by other processes on a shared machine (a preempted call is slow, an
-  // undisturbed one is not made faster by anything).
-  double fastest = 1e30;
-  auto start = std::chrono::steady_clock::now();
+  double fastest = 1e30, kernelSeconds = 0, readTotal = 0;
   for (auto _ : state) {
     auto callStart = std::chrono::steady_clock::now();
     kernel.fn(&xd, &wds[next], &yd);
-    fastest = std::min(
-        fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                               callStart)
-                     .count());
-    next = next + 1 == wds.size() ? 0 : next + 1;
+    double call = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - callStart)
+                      .count();
+    state.SetIterationTime(call);
+    kernelSeconds += call;
+    fastest = std::min(fastest, call);
     benchmark::ClobberMemory();
+    readTotal += readSeconds(wds[(next + wds.size() / 2) % wds.size()],
+                             c.threads);
+    next = next + 1 == wds.size() ? 0 : next + 1;
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
   double calls = static_cast<double>(state.iterations());
   double weightBytes = static_cast<double>(weights.copies[0].size());
-  double gbs = weightBytes * calls / seconds * 1e-9;
-  double gops = 2.0 * c.m * c.n * c.k * calls / seconds * 1e-9;
-  // The same bytes read as the bandwidth probe reads (four streams per
-  // thread, the copies split between the threads as the kernel splits its
-  // tiles), in the same rotation and right after the kernel: the DRAM (or
-  // cache) bandwidth of this shared machine drifts by 20 % and more within
-  // minutes, so the kernel is compared with a read of the same moment.
-  double readGBs = readBandwidthOf(wds, c.threads, state.iterations());
+  double gbs = weightBytes * calls / kernelSeconds * 1e-9;
+  double gops = 2.0 * c.m * c.n * c.k * calls / kernelSeconds * 1e-9;
+  double readGBs = weightBytes * calls / readTotal * 1e-9;
   double bandwidth = readGBs;
   double peak = plan->mode == cpu::KernelMode::I8 ||
                         plan->mode == cpu::KernelMode::I16
@@ -426,7 +419,7 @@ void registerAll() {
                                "/t" + std::to_string(threads) + "/" +
                                (streaming ? "stream" : "cache");
             benchmark::RegisterBenchmark(name.c_str(), runMatmul, c)
-                ->UseRealTime()
+                ->UseManualTime()
                 ->Unit(benchmark::kMicrosecond)
                 ->MinTime(m >= 32 ? 0.5 : 0.2);
           }

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Tables from quantc-bench-cpu JSON output (--benchmark_out=FILE.json), with
 repetitions folded to their medians: the time per call, and BW%, each
-repetition's GB/s as a fraction of the read of the same weight bytes timed
-right after it (read_GB/s: this shared machine's DRAM bandwidth drifts by
-20 % and more within minutes, so each repetition has its own reference).
+repetition's GB/s as a fraction of reads of the same weight bytes interleaved
+with its calls (read_GB/s: this shared machine's DRAM bandwidth changes within
+seconds, so the kernel and its reference see the same moments), with the
+lowest repetition's BW% after it.
 
   summarize.py RESULTS.json [--markdown]
 """
@@ -30,23 +31,24 @@ def main():
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" or "error_occurred" in b:
             continue
-        name = re.sub(r"/min_time:[^/]*|/real_time|/repeats:\d+", "", b["run_name"])
+        name = re.sub(r"/min_time:[^/]*|/real_time|/manual_time|/repeats:\d+", "", b["run_name"])
         reps.setdefault(name, []).append(b)
     rows = []
     for name, bs in reps.items():
         med = lambda key: statistics.median(b.get(key, 0) for b in bs)
         rows.append((name, med("real_time"), min(b.get("min_us", 0) for b in bs),
                      med("GB/s"), med("read_GB/s"), med("GOP/s"), med("BW%"),
-                     med("peak%"), bs[0].get("label", "")))
+                     min(b.get("BW%", 0) for b in bs), med("peak%"),
+                     bs[0].get("label", "")))
     rows.sort()
     if args.markdown:
-        print("| benchmark | µs | fastest call µs | GB/s | read GB/s | GOP/s | % BW | % peak | kernel |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        print("| benchmark | µs | fastest call µs | GB/s | read GB/s | GOP/s | % BW | lowest % BW | % peak | kernel |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in rows:
-            print("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %s |" % r)
+            print("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %s |" % r)
     else:
         for r in rows:
-            print("%-44s %9.1f us (fastest %7.1f) %6.1f GB/s (read %6.1f) %7.1f GOP/s %4.0f%% BW %4.0f%% peak  %s"
+            print("%-44s %9.1f us (fastest %7.1f) %6.1f GB/s (read %6.1f) %7.1f GOP/s %4.0f%% BW (low %3.0f) %4.0f%% peak  %s"
                   % r)
 
 
