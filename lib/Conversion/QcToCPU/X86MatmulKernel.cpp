@@ -285,8 +285,24 @@ private:
   //===--------------------------------------------------------------------===//
 
   /// Address of the 64-byte code chunk `chunk` of tile `tile`.
+  /// Set while emitRowStep emits one dot group of a layout with inline
+  /// scales: the group's first chunk, and the offsets in a tile of that
+  /// chunk and of the group's scales, which the group loop carries (a few
+  /// adds per group instead of a divide and remainder per tile).
+  struct GroupCursor {
+    Value firstChunk, codeOffset, scaleIndex, scaleOffset;
+  };
+  std::optional<GroupCursor> cursor;
+
   Value chunkAddress(Value w, Value tile, Value chunk) {
     const LayoutGeometry &g = p.geometry;
+    if (cursor)
+      return gep(w, addIndex(mulc(tile, g.tileBytes),
+                             addIndex(cursor->codeOffset,
+                                      mulc(arith::SubIOp::create(
+                                               b, chunk, cursor->firstChunk,
+                                               kIndexFlags),
+                                           g.chunkBytes))));
     Value offset = mulc(chunk, g.chunkBytes);
     if (g.chunksPerScaleBlock) // scales inline: past the earlier blocks'
       offset = addc(
@@ -299,6 +315,8 @@ private:
   /// layouts' scaleOffsetInTile).
   Value scaleOffsetInTile(Value gw) {
     const LayoutGeometry &g = p.geometry;
+    if (cursor && cursor->scaleIndex == gw)
+      return cursor->scaleOffset;
     if (g.chunksPerScaleBlock == 0)
       return addc(mulc(gw, 16 * g.scaleBytes), g.codeBytesPerTile);
     Value offset = mulc(divc(gw, g.scaleGroupsPerBlock), g.blockStride);
@@ -367,6 +385,14 @@ private:
   void emitTileGroup(Value group, int tiles, int64_t lastTileColumns);
   void emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
                    int64_t lastTileColumns);
+  /// A loop of `steps` steps over a layout with inline scales, carrying
+  /// `acc` and the offsets in a tile of each step's first chunk (advancing
+  /// by `codeStep`) and of its scales, `stepsPerBlock` steps per block of
+  /// the layout; returns the final `acc`.
+  SmallVector<Value> loopCarryingOffsets(
+      int64_t steps, ArrayRef<Value> acc, int64_t stepsPerBlock,
+      int64_t codeStep,
+      function_ref<SmallVector<Value>(Value, ValueRange, Value, Value)> body);
   /// I8 with scale pairs (x86_n16k8_s32): the K loop, 32 of K per step,
   /// returning the f32 accumulators [row][tile].
   SmallVector<Value> emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
@@ -1258,11 +1284,23 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
     xRows.push_back(gep(xBase, mulc(addc(m0, r), xRowBytes)));
 
   SmallVector<Value> facc(numF, splatF32(0.0f));
-  auto groupStep = [&](Value g, ValueRange fIn) -> SmallVector<Value> {
+  const LayoutGeometry &geo = p.geometry;
+  // Inline scales: the group loop carries its first chunk's and its scales'
+  // offsets in a tile (groups never straddle a scale line's block).
+  const bool carried =
+      geo.chunksPerScaleBlock && geo.chunksPerScaleBlock % chunksPerGroup == 0 &&
+      blockScales && p.groupK == p.weightBlock;
+  const int64_t groupsPerBlock =
+      carried ? geo.chunksPerScaleBlock / chunksPerGroup : 1;
+  auto groupStep = [&](Value g, ValueRange fIn, Value codeOffset,
+                       Value scaleOffset) -> SmallVector<Value> {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
     Value gw = blockScales ? mulc(g, p.groupK) : c64(0);
     if (blockScales)
       gw = arith::DivUIOp::create(b, gw, c64(p.weightBlock));
+    if (carried)
+      cursor = GroupCursor{mulc(g, chunksPerGroup), codeOffset, gw,
+                           scaleOffset};
     if (p.prefetchBytes > 0 && blockScales) {
       // The scales stream as well: the line as far ahead, in scale bytes, as
       // the codes are prefetched ahead in code bytes.
@@ -1540,32 +1578,23 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
         }
       }
     }
+    cursor.reset();
     return fAcc;
   };
-  // GEMVs with scales inline unroll the groups of one scale block (the loop
-  // steps a block): their chunks' and scales' offsets are then the block's
-  // plus constants, which LLVM folds into the addressing instead of a divide
-  // and remainder per tile and group (MXFP4 W4A16 streaming 4096x4096 on one
-  // thread: 90 -> 97 % of the read). With more rows per step the longer
-  // body spills and was up to 7 % slower.
-  const LayoutGeometry &geo = p.geometry;
-  int64_t groupsPerBlock =
-      p.m == 1 && geo.chunksPerScaleBlock &&
-              geo.chunksPerScaleBlock % chunksPerGroup == 0
-          ? geo.chunksPerScaleBlock / chunksPerGroup
-          : 1;
-  if (groupsPerBlock > 1 && numGroups % groupsPerBlock != 0)
-    groupsPerBlock = 1;
-  if (p.scalePairs)
+  if (p.scalePairs) {
     facc = emitScalePairSteps(m0, xRows, tileIndex, facc);
-  else
-    facc = loop(c64(0), c64(numGroups / groupsPerBlock), 1, facc,
-                [&](Value block, ValueRange fIn) {
-                  SmallVector<Value> f(fIn.begin(), fIn.end());
-                  for (int64_t j = 0; j < groupsPerBlock; ++j)
-                    f = groupStep(addc(mulc(block, groupsPerBlock), j), f);
-                  return f;
+  } else if (!carried) {
+    facc = loop(c64(0), c64(numGroups), 1, facc,
+                [&](Value g, ValueRange fIn) {
+                  return groupStep(g, fIn, Value(), Value());
                 });
+  } else {
+    facc = loopCarryingOffsets(
+        numGroups, facc, groupsPerBlock, chunksPerGroup * geo.chunkBytes,
+        [&](Value g, ValueRange fIn, Value codeOffset, Value scaleOffset) {
+          return groupStep(g, fIn, codeOffset, scaleOffset);
+        });
+  }
 
   // Per-channel and per-row scales, the constant factor, and the stores.
   for (int r = 0; r < rows; ++r) {
@@ -1609,6 +1638,43 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
   }
 }
 
+SmallVector<Value> KernelBuilder::loopCarryingOffsets(
+    int64_t steps, ArrayRef<Value> acc, int64_t stepsPerBlock,
+    int64_t codeStep,
+    function_ref<SmallVector<Value>(Value, ValueRange, Value, Value)> body) {
+  // Iteration values: [acc..., code offset, scale offset, step in block];
+  // past a block's last step both offsets jump to the next block's.
+  const LayoutGeometry &geo = p.geometry;
+  const int64_t scaleStep = geo.scaleGroupBytes;
+  SmallVector<Value> init(acc.begin(), acc.end());
+  init.push_back(c64(geo.blockCodeOffset));
+  init.push_back(c64(geo.blockScaleOffset));
+  init.push_back(c64(0));
+  SmallVector<Value> out = loop(
+      c64(0), c64(steps), 1, init, [&](Value step, ValueRange in) {
+        size_t n = in.size() - 3;
+        Value codeOffset = in[n], scaleOffset = in[n + 1], inBlock = in[n + 2];
+        SmallVector<Value> next =
+            body(step, in.take_front(n), codeOffset, scaleOffset);
+        Value following = addc(inBlock, 1);
+        Value wrap = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                           following, c64(stepsPerBlock));
+        auto advance = [&](Value offset, int64_t within) {
+          int64_t toNextBlock = geo.blockStride - (stepsPerBlock - 1) * within;
+          return addIndex(offset, arith::SelectOp::create(b, wrap,
+                                                          c64(toNextBlock),
+                                                          c64(within)));
+        };
+        next.push_back(advance(codeOffset, codeStep));
+        next.push_back(advance(scaleOffset, scaleStep));
+        next.push_back(
+            arith::SelectOp::create(b, wrap, c64(0), following).getResult());
+        return next;
+      });
+  out.resize(out.size() - 3);
+  return out;
+}
+
 SmallVector<Value>
 KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
                                   ArrayRef<Value> tileIndex,
@@ -1626,8 +1692,10 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
   auto chain = [&](int r, int t, int set, int limb) {
     return ((r * tiles + t) * 2 + set) * limbs + limb;
   };
-  auto pairStep = [&](Value pair, ValueRange fIn) -> SmallVector<Value> {
+  auto pairStep = [&](Value pair, ValueRange fIn, Value codeOffset,
+                      Value scaleOffset) -> SmallVector<Value> {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
+    cursor = GroupCursor{mulc(pair, 4), codeOffset, pair, scaleOffset};
     // A chain's even dwords hold half 0, its odd ones half 1, so it starts
     // at -offset * (the x code sums of the two halves), alternating: one
     // qword the prep phase stored per limb (xSumIndex).
@@ -1719,21 +1787,12 @@ KernelBuilder::emitScalePairSteps(Value m0, ArrayRef<Value> xRows,
         f = LLVM::FMAOp::create(b, t32, scale, f).getResult();
       }
     }
+    cursor.reset();
     return fAcc;
   };
-  // GEMVs unroll the pairs of one multiplier line, as emitRowStep's groups.
-  int64_t pairsPerBlock =
-      p.m == 1 && geo.scaleGroupsPerBlock > 1 &&
-              pairs % geo.scaleGroupsPerBlock == 0
-          ? geo.scaleGroupsPerBlock
-          : 1;
-  return loop(c64(0), c64(pairs / pairsPerBlock), 1, facc,
-              [&](Value block, ValueRange fIn) {
-                SmallVector<Value> f(fIn.begin(), fIn.end());
-                for (int64_t j = 0; j < pairsPerBlock; ++j)
-                  f = pairStep(addc(mulc(block, pairsPerBlock), j), f);
-                return f;
-              });
+  // The multiplier line and chunks of a pair at offsets the loop carries.
+  return loopCarryingOffsets(pairs, facc, geo.scaleGroupsPerBlock,
+                             4 * geo.chunkBytes, pairStep);
 }
 
 /// The epilogue's operands for the W columns from `column` of row `row`
