@@ -370,7 +370,6 @@ void runMatmul(benchmark::State &state, Config c) {
   double gbs = weightBytes * calls / kernelSeconds * 1e-9;
   double gops = 2.0 * c.m * c.n * c.k * calls / kernelSeconds * 1e-9;
   double readGBs = weightBytes * calls / readTotal * 1e-9;
-  double bandwidth = readGBs;
   double peak = plan->mode == cpu::KernelMode::I8 ||
                         plan->mode == cpu::KernelMode::I16
                     ? limits.vnniGops
@@ -381,7 +380,7 @@ void runMatmul(benchmark::State &state, Config c) {
   state.counters["GB/s"] = gbs;
   state.counters["read_GB/s"] = readGBs;
   state.counters["GOP/s"] = gops;
-  state.counters["BW%"] = bandwidth > 0 ? 100.0 * gbs / bandwidth : 0;
+  state.counters["BW%"] = readGBs > 0 ? 100.0 * gbs / readGBs : 0;
   state.counters["peak%"] = peak > 0 ? 100.0 * gops / peak : 0;
   state.SetLabel(std::string(cpu::kernelModeName(plan->mode)) + " " +
                  plan->layout);

@@ -123,8 +123,7 @@ private:
   Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
   /// Index arithmetic (offsets, counts: never negative, far from 2^63)
-  /// carries nuw / nsw, so that LLVM can fold a udiv / urem of a block
-  /// offset by its block size.
+  /// carries nuw / nsw, which lets LLVM reassociate it into addressing.
   Value addIndex(Value x, Value y) {
     return arith::AddIOp::create(b, x, y, kIndexFlags);
   }
@@ -284,7 +283,6 @@ private:
   // Weights
   //===--------------------------------------------------------------------===//
 
-  /// Address of the 64-byte code chunk `chunk` of tile `tile`.
   /// Set while emitRowStep emits one dot group of a layout with inline
   /// scales: the group's first chunk, and the offsets in a tile of that
   /// chunk and of the group's scales, which the group loop carries (a few
@@ -294,6 +292,7 @@ private:
   };
   std::optional<GroupCursor> cursor;
 
+  /// Address of the 64-byte code chunk `chunk` of tile `tile`.
   Value chunkAddress(Value w, Value tile, Value chunk) {
     const LayoutGeometry &g = p.geometry;
     if (cursor)
@@ -1290,8 +1289,6 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
   const bool carried =
       geo.chunksPerScaleBlock && geo.chunksPerScaleBlock % chunksPerGroup == 0 &&
       blockScales && p.groupK == p.weightBlock;
-  const int64_t groupsPerBlock =
-      carried ? geo.chunksPerScaleBlock / chunksPerGroup : 1;
   auto groupStep = [&](Value g, ValueRange fIn, Value codeOffset,
                        Value scaleOffset) -> SmallVector<Value> {
     SmallVector<Value> fAcc(fIn.begin(), fIn.end());
@@ -1589,11 +1586,9 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
                   return groupStep(g, fIn, Value(), Value());
                 });
   } else {
-    facc = loopCarryingOffsets(
-        numGroups, facc, groupsPerBlock, chunksPerGroup * geo.chunkBytes,
-        [&](Value g, ValueRange fIn, Value codeOffset, Value scaleOffset) {
-          return groupStep(g, fIn, codeOffset, scaleOffset);
-        });
+    facc = loopCarryingOffsets(numGroups, facc,
+                               geo.chunksPerScaleBlock / chunksPerGroup,
+                               chunksPerGroup * geo.chunkBytes, groupStep);
   }
 
   // Per-channel and per-row scales, the constant factor, and the stores.
