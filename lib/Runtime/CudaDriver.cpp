@@ -391,11 +391,18 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
     std::call_once(lazy->once, [&] {
       lazy->module = loadImage(lazy->image, lazy->size, lazy->error);
     });
-  if (!lazy || !lazy->module) {
+  if (!lazy) {
+    // The library's constructors, which register its CUDA images, did not
+    // run (e.g. they were emitted into a section the loader ignores).
+    recordError(std::string("kernel '") + name +
+                "' is unavailable: its GPU module was never registered");
+    return nullptr;
+  }
+  if (!lazy->module) {
     // Name the kernel too, so that a skipped launch is never silent.
     recordError(std::string("kernel '") + name +
-                "' is unavailable: its GPU module did not load" +
-                (lazy && !lazy->error.empty() ? " (" + lazy->error + ")" : ""));
+                "' is unavailable: its GPU module did not load (" +
+                lazy->error + ")");
     return nullptr;
   }
   CUfunction function = nullptr;

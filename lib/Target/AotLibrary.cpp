@@ -316,6 +316,10 @@ createTargetMachine(const std::string &cpuTarget) {
     features = llvm::join(target->features, ",");
   }
   llvm::TargetOptions targetOptions;
+  // Constructors (the CUDA images' mgpuModuleLoad calls) go into .init_array:
+  // LLVM's default is the legacy .ctors, which lld keeps as an inert section,
+  // so the modules would never be registered and every launch would fail.
+  targetOptions.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       triple, target->cpu, features, targetOptions, llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));

@@ -4,31 +4,40 @@
 
 // Several chips: one gpu.module per chip, and each launch (the float graph's
 // and qc-lower-gpu's) picks its chip's kernel through
-// quantc_cuda_select_target in an scf.index_switch that carries the stream's
-// token; no chip (default case) passes the token on.
+// quantc_cuda_select_target in an scf.index_switch; its launches go on the
+// stream's token and the switch yields none (no chip: the default case does
+// nothing), so that the final gpu.wait's token traces back to the stream
+// through async ops alone (convert-gpu-to-llvm takes any other token for an
+// event).
 
 // CHECK-LABEL: func.func @multi
 // CHECK:         %[[T0:.*]] = gpu.wait async
+// CHECK:         gpu.alloc async
+// CHECK:         gpu.alloc async
+// CHECK:         %{{.*}}, %[[TA:[^ ]*]] = gpu.alloc async [%{{.*}}] () : memref<4xf32>
 // CHECK:         %[[SEL:.*]] = call @quantc_cuda_select_target(%c3_i32) : (i32) -> i32
 // CHECK:         %[[IDX:.*]] = arith.index_cast %[[SEL]] : i32 to index
-// CHECK:         %[[T1:.*]] = scf.index_switch %[[IDX]] -> !gpu.async.token
+// CHECK:         scf.index_switch %[[IDX]]{{ *$}}
 // CHECK-NEXT:    case 0 {
-// CHECK-NEXT:      %[[L0:.*]] = gpu.launch_func async [%[[TA:.*]]] @k::@scale
-// CHECK-NEXT:      scf.yield %[[L0]] : !gpu.async.token
+// CHECK-NEXT:      gpu.launch_func async [%[[TA]]] @k::@scale
+// CHECK-NEXT:      scf.yield{{$}}
 // CHECK:         case 1 {
-// CHECK-NEXT:      %[[L1:.*]] = gpu.launch_func async [%[[TA]]] @k::@scale
-// CHECK-NEXT:      scf.yield %[[L1]] : !gpu.async.token
+// CHECK-NEXT:      gpu.launch_func async [%[[TA]]] @k::@scale
+// CHECK-NEXT:      scf.yield{{$}}
 // CHECK:         default {
-// CHECK-NEXT:      scf.yield %[[TA]] : !gpu.async.token
+// CHECK-NEXT:    }
 // CHECK:         %[[SEL2:.*]] = call @quantc_cuda_select_target(%c3_i32) : (i32) -> i32
 // CHECK:         %[[IDX2:.*]] = arith.index_cast %[[SEL2]] : i32 to index
-// CHECK:         %[[T2:.*]] = scf.index_switch %[[IDX2]] -> !gpu.async.token
+// CHECK:         scf.index_switch %[[IDX2]]{{ *$}}
 // CHECK-NEXT:    case 0 {
-// CHECK:           gpu.launch_func async [%[[T1]]] @qc_graph_kernels_sm_80::@qc_generic
+// CHECK:           gpu.launch_func async [%[[TA]]] @qc_graph_kernels_sm_80::@qc_generic
 // CHECK:         case 1 {
-// CHECK:           gpu.launch_func async [%[[T1]]] @qc_graph_kernels_sm_90a::@qc_generic
-// CHECK:         gpu.memcpy async [%[[T2]]]
-// CHECK:         gpu.wait [
+// CHECK:           gpu.launch_func async [%[[TA]]] @qc_graph_kernels_sm_90a::@qc_generic
+// CHECK:         %[[T1:.*]] = gpu.memcpy async [%[[TA]]]
+// CHECK-NEXT:    %[[T2:.*]] = gpu.dealloc async [%[[T1]]]
+// CHECK-NEXT:    %[[T3:.*]] = gpu.dealloc async [%[[T2]]]
+// CHECK-NEXT:    %[[T4:.*]] = gpu.dealloc async [%[[T3]]]
+// CHECK-NEXT:    gpu.wait [%[[T4]]]
 // CHECK:       gpu.module @qc_graph_kernels_sm_80 [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">]
 // CHECK:         gpu.func @qc_generic
 // CHECK:       gpu.module @qc_graph_kernels_sm_90a [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]

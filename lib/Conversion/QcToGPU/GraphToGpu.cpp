@@ -878,31 +878,33 @@ struct GraphToGpuPass : quantc::impl::GraphToGpuBase<GraphToGpuPass> {
     return async.getAsyncToken();
   }
 
-  /// The per-chip switch of launches yielding the token of its launch.
+  /// The per-chip switch of launches on the stream of `token`, which the
+  /// ops after it go on from. The switch yields no token: everything runs in
+  /// order on the one stream, and convert-gpu-to-llvm must trace the final
+  /// gpu.wait's token to mgpuStreamCreate to synchronize and destroy the
+  /// stream; a token yielded by the switch (a block argument once scf is cf)
+  /// it would take for an event (mgpuEventSynchronize on a stream:
+  /// CUDA_ERROR_CONTEXT_IS_DESTROYED on a real GPU).
   Value makeAsync(OpBuilder &b, scf::IndexSwitchOp select, Value token) {
-    Type tokenType = gpu::AsyncTokenType::get(b.getContext());
     b.setInsertionPoint(select);
     auto async = scf::IndexSwitchOp::create(
-        b, select.getLoc(), TypeRange{tokenType}, select.getArg(),
-        select.getCases(), select.getCaseRegions().size());
+        b, select.getLoc(), TypeRange{}, select.getArg(), select.getCases(),
+        select.getCaseRegions().size());
     auto moveRegion = [&](Region &from, Region &to) {
       to.takeBody(from);
-      Block &block = to.front();
       Value caseToken = token;
-      for (Operation &op : llvm::make_early_inc_range(block))
+      for (Operation &op : llvm::make_early_inc_range(to.front()))
         if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
           OpBuilder inner(launch);
           caseToken = makeAsync(inner, launch, caseToken);
         }
-      auto yield = cast<scf::YieldOp>(block.getTerminator());
-      yield->setOperands(ValueRange{caseToken});
     };
     for (auto [from, to] :
          llvm::zip(select.getCaseRegions(), async.getCaseRegions()))
       moveRegion(from, to);
     moveRegion(select.getDefaultRegion(), async.getDefaultRegion());
     select.erase();
-    return async.getResult(0);
+    return token;
   }
 
   void runOnOperation() override {
