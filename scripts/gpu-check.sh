@@ -21,6 +21,8 @@
 # --fp8: only what the sm_90a FP8 GEMM criterion needs, for a short device
 # session: the test cases with act, the W8A8 kernels (activation
 # quantization and FP8 wgmma GEMM) and cuBLAS at M = 128 and 4096.
+# GPU_CHECK_STEP_LIMIT=S caps every step's time limit at S seconds (a short
+# device lease: what a step had written by then still lands in $OUT).
 set -uo pipefail
 fp8_only=0
 [ "${1:-}" = "--fp8" ] && fp8_only=1
@@ -38,6 +40,8 @@ jobs="$(nproc 2>/dev/null || echo 4)"
 # step NAME TIMEOUT COMMAND...: runs it with set -x tracing, records status.
 step() {
   local name="$1" limit="$2"; shift 2
+  local cap="${GPU_CHECK_STEP_LIMIT:-$limit}"
+  [ "$cap" -lt "$limit" ] && limit="$cap"
   local start=$SECONDS status
   echo "=== $name ($(date -u +%H:%M:%S))"
   ( set -x; timeout "$limit" bash -c '"$@"' step "$@" )
