@@ -36,6 +36,7 @@
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -335,9 +336,18 @@ struct GpuKernelsOnHostPass
         else
           builder.clone(*op, mapping);
       };
+      // An earlier phase's side-effect-free op is recomputed only where its
+      // operands are (not, e.g., one that reads a loop's statistics).
+      auto available = [&](Operation *op) {
+        auto mapped = [&](Value v) { return mapping.contains(v); };
+        llvm::SetVector<Value> above;
+        getUsedValuesDefinedAbove(op->getRegions(), above);
+        return llvm::all_of(op->getOperands(), mapped) &&
+               llvm::all_of(above, mapped);
+      };
       for (size_t earlier = 0; earlier < phase; ++earlier)
         for (Operation *op : phases[earlier])
-          if (isMemoryEffectFree(op))
+          if (isMemoryEffectFree(op) && available(op))
             cloneOp(op);
       for (Operation *op : phases[phase])
         cloneOp(op);

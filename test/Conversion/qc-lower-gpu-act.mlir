@@ -16,22 +16,32 @@
 // CHECK: gpu.launch_func @qc_kernels::@qc_dequantize_act {{.*}} args(%[[PACKED]] : memref<136xi8>, %[[FAKE]] : memref<4x64xf32>) {qc.operand_access = ["in", "out"]}
 // CHECK: gpu.launch_func @qc_kernels::@qc_gemv {{.*}} args(%[[FAKE]] : memref<4x64xf32>, %[[WB]] : memref<1088xi8>, %[[Y]] : memref<4x32xf32>)
 //
-// One thread per block of 32: statistics, the E8M0 scale (floor(log2 amax)
-// - 2) stored at byte 128 + block, then 8 codes (4 bytes) at a time through
-// arith.truncf to f4E2M1FN.
-// CHECK: gpu.func @qc_quantize_act(%[[XA:.*]]: memref<4x64xf32> {llvm.noalias, llvm.readonly}, %[[OUT:.*]]: memref<136xi8> {llvm.noalias, llvm.writeonly})
+// A block of 32 = 4 chunks of 8 is 4 threads' (32 blocks a CTA): each
+// reduces its chunk, the 4 meet in shared memory in 2 steps, the block's
+// first thread stores the E8M0 scale (floor(log2 amax) - 2) at byte 128 +
+// block, and each thread its chunk's 8 codes (4 bytes) through arith.truncf
+// to f4E2M1FN.
+// CHECK: gpu.func @qc_quantize_act(%[[XA:.*]]: memref<4x64xf32> {llvm.noalias, llvm.readonly}, %[[OUT:.*]]: memref<136xi8> {llvm.noalias, llvm.writeonly}) workgroup(%[[SH:.*]] : memref<4x128xf32, #gpu.address_space<workgroup>>
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>, known_grid_size = array<i32: 1, 1, 1>
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c4
 // CHECK: %[[G:.*]] = arith.addi
-// CHECK: arith.cmpi ult, %[[G]], %c8
-// CHECK: %[[FIRST:.*]] = arith.muli %[[G]], %c32
-// CHECK: %[[ROW:.*]] = arith.divui %[[FIRST]], %c64
-// CHECK: %[[COL:.*]] = arith.remui %[[FIRST]], %c64
-// CHECK: %[[STATS:.*]]:4 = scf.for {{.*}} to %c32 step %c1
+// CHECK: %[[VALID:.*]] = arith.cmpi ult, %[[G]], %c8
+// CHECK: %[[END:.*]] = arith.select %[[VALID]], %c4, %c0
+// CHECK: %[[STATS:.*]]:4 = scf.for %{{.*}} = %[[LANE]] to %[[END]] step %c4
+// CHECK-COUNT-8: memref.load %[[XA]]
+// CHECK: memref.store %[[STATS]]#0, %[[SH]][%c0, %[[TID]]]
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ult, %[[LANE]], %c2
 // CHECK: arith.maxnumf
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ult, %[[LANE]], %c1
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
 // CHECK: arith.subi %{{.*}}, %c129_i32
 // CHECK: %[[SCALEAT:.*]] = arith.addi %[[G]], %c128
 // CHECK: memref.store %{{.*}}, %[[OUT]][%[[SCALEAT]]] : memref<136xi8>
-// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c8
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[END]] step %c4
 // CHECK-COUNT-8: arith.truncf %{{.*}} : f32 to f4E2M1FN
 // CHECK-COUNT-4: memref.store %{{.*}}, %[[OUT]][%{{.*}}] : memref<136xi8>
 //
@@ -83,10 +93,13 @@ func.func @nvfp4_dynamic(%x: tensor<3x64xf16>, %w: !qc.packed<32x64, nvfp4>) -> 
 
 // -----
 
-// A calibrated amax fixes the NV tensor scale (12.5 / 2688): no reduction,
-// one thread per block, thread 0 stores the constant.
+// A calibrated amax fixes the NV tensor scale (12.5 / 2688): no tensor
+// reduction (2 threads per block of 16, one step), thread 0 stores the
+// constant.
 // CHECK-LABEL: func.func @nvfp4_static
 // CHECK: gpu.func @qc_quantize_act
+// CHECK-NOT: @qc_act_stats
+// CHECK-COUNT-2: gpu.barrier
 // CHECK-NOT: gpu.barrier
 // CHECK: arith.cmpi eq, %{{.*}}, %c0 : index
 // CHECK: memref.store %{{.*}}, %{{.*}}[%c108] : memref<112xi8>

@@ -11,9 +11,14 @@
 //
 // A scale group is G consecutive elements of a row: the block (Block along
 // K), the row (PerAxis along K) or the tensor (PerTensor). Kernels that need
-// no tensor-wide value run one thread per group (128 per CTA), which reads its
-// group twice (statistics, then codes) and writes its scale, zero point and
-// codes 8 elements (= `bits` whole bytes) at a time. A tensor-wide reduction
+// no tensor-wide value share a group among T threads of a CTA of 128 (T = the
+// group's chunks of 8 elements when that is a power of two up to 128, else
+// 128 for larger groups, each thread taking every T-th chunk): each thread
+// reduces its chunks, the group's T statistics meet in shared memory by a
+// tree of top-level barriers (log2 T steps), and every thread then writes
+// its chunks' codes (8 elements = `bits` whole bytes at a time), its group's
+// first thread the scale and zero point. A group of another size (blocks of
+// 24, say) is one thread's, which reads it twice. A tensor-wide reduction
 // (PerTensor granularity; the NV tensor scale without a static amax) runs
 // first in qc_act_stats: up to 64 CTAs of 256 threads, partial statistics in
 // shared memory, one barrier, thread 0 writes its CTA's; qc_quantize_act's
@@ -233,6 +238,53 @@ struct ActQuantizer {
   }
 };
 
+/// Threads that share one scale group in qc_quantize_act: the group's chunks
+/// of 8 when a power of two up to a CTA, a CTA for larger groups (rows of
+/// K > 1024), 0 where a group is one thread's (other sizes, groups across
+/// rows).
+int64_t threadsPerGroup(const ActQuantProblem &p, int64_t group) {
+  const int64_t chunks = group / kChunk;
+  if (p.k % group != 0)
+    return 0;
+  if (chunks > kGroupThreads)
+    return kGroupThreads;
+  return llvm::isPowerOf2_64(chunks) ? chunks : 0;
+}
+
+/// The statistics of group `g` that one thread of the T sharing it (`lane`)
+/// gathers: chunks lane, lane + T, ... of the group; none where `valid` is
+/// false. Combined with max/min/OR only, as the one-thread reduction is.
+BlockStats laneStats(ImplicitLocOpBuilder &b, Value x, Value g, Value lane,
+                     Value valid, int64_t threads, int64_t group, int64_t k) {
+  Emitter em(b);
+  Value zero = em.f32c(0.0f);
+  Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
+  Value first = arith::MulIOp::create(b, g, em.idx(group));
+  Value end = arith::SelectOp::create(b, valid, em.idx(group / kChunk),
+                                      em.idx(0));
+  ValueRange stats = forRange(
+      b, lane, end, em.idx(threads), ValueRange{zero, falseV, zero, zero},
+      [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange acc) {
+        Emitter ce(cb);
+        Value element = arith::AddIOp::create(
+            cb, first, arith::MulIOp::create(cb, chunk, ce.idx(kChunk)));
+        Value row = arith::DivUIOp::create(cb, element, ce.idx(k));
+        Value col0 = arith::RemUIOp::create(cb, element, ce.idx(k));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t j = 0; j < kChunk; ++j) {
+          Value v = loadF32(
+              cb, x, {row, arith::AddIOp::create(cb, col0, ce.idx(j))});
+          Value a = ce.fabs(v);
+          next = {arith::MaxNumFOp::create(cb, next[0], a),
+                  arith::OrIOp::create(cb, next[1], ce.isNonFinite(a)),
+                  arith::MinNumFOp::create(cb, next[2], v),
+                  arith::MaxNumFOp::create(cb, next[3], v)};
+        }
+        return next;
+      });
+  return {stats[0], stats[1], stats[2], stats[3]};
+}
+
 /// Per-thread statistics of the tensor: max |x|, max finite |x|, NaN/Inf
 /// seen (0/1), min x, max x. Combined with max/min only, so any split
 /// gives the same values.
@@ -327,6 +379,114 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
   auto xType = MemRefType::get({p.m, p.k}, p.inputElementType);
   auto bytesType = packedActMemRefType(ctx, p.packedBytes);
   OpBuilder::InsertionGuard guard(builder);
+
+  const int64_t threads = reduce ? 0 : threadsPerGroup(p, quantizer.group);
+  if (threads) {
+    // T threads per group, 128 / T groups per CTA; the statistics meet in
+    // shared memory ([stat][thread]; the NaN/Inf flag as 0 / 1).
+    const int64_t groupsPerCta = kGroupThreads / threads;
+    launch.grid = {(numGroups + groupsPerCta - 1) / groupsPerCta, 1, 1};
+    launch.block = {kGroupThreads, 1, 1};
+    auto workgroup = mlir::gpu::AddressSpaceAttr::get(
+        ctx, mlir::gpu::AddressSpace::Workgroup);
+    auto sharedType = MemRefType::get({4, kGroupThreads},
+                                      builder.getF32Type(), AffineMap(),
+                                      workgroup);
+    mlir::gpu::GPUFuncOp func = createKernel(builder, loc, name, {xType},
+                                             bytesType, launch, {sharedType});
+    ImplicitLocOpBuilder b(loc, builder);
+    Emitter em(b);
+    Value x = func.getArgument(0), bytes = func.getArgument(1);
+    Value shared = func.getWorkgroupAttributions()[0];
+    Value tid = mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x);
+    Value bid = mlir::gpu::BlockIdOp::create(b, mlir::gpu::Dimension::x);
+    Value lane = arith::RemUIOp::create(b, tid, em.idx(threads));
+    Value leader = arith::SubIOp::create(b, tid, lane);
+    Value g = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, bid, em.idx(groupsPerCta)),
+        arith::DivUIOp::create(b, tid, em.idx(threads)));
+    Value valid =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, g, em.idx(numGroups));
+    BlockStats mine =
+        laneStats(b, x, g, lane, valid, threads, quantizer.group, p.k);
+    Value flag = em.select(mine.nonFinite, em.f32c(1.0f), em.f32c(0.0f));
+    for (auto [s, v] : llvm::enumerate(
+             SmallVector<Value>{mine.amax, flag, mine.lo, mine.hi}))
+      memref::StoreOp::create(b, v, shared, ValueRange{em.idx(s), tid});
+    mlir::gpu::BarrierOp::create(b);
+    // Tree steps: lanes below `half` fold in the lane `half` above.
+    for (int64_t half = threads / 2; half >= 1; half /= 2) {
+      ifThen(b,
+             arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lane,
+                                   em.idx(half)),
+             [&](ImplicitLocOpBuilder &tb) {
+               Emitter te(tb);
+               Value other = arith::AddIOp::create(tb, tid, te.idx(half));
+               SmallVector<Value> a, o;
+               for (int64_t st = 0; st < 4; ++st) {
+                 a.push_back(memref::LoadOp::create(
+                     tb, shared, ValueRange{te.idx(st), tid}));
+                 o.push_back(memref::LoadOp::create(
+                     tb, shared, ValueRange{te.idx(st), other}));
+               }
+               SmallVector<Value> folded = {
+                   arith::MaxNumFOp::create(tb, a[0], o[0]),
+                   arith::MaxNumFOp::create(tb, a[1], o[1]),
+                   arith::MinNumFOp::create(tb, a[2], o[2]),
+                   arith::MaxNumFOp::create(tb, a[3], o[3])};
+               for (int64_t st = 0; st < 4; ++st)
+                 memref::StoreOp::create(tb, folded[st], shared,
+                                         ValueRange{te.idx(st), tid});
+             });
+      mlir::gpu::BarrierOp::create(b);
+    }
+    SmallVector<Value> all;
+    for (int64_t st = 0; st < 4; ++st)
+      all.push_back(
+          memref::LoadOp::create(b, shared, ValueRange{em.idx(st), leader}));
+    BlockStats stats{all[0], em.fcmp(arith::CmpFPredicate::OGT, all[1],
+                                     em.f32c(0.0f)),
+                     all[2], all[3]};
+    Value tensorScale =
+        format.secondLevelScale
+            ? emitTensorScale(em, format, quantizer.element, Value())
+            : Value();
+    BlockQuantization q = emitBlockQuantization(em, format, quantizer.element,
+                                                stats, tensorScale);
+    ifThen(b,
+           arith::AndIOp::create(
+               b, valid,
+               arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane,
+                                     em.idx(0))),
+           [&](ImplicitLocOpBuilder &tb) {
+             Emitter te(tb);
+             quantizer.storeScale(te, bytes, g, q);
+           });
+    Value first = arith::MulIOp::create(b, g, em.idx(quantizer.group));
+    Value end = arith::SelectOp::create(
+        b, valid, em.idx(quantizer.group / kChunk), em.idx(0));
+    forRange(b, lane, end, em.idx(threads), {},
+             [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange) {
+               Emitter ce(cb);
+               Value element = arith::AddIOp::create(
+                   cb, first, arith::MulIOp::create(cb, chunk, ce.idx(kChunk)));
+               quantizer.storeChunk(
+                   cb, x, bytes, arith::DivUIOp::create(cb, element, ce.idx(p.k)),
+                   arith::RemUIOp::create(cb, element, ce.idx(p.k)), q);
+               return SmallVector<Value>{};
+             });
+    if (tensorScale)
+      ifThen(b,
+             arith::CmpIOp::create(
+                 b, arith::CmpIPredicate::eq,
+                 arith::AddIOp::create(b, tid, bid), em.idx(0)),
+             [&](ImplicitLocOpBuilder &tb) {
+               Emitter te(tb);
+               quantizer.storeTensorScale(te, bytes, tensorScale);
+             });
+    mlir::gpu::ReturnOp::create(b);
+    return func;
+  }
 
   if (!reduce) {
     launch.grid = {(numGroups + kGroupThreads - 1) / kGroupThreads, 1, 1};

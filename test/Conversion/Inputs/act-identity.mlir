@@ -58,3 +58,13 @@ func.func @nvfp4_tall(%x: tensor<40x256xf32>, %w: !qc.packed<256x256, int8, gran
   %y = qc.matmul %x, %w act <nvfp4> : tensor<40x256xf32>, !qc.packed<256x256, int8, granularity = tensor, amax = 127.0> -> tensor<40x256xf32>
   return %y : tensor<40x256xf32>
 }
+// Rows of 1096 = 137 chunks of 8: one CTA per row, its 128 threads taking
+// chunks t and t + 128 (9 of them two), the statistics meeting in 7 steps.
+func.func @e4m3_rows_wide(%x: tensor<3x1096xf32>, %w: !qc.packed<1096x1096, int8, granularity = tensor, amax = 127.0>) -> tensor<3x1096xf32> {
+  %y = qc.matmul %x, %w act <e4m3> : tensor<3x1096xf32>, !qc.packed<1096x1096, int8, granularity = tensor, amax = 127.0> -> tensor<3x1096xf32>
+  return %y : tensor<3x1096xf32>
+}
+func.func @int8_rows_wide(%x: tensor<3x1096xf32>, %w: !qc.packed<1096x1096, int8, granularity = tensor, amax = 127.0>) -> tensor<3x1096xf32> {
+  %y = qc.matmul %x, %w act <int8> : tensor<3x1096xf32>, !qc.packed<1096x1096, int8, granularity = tensor, amax = 127.0> -> tensor<3x1096xf32>
+  return %y : tensor<3x1096xf32>
+}
