@@ -85,10 +85,14 @@ harness() {
 }
 
 prepare_here() {
-  # Only where LLVM/MLIR 22 are installed (not on the lent GPU machines).
+  if [ ! -f "$artifacts/tests.txt" ] && [ -f "$artifacts.tar.gz" ]; then
+    echo "gpu-check: unpacking $artifacts.tar.gz"
+    tar xzf "$artifacts.tar.gz" -C "$(dirname "$artifacts")" || return 1
+  fi
   if [ -f "$artifacts/tests.txt" ] && [ -f "$artifacts/kernels.txt" ]; then
     echo "gpu-check: using $artifacts"; return 0
   fi
+  # Only where LLVM/MLIR 22 are installed (not on the lent GPU machines).
   if [ ! -d /usr/lib/llvm-22/lib/cmake/mlir ]; then
     echo "gpu-check: no $artifacts and no MLIR here: run scripts/gpu-prepare.sh" \
          "on a build machine and carry build/gpu-artifacts"

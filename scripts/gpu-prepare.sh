@@ -8,7 +8,9 @@
 #   build/gpu-artifacts/models/models.txt, *.so       (whole models: the decoders,
 #       float and w4a16-nvfp4, for cuda:sm_80,sm_90a and for the CPU, with
 #       quant-run's logits on this CPU; integration_test/gpu/prepare_models.py)
-# Run it here, then carry build/gpu-artifacts to the GPU machine.
+# Run it here, then carry build/gpu-artifacts.tar.gz (the same, gzipped:
+# the directory is beyond a device session's 64 MiB) to the GPU machine;
+# scripts/gpu-check.sh unpacks it.
 # usage: scripts/gpu-prepare.sh [--chip sm_90a] [--out DIR]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,4 +30,5 @@ rm -rf "$out"
   --bin "$build/bin" --jobs "$(nproc)"
 /usr/bin/python3 "$root/integration_test/gpu/prepare_models.py" --out "$out/models" \
   --bin "$build/bin"
-du -sh "$out"
+tar czf "$out.tar.gz" -C "$(dirname "$out")" "$(basename "$out")"
+du -sh "$out" "$out.tar.gz"

@@ -48,6 +48,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -540,7 +541,9 @@ int runBench(const std::string &kernelsPath, const std::string &jsonPath) {
                 100.0 * gbps / hbm, tflops);
     std::fflush(stdout);
     json << (index ? ", " : "") << "{\"format\": \"" << jsonEscape(k.format)
-         << "\", \"kernel\": \"" << k.name << "\", \"act\": \""
+         << "\", \"kernel\": \"" << k.name << "\", \"ptx\": \""
+         << jsonEscape(std::filesystem::path(k.ptx).filename().string())
+         << "\", \"act\": \""
          << jsonEscape(k.act) << "\", \"m\": " << k.m
          << ", \"n\": " << k.n << ", \"k\": " << k.k
          << ", \"weight_bytes\": " << bytes << ", \"seconds\": " << seconds

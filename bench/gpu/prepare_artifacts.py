@@ -33,6 +33,12 @@ sys.path.insert(0, os.path.join(ROOT, "integration_test", "gpu"))
 from gpu_vs_cpu import tolerance  # noqa: E402
 
 
+# gemv-rows values timed (and tested, GEMV_ROWS_TEST_FORMATS) beside the
+# default.
+GEMV_ROWS_VARIANTS = (8, 16)
+GEMV_ROWS_TEST_FORMATS = ("mxfp4", "nvfp4", "int4_g128", "mxfp8_e4m3", "int8")
+
+
 def read_table(path):
     table = {}
     for line in open(path):
@@ -64,10 +70,12 @@ def run(cmd):
     return result.stdout
 
 
-def build_test_library(args, fmt, shapes, rows, chip, act=None):
+def build_test_library(args, fmt, shapes, rows, chip, act=None, variant=""):
     """`act`: qc.matmul's act format; the format column is then
-    "FMT act ACT" (quantc-gpu-check fake-quantizes x for the reference)."""
-    base = os.path.join(args.out, f"test_{ident(fmt)}_{chip}" + (f"_act_{ident(act)}" if act else ""))
+    "FMT act ACT" (quantc-gpu-check fake-quantizes x for the reference).
+    `variant`: extra qc-lower-gpu options, applied before the pipeline."""
+    base = os.path.join(args.out, f"test_{ident(fmt)}_{chip}" + (f"_act_{ident(act)}" if act else "")
+                        + (f"_{ident(variant)}" if variant else ""))
     functions, lines = [], []
     for shape in shapes:
         n, k = (int(v) for v in shape.split("x"))
@@ -79,7 +87,8 @@ def build_test_library(args, fmt, shapes, rows, chip, act=None):
                          + (f" act {act}" if act else ""))
     with open(base + ".mlir", "w") as f:
         f.write("".join(functions))
-    run([os.path.join(args.bin, "quant-opt"), base + ".mlir",
+    first = [f"--qc-lower-gpu=chip={chip} {variant}"] if variant else []
+    run([os.path.join(args.bin, "quant-opt"), base + ".mlir", *first,
          f"--quantc-lower-to-cuda=chip={chip}", "-o", base + ".llvm.mlir"])
     run([os.path.join(args.llvm, "mlir-translate"), "--mlir-to-llvmir",
          base + ".llvm.mlir", "-o", base + ".ll"])
@@ -176,6 +185,10 @@ def main():
         # crossover (gemv-max-rows) from measurements.
         small = [m for m in table["rows"] if int(m) <= 16]
         lines += build_bench_kernels(args, table, "gemv-max-rows=0", small)
+        # More W rows per GEMV CTA (x read once per CTA; the default is 4
+        # at M <= 4, 2 above), to choose gemv-rows from measurements.
+        for rows_per_cta in GEMV_ROWS_VARIANTS:
+            lines += build_bench_kernels(args, table, f"gemv-rows={rows_per_cta}", small)
         # On sm_90a: the mma.sync GEMM (the other chips' path) against wgmma.
         if args.chip == "sm_90a":
             large = [m for m in table["rows"] if int(m) > 16]
@@ -204,6 +217,14 @@ def main():
                 for chip in chips:
                     futures[pool.submit(build_test_library, args, fmt, cases["shapes"],
                                         cases["rows"], chip, act)] = f"{fmt} act {act} ({chip})"
+            # The GEMV with more rows per CTA (M = 16 clamps it to 128 / M).
+            small = [m for m in cases["rows"] if int(m) <= 16]
+            for rows_per_cta in GEMV_ROWS_VARIANTS:
+                variant = f"gemv-rows={rows_per_cta}"
+                for fmt in GEMV_ROWS_TEST_FORMATS:
+                    for chip in [c for c in chips if c in ("sm_80", "sm_90a")]:
+                        futures[pool.submit(build_test_library, args, fmt, cases["shapes"], small,
+                                            chip, None, variant)] = f"{fmt} {variant} ({chip})"
             for future in concurrent.futures.as_completed(futures):
                 try:
                     lines += future.result()

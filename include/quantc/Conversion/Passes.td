@@ -345,6 +345,9 @@ def QcLowerGpu : Pass<"qc-lower-gpu", "::mlir::ModuleOp"> {
            "chosen at run time by quantc_cuda_select_target)">,
     Option<"gemvMaxRows", "gemv-max-rows", "int64_t", /*default=*/"16",
            "Largest number of activation rows M that uses the GEMV kernel">,
+    Option<"gemvRows", "gemv-rows", "int64_t", /*default=*/"0",
+           "Rows of W per GEMV CTA (each CTA reads x once for all of them); "
+           "0: 4 for M <= 4, else 2">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Use mma.sync for M > gemv-max-rows (else the SIMT kernel)">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"true",

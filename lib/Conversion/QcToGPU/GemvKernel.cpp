@@ -2,7 +2,8 @@
 //
 // y[M, N] = x[M, K] · W[N, K]ᵀ for M <= 16 is bound by reading W once. Each
 // CTA of 128 threads owns R consecutive rows of W (R = 4 for M <= 4, else 2,
-// so that x is reused from registers across rows). Thread t walks the chunks
+// so that x is reused from registers across rows; qc-lower-gpu's gemv-rows
+// sets R, at most 128 / M). Thread t walks the chunks
 // of 32 codes c = t, t + 128, ... of its rows: one 16-byte load per row and
 // chunk for 4-bit formats (two for 8-bit), the codes decoded in registers,
 // x·w summed in f32 per run of codes that share a scale, the run's scale
@@ -32,8 +33,10 @@ struct GemvTiling {
   int64_t group;        // x elements loaded at once per activation row
 };
 
-GemvTiling chooseTiling(int64_t m) {
-  return {m <= 4 ? 4 : 2, m <= 8 ? 8 : 4};
+/// A CTA's M x R outputs are written one per thread: R <= 128 / M.
+GemvTiling chooseTiling(int64_t m, int64_t rowsPerBlock) {
+  int64_t rows = rowsPerBlock > 0 ? rowsPerBlock : m <= 4 ? 4 : 2;
+  return {std::max<int64_t>(1, std::min(rows, kThreads / m)), m <= 8 ? 8 : 4};
 }
 } // namespace
 
@@ -46,10 +49,11 @@ bool gemvApplies(const MatmulProblem &problem) {
 mlir::gpu::GPUFuncOp emitGemvKernel(OpBuilder &builder, Location loc,
                                     StringRef name,
                                     const MatmulProblem &problem,
-                                    LaunchShape &launch) {
+                                    LaunchShape &launch,
+                                    int64_t rowsPerBlock) {
   MLIRContext *ctx = builder.getContext();
   const int64_t m = problem.m, n = problem.n, k = problem.k;
-  GemvTiling tiling = chooseTiling(m);
+  GemvTiling tiling = chooseTiling(m, rowsPerBlock);
   const int64_t rows = tiling.rowsPerBlock, group = tiling.group;
   const int64_t outputs = m * rows;
   launch.grid = {(n + rows - 1) / rows, 1, 1};

@@ -136,13 +136,15 @@ private:
 /// Largest power of two (at most `cap`) dividing every one of `values`.
 int64_t commonAlignment(std::initializer_list<int64_t> values, int64_t cap = 16);
 
-/// Chunks of 32 codes per thread, 2-4 weight rows per CTA, shuffle reduction.
-/// Requires K % 32 == 0 and runs of 16 or a multiple of 32.
+/// Chunks of 32 codes per thread, `rowsPerBlock` weight rows per CTA (0:
+/// 4 for M <= 4, else 2), shuffle reduction. Requires K % 32 == 0 and runs
+/// of 16 or a multiple of 32.
 bool gemvApplies(const MatmulProblem &problem);
 mlir::gpu::GPUFuncOp emitGemvKernel(mlir::OpBuilder &builder,
                                     mlir::Location loc, llvm::StringRef name,
                                     const MatmulProblem &problem,
-                                    LaunchShape &launch);
+                                    LaunchShape &launch,
+                                    int64_t rowsPerBlock = 0);
 
 /// 128x128x32 tiles in shared memory (f16), mma.sync.m16n8k16 f32-accumulate.
 /// Requires K % 32 == 0 and runs that are multiples of 16.

@@ -127,7 +127,8 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
                                        StringRef chip,
                                        const MatmulProblem &problem,
                                        int64_t gemvMaxRows, bool tensorCores,
-                                       bool wgmma, LaunchShape &launch) {
+                                       bool wgmma, int64_t gemvRows,
+                                       LaunchShape &launch) {
   if (problem.act) {
     // Native paths on packed activations, per chip.
     // sm_120a: the staged GEMM for M > gemvMaxRows and for the pairs the
@@ -149,7 +150,8 @@ mlir::gpu::GPUFuncOp emitKernelForChip(OpBuilder &kernelBuilder, Location loc,
     return {};
   }
   if (problem.m <= gemvMaxRows && gemvApplies(problem))
-    return emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch);
+    return emitGemvKernel(kernelBuilder, loc, "qc_gemv", problem, launch,
+                          gemvRows);
   // Native paths per chip first; mma.sync (every chip has it) otherwise.
   if (tensorCores && wgmma && chip == "sm_90a" && problem.m > gemvMaxRows &&
       wgmmaGemmApplies(problem))
@@ -253,6 +255,12 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
         chips.push_back(name.str());
     }
     const bool multiChip = chips.size() > 1;
+    if (gemvRows < 0 || gemvRows > 128) {
+      module.emitError() << "qc-lower-gpu: gemv-rows must be 0 (automatic) "
+                            "or 1 to 128, got "
+                         << static_cast<int64_t>(gemvRows);
+      return signalPassFailure();
+    }
 
     SmallVector<std::pair<qc::MatmulOp, MatmulProblem>> work;
     module.walk([&](qc::MatmulOp op) {
@@ -347,7 +355,8 @@ struct QcLowerGpuPass : quantc::impl::QcLowerGpuBase<QcLowerGpuPass> {
         OpBuilder kernelBuilder = OpBuilder::atBlockEnd(kernels.getBody());
         auto emitFor = [&](const MatmulProblem &p, LaunchShape &launch) {
           return emitKernelForChip(kernelBuilder, loc, chips[chipIndex], p,
-                                   gemvMaxRows, tensorCores, wgmma, launch);
+                                   gemvMaxRows, tensorCores, wgmma, gemvRows,
+                                   launch);
         };
         LaunchShape launch;
         if (!act) {
