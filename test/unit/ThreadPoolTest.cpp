@@ -1,9 +1,10 @@
 //===- ThreadPoolTest.cpp - Tests of quantc_parallel_for ------------------===//
 //
-// Every item runs exactly once for any thread count and item count, nested
-// and concurrent calls run inline instead of adding threads, a job finishes
-// while a worker is held up, and the thread count follows
-// quantc_set_num_threads.
+// Every item runs exactly once for any thread count and item count, a
+// thread's claims stream through its own range before it takes single items
+// from the back of another's, nested and concurrent calls run inline
+// instead of adding threads, a job finishes while a worker is held up, and
+// the thread count follows quantc_set_num_threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -103,6 +104,47 @@ TEST(ThreadPool, NestedCallsRunInline) {
   EXPECT_GE(outerRanges.load(), 1);
   for (int i = 0; i < 32; ++i)
     EXPECT_EQ(inner.hits[i].load(), 1) << i;
+  quantc_set_num_threads(0);
+}
+
+// The caller owns items [0, 32) of 64 on 2 threads: its claims start at 0
+// and follow each other in order, each at most a quarter of what is left
+// over the threads, until its range is empty (the worker may have taken its
+// last items from the back); after that it takes single items from the back
+// of the worker's range [32, 64), in descending order, whatever the worker
+// does meanwhile.
+TEST(ThreadPool, OwnRangeInOrderThenStealsFromTheBack) {
+  quantc_set_num_threads(2);
+  for (int round = 0; round < 50; ++round) {
+    static std::vector<std::pair<int64_t, int64_t>> callerClaims;
+    static std::thread::id caller;
+    callerClaims.clear();
+    caller = std::this_thread::get_id();
+    quantc_parallel_for(
+        [](void *, int64_t begin, int64_t end) {
+          if (std::this_thread::get_id() == caller)
+            callerClaims.push_back({begin, end});
+        },
+        nullptr, 64);
+    ASSERT_FALSE(callerClaims.empty());
+    EXPECT_EQ(callerClaims.front().first, 0);
+    size_t i = 1;
+    int64_t remaining = 32 - callerClaims.front().second;
+    EXPECT_LE(callerClaims.front().second, 4); // 32 / (4 * 2)
+    for (; i < callerClaims.size() && callerClaims[i].first < 32; ++i) {
+      EXPECT_EQ(callerClaims[i].first, callerClaims[i - 1].second) << i;
+      EXPECT_LE(callerClaims[i].second - callerClaims[i].first,
+                std::max<int64_t>(1, remaining / 8))
+          << i;
+      remaining = 32 - callerClaims[i].second;
+    }
+    EXPECT_LE(callerClaims[i - 1].second, 32);
+    for (size_t j = i; j < callerClaims.size(); ++j) {
+      EXPECT_EQ(callerClaims[j].second - callerClaims[j].first, 1) << j;
+      if (j > i)
+        EXPECT_LT(callerClaims[j].first, callerClaims[j - 1].first) << j;
+    }
+  }
   quantc_set_num_threads(0);
 }
 
