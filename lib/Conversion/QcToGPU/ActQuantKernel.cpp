@@ -123,6 +123,18 @@ void storeLittleEndian(Emitter &em, Value bytes, Value offset, Value value,
   }
 }
 
+/// Folds element `v` into block statistics `acc` (max |x|, NaN/Inf seen,
+/// min x, max x): the one-element step of every reduction here.
+SmallVector<Value> foldElement(ImplicitLocOpBuilder &b, ValueRange acc,
+                               Value v) {
+  Emitter e(b);
+  Value a = e.fabs(v);
+  return {arith::MaxNumFOp::create(b, acc[0], a),
+          arith::OrIOp::create(b, acc[1], e.isNonFinite(a)),
+          arith::MinNumFOp::create(b, acc[2], v),
+          arith::MaxNumFOp::create(b, acc[3], v)};
+}
+
 /// The kernel-side facts of one act format.
 struct ActQuantizer {
   const ActQuantProblem &p;
@@ -148,14 +160,8 @@ struct ActQuantizer {
         b, em.idx(0), em.idx(count), em.idx(1),
         ValueRange{zero, falseV, zero, zero},
         [&](ImplicitLocOpBuilder &ib, Value j, ValueRange args) {
-          Emitter e(ib);
-          Value v = loadF32(ib, x, {row, arith::AddIOp::create(ib, col0, j)});
-          Value a = e.fabs(v);
-          return SmallVector<Value>{
-              arith::MaxNumFOp::create(ib, args[0], a),
-              arith::OrIOp::create(ib, args[1], e.isNonFinite(a)),
-              arith::MinNumFOp::create(ib, args[2], v),
-              arith::MaxNumFOp::create(ib, args[3], v)};
+          return foldElement(
+              ib, args, loadF32(ib, x, {row, arith::AddIOp::create(ib, col0, j)}));
         });
     return {stats[0], stats[1], stats[2], stats[3]};
   }
@@ -271,15 +277,10 @@ BlockStats laneStats(ImplicitLocOpBuilder &b, Value x, Value g, Value lane,
         Value row = arith::DivUIOp::create(cb, element, ce.idx(k));
         Value col0 = arith::RemUIOp::create(cb, element, ce.idx(k));
         SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t j = 0; j < kChunk; ++j) {
-          Value v = loadF32(
-              cb, x, {row, arith::AddIOp::create(cb, col0, ce.idx(j))});
-          Value a = ce.fabs(v);
-          next = {arith::MaxNumFOp::create(cb, next[0], a),
-                  arith::OrIOp::create(cb, next[1], ce.isNonFinite(a)),
-                  arith::MinNumFOp::create(cb, next[2], v),
-                  arith::MaxNumFOp::create(cb, next[3], v)};
-        }
+        for (int64_t j = 0; j < kChunk; ++j)
+          next = foldElement(
+              cb, next,
+              loadF32(cb, x, {row, arith::AddIOp::create(cb, col0, ce.idx(j))}));
         return next;
       });
   return {stats[0], stats[1], stats[2], stats[3]};
