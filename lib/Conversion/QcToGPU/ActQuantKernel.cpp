@@ -257,25 +257,38 @@ int64_t threadsPerGroup(const ActQuantProblem &p, int64_t group) {
   return llvm::isPowerOf2_64(chunks) ? chunks : 0;
 }
 
-/// The statistics of group `g` that one thread of the T sharing it (`lane`)
-/// gathers: chunks lane, lane + T, ... of the group; none where `valid` is
-/// false. Combined with max/min/OR only, as the one-thread reduction is.
-BlockStats laneStats(ImplicitLocOpBuilder &b, Value x, Value g, Value lane,
-                     Value valid, int64_t threads, int64_t group, int64_t k) {
-  Emitter em(b);
-  Value zero = em.f32c(0.0f);
-  Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
-  Value first = arith::MulIOp::create(b, g, em.idx(group));
-  Value end = arith::SelectOp::create(b, valid, em.idx(group / kChunk),
-                                      em.idx(0));
-  ValueRange stats = forRange(
-      b, lane, end, em.idx(threads), ValueRange{zero, falseV, zero, zero},
-      [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange acc) {
+/// Runs `body(row, col0, carried)` over the chunks of 8 elements that one of
+/// the T threads sharing a scale group (`lane`) takes: chunks lane, lane + T,
+/// ... below `chunks` of the group starting at element `first` of x[M, K].
+ValueRange forLaneChunks(
+    ImplicitLocOpBuilder &b, Value first, Value lane, Value chunks,
+    int64_t threads, int64_t k, ValueRange init,
+    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, Value,
+                                    ValueRange)>
+        body) {
+  return forRange(
+      b, lane, chunks, arith::ConstantIndexOp::create(b, threads), init,
+      [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange carried) {
         Emitter ce(cb);
         Value element = arith::AddIOp::create(
             cb, first, arith::MulIOp::create(cb, chunk, ce.idx(kChunk)));
-        Value row = arith::DivUIOp::create(cb, element, ce.idx(k));
-        Value col0 = arith::RemUIOp::create(cb, element, ce.idx(k));
+        return body(cb, arith::DivUIOp::create(cb, element, ce.idx(k)),
+                    arith::RemUIOp::create(cb, element, ce.idx(k)), carried);
+      });
+}
+
+/// The statistics one thread of those sharing a scale group gathers from
+/// its chunks (forLaneChunks). Combined with max/min/OR only, as the
+/// one-thread reduction is.
+BlockStats laneStats(ImplicitLocOpBuilder &b, Value x, Value first, Value lane,
+                     Value chunks, int64_t threads, int64_t k) {
+  Emitter em(b);
+  Value zero = em.f32c(0.0f);
+  Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
+  ValueRange stats = forLaneChunks(
+      b, first, lane, chunks, threads, k, ValueRange{zero, falseV, zero, zero},
+      [&](ImplicitLocOpBuilder &cb, Value row, Value col0, ValueRange acc) {
+        Emitter ce(cb);
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t j = 0; j < kChunk; ++j)
           next = foldElement(
@@ -408,8 +421,11 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
         arith::DivUIOp::create(b, tid, em.idx(threads)));
     Value valid =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ult, g, em.idx(numGroups));
-    BlockStats mine =
-        laneStats(b, x, g, lane, valid, threads, quantizer.group, p.k);
+    // A thread past the last group takes no chunks.
+    Value first = arith::MulIOp::create(b, g, em.idx(quantizer.group));
+    Value chunks = arith::SelectOp::create(
+        b, valid, em.idx(quantizer.group / kChunk), em.idx(0));
+    BlockStats mine = laneStats(b, x, first, lane, chunks, threads, p.k);
     Value flag = em.select(mine.nonFinite, em.f32c(1.0f), em.f32c(0.0f));
     for (auto [s, v] : llvm::enumerate(
              SmallVector<Value>{mine.amax, flag, mine.lo, mine.hi}))
@@ -463,19 +479,12 @@ mlir::gpu::GPUFuncOp emitQuantizeActKernel(OpBuilder &builder, Location loc,
              Emitter te(tb);
              quantizer.storeScale(te, bytes, g, q);
            });
-    Value first = arith::MulIOp::create(b, g, em.idx(quantizer.group));
-    Value end = arith::SelectOp::create(
-        b, valid, em.idx(quantizer.group / kChunk), em.idx(0));
-    forRange(b, lane, end, em.idx(threads), {},
-             [&](ImplicitLocOpBuilder &cb, Value chunk, ValueRange) {
-               Emitter ce(cb);
-               Value element = arith::AddIOp::create(
-                   cb, first, arith::MulIOp::create(cb, chunk, ce.idx(kChunk)));
-               quantizer.storeChunk(
-                   cb, x, bytes, arith::DivUIOp::create(cb, element, ce.idx(p.k)),
-                   arith::RemUIOp::create(cb, element, ce.idx(p.k)), q);
-               return SmallVector<Value>{};
-             });
+    forLaneChunks(b, first, lane, chunks, threads, p.k, {},
+                  [&](ImplicitLocOpBuilder &cb, Value row, Value col0,
+                      ValueRange) {
+                    quantizer.storeChunk(cb, x, bytes, row, col0, q);
+                    return SmallVector<Value>{};
+                  });
     if (tensorScale)
       ifThen(b,
              arith::CmpIOp::create(
