@@ -122,18 +122,15 @@ public:
     // tries to claim.
     counter.store((sequence << kSequenceShift) | kItemMask,
                   std::memory_order_relaxed);
-    // Ranges likewise: closed (empty, this sequence) before the fields.
-    const bool ranged = static_cast<uint64_t>(count) <= kRangeMask;
-    for (int p = 0; p < numThreads; ++p)
-      ranges[p].store(packRange(sequence, 0, 0), std::memory_order_relaxed);
     job.fn.store(fn, std::memory_order_release);
     job.context.store(context, std::memory_order_release);
     job.count.store(count, std::memory_order_release);
     job.grain.store(std::max<int64_t>(1, count / (4 * numThreads)),
                     std::memory_order_release);
-    job.ranged.store(ranged, std::memory_order_release);
     done.store(0, std::memory_order_relaxed);
-    if (ranged)
+    // The ranges need no closing first: the previous job's are all empty (its
+    // items are done), and a late worker's claim fails on the new sequence.
+    if (ranged(count))
       for (int p = 0; p < numThreads; ++p)
         ranges[p].store(packRange(sequence, count * p / numThreads,
                                   count * (p + 1) / numThreads),
@@ -165,7 +162,6 @@ private:
     std::atomic<void *> context{nullptr};
     std::atomic<int64_t> count{0};
     std::atomic<int64_t> grain{1};
-    std::atomic<bool> ranged{false};
   };
 
   static constexpr int kSequenceShift = 44;
@@ -174,6 +170,10 @@ private:
   /// A range word: sequence (20 bits), front and back (22 bits each).
   static constexpr int kRangeBits = 22;
   static constexpr uint64_t kRangeMask = (1ull << kRangeBits) - 1;
+  /// Jobs whose items fit a range word are shared out by ranges.
+  static bool ranged(int64_t count) {
+    return static_cast<uint64_t>(count) <= kRangeMask;
+  }
 
   Pool() : numThreads(defaultThreads()) { startWorkers(); }
   ~Pool() { stopWorkers(); }
@@ -188,7 +188,7 @@ private:
   /// Runs items of job `sequence` as participant `self` (0: the caller)
   /// until none is left (or a newer job has replaced it).
   void workOn(uint64_t sequence, int self) {
-    if (job.ranged.load(std::memory_order_acquire))
+    if (ranged(job.count.load(std::memory_order_acquire)))
       workOnRanges(sequence, self);
     else
       workOnCounter(sequence);
