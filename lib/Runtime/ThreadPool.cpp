@@ -199,8 +199,6 @@ private:
   /// and runs them; returns when the range is empty or no longer
   /// `sequence`'s.
   void drainRange(uint64_t sequence, int owner, bool fromBack) {
-    quantc_task_fn fn = job.fn.load(std::memory_order_acquire);
-    void *context = job.context.load(std::memory_order_acquire);
     while (true) {
       uint64_t seen = ranges[owner].load(std::memory_order_acquire);
       if ((seen >> kSequenceShift) != sequence)
@@ -209,6 +207,12 @@ private:
                back = seen & kRangeMask;
       if (front >= back)
         return;
+      // Read only now: a word of `sequence` with items was stored after
+      // this job's fields, which stay until all its items are done. (A
+      // worker can learn `sequence` from the closed counter before the
+      // fields are written; loaded earlier, they could be the last job's.)
+      quantc_task_fn fn = job.fn.load(std::memory_order_acquire);
+      void *context = job.context.load(std::memory_order_acquire);
       uint64_t take =
           fromBack ? 1
                    : std::max<uint64_t>(1, (back - front) / (4 * numThreads));

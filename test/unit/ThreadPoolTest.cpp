@@ -186,9 +186,12 @@ TEST(ThreadPool, BackToBackJobsOfChangingSize) {
       std::abort();
     }
   });
-  Coverage coverage(97);
+  // Alternate contexts too: an item run with the previous job's context
+  // (fields read before the new job's were written) misses its own.
+  Coverage coverages[2] = {Coverage(97), Coverage(97)};
   for (int job = 0; job < 100000; ++job) {
     int64_t count = job % 2 ? 2 : 97;
+    Coverage &coverage = coverages[job % 2];
     for (int64_t i = 0; i < count; ++i)
       coverage.hits[i].store(0);
     quantc_parallel_for(countItems, &coverage, count);
