@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: run from the repo root on a machine with an NVIDIA GPU and
 # its driver. Builds quantc-gpu-check (no LLVM/MLIR needed: the compiled
-# tests and kernels come from scripts/gpu-prepare.sh in build/gpu-artifacts,
+# tests and kernels come from scripts/gpu-prepare.sh in build/gpu-artifacts
+# or build/gpu-artifacts.tar.gz, unpacked here,
 # or are made here when this machine can build quant-opt), then
 #   1. GPU vs CPU reference for every format and shape class
 #      (integration_test/gpu/cases.txt), through the code quantc-lower-to-cuda
@@ -95,7 +96,7 @@ prepare_here() {
   # Only where LLVM/MLIR 22 are installed (not on the lent GPU machines).
   if [ ! -d /usr/lib/llvm-22/lib/cmake/mlir ]; then
     echo "gpu-check: no $artifacts and no MLIR here: run scripts/gpu-prepare.sh" \
-         "on a build machine and carry build/gpu-artifacts"
+         "on a build machine and carry build/gpu-artifacts.tar.gz"
     return 1
   fi
   "$root/scripts/gpu-prepare.sh" --out "$artifacts"

@@ -41,6 +41,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -48,7 +49,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
