@@ -163,9 +163,9 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
   }
   if (plan && !allowStridedGroups)
     plan->stridedGroups = false;
-  if (plan && !allowInlineScales && plan->layout == "x86_n16k8_si") {
+  if (plan && !allowInlineScales && plan->layout.rfind("x86_n16k8_si", 0) == 0) {
     std::string error;
-    plan->layout = "x86_n16k8";
+    plan->layout.replace(0, 12, "x86_n16k8");
     plan->geometry =
         *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
   }

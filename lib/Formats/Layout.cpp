@@ -31,6 +31,8 @@ struct LayoutKind {
   bool dense6 = false;
   /// x86_n16k8_si: each block's scales after its chunks.
   bool inlineScales = false;
+  /// The _ob layouts: every code with its top bit inverted (Layout.h).
+  bool offsetCodes = false;
 };
 
 const LayoutKind kX86Layouts[] = {
@@ -40,6 +42,9 @@ const LayoutKind kX86Layouts[] = {
     {"x86_n16k8_s32", 4, 8, {0, 1, 2, 3}, true},
     {"x86_n16k4_d6", 6, 4, {0, 1, 2, 3}, false, true},
     {"x86_n16k8_si", 4, 8, {0, 1, 2, 3}, false, false, true},
+    {"x86_n16k8_ob", 4, 8, {0, 1, 2, 3}, false, false, false, true},
+    {"x86_n16k8_s32_ob", 4, 8, {0, 1, 2, 3}, true, false, false, true},
+    {"x86_n16k8_si_ob", 4, 8, {0, 1, 2, 3}, false, false, true, true},
 };
 
 /// Bytes of one chunk of 64 codes.
@@ -157,6 +162,8 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
     g.blockCodeOffset = kChunkBytes;
     g.blockStride = kChunkBytes + g.chunksPerScaleBlock * g.chunkBytes;
   }
+  if (kind.offsetCodes)
+    g.codeXor = 0x88; // both nibbles of every byte
   g.tileBytes = roundUp(g.codeBytesPerTile + g.scaleBytesPerTile, kChunkBytes);
   g.totalBytes = g.numTiles * g.tileBytes;
   if (kind.scalePairs) {
@@ -466,6 +473,15 @@ std::vector<uint8_t> packLayout(const QuantizedTensor &q,
       }
       bytes[place.byte] |= static_cast<uint8_t>(code << place.shift);
     }
+  // Padding codes (columns past N, K past K) are zero codes too: flip the
+  // whole chunks.
+  if (g->codeXor)
+    for (int64_t tile = 0; tile < g->numTiles; ++tile)
+      for (int64_t chunk = 0; chunk < g->paddedK / g->kPerChunk; ++chunk) {
+        int64_t base = tile * g->tileBytes + chunkOffsetInTile(*g, chunk);
+        for (int64_t i = 0; i < g->chunkBytes; ++i)
+          bytes[base + i] ^= g->codeXor;
+      }
   if (kind.scalePairs) {
     if (!packScalePairs(q, *g, bytes))
       return {};
@@ -536,8 +552,8 @@ unpackLayout(const uint8_t *bytes, size_t size, const std::string &layout,
         q.codes[row * k + col] = static_cast<uint8_t>((word >> bit) & mask);
         continue;
       }
-      q.codes[row * k + col] =
-          static_cast<uint8_t>((bytes[place.byte] >> place.shift) & mask);
+      uint8_t byte = bytes[place.byte] ^ g->codeXor;
+      q.codes[row * k + col] = static_cast<uint8_t>((byte >> place.shift) & mask);
     }
   if (kind.scalePairs) {
     if (!unpackScalePairs(bytes, *g, q, error))

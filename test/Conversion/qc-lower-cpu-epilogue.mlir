@@ -11,7 +11,7 @@
 // CHECK-LABEL: func.func @bias_relu
 // CHECK-NOT: linalg.generic
 // CHECK: %[[B:.*]] = bufferization.to_buffer %arg1 read_only : tensor<40xf32> to memref<40xf32>
-// CHECK: call @[[K:__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+_ep[0-9a-f]+]](%{{.*}}, %{{.*}}, %[[Y:[a-z0-9_]+]], %[[B]])
+// CHECK: call @[[K:__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_ob_r[0-9]+t[0-9]+c[0-9]+_ep[0-9a-f]+]](%{{.*}}, %{{.*}}, %[[Y:[a-z0-9_]+]], %[[B]])
 // CHECK: %[[R:.*]] = bufferization.to_tensor %[[Y]]
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[R]]
@@ -24,7 +24,7 @@
 
 // Without the fold the generic stays after a plain kernel.
 // OFF-LABEL: func.func @bias_relu
-// OFF: call @__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_r{{[0-9]+t[0-9]+c[0-9]+}}(
+// OFF: call @__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_ob_r{{[0-9]+t[0-9]+c[0-9]+}}(
 // OFF: linalg.generic
 // OFF: arith.maximumf
 

@@ -11,7 +11,7 @@
 // CHECK-NOT: qc.hadamard
 // CHECK: %[[C:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<1x4x768xf32> into tensor<4x768xf32>
 // CHECK: %[[X:.*]] = bufferization.to_buffer %[[C]] read_only : tensor<4x768xf32> to memref<4x768xf32>
-// CHECK: call @[[K:__qc_matmul_4x32x768_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+_hs9]](%[[X]],
+// CHECK: call @[[K:__qc_matmul_4x32x768_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_ob_r[0-9]+t[0-9]+c[0-9]+_hs9]](%[[X]],
 // CHECK: llvm.func internal @[[K]]_prep(
 // CHECK: llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
 // CHECK: llvm.alloca %{{.*}} x f32 {alignment = 64 : i64}
@@ -30,7 +30,7 @@
 // Without the fold the rotation stays a qc.hadamard before a plain kernel.
 // OFF-LABEL: func.func @online
 // OFF: qc.hadamard
-// OFF: call @__qc_matmul_4x32x768_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_r{{[0-9]+t[0-9]+c[0-9]+}}(
+// OFF: call @__qc_matmul_4x32x768_int4_g32_act_int8_g32_x86_64_v4_vnni_i8_x86_n16k8_si_ob_r{{[0-9]+t[0-9]+c[0-9]+}}(
 func.func @online(%x: tensor<1x4x768xf32>) -> tensor<4x32xf32> {
   %c = arith.constant dense<0.5> : tensor<32x768xf32>
   %w = qc.quantize %c : tensor<32x768xf32> -> !qc.packed<32x768, int4_g32>

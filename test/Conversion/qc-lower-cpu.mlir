@@ -86,18 +86,25 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 // V4-LABEL: func.func @w4a8
 // V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si> -> tensor<2x3x16xf32>
 // VNNI-LABEL: func.func @w4a8
-// VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si> -> tensor<2x3x16xf32>
+// VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si_ob> -> tensor<2x3x16xf32>
 
 // Rank-3 activations are collapsed to [M, K] and the result expanded back.
 // KERNEL-LABEL: func.func @w4a8
 // KERNEL: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<2x3x64xf32> into tensor<6x64xf32>
 // KERNEL: bufferization.to_buffer %[[X]] read_only
-// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
+// KERNEL: call @[[K:__qc_matmul_6x16x64_int4_g32_act_mxint8_x86_64_v4_vnni_i8_x86_n16k8_si_ob_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](
 // KERNEL: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [2, 3, 16] : tensor<6x16xf32> into tensor<2x3x16xf32>
 // KERNEL: llvm.func internal @[[K]]_prep(
 // KERNEL: llvm.intr.roundeven(%{{.*}}) : (vector<16xf32>) -> vector<16xf32>
+// INT4 codes stored offset binary (x86_n16k8_si_ob) are vpdpbusd's unsigned
+// bytes after a mask per nibble: no XOR, no table.
 // KERNEL: llvm.func internal @[[K]]_task(
-// KERNEL: arith.xori %{{.*}}, %{{.*}} : vector<16xi32>
+// KERNEL-NOT: arith.xori
+// KERNEL-NOT: permvar
+// KERNEL: %[[MASK:.*]] = arith.constant dense<252645135> : vector<16xi32>
+// KERNEL-NOT: arith.xori
+// KERNEL: arith.andi %{{.*}}, %[[MASK]] : vector<16xi32>
+// KERNEL-NOT: arith.xori
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 func.func @w4a8(%x: tensor<2x3x64xf32>) -> tensor<2x3x16xf32> {
   %c = arith.constant dense<-0.75> : tensor<16x64xf32>

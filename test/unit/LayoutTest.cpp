@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
 
 using namespace quantc;
 
@@ -42,7 +43,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 8u);
+  ASSERT_EQ(names.size(), 11u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -108,6 +109,65 @@ TEST(Layout, N16K8SIBytePlacement) {
   ASSERT_TRUE(g.has_value()) << error;
   EXPECT_EQ(chunkOffsetInTile(*g, 5), 448);
   EXPECT_EQ(scaleOffsetInTile(*g, 1), 320);
+}
+
+// The _ob layouts: the plain layout's bytes with every chunk byte XOR 0x88
+// (both nibbles' top bits), padding codes included, scales untouched. INT4
+// per channel, N = 17 (15 padding columns in tile 1) and K = 12 (4 padding
+// k in chunk 1): code (n, k) = (n + k) % 16, so code 0 (value 0) is stored
+// as 8, and two's complement -8 (code 8) as 0.
+TEST(Layout, OffsetBinaryFlipsEveryCode) {
+  QuantizedTensor q;
+  q.shape = {17, 12};
+  q.format = parseOrDie("int4");
+  for (int n = 0; n < 17; ++n) {
+    for (int k = 0; k < 12; ++k)
+      q.codes.push_back(static_cast<uint8_t>((n + k) % 16));
+    q.scales.push_back(0x3F800000u + n); // f32 bits
+  }
+  std::vector<uint8_t> plain = packLayout(q, "x86_n16k8");
+  std::vector<uint8_t> flipped = packLayout(q, "x86_n16k8_ob");
+  ASSERT_EQ(plain.size(), flipped.size());
+  std::string error;
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k8_ob", q.shape, q.format, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  EXPECT_EQ(g->codeXor, 0x88);
+  int64_t codeBytes = g->paddedK / g->kPerChunk * g->chunkBytes;
+  for (int64_t i = 0; i < static_cast<int64_t>(plain.size()); ++i) {
+    bool isCode = i % g->tileBytes < codeBytes;
+    EXPECT_EQ(flipped[i], isCode ? plain[i] ^ 0x88 : plain[i]) << "byte " << i;
+  }
+  // Column 0, k 0 (code 0) and k 4 (code 4): byte 0 = 0x8 | 0xC << 4; a
+  // padding column (n = 20 = tile 1 column 4) holds value 0 everywhere.
+  EXPECT_EQ(flipped[0], 0xC8);
+  EXPECT_EQ(flipped[g->tileBytes + 4 * 4], 0x88);
+  // Chunk 1 of column 0: k 8..11 (codes 8..11 -> 0..3) and padding k 12..15.
+  EXPECT_EQ(flipped[64 + 0], 0x80);
+  EXPECT_EQ(flipped[64 + 3], 0x83);
+
+  // NV scale pairs and inline scales flip the same bytes as their plain
+  // layouts' chunks.
+  for (auto [base, spec, n, k] :
+       {std::tuple<const char *, const char *, int64_t, int64_t>{
+            "x86_n16k8_s32", "nvint4", 20, 64},
+        {"x86_n16k8_si", "int4_g32", 3, 96}}) {
+    SCOPED_TRACE(base);
+    QuantizedTensor r = randomTensor({n, k}, spec, 3);
+    std::vector<uint8_t> a = packLayout(r, base);
+    std::vector<uint8_t> b = packLayout(r, std::string(base) + "_ob");
+    std::optional<LayoutGeometry> gb =
+        layoutGeometry(base, r.shape, r.format, error);
+    ASSERT_TRUE(gb.has_value()) << error;
+    ASSERT_EQ(a.size(), b.size());
+    std::vector<uint8_t> expected = a;
+    for (int64_t tile = 0; tile < gb->numTiles; ++tile)
+      for (int64_t chunk = 0; chunk < gb->paddedK / gb->kPerChunk; ++chunk)
+        for (int64_t i = 0; i < 64; ++i)
+          expected[tile * gb->tileBytes + chunkOffsetInTile(*gb, chunk) + i] ^=
+              0x88;
+    EXPECT_EQ(b, expected);
+  }
 }
 
 // Byte scales (MXFP4's E8M0) inline: the 16 columns' scales of 4 blocks
@@ -287,6 +347,9 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k8_si", "int4_g32", 33, 96}, {"x86_n16k8_si", "int4_g128", 17, 256},
       {"x86_n16k8_si", "int4, block = 8", 3, 24},
       {"x86_n16k8_si", "mxfp4", 33, 256}, {"x86_n16k8_si", "nvfp4", 17, 128},
+      {"x86_n16k8_ob", "int4", 9, 12},    {"x86_n16k8_ob", "mxfp4", 17, 32},
+      {"x86_n16k8_s32_ob", "nvint4", 40, 32},
+      {"x86_n16k8_si_ob", "int4_g32", 33, 96},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -313,7 +376,7 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
             "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, "
-            "nv_sf128x4)");
+            "x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, nv_sf128x4)");
   EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("mxfp4")),
             "layout 'x86_n16k8_si' needs K a multiple of 128 (the scales of 4 "
             "blocks fill a 64-byte line), got 64");

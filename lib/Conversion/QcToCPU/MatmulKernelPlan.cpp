@@ -353,6 +353,15 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
                 : e.bits == 6 && target.avx512vbmi && allowDense6
                     ? "x86_n16k4_d6"
                     : "x86_n16k4";
+  // INT4 for the integer kernels: the codes stored offset binary (_ob), so
+  // that their unsigned bytes are the stored nibbles (a mask, no XOR).
+  bool offsetBinary = fourBit && plan.u8Table.size() == 16 &&
+                      (plan.mode == KernelMode::I8 ||
+                       plan.mode == KernelMode::I16);
+  for (int c = 0; offsetBinary && c < 16; ++c)
+    offsetBinary = plan.u8Table[c] == (c ^ 8);
+  if (offsetBinary)
+    plan.layout += "_ob";
   std::string error;
   std::optional<LayoutGeometry> geometry =
       layoutGeometry(plan.layout, {n, k}, weight, error);

@@ -1134,20 +1134,30 @@ Value KernelBuilder::loadChunkBytes(Value address) {
 
 void KernelBuilder::decodeNibblesU8(Value codes, Value &low, Value &high) {
   auto v64i8 = VectorType::get({64}, i8);
+  // The stored nibble s is code s ^ flip (the _ob layouts flip the top bit).
   // The 16-entry table in every 16 lanes. vpermb (VBMI) reads the low 6 bits
   // of each index byte, so the other nibble's bits need no masking; vpshufb
   // reads 4 bits but zeroes the lane when bit 7 is set, so its indices are
   // masked.
-  SmallVector<APInt> lut;
-  for (int lane = 0; lane < 64; ++lane)
-    lut.push_back(APInt(8, p.u8Table[lane % 16]));
-  Value table =
-      arith::ConstantOp::create(b, DenseElementsAttr::get(v64i8, lut));
-  bool offsetBinary = true; // the table is code ^ 8 (int4)
-  for (int c = 0; c < 16; ++c)
-    offsetBinary &= p.u8Table[c] == (c ^ 8);
-  if (offsetBinary) {
-    // (v ^ 0x88) & 0x0F per nibble: one vpternlogd each.
+  int flip = p.geometry.codeXor & 0xF;
+  auto table = [&] {
+    SmallVector<APInt> lut;
+    for (int lane = 0; lane < 64; ++lane)
+      lut.push_back(APInt(8, p.u8Table[(lane % 16) ^ flip]));
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(v64i8, lut))
+        .getResult();
+  };
+  // INT4: the byte is the code ^ 8. Stored so (_ob), a mask; else one
+  // vpternlogd per nibble, (v ^ 0x88) & 0x0F.
+  bool storedIsByte = true, storedXor8IsByte = true;
+  for (int c = 0; c < 16; ++c) {
+    storedIsByte &= p.u8Table[c ^ flip] == c;
+    storedXor8IsByte &= p.u8Table[c ^ flip] == (c ^ 8);
+  }
+  if (storedIsByte) {
+    low = bitcast(v64i8, band(codes, 0x0F0F0F0F));
+    high = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
+  } else if (storedXor8IsByte) {
     auto flipAndMask = [&](Value v) {
       return bitcast(
           v64i8,
@@ -1158,15 +1168,17 @@ void KernelBuilder::decodeNibblesU8(Value codes, Value &low, Value &high) {
     low = flipAndMask(codes);
     high = flipAndMask(lshr(codes, 4));
   } else if (p.target.avx512vbmi) {
+    Value lut = table();
     low = intrinsic("llvm.x86.avx512.permvar.qi.512", v64i8,
-                    {table, bitcast(v64i8, codes)});
+                    {lut, bitcast(v64i8, codes)});
     high = intrinsic("llvm.x86.avx512.permvar.qi.512", v64i8,
-                     {table, bitcast(v64i8, lshr(codes, 4))});
+                     {lut, bitcast(v64i8, lshr(codes, 4))});
   } else {
+    Value lut = table();
     Value lowIndex = bitcast(v64i8, band(codes, 0x0F0F0F0F));
     Value highIndex = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
-    low = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, lowIndex});
-    high = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {table, highIndex});
+    low = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {lut, lowIndex});
+    high = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {lut, highIndex});
   }
 }
 
