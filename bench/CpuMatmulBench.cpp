@@ -76,6 +76,7 @@ std::string targetName = "native";
 bool allowBF16 = true;
 bool allowI16 = true;
 int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
+std::string shapeList; // --quantc_shapes=KxN,...: instead of the three
 bool allowInlineScales = true; // --quantc_inline_scales=0: x86_n16k8 for INT4
 int tilesOverride = 0; // --quantc_tiles=N: 16-column tiles per register step
 bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
@@ -390,7 +391,27 @@ void registerAll() {
   struct Shape {
     int64_t k, n;
   };
-  const Shape shapes[] = {{4096, 4096}, {4096, 14336}, {14336, 4096}};
+  std::vector<Shape> shapes = {{4096, 4096}, {4096, 14336}, {14336, 4096}};
+  if (!shapeList.empty()) {
+    // --quantc_shapes=KxN,KxN: these instead (fixed costs, other layers).
+    shapes.clear();
+    std::string list = shapeList + ",";
+    for (size_t start = 0, comma; (comma = list.find(',', start)) !=
+                                  std::string::npos;
+         start = comma + 1) {
+      std::string item = list.substr(start, comma - start);
+      size_t x = item.find('x');
+      if (item.empty())
+        continue;
+      if (x == std::string::npos) {
+        std::fprintf(stderr, "quantc-bench-cpu: --quantc_shapes wants KxN, got '%s'\n",
+                     item.c_str());
+        std::exit(1);
+      }
+      shapes.push_back({std::stoll(item.substr(0, x)),
+                        std::stoll(item.substr(x + 1))});
+    }
+  }
   struct Formats {
     const char *format;
     const char *act;
@@ -448,6 +469,8 @@ int main(int argc, char **argv) {
       allowStridedGroups = argument.substr(17) != "0";
     else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)
       allowScalePairs = argument.substr(21) != "0";
+    else if (argument.rfind("--quantc_shapes=", 0) == 0)
+      shapeList = argument.substr(16);
     else
       rest.push_back(argv[i]);
   }
