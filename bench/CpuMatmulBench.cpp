@@ -77,6 +77,7 @@ bool allowBF16 = true;
 bool allowI16 = true;
 int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
 std::string shapeList; // --quantc_shapes=KxN,...: instead of the three
+bool allowOffsetBinary = true; // --quantc_offset_binary=0: INT4 without _ob
 bool allowInlineScales = true; // --quantc_inline_scales=0: x86_n16k8 for INT4
 int tilesOverride = 0; // --quantc_tiles=N: 16-column tiles per register step
 bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
@@ -167,6 +168,13 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
   if (plan && !allowInlineScales && plan->layout.rfind("x86_n16k8_si", 0) == 0) {
     std::string error;
     plan->layout.replace(0, 12, "x86_n16k8");
+    plan->geometry =
+        *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
+  }
+  if (plan && !allowOffsetBinary && plan->layout.size() > 3 &&
+      plan->layout.compare(plan->layout.size() - 3, 3, "_ob") == 0) {
+    std::string error;
+    plan->layout.resize(plan->layout.size() - 3);
     plan->geometry =
         *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
   }
@@ -469,6 +477,8 @@ int main(int argc, char **argv) {
       allowStridedGroups = argument.substr(17) != "0";
     else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)
       allowScalePairs = argument.substr(21) != "0";
+    else if (argument.rfind("--quantc_offset_binary=", 0) == 0)
+      allowOffsetBinary = argument.substr(23) != "0";
     else if (argument.rfind("--quantc_shapes=", 0) == 0)
       shapeList = argument.substr(16);
     else
