@@ -10,7 +10,10 @@ With --state-split GBS (streaming benchmarks only) the repetitions are also
 split by their paired read: at or above GBS GB/s ("fast": this VM's DRAM
 flips between about 33-38 and 50-58 GB/s at 2 threads) and below it, with
 the median, range and count of BW% for each, per benchmark and pooled over
-the shapes of each format / activations / threads.
+the shapes of each format / activations / threads; then the same split of
+each repetition's median single call against its median single read
+(median_call_GB/s / median_read_GB/s): where it is near 100 while BW% is not,
+a few slow calls (OS, other tenants) make the difference, not every call.
 
   summarize.py RESULTS.json [MORE.json ...] [--markdown] [--state-split GBS]
 """
@@ -78,6 +81,12 @@ def print_state_split(reps, threshold):
         fast = [b["BW%"] for b in reps[name] if b.get("read_GB/s", 0) >= threshold]
         slow = [b["BW%"] for b in reps[name] if b.get("read_GB/s", 0) < threshold]
         print("%-44s %s %s" % (name, describe(fast), describe(slow)))
+        medians = [(100.0 * b["median_call_GB/s"] / b["median_read_GB/s"], b["read_GB/s"])
+                   for b in reps[name] if b.get("median_read_GB/s", 0) > 0]
+        if medians:
+            print("%-44s %s %s" % ("  median call / median read",
+                                   describe([m for m, r in medians if r >= threshold]),
+                                   describe([m for m, r in medians if r < threshold])))
         # format/act/K..xN../M1/t2/stream -> format/act/M1/t2 over all shapes
         parts = name.split("/")
         key = "/".join(parts[:2] + parts[3:5]) + " (all shapes)"
