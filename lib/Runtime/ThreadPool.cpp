@@ -14,7 +14,9 @@
 // compare-and-swap that fails once a newer job has replaced the one a
 // thread read, so a late worker can never run an item of the wrong job. Jobs
 // of more than 2^22 items take chunks from one counter of the same kind. A
-// job is over when all its items are done.
+// job is over when all its items are done; each thread counts its own on a
+// cache line of its own, as its range word has one (with the words of all
+// threads on one line, every claim moved that line between the cores).
 //
 // Idle workers spin for a short while after each job (kernels of one model
 // run back to back, and a futex wake-up costs as much as a small GEMV), then
@@ -127,12 +129,13 @@ public:
     job.count.store(count, std::memory_order_release);
     job.grain.store(std::max<int64_t>(1, count / (4 * numThreads)),
                     std::memory_order_release);
-    done.store(0, std::memory_order_relaxed);
+    for (int p = 0; p < numThreads; ++p)
+      slots[p].done.store(0, std::memory_order_relaxed);
     // The ranges need no closing first: the previous job's are all empty (its
     // items are done), and a late worker's claim fails on the new sequence.
     if (ranged(count))
       for (int p = 0; p < numThreads; ++p)
-        ranges[p].store(packRange(sequence, count * p / numThreads,
+        slots[p].range.store(packRange(sequence, count * p / numThreads,
                                   count * (p + 1) / numThreads),
                         std::memory_order_release);
     {
@@ -145,7 +148,7 @@ public:
     insideTask = true;
     workOn(sequence, 0);
     insideTask = false;
-    while (done.load(std::memory_order_acquire) != count)
+    while (doneItems() != count)
       QUANTC_CPU_RELAX();
   }
 
@@ -191,16 +194,16 @@ private:
     if (ranged(job.count.load(std::memory_order_acquire)))
       workOnRanges(sequence, self);
     else
-      workOnCounter(sequence);
+      workOnCounter(sequence, self);
   }
 
   /// Claims from the front of range `owner` (chunks of a quarter of what
   /// is left, over the threads) or, `fromBack`, single items from its back,
   /// and runs them; returns when the range is empty or no longer
   /// `sequence`'s.
-  void drainRange(uint64_t sequence, int owner, bool fromBack) {
+  void drainRange(uint64_t sequence, int self, int owner, bool fromBack) {
     while (true) {
-      uint64_t seen = ranges[owner].load(std::memory_order_acquire);
+      uint64_t seen = slots[owner].range.load(std::memory_order_acquire);
       if ((seen >> kSequenceShift) != sequence)
         return;
       uint64_t front = (seen >> kRangeBits) & kRangeMask,
@@ -219,12 +222,13 @@ private:
       uint64_t begin = fromBack ? back - take : front, end = begin + take;
       uint64_t next = fromBack ? packRange(sequence, front, begin)
                                : packRange(sequence, end, back);
-      if (!ranges[owner].compare_exchange_weak(seen, next,
+      if (!slots[owner].range.compare_exchange_weak(seen, next,
                                                std::memory_order_acq_rel,
                                                std::memory_order_acquire))
         continue;
       fn(context, static_cast<int64_t>(begin), static_cast<int64_t>(end));
-      done.fetch_add(static_cast<int64_t>(take), std::memory_order_release);
+      slots[self].done.fetch_add(static_cast<int64_t>(take),
+                                 std::memory_order_release);
     }
   }
 
@@ -232,13 +236,13 @@ private:
     int participants = numThreads;
     if (self >= participants)
       return;
-    drainRange(sequence, self, /*fromBack=*/false);
+    drainRange(sequence, self, self, /*fromBack=*/false);
     for (int i = 1; i < participants; ++i)
-      drainRange(sequence, (self + i) % participants, /*fromBack=*/true);
+      drainRange(sequence, self, (self + i) % participants, /*fromBack=*/true);
   }
 
   /// Claims and runs chunks of job `sequence` from the shared counter.
-  void workOnCounter(uint64_t sequence) {
+  void workOnCounter(uint64_t sequence, int self) {
     while (true) {
       uint64_t seen = counter.load(std::memory_order_acquire);
       if ((seen >> kSequenceShift) != sequence)
@@ -258,14 +262,14 @@ private:
               std::memory_order_acq_rel, std::memory_order_acquire))
         continue;
       fn(context, begin, end);
-      done.fetch_add(end - begin, std::memory_order_release);
+      slots[self].done.fetch_add(end - begin, std::memory_order_release);
     }
   }
 
   void startWorkers() {
     stop = false;
     uint64_t current = generation.load(std::memory_order_acquire);
-    ranges.reset(new std::atomic<uint64_t>[numThreads]());
+    slots.reset(new Slot[numThreads]());
     for (int index = 1; index < numThreads; ++index)
       workers.emplace_back(
           [this, current, index] { workerLoop(index, current); });
@@ -315,9 +319,20 @@ private:
   uint64_t nextSequence = 1;
   Job job;
   std::atomic<uint64_t> counter{0};
-  /// One range word per participant (packRange), numThreads of them.
-  std::unique_ptr<std::atomic<uint64_t>[]> ranges;
-  std::atomic<int64_t> done{0};
+  /// Per participant, each on its own cache lines (a claim or a count of
+  /// one thread does not take the line from the other): its range word
+  /// (packRange) and the items it has finished.
+  struct Slot {
+    alignas(64) std::atomic<uint64_t> range{0};
+    alignas(64) std::atomic<int64_t> done{0};
+  };
+  std::unique_ptr<Slot[]> slots;
+  int64_t doneItems() const {
+    int64_t total = 0;
+    for (int p = 0; p < numThreads; ++p)
+      total += slots[p].done.load(std::memory_order_acquire);
+    return total;
+  }
   std::atomic<uint64_t> generation{0};
   std::atomic<bool> stop{false};
   std::mutex sleepMutex;
