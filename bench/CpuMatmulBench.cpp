@@ -73,16 +73,55 @@ using namespace quantc;
 namespace {
 
 std::string targetName = "native";
-bool allowBF16 = true;
-bool allowI16 = true;
-int64_t prefetchOverride = -1; // --quantc_prefetch=BYTES: replaces the plan's
 std::string shapeList; // --quantc_shapes=KxN,...: instead of the three
-bool allowOffsetBinary = true; // --quantc_offset_binary=0: INT4 without _ob
-bool allowInlineScales = true; // --quantc_inline_scales=0: x86_n16k8 for INT4
-int tilesOverride = 0; // --quantc_tiles=N: 16-column tiles per register step
-bool allowDense6 = true;        // --quantc_dense6=0: MXFP6 one code per byte
-bool allowStridedGroups = true; // --quantc_strided=0: consecutive tiles per step
-bool allowScalePairs = true;    // --quantc_scale_pairs=0: NV scales per 16
+
+/// The kernel choices the command line can override (--quantc_NAME=VALUE).
+struct Knobs {
+  bool allowBF16 = true;
+  bool allowI16 = true;
+  int64_t prefetchOverride = -1; // prefetch=BYTES: replaces the plan's
+  bool allowOffsetBinary = true; // offset_binary=0: INT4 without _ob
+  bool allowInlineScales = true; // inline_scales=0: x86_n16k8 for INT4
+  int tilesOverride = 0;         // tiles=N: 16-column tiles per register step
+  bool allowDense6 = true;       // dense6=0: MXFP6 one code per byte
+  bool allowStridedGroups = true; // strided=0: consecutive tiles per step
+  bool allowScalePairs = true;    // scale_pairs=0: NV scales per 16
+
+  /// Applies "NAME=VALUE"; false if NAME is not a knob.
+  bool apply(const std::string &setting) {
+    size_t eq = setting.find('=');
+    if (eq == std::string::npos)
+      return false;
+    std::string name = setting.substr(0, eq), value = setting.substr(eq + 1);
+    bool on = value != "0";
+    if (name == "bf16")
+      allowBF16 = on;
+    else if (name == "i16")
+      allowI16 = on;
+    else if (name == "prefetch")
+      prefetchOverride = std::stoll(value);
+    else if (name == "offset_binary")
+      allowOffsetBinary = on;
+    else if (name == "inline_scales")
+      allowInlineScales = on;
+    else if (name == "tiles")
+      tilesOverride = std::stoi(value);
+    else if (name == "dense6")
+      allowDense6 = on;
+    else if (name == "strided")
+      allowStridedGroups = on;
+    else if (name == "scale_pairs")
+      allowScalePairs = on;
+    else
+      return false;
+    return true;
+  }
+};
+
+Knobs knobs;
+/// --quantc_versus=NAME=VALUE[,NAME=VALUE]: a second kernel, these knobs
+/// applied on top of the others, timed call by call against the first.
+std::optional<Knobs> versus;
 
 struct Config {
   std::string format;
@@ -141,8 +180,8 @@ Format parseOrDie(const std::string &spec) {
   return *format;
 }
 
-std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
-                                             std::string &whyNot) {
+std::optional<cpu::MatmulKernelPlan>
+planFor(const Config &c, const Knobs &knobs, std::string &whyNot) {
   std::string error;
   std::optional<cpu::CpuTarget> target =
       cpu::CpuTarget::parse(targetName, error);
@@ -154,24 +193,24 @@ std::optional<cpu::MatmulKernelPlan> planFor(const Config &c,
   if (!c.act.empty())
     act = parseOrDie(c.act);
   std::optional<cpu::MatmulKernelPlan> plan = cpu::planMatmulKernel(
-      c.m, c.n, c.k, parseOrDie(c.format), act, *target, allowBF16, whyNot,
-      allowI16, allowScalePairs, allowDense6);
-  if (plan && prefetchOverride >= 0)
-    plan->prefetchBytes = prefetchOverride;
-  if (plan && tilesOverride > 0) {
-    plan->tilesPerStep = tilesOverride;
+      c.m, c.n, c.k, parseOrDie(c.format), act, *target, knobs.allowBF16, whyNot,
+      knobs.allowI16, knobs.allowScalePairs, knobs.allowDense6);
+  if (plan && knobs.prefetchOverride >= 0)
+    plan->prefetchBytes = knobs.prefetchOverride;
+  if (plan && knobs.tilesOverride > 0) {
+    plan->tilesPerStep = knobs.tilesOverride;
     plan->stridedGroups = plan->stridedGroups && plan->tilesFillGroups() &&
                           plan->numTileGroups() > 1;
   }
-  if (plan && !allowStridedGroups)
+  if (plan && !knobs.allowStridedGroups)
     plan->stridedGroups = false;
-  if (plan && !allowInlineScales && plan->layout.rfind("x86_n16k8_si", 0) == 0) {
+  if (plan && !knobs.allowInlineScales && plan->layout.rfind("x86_n16k8_si", 0) == 0) {
     std::string error;
     plan->layout.replace(0, 12, "x86_n16k8");
     plan->geometry =
         *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
   }
-  if (plan && !allowOffsetBinary && plan->layout.size() > 3 &&
+  if (plan && !knobs.allowOffsetBinary && plan->layout.size() > 3 &&
       plan->layout.compare(plan->layout.size() - 3, 3, "_ob") == 0) {
     std::string error;
     plan->layout.resize(plan->layout.size() - 3);
@@ -324,13 +363,23 @@ double readSeconds(const StridedMemRefType<int8_t, 1> &copy, int threads) {
 
 void runMatmul(benchmark::State &state, Config c) {
   std::string whyNot;
-  std::optional<cpu::MatmulKernelPlan> plan = planFor(c, whyNot);
+  std::optional<cpu::MatmulKernelPlan> plan = planFor(c, knobs, whyNot);
   if (!plan) {
     state.SkipWithError(("no kernel: " + whyNot).c_str());
     return;
   }
   CompiledKernel &kernel = compiledFor(*plan);
   Weights &weights = weightsFor(c, *plan);
+  std::optional<cpu::MatmulKernelPlan> planB;
+  if (versus) {
+    planB = planFor(c, *versus, whyNot);
+    if (!planB) {
+      state.SkipWithError(("no --quantc_versus kernel: " + whyNot).c_str());
+      return;
+    }
+  }
+  CompiledKernel *kernelB = planB ? &compiledFor(*planB) : nullptr;
+  Weights *weightsB = planB ? &weightsFor(c, *planB) : nullptr;
   const bench::MachineLimits &limits = limitsFor(c.threads);
   quantc_set_num_threads(c.threads);
 
@@ -350,6 +399,17 @@ void runMatmul(benchmark::State &state, Config c) {
   // One untimed call per copy: page faults and JIT stubs out of the way.
   for (auto &wd : wds)
     kernel.fn(&xd, &wd, &yd);
+  std::vector<StridedMemRefType<int8_t, 1>> wdsB;
+  std::vector<float> yB(y.size());
+  auto ydB = descriptor<float, 2>(yB.data(), {c.m, c.n});
+  if (kernelB) {
+    for (size_t i = 0; i < copies; ++i)
+      wdsB.push_back(descriptor<int8_t, 1>(
+          reinterpret_cast<int8_t *>(weightsB->copies[i].data()),
+          {static_cast<int64_t>(weightsB->copies[i].size())}));
+    for (auto &wd : wdsB)
+      kernelB->fn(&xd, &wd, &ydB);
+  }
 
   // Every kernel call is timed on its own and followed by a timed read of
   // another copy of the weights (half the rotation away, so neither warms
@@ -360,8 +420,26 @@ void runMatmul(benchmark::State &state, Config c) {
   // disturbed by other processes.
   size_t next = 0;
   double fastest = 1e30, kernelSeconds = 0, readTotal = 0;
-  std::vector<double> callTimes, readTimes;
+  std::vector<double> callTimes, readTimes, callTimesB;
+  double kernelSecondsB = 0;
+  // The --quantc_versus kernel runs next to the first, on a copy a quarter
+  // of the rotation away: the same moment of the machine. The two take turns
+  // in going first (a call right after a read and one right after a kernel
+  // differ by a few percent).
+  bool versusFirst = false;
+  auto runVersus = [&] {
+    auto startB = std::chrono::steady_clock::now();
+    kernelB->fn(&xd, &wdsB[(next + wdsB.size() / 4) % wdsB.size()], &ydB);
+    double callB = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - startB)
+                       .count();
+    kernelSecondsB += callB;
+    callTimesB.push_back(callB);
+    benchmark::ClobberMemory();
+  };
   for (auto _ : state) {
+    if (kernelB && versusFirst)
+      runVersus();
     auto callStart = std::chrono::steady_clock::now();
     kernel.fn(&xd, &wds[next], &yd);
     double call = std::chrono::duration<double>(
@@ -371,6 +449,9 @@ void runMatmul(benchmark::State &state, Config c) {
     kernelSeconds += call;
     fastest = std::min(fastest, call);
     benchmark::ClobberMemory();
+    if (kernelB && !versusFirst)
+      runVersus();
+    versusFirst = !versusFirst;
     double read = readSeconds(wds[(next + wds.size() / 2) % wds.size()],
                               c.threads);
     readTotal += read;
@@ -402,6 +483,17 @@ void runMatmul(benchmark::State &state, Config c) {
       medianCall > 0 ? weightBytes / medianCall * 1e-9 : 0;
   state.counters["median_read_GB/s"] =
       medianRead > 0 ? weightBytes / medianRead * 1e-9 : 0;
+  if (kernelB) {
+    // Time of the first kernel over the second's (> 1: the second is
+    // faster), overall and per median call; the second's BW% against the
+    // same reads.
+    double weightBytesB = static_cast<double>(weightsB->copies[0].size());
+    double gbsB = weightBytesB * calls / kernelSecondsB * 1e-9;
+    state.counters["versus_speedup"] = kernelSeconds / kernelSecondsB;
+    state.counters["versus_median_speedup"] =
+        medianCall / median(callTimesB);
+    state.counters["versus_BW%"] = readGBs > 0 ? 100.0 * gbsB / readGBs : 0;
+  }
   state.counters["min_us"] = fastest * 1e6;
   state.counters["min_GB/s"] = weightBytes / fastest * 1e-9;
   state.counters["GB/s"] = gbs;
@@ -409,8 +501,13 @@ void runMatmul(benchmark::State &state, Config c) {
   state.counters["GOP/s"] = gops;
   state.counters["BW%"] = readGBs > 0 ? 100.0 * gbs / readGBs : 0;
   state.counters["peak%"] = peak > 0 ? 100.0 * gops / peak : 0;
-  state.SetLabel(std::string(cpu::kernelModeName(plan->mode)) + " " +
-                 plan->layout);
+  std::string label =
+      std::string(cpu::kernelModeName(plan->mode)) + " " + plan->layout;
+  if (planB)
+    label += " vs " + std::string(cpu::kernelModeName(planB->mode)) + " " +
+             planB->layout +
+             (planB->kernelKey() == plan->kernelKey() ? " (same kernel)" : "");
+  state.SetLabel(label);
 }
 
 void registerAll() {
@@ -475,32 +572,38 @@ void registerAll() {
 
 int main(int argc, char **argv) {
   std::vector<char *> rest;
+  std::string versusSettings;
   for (int i = 0; i < argc; ++i) {
     std::string argument = argv[i];
     if (argument.rfind("--quantc_target=", 0) == 0)
       targetName = argument.substr(16);
-    else if (argument.rfind("--quantc_bf16=", 0) == 0)
-      allowBF16 = argument.substr(14) != "0";
-    else if (argument.rfind("--quantc_i16=", 0) == 0)
-      allowI16 = argument.substr(13) != "0";
-    else if (argument.rfind("--quantc_prefetch=", 0) == 0)
-      prefetchOverride = std::stoll(argument.substr(18));
-    else if (argument.rfind("--quantc_inline_scales=", 0) == 0)
-      allowInlineScales = argument.substr(23) != "0";
-    else if (argument.rfind("--quantc_tiles=", 0) == 0)
-      tilesOverride = std::stoi(argument.substr(15));
-    else if (argument.rfind("--quantc_dense6=", 0) == 0)
-      allowDense6 = argument.substr(16) != "0";
-    else if (argument.rfind("--quantc_strided=", 0) == 0)
-      allowStridedGroups = argument.substr(17) != "0";
-    else if (argument.rfind("--quantc_scale_pairs=", 0) == 0)
-      allowScalePairs = argument.substr(21) != "0";
-    else if (argument.rfind("--quantc_offset_binary=", 0) == 0)
-      allowOffsetBinary = argument.substr(23) != "0";
     else if (argument.rfind("--quantc_shapes=", 0) == 0)
       shapeList = argument.substr(16);
+    else if (argument.rfind("--quantc_versus=", 0) == 0) {
+      versus = knobs; // completed after all flags are read
+      versusSettings = argument.substr(16);
+    } else if (argument.rfind("--quantc_", 0) == 0 &&
+               knobs.apply(argument.substr(9))) {
+    }
     else
       rest.push_back(argv[i]);
+  }
+  if (versus) {
+    versus = knobs;
+    std::string list = versusSettings + ",";
+    for (size_t start = 0, comma;
+         (comma = list.find(',', start)) != std::string::npos;
+         start = comma + 1) {
+      std::string setting = list.substr(start, comma - start);
+      if (!setting.empty() && !versus->apply(setting)) {
+        std::fprintf(stderr,
+                     "quantc-bench-cpu: --quantc_versus: unknown setting '%s' "
+                     "(bf16, i16, prefetch, offset_binary, inline_scales, "
+                     "tiles, dense6, strided, scale_pairs)\n",
+                     setting.c_str());
+        return 1;
+      }
+    }
   }
   int restCount = static_cast<int>(rest.size());
   llvm::InitializeNativeTarget();
@@ -526,7 +629,8 @@ int main(int argc, char **argv) {
                 l.vnniGops);
   }
   std::printf("kernels for target '%s'%s%s\n", targetName.c_str(),
-              allowBF16 ? "" : " (bf16 off)", allowI16 ? "" : " (i16 off)");
+              knobs.allowBF16 ? "" : " (bf16 off)",
+              knobs.allowI16 ? "" : " (i16 off)");
   registerAll();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
