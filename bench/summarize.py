@@ -14,6 +14,9 @@ the shapes of each format / activations / threads; then the same split of
 each repetition's median single call against its median single read
 (median_call_GB/s / median_read_GB/s): where it is near 100 while BW% is not,
 a few slow calls (OS, other tenants) make the difference, not every call.
+Runs with --quantc_versus also get, per benchmark and state, the median
+versus_speedup (the first kernel's time over the second's, both timed next
+to each other) and the second kernel's BW%.
 
   summarize.py RESULTS.json [MORE.json ...] [--markdown] [--state-split GBS]
 """
@@ -87,6 +90,14 @@ def print_state_split(reps, threshold):
             print("%-44s %s %s" % ("  median call / median read",
                                    describe([m for m, r in medians if r >= threshold]),
                                    describe([m for m, r in medians if r < threshold])))
+        versus = [(b["versus_speedup"], b["versus_BW%"], b["read_GB/s"])
+                  for b in reps[name] if "versus_speedup" in b]
+        if versus:
+            for label, index in (("  versus: speedup x100", 0), ("  versus: its BW%", 1)):
+                scale = 100.0 if index == 0 else 1.0
+                print("%-44s %s %s" % (label,
+                                       describe([v[index] * scale for v in versus if v[2] >= threshold]),
+                                       describe([v[index] * scale for v in versus if v[2] < threshold])))
         # format/act/K..xN../M1/t2/stream -> format/act/M1/t2 over all shapes
         parts = name.split("/")
         key = "/".join(parts[:2] + parts[3:5]) + " (all shapes)"
