@@ -88,35 +88,60 @@ struct Knobs {
   bool allowScalePairs = true;    // scale_pairs=0: NV scales per 16
 
   /// Applies "NAME=VALUE"; false if NAME is not a knob.
-  bool apply(const std::string &setting) {
-    size_t eq = setting.find('=');
-    if (eq == std::string::npos)
-      return false;
-    std::string name = setting.substr(0, eq), value = setting.substr(eq + 1);
-    bool on = value != "0";
-    if (name == "bf16")
-      allowBF16 = on;
-    else if (name == "i16")
-      allowI16 = on;
-    else if (name == "prefetch")
-      prefetchOverride = std::stoll(value);
-    else if (name == "offset_binary")
-      allowOffsetBinary = on;
-    else if (name == "inline_scales")
-      allowInlineScales = on;
-    else if (name == "tiles")
-      tilesOverride = std::stoi(value);
-    else if (name == "dense6")
-      allowDense6 = on;
-    else if (name == "strided")
-      allowStridedGroups = on;
-    else if (name == "scale_pairs")
-      allowScalePairs = on;
-    else
-      return false;
-    return true;
-  }
+  bool apply(const std::string &setting);
+  /// The knob names, for messages.
+  static std::string names();
 };
+
+/// NAME=0 turns these off.
+const std::pair<const char *, bool Knobs::*> kSwitches[] = {
+    {"bf16", &Knobs::allowBF16},
+    {"i16", &Knobs::allowI16},
+    {"offset_binary", &Knobs::allowOffsetBinary},
+    {"inline_scales", &Knobs::allowInlineScales},
+    {"dense6", &Knobs::allowDense6},
+    {"strided", &Knobs::allowStridedGroups},
+    {"scale_pairs", &Knobs::allowScalePairs},
+};
+
+bool Knobs::apply(const std::string &setting) {
+  size_t eq = setting.find('=');
+  if (eq == std::string::npos)
+    return false;
+  std::string name = setting.substr(0, eq), value = setting.substr(eq + 1);
+  for (const auto &[switchName, member] : kSwitches)
+    if (name == switchName) {
+      this->*member = value != "0";
+      return true;
+    }
+  if (name == "prefetch")
+    prefetchOverride = std::stoll(value);
+  else if (name == "tiles")
+    tilesOverride = std::stoi(value);
+  else
+    return false;
+  return true;
+}
+
+std::string Knobs::names() {
+  std::string list = "prefetch, tiles";
+  for (const auto &entry : kSwitches)
+    list += std::string(", ") + entry.first;
+  return list;
+}
+
+/// The items of a comma-separated list, empty ones dropped.
+std::vector<std::string> splitList(const std::string &list) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start)
+      items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
 
 Knobs knobs;
 /// --quantc_versus=NAME=VALUE[,NAME=VALUE]: a second kernel, these knobs
@@ -204,18 +229,19 @@ planFor(const Config &c, const Knobs &knobs, std::string &whyNot) {
   }
   if (plan && !knobs.allowStridedGroups)
     plan->stridedGroups = false;
-  if (plan && !knobs.allowInlineScales && plan->layout.rfind("x86_n16k8_si", 0) == 0) {
+  if (!plan)
+    return plan;
+  std::string layout = plan->layout;
+  if (!knobs.allowInlineScales && layout.rfind("x86_n16k8_si", 0) == 0)
+    layout.replace(0, 12, "x86_n16k8");
+  if (!knobs.allowOffsetBinary && layout.size() > 3 &&
+      layout.compare(layout.size() - 3, 3, "_ob") == 0)
+    layout.resize(layout.size() - 3);
+  if (layout != plan->layout) {
     std::string error;
-    plan->layout.replace(0, 12, "x86_n16k8");
+    plan->layout = layout;
     plan->geometry =
-        *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
-  }
-  if (plan && !knobs.allowOffsetBinary && plan->layout.size() > 3 &&
-      plan->layout.compare(plan->layout.size() - 3, 3, "_ob") == 0) {
-    std::string error;
-    plan->layout.resize(plan->layout.size() - 3);
-    plan->geometry =
-        *layoutGeometry(plan->layout, {c.n, c.k}, parseOrDie(c.format), error);
+        *layoutGeometry(layout, {c.n, c.k}, parseOrDie(c.format), error);
   }
   return plan;
 }
@@ -518,14 +544,8 @@ void registerAll() {
   if (!shapeList.empty()) {
     // --quantc_shapes=KxN,KxN: these instead (fixed costs, other layers).
     shapes.clear();
-    std::string list = shapeList + ",";
-    for (size_t start = 0, comma; (comma = list.find(',', start)) !=
-                                  std::string::npos;
-         start = comma + 1) {
-      std::string item = list.substr(start, comma - start);
+    for (const std::string &item : splitList(shapeList)) {
       size_t x = item.find('x');
-      if (item.empty())
-        continue;
       if (x == std::string::npos) {
         std::fprintf(stderr, "quantc-bench-cpu: --quantc_shapes wants KxN, got '%s'\n",
                      item.c_str());
@@ -572,38 +592,30 @@ void registerAll() {
 
 int main(int argc, char **argv) {
   std::vector<char *> rest;
-  std::string versusSettings;
+  std::optional<std::string> versusSettings;
   for (int i = 0; i < argc; ++i) {
     std::string argument = argv[i];
     if (argument.rfind("--quantc_target=", 0) == 0)
       targetName = argument.substr(16);
     else if (argument.rfind("--quantc_shapes=", 0) == 0)
       shapeList = argument.substr(16);
-    else if (argument.rfind("--quantc_versus=", 0) == 0) {
-      versus = knobs; // completed after all flags are read
+    else if (argument.rfind("--quantc_versus=", 0) == 0)
       versusSettings = argument.substr(16);
-    } else if (argument.rfind("--quantc_", 0) == 0 &&
-               knobs.apply(argument.substr(9))) {
-    }
-    else
+    else if (argument.rfind("--quantc_", 0) != 0 ||
+             !knobs.apply(argument.substr(9)))
       rest.push_back(argv[i]);
   }
-  if (versus) {
+  // The second kernel's knobs: the first's, then these.
+  if (versusSettings) {
     versus = knobs;
-    std::string list = versusSettings + ",";
-    for (size_t start = 0, comma;
-         (comma = list.find(',', start)) != std::string::npos;
-         start = comma + 1) {
-      std::string setting = list.substr(start, comma - start);
-      if (!setting.empty() && !versus->apply(setting)) {
+    for (const std::string &setting : splitList(*versusSettings))
+      if (!versus->apply(setting)) {
         std::fprintf(stderr,
                      "quantc-bench-cpu: --quantc_versus: unknown setting '%s' "
-                     "(bf16, i16, prefetch, offset_binary, inline_scales, "
-                     "tiles, dense6, strided, scale_pairs)\n",
-                     setting.c_str());
+                     "(NAME=VALUE, NAME one of %s)\n",
+                     setting.c_str(), Knobs::names().c_str());
         return 1;
       }
-    }
   }
   int restCount = static_cast<int>(rest.size());
   llvm::InitializeNativeTarget();
