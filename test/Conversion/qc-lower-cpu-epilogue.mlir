@@ -28,12 +28,14 @@
 // OFF: linalg.generic
 // OFF: arith.maximumf
 
-// On AVX2 targets: 8-lane vectors, the same ops.
+// On AVX2 targets the same ops after the integer kernel's 16-lane tiles
+// (vpmaddubsw; two ymm registers per vector).
 // AVX2-LABEL: func.func @bias_relu
-// AVX2: call @[[K:__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v3_f32_[a-z0-9_]+_ep[0-9a-f]+]](
+// AVX2: call @[[K:__qc_matmul_5x40x128_int4_g32_act_int8_g32_x86_64_v3_i8_[a-z0-9_]+_ep[0-9a-f]+]](
 // AVX2: llvm.func internal @[[K]]_task(
-// AVX2: arith.addf %{{.*}} : vector<8xf32>
-// AVX2: arith.maximumf %{{.*}} : vector<8xf32>
+// AVX2: llvm.x86.avx2.pmadd.ub.sw
+// AVX2: arith.addf %{{.*}} : vector<16xf32>
+// AVX2: arith.maximumf %{{.*}} : vector<16xf32>
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>
 func.func @bias_relu(%x: tensor<5x128xf32>, %bias: tensor<40xf32>) -> tensor<5x40xf32> {

@@ -80,11 +80,11 @@ func.func @w4a16(%x: tensor<1x128xf32>) -> tensor<1x40xf32> {
 // with (v ^ 0x88) & 0x0F, E2M1 codes with a 16-entry vpermb table), with the
 // weights in VNNI order (one tile of 16 columns; f32 block scales inline,
 // x86_n16k8_si: per block of 32, 4 chunks of 64 bytes then its 16 scales of
-// 4 bytes); x86-64-v4 lacks vpdpbusd, so its kernel
-// fake-quantizes x and multiplies in f32, with the same layout.
+// 4 bytes); x86-64-v4 lacks vpdpbusd and multiplies the same bytes with
+// vpmaddubsw + vpmaddwd (qc-lower-cpu-avx2.mlir), with the same layout.
 
 // V4-LABEL: func.func @w4a8
-// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si> -> tensor<2x3x16xf32>
+// V4: qc.matmul %{{.*}}, %{{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si_ob> -> tensor<2x3x16xf32>
 // VNNI-LABEL: func.func @w4a8
 // VNNI: qc.matmul {{.*}} act <mxint8> : tensor<2x3x64xf32>, !qc.packed<16x64, int4_g32, layout = x86_n16k8_si_ob> -> tensor<2x3x16xf32>
 

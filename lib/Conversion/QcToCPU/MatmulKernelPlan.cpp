@@ -157,6 +157,20 @@ bool integerWeights(const ElementType &e, std::vector<uint8_t> &table,
   return false;
 }
 
+/// Whether the unsigned weight bytes suit the target's byte dot product.
+/// vpdpbusd takes any; vpmaddubsw (AVX2, AVX-512BW) adds two u8 * s8 products with i16
+/// saturation, and the kernels add the results of two of them (the low and
+/// the high nibbles) in i16 before widening: 4 * max byte * 128 (x codes are
+/// in [-128, 127]) must stay below 2^15.
+bool fitsByteDots(const std::vector<uint8_t> &table, const CpuTarget &target) {
+  if (target.avx512vnni)
+    return true;
+  int maxByte = 0;
+  for (uint8_t u : table)
+    maxByte = std::max<int>(maxByte, u);
+  return 4 * maxByte * 128 <= 32767;
+}
+
 /// The activation formats whose quantization the I8 kernels implement: int8
 /// codes (optionally fixed point, as MXINT8), symmetric, one f32 or E8M0
 /// (floor) scale per block along K or per row.
@@ -247,6 +261,11 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     return std::nullopt;
   }
   bool fourBit = e.bits == 4;
+  // Byte dot products: vpdpbusd with AVX512-VNNI; without VNNI (AVX-512BW
+  // or AVX2), vpmaddubsw + vpmaddwd for 4-bit weights, whose bytes are small
+  // enough that the i16 sums of vpmaddubsw never saturate (checked on the
+  // table below).
+  bool byteDots = target.avx512vnni || (target.avx2 && fourBit);
   plan.weightBlock =
       weight.granularity == Granularity::Block ? weight.blockSize : k;
 
@@ -259,10 +278,11 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     // Integer dot products need VNNI and weight codes that are small
     // integers times a power of two with a byte decode on this target.
     bool integerCodes = integerWeights(e, plan.u8Table, plan.weightOffset,
-                                       plan.resultFactor);
+                                       plan.resultFactor) &&
+                        fitsByteDots(plan.u8Table, target);
     bool xorInt8 = e.bits == 8 && isSignedInteger(e);
     bool byteDecode = fourBit || xorInt8 || (e.bits <= 6 && target.avx512vbmi);
-    if (target.avx512vnni && integerCodes && byteDecode) {
+    if (byteDots && integerCodes && byteDecode) {
       plan.mode = KernelMode::I8;
       plan.resultFactor *= std::ldexp(1.0f, -act->element.fractionBits);
     } else {
@@ -272,11 +292,13 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
       plan.fakeQuantizedAct = true;
     }
   }
-  if (!act && allowI16 && target.avx512vnni && k % 32 == 0) {
+  if (!act && allowI16 && byteDots && k % 32 == 0) {
     bool xorInt8 = e.bits == 8 && isSignedInteger(e);
     bool byteDecode = fourBit || xorInt8 || (e.bits <= 6 && target.avx512vbmi);
-    if (byteDecode && integerWeights(e, plan.u8Table, plan.weightOffset,
-                                     plan.resultFactor)) {
+    if (byteDecode &&
+        integerWeights(e, plan.u8Table, plan.weightOffset,
+                       plan.resultFactor) &&
+        fitsByteDots(plan.u8Table, target)) {
       plan.mode = KernelMode::I16;
       plan.actBlock = 32;
     } else {
@@ -323,7 +345,7 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // multiply per limb, which pays only while the kernel streams weights
   // (n = 1: 1.30x -> 1.13x int4_g32); from M = 8 on they are slower
   // (4096x4096, 1 thread: 1937 vs 1667 us at M = 8, 232 vs 111 ms at 512).
-  if (allowScalePairs &&
+  if (allowScalePairs && target.avx512vnni &&
       (plan.mode == KernelMode::I8 ||
        (plan.mode == KernelMode::I16 && m == 1)) &&
       fourBit && weight.granularity == Granularity::Block &&
@@ -422,6 +444,18 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
     plan.rowsPerStep = static_cast<int>(std::min<int64_t>(m, 4));
     plan.tilesPerStep = 2;
     plan.chains = plan.rowsPerStep * plan.tilesPerStep >= 4 ? 1 : 2;
+  }
+  // AVX2 integer kernels: a 16-column tile is two ymm registers for its
+  // integer sums (four for I16's two limbs) and two for its f32 sums, out of
+  // 16; the tiling above is for 32 zmm registers. Measured on 4096x4096
+  // (x86-64-v3 on Zen 4, 1 thread): at n = 1 four tiles are 0-8 % slower
+  // than two, one 3-8 % slower; at n = 32 a second tile of two rows is 2-7 %
+  // faster for I8 and 9 % slower for I16 (its limbs' sums spill).
+  if (!target.avx512 &&
+      (plan.mode == KernelMode::I8 || plan.mode == KernelMode::I16)) {
+    plan.rowsPerStep = m == 1 ? 1 : static_cast<int>(std::min<int64_t>(m, 2));
+    plan.tilesPerStep = m == 1 || plan.mode == KernelMode::I8 ? 2 : 1;
+    plan.chains = 1;
   }
   // I16 keeps the two limbs' sums apart: chain 0 for hi, chain 1 for lo.
   if (plan.mode == KernelMode::I16)

@@ -400,6 +400,13 @@ private:
   /// I8 / I16, 4-bit codes: the unsigned weights of the low and high nibbles
   /// of a chunk dword vector (vpdpbusd operands).
   void decodeNibblesU8(Value codes, Value &low, Value &high);
+  /// vpshufb of 64 bytes (two AVX2 halves without AVX-512).
+  Value shuffleBytes(Value lut, Value index);
+  /// acc + the byte dot products of (weights, x codes) pairs, 16 i32 lanes
+  /// of 4 u8 * s8 products each: vpdpbusd with VNNI, else (AVX-512BW or
+  /// AVX2, weights small enough for vpmaddubsw, see the plan) vpmaddubsw +
+  /// vpmaddwd.
+  Value byteDots(Value acc, ArrayRef<std::pair<Value, Value>> products);
   /// The sum of the groupK int8 codes at `codes`, as i32 (16 at a time
   /// where the prep phase has 16 lanes).
   Value emitCodeSum(Value codes);
@@ -744,7 +751,8 @@ void KernelBuilder::emitPrepRow(Value x, Value xPrep, Value xSum, Value xScale,
 }
 
 Value KernelBuilder::emitCodeSum(Value codes) {
-  if (prepLanes() == 16 && p.groupK % 16 == 0) {
+  // 16 lanes also on AVX2 (two ymm registers): integer sums, any order.
+  if ((p.target.avx512 || p.target.avx2) && p.groupK % 16 == 0) {
     auto v16i8 = VectorType::get({16}, i8);
     auto widen = [&](Value at) {
       return arith::ExtSIOp::create(b, vi32, load(v16i8, at)).getResult();
@@ -1177,9 +1185,77 @@ void KernelBuilder::decodeNibblesU8(Value codes, Value &low, Value &high) {
     Value lut = table();
     Value lowIndex = bitcast(v64i8, band(codes, 0x0F0F0F0F));
     Value highIndex = bitcast(v64i8, band(lshr(codes, 4), 0x0F0F0F0F));
-    low = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {lut, lowIndex});
-    high = intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {lut, highIndex});
+    low = shuffleBytes(lut, lowIndex);
+    high = shuffleBytes(lut, highIndex);
   }
+}
+
+/// The 64 bytes as two 32-byte halves and back: AVX2 operations on the
+/// 16-lane vectors (LLVM keeps a 16 x i32 vector in two ymm registers, so
+/// the halves cost nothing).
+static SmallVector<int64_t> halfLanes(int half, int64_t lanes) {
+  return llvm::to_vector(
+      llvm::seq<int64_t>(half * lanes / 2, half * lanes / 2 + lanes / 2));
+}
+
+Value KernelBuilder::shuffleBytes(Value lut, Value index) {
+  auto v64i8 = VectorType::get({64}, i8);
+  if (p.target.avx512)
+    return intrinsic("llvm.x86.avx512.pshuf.b.512", v64i8, {lut, index});
+  auto v32i8 = VectorType::get({32}, i8);
+  SmallVector<Value> halves;
+  for (int h = 0; h < 2; ++h)
+    halves.push_back(intrinsic(
+        "llvm.x86.avx2.pshuf.b", v32i8,
+        {vector::ShuffleOp::create(b, lut, lut, halfLanes(h, 64)),
+         vector::ShuffleOp::create(b, index, index, halfLanes(h, 64))}));
+  return vector::ShuffleOp::create(b, halves[0], halves[1],
+                                   llvm::to_vector(llvm::seq<int64_t>(0, 64)));
+}
+
+Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> products) {
+  if (p.target.avx512vnni) {
+    for (auto [weights, xCodes] : products)
+      acc = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
+                      {acc, weights, xCodes});
+    return acc;
+  }
+  // vpmaddubsw (u8 * s8, adjacent pairs summed in i16) for every product,
+  // their i16 sums added (the plan keeps them below 2^15), vpmaddwd by ones
+  // (pairs of i16 summed in i32): the same i32 as vpdpbusd. AVX-512BW does
+  // it on the whole vector, AVX2 per half.
+  if (p.target.avx512) {
+    auto v32i16 = VectorType::get({32}, i16);
+    Value sum;
+    for (auto [weights, xCodes] : products) {
+      Value pairs = intrinsic("llvm.x86.avx512.pmaddubs.w.512", v32i16,
+                              {weights, xCodes});
+      sum = sum ? arith::AddIOp::create(b, sum, pairs).getResult() : pairs;
+    }
+    Value ones = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(v32i16, APInt(16, 1)));
+    return add(acc, intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32, {sum, ones}));
+  }
+  auto v16i16 = VectorType::get({16}, i16);
+  auto v8i32 = VectorType::get({8}, i32);
+  Value ones = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(v16i16, APInt(16, 1)));
+  SmallVector<Value> halves;
+  for (int h = 0; h < 2; ++h) {
+    Value sum;
+    for (auto [weights, xCodes] : products) {
+      Value pairs = intrinsic(
+          "llvm.x86.avx2.pmadd.ub.sw", v16i16,
+          {vector::ShuffleOp::create(b, weights, weights, halfLanes(h, 64)),
+           vector::ShuffleOp::create(b, xCodes, xCodes, halfLanes(h, 64))});
+      sum = sum ? arith::AddIOp::create(b, sum, pairs).getResult() : pairs;
+    }
+    Value widened = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {sum, ones});
+    halves.push_back(add(
+        vector::ShuffleOp::create(b, acc, acc, halfLanes(h, 16)), widened));
+  }
+  return vector::ShuffleOp::create(b, halves[0], halves[1],
+                                   llvm::to_vector(llvm::seq<int64_t>(0, 16)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1500,9 +1576,10 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
             }
           }
           auto dot = [&](Value &acc, Value weights, Value xCodes) {
-            acc = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
-                            {acc, weights, xCodes});
+            acc = byteDots(acc, {{weights, xCodes}});
           };
+          // Without VNNI the nibbles' products share one widening.
+          const bool fuseNibbles = fourBit && !p.target.avx512vnni;
           for (int r = 0; r < rows; ++r) {
             // x codes of k .. k+3 (and k+4 .. k+7 for the high nibbles); I16
             // has the lo limbs kp bytes after the hi limbs.
@@ -1515,7 +1592,14 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
             if (i16Mode) {
               Value xLowLimb = xCodes(kp);
               Value xHighLimb = fourBit ? xCodes(kp + 4) : Value();
-              for (int t = 0; t < tiles; ++t) {
+              for (int t = 0; t < tiles && fuseNibbles; ++t) {
+                Value &hiLimb = innerAt(r, t, 0, 0), &loLimb = innerAt(r, t, 0, 1);
+                hiLimb = byteDots(hiLimb, {{lowWeights[t], xLow},
+                                           {highWeights[t], xHigh}});
+                loLimb = byteDots(loLimb, {{lowWeights[t], xLowLimb},
+                                           {highWeights[t], xHighLimb}});
+              }
+              for (int t = 0; t < tiles && !fuseNibbles; ++t) {
                 dot(innerAt(r, t, 0, 0), lowWeights[t], xLow);
                 dot(innerAt(r, t, 0, 1), lowWeights[t], xLowLimb);
                 if (fourBit) {
@@ -1526,6 +1610,11 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
               continue;
             }
             for (int t = 0; t < tiles; ++t) {
+              if (fuseNibbles && chains == 1) {
+                Value &a = innerAt(r, t, 0, 0);
+                a = byteDots(a, {{lowWeights[t], xLow}, {highWeights[t], xHigh}});
+                continue;
+              }
               dot(innerAt(r, t, 0, 0), lowWeights[t], xLow);
               if (fourBit)
                 dot(innerAt(r, t, 0, chains - 1), highWeights[t], xHigh);
