@@ -25,7 +25,7 @@ nibble, scales float [N * K/32]. Logits of every run are compared with ORT's
 float logits (SQNR, dB) so a wrong conversion or a broken library shows.
 
   bench/decoder_tokens.py [--recipes none,int8,w4a8-int4,w4a16-nvfp4,w4a8-mxfp4]
-                          [--threads 1,2] [--runs 200] [--work DIR]
+                          [--threads 1,2] [--runs 200] [--target x86-64-v3] [--work DIR]
 
 Needs a build (scripts/build.sh), the decoder (scripts/make-test-decoder.py)
 and onnxruntime-node (bench/ort/run.sh installs it). Measures; asserts
@@ -115,6 +115,8 @@ def main():
     parser.add_argument("--recipes", default="none,int8,w4a8-int4,w4a16-nvfp4,w4a8-mxfp4")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--target", help="quant-compile --target for quantc's libraries "
+                        "(default: the host); ONNX Runtime always runs for the host")
     parser.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                        "quantc-decoder-bench"))
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
@@ -149,12 +151,14 @@ def main():
         return median, low, np.load(os.path.join(out, "logits.npy"))
 
     def time_quantc(recipe, threads):
-        lib = os.path.join(args.work, recipe + ".so")
+        lib = os.path.join(args.work, recipe + ("-" + args.target if args.target else "") + ".so")
         if not os.path.exists(lib) or os.path.getmtime(lib) < os.path.getmtime(
                 os.path.join(args.bin, "quant-compile")):
             cmd = [os.path.join(args.bin, "quant-compile"), args.model, "-o", lib]
             if recipe != "none":
                 cmd += ["--recipe", recipe]
+            if args.target:
+                cmd += ["--target", args.target]
             run(cmd)
         out = os.path.join(args.work, "out-" + recipe)
         text = run([os.path.join(args.bin, "quant-run"), lib, "--input", "input_ids=" + ids,
@@ -182,7 +186,8 @@ def main():
             rows.append((name, median, low, y))
         for recipe in args.recipes.split(","):
             median, low, y = time_quantc(recipe, threads)
-            rows.append(("quantc, " + ("float" if recipe == "none" else recipe), median, low, y))
+            rows.append(("quantc, " + ("float" if recipe == "none" else recipe)
+                         + (" (" + args.target + ")" if args.target else ""), median, low, y))
         for name, median, low, y in rows:
             print("| %s | %d | %.3f (%.3f) | %.0f | %.0f | %.1f dB |"
                   % (name, threads, median, low, 1e3 / median, 128e3 / median,
