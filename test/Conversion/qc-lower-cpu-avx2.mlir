@@ -63,12 +63,18 @@ func.func @mxfp4_w4a16(%x: tensor<2x128xf32>) -> tensor<2x32xf32> {
 
 // -----
 
-// Weights whose bytes could saturate vpmaddubsw's i16 sums keep the f32
-// kernel (fake-quantized activations): 8-bit codes (bytes up to 255), and
-// E3M0 (values 2^-2 .. 2^4, bytes up to 128 once times 4).
+// 8-bit integer codes stay signed bytes: |w| (vpabsb) times x with the sign
+// of w (vpsignb), one vpmaddubsw each, no offset. 4-bit weights whose bytes
+// could saturate vpmaddubsw's i16 sums keep the f32 kernel (fake-quantized
+// activations): E3M0 (values 2^-2 .. 2^4, bytes up to 128 once times 4).
 // CHECK-LABEL: func.func @too_wide
-// CHECK: call @__qc_matmul_1x16x64_int8_act_int8_g32_x86_64_v3_f32_
+// CHECK: call @__qc_matmul_1x16x64_int8_act_int8_g32_x86_64_v3_i8_x86_n16k4_
 // CHECK: call @__qc_matmul_1x16x64_e3m0_act_int8_g32_x86_64_v3_f32_
+// CHECK: llvm.func internal @__qc_matmul_1x16x64_int8_{{.*}}_task(
+// CHECK-NOT: arith.xori
+// CHECK: math.absi %{{.*}} : vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx2.psign.b"
+// CHECK: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
 func.func @too_wide(%x: tensor<1x64xf32>) -> (tensor<1x16xf32>, tensor<1x16xf32>) {
   %c = arith.constant dense<0.5> : tensor<16x64xf32>
   %w8 = qc.quantize %c : tensor<16x64xf32> -> !qc.packed<16x64, int8>

@@ -196,6 +196,10 @@ struct MatmulKernelPlan {
   std::vector<uint8_t> u8Table;
   /// I8 mode: the unsigned weight is code value * weightIntScale + offset.
   int32_t weightOffset = 0;
+  /// I8 mode without VNNI, 8-bit integer weights: the chunk bytes are the
+  /// signed codes (offset 0); the kernel multiplies |w| by x with the sign
+  /// of w (vpabsb, vpsignb), which vpmaddubsw takes without saturating.
+  bool signedWeightBytes = false;
   /// Constant factor of the result (element scales of integer codes).
   float resultFactor = 1.0f;
 

@@ -277,14 +277,21 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
         act->granularity == Granularity::Block ? act->blockSize : k;
     // Integer dot products need VNNI and weight codes that are small
     // integers times a power of two with a byte decode on this target.
+    bool xorInt8 = e.bits == 8 && isSignedInteger(e);
+    // Without VNNI 8-bit codes go in signed (|w| <= 128 and |x| <= 127: a
+    // vpmaddubsw pair stays below 2^15).
+    bool signedBytes = xorInt8 && !target.avx512vnni && target.avx2;
     bool integerCodes = integerWeights(e, plan.u8Table, plan.weightOffset,
                                        plan.resultFactor) &&
-                        fitsByteDots(plan.u8Table, target);
-    bool xorInt8 = e.bits == 8 && isSignedInteger(e);
+                        (signedBytes || fitsByteDots(plan.u8Table, target));
     bool byteDecode = fourBit || xorInt8 || (e.bits <= 6 && target.avx512vbmi);
-    if (byteDots && integerCodes && byteDecode) {
+    if ((byteDots || signedBytes) && integerCodes && byteDecode) {
       plan.mode = KernelMode::I8;
       plan.resultFactor *= std::ldexp(1.0f, -act->element.fractionBits);
+      if (signedBytes) {
+        plan.signedWeightBytes = true;
+        plan.weightOffset = 0;
+      }
     } else {
       plan.u8Table.clear();
       plan.weightOffset = 0;

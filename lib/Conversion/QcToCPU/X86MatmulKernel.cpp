@@ -1224,10 +1224,24 @@ Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> produ
   // their i16 sums added (the plan keeps them below 2^15), vpmaddwd by ones
   // (pairs of i16 summed in i32): the same i32 as vpdpbusd. AVX-512BW does
   // it on the whole vector, AVX2 per half.
+  // Signed weight bytes: |w| times x with the sign of w.
+  auto absolute = [&](Value w) { return math::AbsIOp::create(b, w).getResult(); };
   if (p.target.avx512) {
     auto v32i16 = VectorType::get({32}, i16);
     Value sum;
     for (auto [weights, xCodes] : products) {
+      if (p.signedWeightBytes) {
+        Value negative = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::slt, weights,
+            arith::ConstantOp::create(b, b.getZeroAttr(weights.getType())));
+        xCodes = arith::SelectOp::create(
+            b, negative,
+            arith::SubIOp::create(
+                b, arith::ConstantOp::create(b, b.getZeroAttr(xCodes.getType())),
+                xCodes),
+            xCodes);
+        weights = absolute(weights);
+      }
       Value pairs = intrinsic("llvm.x86.avx512.pmaddubs.w.512", v32i16,
                               {weights, xCodes});
       sum = sum ? arith::AddIOp::create(b, sum, pairs).getResult() : pairs;
@@ -1244,10 +1258,13 @@ Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> produ
   for (int h = 0; h < 2; ++h) {
     Value sum;
     for (auto [weights, xCodes] : products) {
-      Value pairs = intrinsic(
-          "llvm.x86.avx2.pmadd.ub.sw", v16i16,
-          {vector::ShuffleOp::create(b, weights, weights, halfLanes(h, 64)),
-           vector::ShuffleOp::create(b, xCodes, xCodes, halfLanes(h, 64))});
+      Value w = vector::ShuffleOp::create(b, weights, weights, halfLanes(h, 64));
+      Value x = vector::ShuffleOp::create(b, xCodes, xCodes, halfLanes(h, 64));
+      if (p.signedWeightBytes) {
+        x = intrinsic("llvm.x86.avx2.psign.b", w.getType(), {x, w});
+        w = absolute(w);
+      }
+      Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", v16i16, {w, x});
       sum = sum ? arith::AddIOp::create(b, sum, pairs).getResult() : pairs;
     }
     Value widened = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {sum, ones});
@@ -1555,6 +1572,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
             if (fourBit) {
               decodeNibblesU8(codes, lowWeights.emplace_back(),
                               highWeights.emplace_back());
+            } else if (p.signedWeightBytes) {
+              lowWeights.push_back(bitcast(v64i8, codes));
             } else if (e.bits == 8 && e.kind == ElementKind::Int) {
               // code + 128: flip the sign bit of every byte.
               lowWeights.push_back(bitcast(
