@@ -114,8 +114,9 @@ enum class KernelMode {
   /// Weights decoded to bf16, activations rounded to bf16, vdpbf16ps.
   BF16,
   /// Activations quantized to int8 per block, weights as unsigned integers
-  /// (code + offset), vpdpbusd; the offset is taken back with the per-group
-  /// sum of activation codes.
+  /// (code + offset), vpdpbusd (without VNNI vpmaddubsw + vpmaddwd, 4-bit and
+  /// 8-bit integer weights); the offset is taken back with the per-group sum
+  /// of activation codes.
   I8,
   /// Float activations as 16-bit fixed point per block of 32 (scale
   /// amax / 32639), split into two int8 limbs hi * 256 + lo; weights as in

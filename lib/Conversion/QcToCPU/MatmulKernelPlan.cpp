@@ -158,10 +158,11 @@ bool integerWeights(const ElementType &e, std::vector<uint8_t> &table,
 }
 
 /// Whether the unsigned weight bytes suit the target's byte dot product.
-/// vpdpbusd takes any; vpmaddubsw (AVX2, AVX-512BW) adds two u8 * s8 products with i16
-/// saturation, and the kernels add the results of two of them (the low and
-/// the high nibbles) in i16 before widening: 4 * max byte * 128 (x codes are
-/// in [-128, 127]) must stay below 2^15.
+/// vpdpbusd takes any; vpmaddubsw (AVX2, AVX-512BW) adds two u8 * s8
+/// products with i16 saturation, and the kernels add the results of two of
+/// them (the low and the high nibbles) in i16 before widening:
+/// 4 * max byte * 128 (x codes and limbs are in [-128, 127]) must stay
+/// below 2^15.
 bool fitsByteDots(const std::vector<uint8_t> &table, const CpuTarget &target) {
   if (target.avx512vnni)
     return true;
@@ -275,8 +276,9 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
       return std::nullopt;
     plan.actBlock =
         act->granularity == Granularity::Block ? act->blockSize : k;
-    // Integer dot products need VNNI and weight codes that are small
-    // integers times a power of two with a byte decode on this target.
+    // Integer dot products need byte dot products (above) and weight codes
+    // that are small integers times a power of two with a byte decode on
+    // this target.
     bool xorInt8 = e.bits == 8 && isSignedInteger(e);
     // Without VNNI 8-bit codes go in signed (|w| <= 128 and |x| <= 127: a
     // vpmaddubsw pair stays below 2^15).

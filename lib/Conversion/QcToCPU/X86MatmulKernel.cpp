@@ -1213,7 +1213,8 @@ Value KernelBuilder::shuffleBytes(Value lut, Value index) {
                                    llvm::to_vector(llvm::seq<int64_t>(0, 64)));
 }
 
-Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> products) {
+Value KernelBuilder::byteDots(Value acc,
+                              ArrayRef<std::pair<Value, Value>> products) {
   if (p.target.avx512vnni) {
     for (auto [weights, xCodes] : products)
       acc = intrinsic("llvm.x86.avx512.vpdpbusd.512", vi32,
@@ -1223,9 +1224,11 @@ Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> produ
   // vpmaddubsw (u8 * s8, adjacent pairs summed in i16) for every product,
   // their i16 sums added (the plan keeps them below 2^15), vpmaddwd by ones
   // (pairs of i16 summed in i32): the same i32 as vpdpbusd. AVX-512BW does
-  // it on the whole vector, AVX2 per half.
-  // Signed weight bytes: |w| times x with the sign of w.
-  auto absolute = [&](Value w) { return math::AbsIOp::create(b, w).getResult(); };
+  // it on the whole vector, AVX2 per half. Signed weight bytes: |w| times x
+  // with the sign of w.
+  auto absolute = [&](Value w) {
+    return math::AbsIOp::create(b, w).getResult();
+  };
   if (p.target.avx512) {
     auto v32i16 = VectorType::get({32}, i16);
     Value sum;
@@ -1248,7 +1251,8 @@ Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> produ
     }
     Value ones = arith::ConstantOp::create(
         b, DenseElementsAttr::get(v32i16, APInt(16, 1)));
-    return add(acc, intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32, {sum, ones}));
+    return add(acc,
+               intrinsic("llvm.x86.avx512.pmaddw.d.512", vi32, {sum, ones}));
   }
   auto v16i16 = VectorType::get({16}, i16);
   auto v8i32 = VectorType::get({8}, i32);
@@ -1258,7 +1262,8 @@ Value KernelBuilder::byteDots(Value acc, ArrayRef<std::pair<Value, Value>> produ
   for (int h = 0; h < 2; ++h) {
     Value sum;
     for (auto [weights, xCodes] : products) {
-      Value w = vector::ShuffleOp::create(b, weights, weights, halfLanes(h, 64));
+      Value w =
+          vector::ShuffleOp::create(b, weights, weights, halfLanes(h, 64));
       Value x = vector::ShuffleOp::create(b, xCodes, xCodes, halfLanes(h, 64));
       if (p.signedWeightBytes) {
         x = intrinsic("llvm.x86.avx2.psign.b", w.getType(), {x, w});
@@ -1612,7 +1617,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
               Value xLowLimb = xCodes(kp);
               Value xHighLimb = fourBit ? xCodes(kp + 4) : Value();
               for (int t = 0; t < tiles && fuseNibbles; ++t) {
-                Value &hiLimb = innerAt(r, t, 0, 0), &loLimb = innerAt(r, t, 0, 1);
+                Value &hiLimb = innerAt(r, t, 0, 0);
+                Value &loLimb = innerAt(r, t, 0, 1);
                 hiLimb = byteDots(hiLimb, {{lowWeights[t], xLow},
                                            {highWeights[t], xHigh}});
                 loLimb = byteDots(loLimb, {{lowWeights[t], xLowLimb},
@@ -1631,7 +1637,8 @@ void KernelBuilder::emitRowStep(Value m0, int rows, ArrayRef<Value> tileIndex,
             for (int t = 0; t < tiles; ++t) {
               if (fuseNibbles && chains == 1) {
                 Value &a = innerAt(r, t, 0, 0);
-                a = byteDots(a, {{lowWeights[t], xLow}, {highWeights[t], xHigh}});
+                a = byteDots(a, {{lowWeights[t], xLow},
+                                 {highWeights[t], xHigh}});
                 continue;
               }
               dot(innerAt(r, t, 0, 0), lowWeights[t], xLow);
