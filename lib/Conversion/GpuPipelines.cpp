@@ -561,9 +561,11 @@ void buildCudaDevicePipeline(OpPassManager &pm, llvm::StringRef chip,
 }
 
 void buildCudaHostPipeline(OpPassManager &pm, llvm::StringRef cpuTarget,
-                           llvm::StringRef chips, bool packBinaries) {
+                           llvm::StringRef chips, bool packBinaries,
+                           bool fpContract) {
   CpuLoweringHooks hooks;
   hooks.cpuTarget = cpuTarget.str();
+  hooks.fpContract = fpContract;
   std::string chipList = chips.str();
   hooks.afterBufferization = [chipList, packBinaries](OpPassManager &p) {
     // The float graph on the GPU where a function allows it, its kernels to
@@ -589,7 +591,7 @@ void buildCudaLoweringPipeline(OpPassManager &pm, llvm::StringRef chip) {
 }
 
 void buildCudaOnHostTestPipeline(OpPassManager &pm, llvm::StringRef chip,
-                                 bool deviceSide) {
+                                 bool deviceSide, bool fpContract) {
   if (deviceSide) {
     QcLowerGpuOptions options;
     options.chip = chip.str();
@@ -599,6 +601,7 @@ void buildCudaOnHostTestPipeline(OpPassManager &pm, llvm::StringRef chip,
     return;
   }
   CpuLoweringHooks hooks;
+  hooks.fpContract = fpContract;
   std::string chipList = chip.str();
   hooks.afterBufferization = [chipList](OpPassManager &p) {
     GraphToGpuOptions options;

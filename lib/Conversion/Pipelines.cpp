@@ -8,6 +8,7 @@
 
 #include "quantc/Conversion/Pipelines.h"
 #include "quantc/Conversion/Passes.h"
+#include "quantc/Conversion/QcToCPU.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -185,7 +186,15 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   // thread pool, softmax the two-pass vector kernel, reductions along a
   // contiguous dimension vector accumulators; the other reductions get
   // their contiguous loop innermost.
-  pm.addPass(createVectorizeContractions());
+  // Fused multiply-adds where the target has them (one rounding, and faster
+  // than a multiply and an add even with separate pipes, see the pass).
+  VectorizeContractionsOptions contractionOptions;
+  std::string targetError;
+  std::optional<cpu::CpuTarget> target =
+      cpu::CpuTarget::parse(hooks.cpuTarget, targetError);
+  contractionOptions.fma =
+      hooks.fpContract && target && (target->fma || target->avx512);
+  pm.addPass(createVectorizeContractions(contractionOptions));
   pm.addPass(createTwoPassSoftmax());
   pm.addPass(createVectorizeReductions());
   pm.addPass(createFillPadBorders());

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -43,6 +44,8 @@ struct ContractionPlan {
   SmallVector<unsigned> outerDims, reductionDims;
   SmallVector<int64_t> loopSizes;
   int64_t blockSize = 1, vectorsPerRow = 1, vectorWidth = 16;
+  /// One llvm.intr.fma per product instead of a multiply and an add.
+  bool fma = false;
 };
 
 bool hasUnitInnerStride(MemRefType type) {
@@ -543,12 +546,18 @@ void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
   int64_t rowLength = plan.loopSizes[plan.vectorDim];
   int64_t rows = plan.blockSize, columns = plan.vectorsPerRow;
 
-  // Valid lanes of each vector of the row (the last may be partial).
+  // Valid lanes of each vector of the row (the last may be partial; none is
+  // when whole rows of vectors tile the dimension: constant full masks, plain
+  // loads and stores).
+  bool wholeVectors = rowLength % (vectorWidth * columns) == 0;
   SmallVector<Value> valid, masks, starts;
   for (int64_t u = 0; u < columns; ++u) {
     Value start = arith::AddIOp::create(b, v0, index(u * vectorWidth));
     starts.push_back(start);
-    valid.push_back(arith::SubIOp::create(b, index(rowLength), start));
+    valid.push_back(wholeVectors
+                        ? index(vectorWidth)
+                        : arith::SubIOp::create(b, index(rowLength), start)
+                              .getResult());
     masks.push_back(maskOf(vectorWidth, valid.back()));
   }
   // Rows past the end of the block dimension recompute its last row: the
@@ -596,10 +605,16 @@ void ContractionKernelBuilder::emitRow(ArrayRef<Value> baseDims, Value v0) {
           at[*plan.blockDim] = blockIndex[j];
         Value scalar = memref::LoadOp::create(b, w, indicesOf(wMap, at));
         Value splat = vector::BroadcastOp::create(b, vectorType, scalar);
-        for (int64_t u = 0; u < columns; ++u)
-          next[j * columns + u] =
-              arith::AddFOp::create(b, next[j * columns + u],
-                                    arith::MulFOp::create(b, xs[u], splat));
+        for (int64_t u = 0; u < columns; ++u) {
+          Value &acc = next[j * columns + u];
+          // llvm.intr.fma, not vector.fma: that becomes llvm.fmuladd, which
+          // leaves fusing to the backend.
+          acc = plan.fma ? LLVM::FMAOp::create(b, xs[u], splat, acc)
+                               .getResult()
+                         : arith::AddFOp::create(
+                               b, acc, arith::MulFOp::create(b, xs[u], splat))
+                               .getResult();
+        }
       }
       return next;
     }
@@ -701,8 +716,10 @@ struct VectorizeContractionsPass
     std::vector<std::pair<linalg::LinalgOp, ContractionPlan>> work;
     module.walk([&](linalg::LinalgOp op) {
       if (std::optional<ContractionPlan> plan =
-              planContraction(op, vectorWidth))
+              planContraction(op, vectorWidth)) {
+        plan->fma = fma;
         work.push_back({op, *plan});
+      }
     });
     SymbolTable symbols(module);
     unsigned counter = 0;

@@ -279,6 +279,7 @@ llvm::Error lowerEntryToLLVM(ModuleOp module, const EntrySignature &signature,
   } else {
     CpuLoweringHooks hooks;
     hooks.cpuTarget = options.cpuTarget;
+    hooks.fpContract = options.fpContract;
     buildCpuLoweringPipeline(pm, hooks);
   }
   if (failed(pm.run(module)))

@@ -611,6 +611,7 @@ llvm::Error writeAotArtifact(ModuleOp module, const std::string &outputPath,
   lowering.entry = options.entry;
   lowering.caller = "quant-compile";
   lowering.cpuTarget = options.cpuTarget;
+  lowering.fpContract = options.fpContract;
   if (!options.cudaChips.empty()) {
     for (llvm::StringRef chip : llvm::split(options.cudaChips, ','))
       if (gpuChipIndex(chip.trim().str().c_str()) < 0)
@@ -625,8 +626,10 @@ llvm::Error writeAotArtifact(ModuleOp module, const std::string &outputPath,
       buildCudaDevicePipeline(pm, chips, /*packBinaries=*/true);
     };
     std::string cpuTarget = options.cpuTarget;
-    lowering.buildLowering = [cpuTarget, chips](OpPassManager &pm) {
-      buildCudaHostPipeline(pm, cpuTarget, chips, /*packBinaries=*/true);
+    bool fpContract = options.fpContract;
+    lowering.buildLowering = [cpuTarget, chips, fpContract](OpPassManager &pm) {
+      buildCudaHostPipeline(pm, cpuTarget, chips, /*packBinaries=*/true,
+                            fpContract);
     };
   }
   llvm::Expected<EntrySignature> signature = prepareEntry(module, lowering);

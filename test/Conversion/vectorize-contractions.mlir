@@ -1,5 +1,6 @@
 // RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions --canonicalize --cse | FileCheck %s
 // RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions=vector-width=8 --canonicalize --cse | FileCheck %s --check-prefix=AVX2
+// RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions=fma=1 --canonicalize --cse | FileCheck %s --check-prefix=FMA
 
 // A stride-2 5x5 convolution in the importer's [n, g, f, oh, ow] form with
 // its bias broadcast just before: the broadcast is folded into the kernel
@@ -111,8 +112,35 @@ func.func @depthwise3x3_zero_fill(%x: memref<1x24x1x66x66xf32>, %w: memref<24x1x
 // CHECK-COUNT-3: vector.{{(masked)?}}load {{.*}} : memref<7x37xf32>
 // CHECK: memref.load {{.*}} : memref<5x7xf32>
 // CHECK-COUNT-15: vector.{{(masked)?}}store {{.*}} : memref<5x37xf32>
+// With fma (targets with FMA): one fused multiply-add per product.
+// FMA-LABEL: func.func @matmul_odd
+// FMA: func.func private @__quantc_contraction_
+// FMA: scf.for
+// FMA-NOT: arith.mulf
+// FMA: llvm.intr.fma({{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// FMA-NOT: arith.mulf
+// FMA: scf.yield
 func.func @matmul_odd(%a: memref<5x7xf32>, %b: memref<7x37xf32>, %c: memref<5x37xf32>) {
   linalg.matmul ins(%a, %b : memref<5x7xf32>, memref<7x37xf32>) outs(%c : memref<5x37xf32>)
+  return
+}
+
+// -----
+
+// 128 columns are two rows of 4 whole vectors: no masks anywhere (plain loads
+// and stores; a partial vector's mask costs a compare and a masked load in
+// the reduction loop).
+
+// CHECK-LABEL: func.func @matmul_whole
+// CHECK: func.func private @__quantc_contraction_
+// CHECK-NOT: masked
+// CHECK: vector.load {{.*}} : memref<8x128xf32>, vector<16xf32>
+// CHECK-NOT: masked
+// CHECK: vector.store
+// CHECK-NOT: masked
+// CHECK: return
+func.func @matmul_whole(%a: memref<4x8xf32>, %b: memref<8x128xf32>, %c: memref<4x128xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x128xf32>) outs(%c : memref<4x128xf32>)
   return
 }
 

@@ -33,8 +33,8 @@ def main():
             ["quant-opt", float_mlir, f"--qc-quantize=recipe={recipe}", "-o", fq],
             ["quant-opt", fq, "--qc-fold-weights", "--canonicalize", "-o", folded],
             ["quant-opt", folded, "--qc-expand-formats", "-o", ref],
-            ["quant-run", fq, "--entry", "main", "--input", x, "--output-dir", os.path.join(d, "fq")],
-            ["quant-run", ref, "--entry", "main", "--input", x, "--output-dir", os.path.join(d, "ref")],
+            ["quant-run", "--fp-contract=false", fq, "--entry", "main", "--input", x, "--output-dir", os.path.join(d, "fq")],
+            ["quant-run", "--fp-contract=false", ref, "--entry", "main", "--input", x, "--output-dir", os.path.join(d, "ref")],
         ]
         for step in steps:
             result = run(step)

@@ -57,7 +57,7 @@ def main():
     recipes = [a for a in args if a != "--rotate"]
     layer, calib, test = (os.path.join(work, n) for n in ("layer.mlir", "calib.npy", "test.npy"))
     failed = False
-    run(["quant-run", layer, "--entry", "main", "--input", test,
+    run(["quant-run", "--fp-contract=false", layer, "--entry", "main", "--input", test,
          "--output-dir", os.path.join(work, "float")])
     reference = np.load(os.path.join(work, "float", "0.npy")).astype(np.float64)
     for recipe in recipes:
@@ -87,7 +87,7 @@ def main():
                 raise RuntimeError("qc-gptq did not round the layer")
             outputs = {}
             for name, path in (("rtn", rtn), ("gptq", gptq)):
-                run(["quant-run", path, "--entry", "main", "--input", test,
+                run(["quant-run", "--fp-contract=false", path, "--entry", "main", "--input", test,
                      "--output-dir", os.path.join(d, name)])
                 outputs[name] = np.load(os.path.join(d, name, "0.npy")).astype(np.float64)
             a, b = sqnr(reference, outputs["rtn"]), sqnr(reference, outputs["gptq"])
@@ -98,7 +98,7 @@ def main():
 
             run(["quant-opt", gptq, "--qc-fold-weights", "--canonicalize", "-o", folded])
             run(["quant-opt", folded, "--qc-expand-formats", "-o", ref])
-            run(["quant-run", ref, "--entry", "main", "--input", test,
+            run(["quant-run", "--fp-contract=false", ref, "--entry", "main", "--input", test,
                  "--output-dir", os.path.join(d, "ref")])
             line = run(["quant-tensor", "compare", "--exact", os.path.join(d, "gptq", "0.npy"),
                         os.path.join(d, "ref", "0.npy")]).stdout.strip()

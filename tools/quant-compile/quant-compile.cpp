@@ -207,6 +207,14 @@ static cl::opt<std::string> cpuTarget(
              "device's) and the rest on this machine"),
     cl::cat(compileCategory));
 
+static cl::opt<bool> fpContract(
+    "fp-contract", cl::init(true), cl::value_desc("true|false"),
+    cl::desc("Float matmuls and convolutions multiply and add with one "
+             "rounding (FMA) where the target has FMA (default true); false: "
+             "a multiply and an add, the same bits as the scalar loops and as "
+             "targets without FMA"),
+    cl::cat(compileCategory));
+
 static cl::opt<std::string>
     entryName("entry", cl::init("main"), cl::value_desc("name"),
               cl::desc("The function to compile (so, obj, llvm; default "
@@ -434,6 +442,7 @@ static int emitModule(MLIRContext &context, ModuleOp module,
   quantc::AotOptions options;
   options.entry = entryName;
   options.cpuTarget = cpuTarget;
+  options.fpContract = fpContract;
   // cuda:sm_80,sm_90a: the qc.matmuls run on NVIDIA GPUs, the rest on this
   // machine's CPU.
   if (llvm::StringRef(cpuTarget).starts_with("cuda:")) {

@@ -93,13 +93,18 @@ void addDevicePasses(mlir::OpPassManager &pm) {
     quantc::buildCudaOnHostTestPipeline(pm, chosenChip, /*deviceSide=*/true);
 }
 
-void buildHostLowering(mlir::OpPassManager &pm) {
-  if (runsOnCuda())
-    quantc::buildCudaHostPipeline(pm, "native", chosenChip);
-  else if (runsCudaOnHost())
-    quantc::buildCudaOnHostTestPipeline(pm, chosenChip, /*deviceSide=*/false);
-  else
-    quantc::buildCpuLoweringPipeline(pm);
+void buildHostLowering(mlir::OpPassManager &pm, bool fpContract) {
+  if (runsOnCuda()) {
+    quantc::buildCudaHostPipeline(pm, "native", chosenChip,
+                                  /*packBinaries=*/false, fpContract);
+  } else if (runsCudaOnHost()) {
+    quantc::buildCudaOnHostTestPipeline(pm, chosenChip, /*deviceSide=*/false,
+                                        fpContract);
+  } else {
+    quantc::CpuLoweringHooks hooks;
+    hooks.fpContract = fpContract;
+    quantc::buildCpuLoweringPipeline(pm, hooks);
+  }
 }
 
 std::vector<quantc::JitSymbol> deviceSymbols() {

@@ -43,7 +43,8 @@ void registerDeviceDialects(mlir::DialectRegistry &registry);
 void addDevicePasses(mlir::OpPassManager &pm);
 
 /// The host lowering: the CPU pipeline, or for cuda the CUDA host pipeline.
-void buildHostLowering(mlir::OpPassManager &pm);
+/// `fpContract` as CpuLoweringHooks::fpContract (quant-run --fp-contract).
+void buildHostLowering(mlir::OpPassManager &pm, bool fpContract);
 
 /// --device cuda: the mgpu* entry points, for the JIT. None for cpu.
 std::vector<quantc::JitSymbol> deviceSymbols();

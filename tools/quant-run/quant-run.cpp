@@ -149,6 +149,14 @@ static cl::opt<unsigned>
                            "written once)"),
                   cl::cat(quantRunCategory));
 
+static cl::opt<bool> fpContract(
+    "fp-contract", cl::init(true), cl::value_desc("true|false"),
+    cl::desc("Float matmuls and convolutions multiply and add with one "
+             "rounding (FMA) where the CPU has FMA (default true); false: a "
+             "multiply and an add, the same bits as the scalar loops and as "
+             "CPUs without FMA"),
+    cl::cat(quantRunCategory));
+
 static cl::opt<bool> printIrAfterLowering(
     "print-ir-after-lowering",
     cl::desc("Print the LLVM-dialect module that is compiled to stdout"),
@@ -572,7 +580,9 @@ static int runQuantRun() {
   options.entry = entryName;
   options.caller = "quant-run";
   options.beforeQcExpansion = quantrun::addDevicePasses;
-  options.buildLowering = quantrun::buildHostLowering;
+  options.buildLowering = [](mlir::OpPassManager &pm) {
+    quantrun::buildHostLowering(pm, fpContract);
+  };
   options.takeRuntimeError = quantrun::takeDeviceError;
   options.extraSymbols = quantrun::deviceSymbols();
   if (printIrAfterLowering)

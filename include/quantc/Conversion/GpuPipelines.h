@@ -66,12 +66,12 @@ void buildCudaDevicePipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
 /// buffers, for `chips`, or the chips of the module's GPU code when empty),
 /// their PTX, and quantc-stage-gpu-buffers for the launches of functions
 /// that stay on the host; then gpu-to-llvm with bare pointers for kernels.
-/// `cpuTarget` as for buildCpuLoweringPipeline; `packBinaries` as for
-/// buildCudaDevicePipeline.
+/// `cpuTarget` and `fpContract` as for buildCpuLoweringPipeline;
+/// `packBinaries` as for buildCudaDevicePipeline.
 void buildCudaHostPipeline(mlir::OpPassManager &pm,
                            llvm::StringRef cpuTarget = "native",
                            llvm::StringRef chips = "",
-                           bool packBinaries = false);
+                           bool packBinaries = false, bool fpContract = true);
 
 /// The whole CUDA lowering of a module of float tensor IR with qc ops:
 /// buildCudaDevicePipeline then buildCudaHostPipeline. The result is LLVM
@@ -84,7 +84,7 @@ void buildCudaLoweringPipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
 /// with the kernels the host runs: no GEMV, no tensor cores), else the host
 /// lowering.
 void buildCudaOnHostTestPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
-                                 bool deviceSide);
+                                 bool deviceSide, bool fpContract = true);
 
 /// Registers quantc-gpu-to-ptx and quantc-lower-to-cuda (option `chip`).
 void registerQuantcGpuPipelines();

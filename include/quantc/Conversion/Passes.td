@@ -140,9 +140,12 @@ def VectorizeContractions
     masked load; for `s` > 1 a masked load of `s` vectors and a
     `vector.shuffle` keeping every s-th lane) by broadcast `w` scalars for
     every reduction index, in the op's reduction order, and stored with
-    masked stores. Multiply and add stay two roundings, as in the scalar loops
-    (no FMA): on CPUs with separate FMA and add pipes (Zen 4) that costs no
-    throughput, and results stay bit-identical to the scalar lowering. Rows
+    masked stores. With `fma` (the CPU pipeline sets it for targets with FMA)
+    each product and sum is one `llvm.intr.fma`, one rounding; without, a multiply
+    and an add, two roundings as in the scalar loops (bit-identical to them).
+    The fused form is the faster one also where FMA and add have pipes of their
+    own: a 128x256 by 256x768 matmul on one Zen 4 core ran at 95 GFLOP/s with
+    multiply + add and 117 with FMA (92 % of the FMA peak). Rows
     past the end recompute the last row. When the output
     is a fresh buffer last written, just before, by a `linalg.fill` of a
     constant or a broadcast `linalg.generic` (a convolution's bias), the tile
@@ -169,11 +172,15 @@ def VectorizeContractions
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
            "f32 lanes per vector (16: AVX-512, 8: AVX2, 4: SSE)">,
+    Option<"fma", "fma", "bool", /*default=*/"false",
+           "one fused multiply-add per product (llvm.intr.fma; for targets with "
+           "FMA) instead of a multiply and an add">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
-    "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -54,6 +54,10 @@ struct CpuLoweringHooks {
   /// qc-lower-cpu's `target`: "native" for code that runs here (the JIT), a
   /// named ISA level for a library compiled ahead of time for other machines.
   std::string cpuTarget = "native";
+  /// Float contractions multiply and add with one rounding (FMA) where
+  /// cpuTarget has FMA (clang's -ffp-contract=on); false: a multiply and an
+  /// add, bit-identical to the scalar loops and to targets without FMA.
+  bool fpContract = true;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that lower float

@@ -109,6 +109,8 @@ struct JitOptions {
   /// qc-lower-cpu's target for the qc.matmul kernels. The JIT runs on this
   /// machine, so anything but "native" only makes sense in tests.
   std::string cpuTarget = "native";
+  /// CpuLoweringHooks::fpContract of the default lowering.
+  bool fpContract = true;
   /// LLVM optimisation level of the JIT (0-3).
   unsigned optLevel = 3;
   /// If positive, quantc_set_num_threads(threads) when compiling. The thread

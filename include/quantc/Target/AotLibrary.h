@@ -47,6 +47,8 @@ struct AotOptions {
   /// and the runtime launches the kernels of the chip the device runs
   /// (quantc/Conversion/GpuChips.h, selectGpuChip).
   std::string cudaChips;
+  /// CpuLoweringHooks::fpContract.
+  bool fpContract = true;
   AotEmit emit = AotEmit::SharedLibrary;
   /// The model's name: the prefix of the header's macros and the name the
   /// library reports. Default: the output file's stem.
