@@ -194,9 +194,19 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
       cpu::CpuTarget::parse(hooks.cpuTarget, targetError);
   contractionOptions.fma =
       hooks.fpContract && target && (target->fma || target->avx512);
+  // Vectors as wide as the target's registers: 16 f32 lanes for AVX-512,
+  // 8 for AVX2 (LLVM splits wider vectors into pairs of ymm, and a tile of
+  // 4 x 16 lanes then needs 8 accumulators per row), 4 for SSE2.
+  int64_t lanes = target ? target->vectorLanes() : 16;
+  contractionOptions.vectorWidth = lanes;
+  contractionOptions.vectorRegisters = target && !target->avx512 ? 16 : 32;
   pm.addPass(createVectorizeContractions(contractionOptions));
-  pm.addPass(createTwoPassSoftmax());
-  pm.addPass(createVectorizeReductions());
+  TwoPassSoftmaxOptions softmaxOptions;
+  softmaxOptions.vectorWidth = lanes;
+  pm.addPass(createTwoPassSoftmax(softmaxOptions));
+  VectorizeReductionsOptions reductionOptions;
+  reductionOptions.vectorWidth = lanes;
+  pm.addPass(createVectorizeReductions(reductionOptions));
   pm.addPass(createFillPadBorders());
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createContiguousInnerLoop());

@@ -115,7 +115,8 @@ int64_t chooseBlock(int64_t extent, int64_t cap) {
 }
 
 std::optional<ContractionPlan> planContraction(linalg::LinalgOp op,
-                                               int64_t vectorWidth) {
+                                               int64_t vectorWidth,
+                                               int64_t vectorRegisters) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !isMultiplyAccumulate(op))
     return std::nullopt;
@@ -191,14 +192,16 @@ std::optional<ContractionPlan> planContraction(linalg::LinalgOp op,
         dim != plan.vectorDim && dim != plan.blockDim)
       plan.outerDims.push_back(dim);
 
-  // Up to 24 accumulators of the 32 vector registers: up to 4 vectors along
-  // the row, as many rows of the block as fit.
+  // Accumulators in 3/4 of the vector registers (24 of 32, 12 of 16): up to
+  // 4 vectors along the row, as many rows of the block as fit.
+  int64_t accumulators = std::max<int64_t>(4, vectorRegisters * 3 / 4);
   int64_t rowLength = plan.loopSizes[plan.vectorDim];
   plan.vectorsPerRow =
       std::clamp<int64_t>((rowLength + vectorWidth - 1) / vectorWidth, 1, 4);
   if (plan.blockDim)
-    plan.blockSize = chooseBlock(plan.loopSizes[*plan.blockDim],
-                                 std::min<int64_t>(12, 24 / plan.vectorsPerRow));
+    plan.blockSize = chooseBlock(
+        plan.loopSizes[*plan.blockDim],
+        std::min<int64_t>(12, accumulators / plan.vectorsPerRow));
   return plan;
 }
 
@@ -716,7 +719,7 @@ struct VectorizeContractionsPass
     std::vector<std::pair<linalg::LinalgOp, ContractionPlan>> work;
     module.walk([&](linalg::LinalgOp op) {
       if (std::optional<ContractionPlan> plan =
-              planContraction(op, vectorWidth)) {
+              planContraction(op, vectorWidth, vectorRegisters)) {
         plan->fma = fma;
         work.push_back({op, *plan});
       }

@@ -1,6 +1,7 @@
 // RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions --canonicalize --cse | FileCheck %s
 // RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions=vector-width=8 --canonicalize --cse | FileCheck %s --check-prefix=AVX2
 // RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions=fma=1 --canonicalize --cse | FileCheck %s --check-prefix=FMA
+// RUN: quant-opt %s --split-input-file --quantc-vectorize-contractions="vector-width=8 vector-registers=16" --canonicalize --cse | FileCheck %s --check-prefix=REG16
 
 // A stride-2 5x5 convolution in the importer's [n, g, f, oh, ow] form with
 // its bias broadcast just before: the broadcast is folded into the kernel
@@ -28,9 +29,20 @@
 // CHECK-NOT: vector.fma
 // CHECK: scf.yield
 // CHECK-COUNT-12: vector.{{(masked)?}}store
+// With 32 vector registers a tile of 8-lane vectors holds 12 rows of 2; with
+// 16 (AVX2) 12 accumulators: 6 rows of 2 (24 accumulators spill there).
 // AVX2-LABEL: func.func @conv5x5_stride2_bias
+// AVX2-COUNT-12: memref.load {{.*}} : memref<1x1x24xf32>
 // AVX2: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
 // AVX2: arith.mulf {{.*}} : vector<8xf32>
+// REG16-LABEL: func.func @conv5x5_stride2_bias
+// REG16: scf.for
+// REG16-COUNT-6: memref.load {{.*}} : memref<1x1x24xf32>
+// REG16-NOT: memref.load {{.*}} : memref<1x1x24xf32>
+// REG16: scf.for
+// REG16: arith.mulf {{.*}} : vector<8xf32>
+// REG16: scf.yield
+// REG16-COUNT-12: vector.{{(masked)?}}store
 func.func @conv5x5_stride2_bias(%x: memref<1x1x3x35x35xf32>, %w: memref<1x24x3x5x5xf32>,
                                 %b: memref<1x1x24xf32>, %y: memref<1x1x24x16x16xf32>) {
   %out = memref.alloc() : memref<1x1x24x16x16xf32>

@@ -167,7 +167,11 @@ def VectorizeContractions
 
     becomes `call @__quantc_contraction_0(%b, %a, %c, %c0, %c1)` and a private
     `func.func @__quantc_contraction_0` with an 8x4 tile of
-    `vector<16xf32>` accumulators.
+    `vector<16xf32>` accumulators. A tile holds at most 3/4 of
+    `vector-registers` accumulators (24 of AVX-512's 32 zmm, 12 of AVX2's 16
+    ymm), so that the broadcast `w` scalars and `x` vectors have registers
+    too: with 24 accumulators on AVX2 every step spilled, and the float test
+    decoder compiled for x86-64-v3 ran 2.5x slower than for x86-64-v4.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
@@ -175,6 +179,9 @@ def VectorizeContractions
     Option<"fma", "fma", "bool", /*default=*/"false",
            "one fused multiply-add per product (llvm.intr.fma; for targets with "
            "FMA) instead of a multiply and an add">,
+    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"32",
+           "vector registers of the target (32: AVX-512, 16: AVX2 / SSE); "
+           "the tile keeps 3/4 of them as accumulators">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
