@@ -82,6 +82,7 @@ struct Knobs {
   int64_t prefetchOverride = -1; // prefetch=BYTES: replaces the plan's
   bool allowOffsetBinary = true; // offset_binary=0: INT4 without _ob
   bool allowInlineScales = true; // inline_scales=0: x86_n16k8 for INT4
+  bool allowColumnScales = true; // column_scales=0: x86_n16k8_si for MX
   int tilesOverride = 0;         // tiles=N: 16-column tiles per register step
   bool allowDense6 = true;       // dense6=0: MXFP6 one code per byte
   bool allowStridedGroups = true; // strided=0: consecutive tiles per step
@@ -99,6 +100,7 @@ const std::pair<const char *, bool Knobs::*> kSwitches[] = {
     {"i16", &Knobs::allowI16},
     {"offset_binary", &Knobs::allowOffsetBinary},
     {"inline_scales", &Knobs::allowInlineScales},
+    {"column_scales", &Knobs::allowColumnScales},
     {"dense6", &Knobs::allowDense6},
     {"strided", &Knobs::allowStridedGroups},
     {"scale_pairs", &Knobs::allowScalePairs},
@@ -232,8 +234,11 @@ planFor(const Config &c, const Knobs &knobs, std::string &whyNot) {
   if (!plan)
     return plan;
   std::string layout = plan->layout;
+  if (!knobs.allowColumnScales && layout.rfind("x86_n16k8_sid", 0) == 0)
+    layout.erase(12, 1);
   if (!knobs.allowInlineScales && layout.rfind("x86_n16k8_si", 0) == 0)
-    layout.replace(0, 12, "x86_n16k8");
+    layout.replace(0, layout.rfind("x86_n16k8_sid", 0) == 0 ? 13 : 12,
+                   "x86_n16k8");
   if (!knobs.allowOffsetBinary && layout.size() > 3 &&
       layout.compare(layout.size() - 3, 3, "_ob") == 0)
     layout.resize(layout.size() - 3);

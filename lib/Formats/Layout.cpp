@@ -33,6 +33,8 @@ struct LayoutKind {
   bool inlineScales = false;
   /// The _ob layouts: every code with its top bit inverted (Layout.h).
   bool offsetCodes = false;
+  /// x86_n16k8_sid: the inline scale line holds one dword per column.
+  bool columnScales = false;
 };
 
 const LayoutKind kX86Layouts[] = {
@@ -45,6 +47,8 @@ const LayoutKind kX86Layouts[] = {
     {"x86_n16k8_ob", 4, 8, {0, 1, 2, 3}, false, false, false, true},
     {"x86_n16k8_s32_ob", 4, 8, {0, 1, 2, 3}, true, false, false, true},
     {"x86_n16k8_si_ob", 4, 8, {0, 1, 2, 3}, false, false, true, true},
+    {"x86_n16k8_sid", 4, 8, {0, 1, 2, 3}, false, false, true, false, true},
+    {"x86_n16k8_sid_ob", 4, 8, {0, 1, 2, 3}, false, false, true, true, true},
 };
 
 /// Bytes of one chunk of 64 codes.
@@ -109,6 +113,8 @@ std::string checkX86Layout(const LayoutKind &kind,
   if (kind.inlineScales) {
     if (format.granularity != Granularity::Block)
       return "layout '" + name + "' holds blocks along K";
+    if (kind.columnScales && scaleBits(format.scaleType) != 8)
+      return "layout '" + name + "' holds one-byte scales (E8M0, E4M3)";
     int64_t perLine = inlineScaleGroups(format);
     if (shape[1] % (format.blockSize * perLine) != 0)
       return "layout '" + name + "' needs K a multiple of " +
@@ -136,6 +142,7 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
   g.scalesPerColumn =
       format.granularity == Granularity::Block ? k / format.blockSize : 1;
   g.scaleBytes = scaleBits(format.scaleType) / 8;
+  g.scaleColumnStride = g.scaleBytes;
   g.chunkBytes = chunkBytesOf(kind);
   g.codeBytesPerTile = g.paddedK / kind.kPerChunk * g.chunkBytes;
   g.scaleBytesPerTile = g.scalesPerColumn * kTileColumns * g.scaleBytes;
@@ -159,6 +166,11 @@ LayoutGeometry computeGeometry(const LayoutKind &kind,
     g.chunksPerScaleBlock =
         format.blockSize / kind.kPerChunk * g.scaleGroupsPerBlock;
     g.scaleGroupBytes = kTileColumns * g.scaleBytes;
+    if (kind.columnScales) {
+      // Column c's scales of the G blocks are the bytes of dword c.
+      g.scaleGroupBytes = g.scaleBytes;
+      g.scaleColumnStride = g.scaleGroupsPerBlock * g.scaleBytes;
+    }
     g.blockCodeOffset = kChunkBytes;
     g.blockStride = kChunkBytes + g.chunksPerScaleBlock * g.chunkBytes;
   }
@@ -215,7 +227,8 @@ CodePlace placeCode(const LayoutKind &kind, const LayoutGeometry &g, int64_t n,
 
 int64_t scaleOffset(const LayoutGeometry &g, int64_t n, int64_t s) {
   int64_t tile = n / kTileColumns, column = n % kTileColumns;
-  return tile * g.tileBytes + scaleOffsetInTile(g, s) + column * g.scaleBytes;
+  return tile * g.tileBytes + scaleOffsetInTile(g, s) +
+         column * g.scaleColumnStride;
 }
 
 /// An E4M3 scale as M * 2^E with an integer M (0..15): normal codes
@@ -322,6 +335,7 @@ LayoutGeometry nvScaleGeometry(const std::vector<int64_t> &shape,
   int64_t n = shape[0], k = shape[1];
   g.scalesPerColumn = k / format.blockSize;
   g.scaleBytes = 1;
+  g.scaleColumnStride = 1;
   g.codeBytesPerTile = (n * k * format.element.bits + 7) / 8; // all codes
   int64_t rowTiles = roundUp(n, kNvScaleTileRows) / kNvScaleTileRows;
   int64_t columnTiles =

@@ -44,7 +44,7 @@ func.func @int4_w4a8(%x: tensor<1x128xf32>) -> tensor<1x32xf32> {
 // values times 2 plus 12); float activations as two int8 limbs (I16), each
 // limb its own sum, or without I16 the portable f32 kernel.
 // CHECK-LABEL: func.func @mxfp4_w4a16
-// CHECK: call @[[K:__qc_matmul_2x32x128_mxfp4_x86_64_v3_i16_x86_n16k8_si_r2t1c2(f[0-9]+)?]](
+// CHECK: call @[[K:__qc_matmul_2x32x128_mxfp4_x86_64_v3_i16_x86_n16k8_sid_r2t1c2(f[0-9]+)?]](
 // CHECK: llvm.func internal @[[K]]_task(
 // CHECK-NOT: avx512
 // CHECK: llvm.call_intrinsic "llvm.x86.avx2.pshuf.b"

@@ -9,19 +9,20 @@
 
 // The layout follows the target: 4-bit weights in 16-column tiles of 8 k
 // (VNNI / vpermps order) on AVX-512 (and for the 16-bit fixed-point
-// activations of VNNI targets), with the block scales inline (x86_n16k8_si:
-// here the E8M0 scales of 4 blocks, one line after their 16 chunks), in k
-// pairs for vdpbf16ps where bf16 activations are chosen instead.
+// activations of VNNI targets), with the block scales inline (x86_n16k8_sid:
+// here the E8M0 scales of 4 blocks, one line before their 16 chunks, a dword
+// per column), in k pairs for vdpbf16ps where bf16 activations are chosen
+// instead.
 
 // V4-LABEL: func.func @w4a16
-// V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
-// V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8_si> -> tensor<1x40xf32>
+// V4: %[[W:.*]] = qc.constant {{.*}} : tensor<3264xi8> : !qc.packed<40x128, mxfp4, layout = x86_n16k8_sid>
+// V4: qc.matmul %{{.*}}, %[[W]] : tensor<1x128xf32>, !qc.packed<40x128, mxfp4, layout = x86_n16k8_sid> -> tensor<1x40xf32>
 // VNNI-LABEL: func.func @w4a16
-// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
+// VNNI: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_sid>
 // PAIRS-LABEL: func.func @w4a16
 // PAIRS: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8p>
 // NOBF16-LABEL: func.func @w4a16
-// NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_si>
+// NOBF16: qc.matmul {{.*}} !qc.packed<40x128, mxfp4, layout = x86_n16k8_sid>
 
 // The kernel: x and y as memrefs, the weights a 64-byte aligned global, the
 // work in llvm.func tasks for the target run by quantc_parallel_for. On the
@@ -33,7 +34,7 @@
 // KERNEL: %[[X:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x128xf32> to memref<1x128xf32>
 // KERNEL: %[[W:.*]] = memref.get_global @__qc_weights_0 : memref<3264xi8>
 // KERNEL: %[[Y:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x40xf32>
-// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_si_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](%[[X]], %[[W]], %[[Y]])
+// KERNEL: call @[[K:__qc_matmul_1x40x128_mxfp4_x86_64_v4_vnni_i16_x86_n16k8_sid_r[0-9]+t[0-9]+c[0-9]+p?(f[0-9]+)?]](%[[X]], %[[W]], %[[Y]])
 // KERNEL: %[[R:.*]] = bufferization.to_tensor %[[Y]] restrict writable
 // KERNEL: return %[[R]]
 // KERNEL: llvm.func internal @[[K]]_prep(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64) attributes {target_cpu = "x86-64-v4", target_features = #llvm.target_features<["+avx512vnni", "+avx512bf16", "+avx512vbmi"]>}
@@ -42,6 +43,16 @@
 // KERNEL: llvm.func internal @[[K]]_task(
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.permvar.qi.512"
 // KERNEL: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// The E8M0 scales of a block: 16 dwords loaded at the block's byte of the
+// scale line, shifted into the exponent field and masked (2139095040 =
+// 0x7F800000), raw 0 raised to 2^-127 (4194304 = 0x400000).
+// KERNEL: %[[RAW:.*]] = llvm.load %{{.*}} {alignment = 1 : i64} : !llvm.ptr -> vector<16xi32>
+// KERNEL-NEXT: %[[C23:.*]] = arith.constant dense<23> : vector<16xi32>
+// KERNEL-NEXT: %[[SHIFTED:.*]] = arith.shli %[[RAW]], %[[C23]] : vector<16xi32>
+// KERNEL-NEXT: %[[MASK:.*]] = arith.constant dense<2139095040> : vector<16xi32>
+// KERNEL-NEXT: %[[MASKED:.*]] = arith.andi %[[SHIFTED]], %[[MASK]] : vector<16xi32>
+// KERNEL-NEXT: %[[LOW:.*]] = arith.constant dense<4194304> : vector<16xi32>
+// KERNEL-NEXT: arith.maxui %[[MASKED]], %[[LOW]] : vector<16xi32>
 // KERNEL: func.func private @[[K]](%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<3264xi8>, %{{.*}}: memref<1x40xf32>)
 // KERNEL: call @quantc_kernel_alloc
 // KERNEL: llvm.mlir.addressof @[[K]]_prep
@@ -61,7 +72,7 @@
 
 // The baseline target has no FMA, shuffles or dot products: plain vector code.
 // BASE-LABEL: func.func @w4a16
-// BASE: call @__qc_matmul_1x40x128_mxfp4_x86_64_f32_x86_n16k8_si_{{r[0-9]+t[0-9]+c[0-9]+p?}}
+// BASE: call @__qc_matmul_1x40x128_mxfp4_x86_64_f32_x86_n16k8_sid_{{r[0-9]+t[0-9]+c[0-9]+p?}}
 // BASE-NOT: llvm.call_intrinsic
 // BASE-NOT: math.fma
 // BASE: func.func private

@@ -296,6 +296,10 @@ def check_case(args, fmt, m, index):
         # Column 1's first block 3e-5 times the rest: NV block scales about
         # 2^13 apart in one tile, too far to fold in pairs (x86_n16k8_s32).
         w[1, :16] *= 3e-5
+    if args.smallest_scales:
+        # Column 1 as small as E8M0 scales go: every block's scale is raw 0,
+        # 2^-127 (the kernels decode it apart from the other raw values).
+        w[1, :] = np.ldexp(w[1, :] / np.abs(w[1, :]).max(), -125)
     base = os.path.join(args.work, "case%d" % index)
     np.save(base + "_x.npy", x)
     np.save(base + "_w.npy", w)
@@ -392,6 +396,9 @@ def main():
                              "instead of quant-opt --qc-lower-cpu=target=...")
     parser.add_argument("--nan-block", action="store_true",
                         help="put a NaN into one weight block (column 3)")
+    parser.add_argument("--smallest-scales", action="store_true",
+                        help="column 1's weights below 2^-125: E8M0 block "
+                             "scales of raw 0 (2^-127)")
     parser.add_argument("--tiny-block", action="store_true",
                         help="scale one weight block (column 1) by 3e-5")
     parser.add_argument("--work", required=True)

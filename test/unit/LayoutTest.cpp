@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -43,7 +44,7 @@ QuantizedTensor randomTensor(const std::vector<int64_t> &shape,
 
 TEST(Layout, KnownLayouts) {
   std::vector<std::string> names = knownLayouts();
-  ASSERT_EQ(names.size(), 11u);
+  ASSERT_EQ(names.size(), 13u);
   EXPECT_EQ(names[0], "canonical");
   EXPECT_EQ(names[1], "x86_n16k8");
 }
@@ -186,6 +187,42 @@ TEST(Layout, N16K8SIByteScalesPerLine) {
   EXPECT_EQ(chunkOffsetInTile(*g, 16), 1088 + 64);
   EXPECT_EQ(scaleOffsetInTile(*g, 3), 48);
   EXPECT_EQ(scaleOffsetInTile(*g, 4), 1088);
+}
+
+// x86_n16k8_sid: the same lines as x86_n16k8_si, but byte 4c + j of a scale
+// line is column c's scale of block j, so a 16-dword load at offset j has
+// block j's scales in its low bytes. Scale (n, s) = 16 s + n + 1 here.
+TEST(Layout, N16K8SIDScalesDwordPerColumn) {
+  std::string error;
+  QuantizedTensor q = randomTensor({20, 256}, "mxfp4", 5);
+  for (int64_t n = 0; n < 20; ++n)
+    for (int64_t s = 0; s < 8; ++s)
+      q.scales[n * 8 + s] = static_cast<uint32_t>(16 * s + n + 1);
+  std::vector<uint8_t> si = packLayout(q, "x86_n16k8_si");
+  std::vector<uint8_t> sid = packLayout(q, "x86_n16k8_sid");
+  std::optional<LayoutGeometry> g =
+      layoutGeometry("x86_n16k8_sid", q.shape, q.format, error);
+  ASSERT_TRUE(g.has_value()) << error;
+  ASSERT_EQ(si.size(), sid.size());
+  EXPECT_EQ(g->scaleColumnStride, 4);
+  EXPECT_EQ(g->scaleGroupBytes, 1);
+  // Block 1 of column 0 at byte 1, block 0 of column 1 at byte 4; the
+  // second group's line (blocks 4..7) one block stride on; tile 1, column 3
+  // (n = 19) block 6 at 4 * 3 + 2 of that tile's second line.
+  EXPECT_EQ(sid[1], 16 * 1 + 0 + 1);
+  EXPECT_EQ(sid[4], 0 + 1 + 1);
+  EXPECT_EQ(sid[g->blockStride + 4 * 2 + 3], 16 * 7 + 2 + 1);
+  EXPECT_EQ(sid[g->tileBytes + g->blockStride + 4 * 3 + 2], 16 * 6 + 19 + 1);
+  // Padding columns have zero scales; the chunks are x86_n16k8_si's.
+  EXPECT_EQ(sid[g->tileBytes + 4 * 4], 0);
+  for (int64_t tile = 0; tile < g->numTiles; ++tile)
+    for (int64_t chunk = 0; chunk < g->paddedK / g->kPerChunk; ++chunk) {
+      int64_t at = tile * g->tileBytes + chunkOffsetInTile(*g, chunk);
+      ASSERT_TRUE(std::equal(si.begin() + at, si.begin() + at + 64,
+                             sid.begin() + at));
+    }
+  EXPECT_EQ(verifyLayout("x86_n16k8_sid", {4, 128}, parseOrDie("int4_g32")),
+            "layout 'x86_n16k8_sid' holds one-byte scales (E8M0, E4M3)");
 }
 
 // NVFP4 scales folded in pairs: one tile, K = 64 (two 32s). Code (n, k) =
@@ -350,6 +387,8 @@ TEST(Layout, RoundTrips) {
       {"x86_n16k8_ob", "int4", 9, 12},    {"x86_n16k8_ob", "mxfp4", 17, 32},
       {"x86_n16k8_s32_ob", "nvint4", 40, 32},
       {"x86_n16k8_si_ob", "int4_g32", 33, 96},
+      {"x86_n16k8_sid", "mxfp4", 33, 256}, {"x86_n16k8_sid", "nvfp4", 17, 128},
+      {"x86_n16k8_sid_ob", "nvint4", 5, 64},
   };
   for (const RoundTripCase &c : cases) {
     SCOPED_TRACE(std::string(c.layout) + " " + c.format);
@@ -376,7 +415,8 @@ TEST(Layout, Errors) {
   EXPECT_EQ(verifyLayout("tiled", {4, 64}, parseOrDie("mxfp4")),
             "unknown packed layout 'tiled' (known: canonical, x86_n16k8, "
             "x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, "
-            "x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, nv_sf128x4)");
+            "x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, x86_n16k8_sid, "
+            "x86_n16k8_sid_ob, nv_sf128x4)");
   EXPECT_EQ(verifyLayout("x86_n16k8_si", {4, 64}, parseOrDie("mxfp4")),
             "layout 'x86_n16k8_si' needs K a multiple of 128 (the scales of 4 "
             "blocks fill a 64-byte line), got 64");

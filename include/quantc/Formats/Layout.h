@@ -79,7 +79,14 @@
 //               reads half as many streams per tile), read in address order
 //               (a scale line after its chunks made MXFP4 GEMVs 40 % slower
 //               from DRAM). K a multiple of G blocks.
-//   x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob
+//   x86_n16k8_sid
+//               x86_n16k8_si for one-byte scales (4 blocks per line) with
+//               the line's 64 bytes a dword per column: byte 4c + j is column
+//               c's scale of the group's block j. A kernel loads the line at
+//               offset j as 16 dwords and finds block j's scales in their low
+//               bytes (an E8M0 scale is then a shift and a mask from an f32,
+//               where block-by-block bytes need a widening shuffle first).
+//   x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, x86_n16k8_sid_ob
 //               the same with every code's top bit inverted (code ^ 8; every
 //               chunk byte XOR 0x88, padding codes included): two's
 //               complement INT4 codes become offset binary, w + 8, which the
@@ -144,6 +151,9 @@ struct LayoutGeometry {
   int64_t blockScaleOffset = 0;
   int64_t scaleGroupsPerBlock = 1;
   int64_t scaleGroupBytes = 0;
+  /// Bytes from one column's scale to the next's (scaleBytes, except in
+  /// x86_n16k8_sid: 4, a dword per column).
+  int64_t scaleColumnStride = 0;
   /// x86_n16k8_s32: offset of the f32 factors, one per 32 of K, else -1.
   int64_t pairFactorOffset = -1;
   /// Offset of the f32 tensor scale (secondLevelScale only), else -1.

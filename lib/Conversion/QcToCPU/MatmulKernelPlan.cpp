@@ -374,12 +374,18 @@ quantc::cpu::planMatmulKernel(int64_t m, int64_t n, int64_t k,
   // 4-bit codes in blocks: the scales inline after the chunks of the blocks
   // they fill a line for, one stream per tile (x86_n16k8_si), where K holds
   // whole lines of them.
+  // E8M0 scales inline a dword per column (x86_n16k8_sid): their decode is
+  // then a shift and a mask, without the byte widening that competes with
+  // the E2M1 lookups for the shuffle ports.
   bool inlineScales = fourBit && weight.granularity == Granularity::Block &&
                       verifyLayout("x86_n16k8_si", {n, k}, weight).empty();
+  const char *inlineLayout = weight.scaleType == ScaleType::E8M0
+                                 ? "x86_n16k8_sid"
+                                 : "x86_n16k8_si";
   plan.layout = plan.scalePairs ? "x86_n16k8_s32"
                 : fourBit
                     ? (plan.mode == KernelMode::BF16 ? "x86_n16k8p"
-                       : inlineScales               ? "x86_n16k8_si"
+                       : inlineScales               ? inlineLayout
                                                     : "x86_n16k8")
                 : e.bits == 6 && target.avx512vbmi && allowDense6
                     ? "x86_n16k4_d6"

@@ -979,7 +979,7 @@ void KernelBuilder::emitPrepRowI16(Value xRow, Value prepRow, Value xSum,
 Value KernelBuilder::weightScale(Value w, Value tile, int s, Value gw) {
   const LayoutGeometry &g = p.geometry;
   Value offset = add(mulc(tile, g.tileBytes),
-                     addc(scaleOffsetInTile(gw), s * W * g.scaleBytes));
+                     addc(scaleOffsetInTile(gw), s * W * g.scaleColumnStride));
   Value address = gep(w, offset);
   switch (p.weight.scaleType) {
   case ScaleType::F32:
@@ -993,10 +993,19 @@ Value KernelBuilder::weightScale(Value w, Value tile, int s, Value gw) {
     return bitcast(vf32, shl(raw, 16));
   }
   case ScaleType::E8M0: {
-    Value raw = arith::ExtUIOp::create(b, vi32,
-                                       load(VectorType::get({W}, i8), address));
-    // 2^(raw - 127); raw 0 is the subnormal 2^-127.
-    Value bits = arith::MaxUIOp::create(b, shl(raw, 23), splatI32(0x400000));
+    // 2^(raw - 127): raw as an f32's exponent field; raw 0 is the subnormal
+    // 2^-127.
+    Value bits;
+    if (g.scaleColumnStride > g.scaleBytes) {
+      // x86_n16k8_sid: the dwords at the block's byte hold its scales in
+      // their low bytes; a shift and a mask, no widening shuffle.
+      bits = band(shl(load(vi32, address), 23), 0x7F800000);
+    } else {
+      Value raw = arith::ExtUIOp::create(
+          b, vi32, load(VectorType::get({W}, i8), address));
+      bits = shl(raw, 23);
+    }
+    bits = arith::MaxUIOp::create(b, bits, splatI32(0x400000));
     return bitcast(vf32, bits);
   }
   case ScaleType::E4M3: {

@@ -56,7 +56,7 @@ func.func @packed_not_dividing(%p: !qc.packed<4x40, nvfp4>) {
 
 // -----
 
-// expected-error @+1 {{unknown packed layout 'tiled' (known: canonical, x86_n16k8, x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, nv_sf128x4)}}
+// expected-error @+1 {{unknown packed layout 'tiled' (known: canonical, x86_n16k8, x86_n16k8p, x86_n16k4, x86_n16k8_s32, x86_n16k4_d6, x86_n16k8_si, x86_n16k8_ob, x86_n16k8_s32_ob, x86_n16k8_si_ob, x86_n16k8_sid, x86_n16k8_sid_ob, nv_sf128x4)}}
 func.func @packed_layout(%p: !qc.packed<4x64, nvfp4, layout = tiled>) {
   return
 }
