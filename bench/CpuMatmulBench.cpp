@@ -234,11 +234,12 @@ planFor(const Config &c, const Knobs &knobs, std::string &whyNot) {
   if (!plan)
     return plan;
   std::string layout = plan->layout;
-  if (!knobs.allowColumnScales && layout.rfind("x86_n16k8_sid", 0) == 0)
+  // x86_n16k8_sid -> x86_n16k8_si -> x86_n16k8 (the _ob suffix stays).
+  if ((!knobs.allowColumnScales || !knobs.allowInlineScales) &&
+      layout.rfind("x86_n16k8_sid", 0) == 0)
     layout.erase(12, 1);
   if (!knobs.allowInlineScales && layout.rfind("x86_n16k8_si", 0) == 0)
-    layout.replace(0, layout.rfind("x86_n16k8_sid", 0) == 0 ? 13 : 12,
-                   "x86_n16k8");
+    layout.replace(0, 12, "x86_n16k8");
   if (!knobs.allowOffsetBinary && layout.size() > 3 &&
       layout.compare(layout.size() - 3, 3, "_ob") == 0)
     layout.resize(layout.size() - 3);

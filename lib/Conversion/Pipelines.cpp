@@ -199,7 +199,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   // 4 x 16 lanes then needs 8 accumulators per row), 4 for SSE2.
   int64_t lanes = target ? target->vectorLanes() : 16;
   contractionOptions.vectorWidth = lanes;
-  contractionOptions.vectorRegisters = target && !target->avx512 ? 16 : 32;
+  contractionOptions.vectorRegisters = target ? target->vectorRegisters() : 32;
   pm.addPass(createVectorizeContractions(contractionOptions));
   TwoPassSoftmaxOptions softmaxOptions;
   softmaxOptions.vectorWidth = lanes;

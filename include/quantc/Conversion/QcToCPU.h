@@ -105,6 +105,8 @@ struct CpuTarget {
                                         std::string &error);
   /// The widest f32 vector the kernels use: 16 (AVX-512), 8 (AVX2) or 4.
   int vectorLanes() const { return avx512 ? 16 : avx2 ? 8 : 4; }
+  /// Vector registers: 32 zmm with AVX-512, else 16 (ymm / xmm).
+  int vectorRegisters() const { return avx512 ? 32 : 16; }
 };
 
 /// How a kernel multiplies.
